@@ -1,0 +1,81 @@
+"""Engine creation and migrations. No module-level engine: the app factory owns it."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from intake.settings import Settings
+
+__all__ = ["create_engine", "upgrade_database", "alembic_config", "ping"]
+
+MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # let SQLAlchemy emit BEGIN itself so SAVEPOINTs work (the pysqlite driver's own
+    # transaction handling would otherwise commit behind our back)
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.close()
+
+
+def _sqlite_begin(conn: Any) -> None:
+    conn.exec_driver_sql("BEGIN")
+
+
+def create_engine(settings: Settings, *, url: str | None = None) -> AsyncEngine:
+    """An async engine for the configured database (aiosqlite in WAL mode, or asyncpg)."""
+    url = url or settings.database_url
+    if url.startswith("sqlite"):
+        path = url.split(":///", 1)[1]
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_async_engine(url, echo=settings.database.echo, connect_args={"timeout": 5})
+        sa.event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        sa.event.listen(engine.sync_engine, "begin", _sqlite_begin)
+        return engine
+    return create_async_engine(
+        url,
+        echo=settings.database.echo,
+        pool_size=settings.database.pool_size,
+        max_overflow=settings.database.pool_size,
+        pool_pre_ping=True,
+    )
+
+
+def alembic_config(url: str) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return config
+
+
+def upgrade_database(settings: Settings, *, url: str | None = None, revision: str = "head") -> None:
+    """Apply migrations (blocking; call from the CLI or before the event loop starts serving)."""
+    url = url or settings.database_url
+    if url.startswith("sqlite"):
+        path = url.split(":///", 1)[1]
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+    command.upgrade(alembic_config(url), revision)
+
+
+async def ping(engine: AsyncEngine, *, timeout: float = 2.0) -> bool:
+    """True when the database answers a trivial query within `timeout` seconds."""
+    try:
+        async with asyncio.timeout(timeout), engine.connect() as conn:
+            await conn.execute(sa.text("SELECT 1"))
+    except (TimeoutError, OSError, sa.exc.SQLAlchemyError):
+        return False
+    return True

@@ -1,0 +1,73 @@
+"""The classifier rules in force: shipped files, config overrides, then the latest console edit.
+
+Rules are rebuilt only when the override document changes (its version differs),
+so the tokenizer is built once per process per rule version.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from classifiers import Rules, load_rules
+from intake.models import RuleVersion
+from intake.settings import Settings
+
+__all__ = ["RulesProvider", "add_rule_version", "get_latest_overrides"]
+
+log = logging.getLogger(__name__)
+
+
+class RulesProvider:
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._version_id: int | None = None
+        self._overrides: dict[str, Any] | None = None
+        self.current: Rules = self._build(None)
+
+    def _build(self, overrides: dict[str, Any] | None) -> Rules:
+        return load_rules(
+            override_paths=self._settings.rule_paths,
+            overrides=overrides,
+            communities=self._settings.community_names,
+        )
+
+    @property
+    def overrides(self) -> dict[str, Any]:
+        return dict(self._overrides or {})
+
+    async def refresh(self, conn: AsyncConnection) -> bool:
+        """Load the newest console edit if there is one we have not built yet; True when rules changed."""
+        row = (
+            await conn.execute(
+                sa.select(RuleVersion.id, RuleVersion.content)  # type: ignore[call-overload]
+                .order_by(RuleVersion.id.desc())  # type: ignore[union-attr]
+                .limit(1)
+            )
+        ).first()
+        if row is None or row.id == self._version_id:
+            return False
+        self.current = self._build(row.content)
+        self._version_id = row.id
+        self._overrides = row.content
+        log.info("rules reloaded: version %s (edit #%s)", self.current.version, row.id)
+        return True
+
+
+async def get_latest_overrides(conn: AsyncConnection) -> dict[str, Any]:
+    row = (
+        await conn.execute(
+            sa.select(RuleVersion.content).order_by(RuleVersion.id.desc()).limit(1)  # type: ignore[call-overload, union-attr]
+        )
+    ).first()
+    return dict(row.content) if row is not None and row.content else {}
+
+
+async def add_rule_version(conn: AsyncConnection, *, content: dict[str, Any], author: str, note: str | None) -> int:
+    result = await conn.execute(
+        sa.insert(RuleVersion).values(content=content, author=author, note=note).returning(RuleVersion.id)  # type: ignore[arg-type]
+    )
+    return int(result.scalar_one())
