@@ -5,13 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import aiohttp
+from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from intake.rules_store import RulesProvider
 from intake.settings import Settings
 from intake.writer import Writer
 
-__all__ = ["Services"]
+__all__ = ["Services", "SERVICES"]
 
 
 @dataclass(frozen=True)
@@ -21,3 +22,7 @@ class Services:
     writer: Writer
     rules: RulesProvider
     http: aiohttp.ClientSession
+
+
+# The app factory stores the Services here; sub-applications (the console) read it via request.config_dict.
+SERVICES = web.AppKey("services", Services)

@@ -317,3 +317,27 @@ class DigestArchive(SQLModel, table=True):
     scope: str = Field(max_length=64)  # community name or "district"
     content: dict[str, Any] = _json(dict)
     created_at: dt.datetime = _ts()
+
+
+def _table(model: type[SQLModel]) -> sa.Table:
+    table = model.__table__  # type: ignore[attr-defined]
+    assert isinstance(table, sa.Table)
+    return table
+
+
+# Core tables, for typed statements (``sa.select(TASKS.c.id)``) in repository functions.
+DEPARTMENTS = _table(Department)
+COMMUNITIES = _table(Community)
+ACCOUNTS = _table(Account)
+INVITES = _table(Invite)
+TASKS = _table(Task)
+TASK_TARGETS = _table(TaskTarget)
+REMINDERS = _table(Reminder)
+RATINGS = _table(Rating)
+AUDIT_LOG = _table(AuditEntry)
+PROCESSED_MESSAGES = _table(ProcessedMessage)
+TASK_CODE_COUNTERS = _table(TaskCodeCounter)
+OUTBOX = _table(OutboxMessage)
+ADMIN_USERS = _table(AdminUser)
+RULE_VERSIONS = _table(RuleVersion)
+DIGESTS = _table(DigestArchive)

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from classifiers import Rules, load_rules
-from intake.models import RuleVersion
+from intake.models import RULE_VERSIONS
 from intake.settings import Settings
 
 __all__ = ["RulesProvider", "add_rule_version", "get_latest_overrides"]
@@ -43,8 +43,8 @@ class RulesProvider:
         """Load the newest console edit if there is one we have not built yet; True when rules changed."""
         row = (
             await conn.execute(
-                sa.select(RuleVersion.id, RuleVersion.content)  # type: ignore[call-overload]
-                .order_by(RuleVersion.id.desc())  # type: ignore[union-attr]
+                sa.select(RULE_VERSIONS.c.id, RULE_VERSIONS.c.content)
+                .order_by(RULE_VERSIONS.c.id.desc())
                 .limit(1)
             )
         ).first()
@@ -60,7 +60,7 @@ class RulesProvider:
 async def get_latest_overrides(conn: AsyncConnection) -> dict[str, Any]:
     row = (
         await conn.execute(
-            sa.select(RuleVersion.content).order_by(RuleVersion.id.desc()).limit(1)  # type: ignore[call-overload, union-attr]
+            sa.select(RULE_VERSIONS.c.content).order_by(RULE_VERSIONS.c.id.desc()).limit(1)
         )
     ).first()
     return dict(row.content) if row is not None and row.content else {}
@@ -68,6 +68,6 @@ async def get_latest_overrides(conn: AsyncConnection) -> dict[str, Any]:
 
 async def add_rule_version(conn: AsyncConnection, *, content: dict[str, Any], author: str, note: str | None) -> int:
     result = await conn.execute(
-        sa.insert(RuleVersion).values(content=content, author=author, note=note).returning(RuleVersion.id)  # type: ignore[arg-type]
+        sa.insert(RULE_VERSIONS).values(content=content, author=author, note=note).returning(RULE_VERSIONS.c.id)
     )
     return int(result.scalar_one())

@@ -1,0 +1,123 @@
+"""The app factory: one place that builds and tears down everything the server uses."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+import aiohttp
+import sqlalchemy as sa
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bot.callbacks import setup_callback_routes
+from bot.crypto import MessageCrypto
+from bot.keys import CRYPTO_WECHAT, CRYPTO_WECOM, METRICS, PENDING, SERVICES, SETTINGS, Metrics
+from intake.accounts import seed_directory
+from intake.context import Services
+from intake.db import create_engine, ping
+from intake.rules_store import RulesProvider
+from intake.settings import Settings
+from intake.writer import Writer
+
+__all__ = ["create_app", "SchemaMissing"]
+
+log = logging.getLogger(__name__)
+
+
+class SchemaMissing(RuntimeError):
+    """The database has no tables yet."""
+
+
+async def _check_schema(engine: AsyncEngine) -> None:
+    async with engine.connect() as conn:
+        has = await conn.run_sync(lambda sync: sa.inspect(sync).has_table("alembic_version"))
+    if not has:
+        raise SchemaMissing("the database has no tables yet: run `jianfu db upgrade` (make run does it for you)")
+
+
+async def _services_ctx(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    engine = create_engine(settings)
+    await _check_schema(engine)
+    rules = RulesProvider(settings)
+    async with engine.begin() as conn:
+        await rules.refresh(conn)
+        await seed_directory(
+            conn,
+            departments=sorted(set(rules.current.departments) | set(settings.district.departments)),
+            communities=[(c.name, c.staff) for c in settings.district.communities],
+        )
+    writer = Writer(engine, batch_max=settings.database.batch_max, batch_wait_ms=settings.database.batch_wait_ms)
+    await writer.start()
+    http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10))
+    app[SERVICES] = Services(settings=settings, engine=engine, writer=writer, rules=rules, http=http)
+    try:
+        yield
+    finally:
+        pending = list(app[PENDING])
+        if pending:
+            await asyncio.wait(pending, timeout=5)
+        await writer.stop()
+        await http.close()
+        await engine.dispose()
+
+
+async def _background_ctx(app: web.Application) -> AsyncIterator[None]:
+    from intake.background import run_background
+
+    async with run_background(app[SERVICES]):
+        yield
+
+
+async def _rules_refresh_ctx(app: web.Application) -> AsyncIterator[None]:
+    """Pick up list edits made by the console of any process (every few seconds, off the hot path)."""
+    services = app[SERVICES]
+
+    async def loop() -> None:
+        while True:
+            await asyncio.sleep(10)
+            try:
+                async with services.engine.connect() as conn:
+                    await services.rules.refresh(conn)
+            except Exception:  # loop boundary: log and keep polling
+                log.exception("rules refresh failed")
+
+    task = asyncio.create_task(loop())
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
+async def handle_health(request: web.Request) -> web.Response:
+    ok = await ping(request.app[SERVICES].engine)
+    if ok:
+        return web.json_response({"status": "ok", "database": "ok"})
+    return web.json_response({"status": "unavailable", "database": "not answering"}, status=503)
+
+
+async def handle_metrics(request: web.Request) -> web.Response:
+    body = generate_latest(request.app[METRICS].registry)
+    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+
+def create_app(settings: Settings, *, background: bool = True) -> web.Application:
+    """Build the application; resources open on startup and close on cleanup (``cleanup_ctx``)."""
+    app = web.Application(client_max_size=settings.server.body_limit_bytes + 1024)
+    app[SETTINGS] = settings
+    app[CRYPTO_WECHAT] = MessageCrypto(settings.wechat.token, settings.wechat.encoding_aes_key, settings.wechat.app_id)
+    app[CRYPTO_WECOM] = MessageCrypto(settings.wecom.token, settings.wecom.encoding_aes_key, settings.wecom.corp_id)
+    app[METRICS] = Metrics.create()
+    app[PENDING] = set()
+    app.cleanup_ctx.append(_services_ctx)
+    app.cleanup_ctx.append(_rules_refresh_ctx)
+    if background:
+        app.cleanup_ctx.append(_background_ctx)
+    app.router.add_get("/healthz", handle_health)
+    app.router.add_get("/metrics", handle_metrics)
+    setup_callback_routes(app)
+    return app

@@ -1,0 +1,242 @@
+"""The HTTP edge: verify → decrypt → parse → dedupe → dispatch → render, always inside WeChat's 5 seconds.
+
+``/wechat`` serves an Official Account (plaintext, compatible and safe mode);
+``/wecom`` a WeCom self-built app (always encrypted). Bad input gets a clear
+status (403 signature, 400 XML or ciphertext, 413 size) and never a 500; a
+database that cannot commit gets 503 so WeChat retries, never a receipt.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+import secrets
+import time
+from dataclasses import dataclass
+
+from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from bot import texts
+from bot.crypto import MessageCrypto, check_signature
+from bot.dialogue import DialogueContext, Incoming, handle_event, handle_text, needs_classification
+from bot.errors import BodyTooLargeError, SignatureError, WireError
+from bot.keys import CRYPTO_WECHAT, CRYPTO_WECOM, METRICS, PENDING, SERVICES
+from bot.messages import Event, Message, SubscribeEvent, TextMessage, UnsubscribeEvent, parse_message
+from bot.replies import SUCCESS, build_text_reply
+from classifiers import Classification, classify
+from intake.accounts import get_account
+from intake.context import Services
+from intake.dedupe import get_processed_reply, record_processed
+from intake.errors import StorageUnavailable
+
+__all__ = ["setup_callback_routes"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Channel:
+    name: str  # "wechat" | "wecom"
+    always_encrypted: bool
+
+
+WECHAT = Channel("wechat", always_encrypted=False)
+WECOM = Channel("wecom", always_encrypted=True)
+
+
+async def _read_body(request: web.Request, limit: int) -> bytes:
+    if request.content_length is not None and request.content_length > limit:
+        raise BodyTooLargeError(request.content_length, limit)
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.content.iter_chunked(16384):
+        size += len(chunk)
+        if size > limit:
+            raise BodyTooLargeError(size, limit)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _error_response(exc: WireError) -> web.Response:
+    if isinstance(exc, SignatureError):
+        status = 403
+    elif isinstance(exc, BodyTooLargeError):
+        status = 413
+    else:
+        status = 400
+    log.warning("callback refused (%d): %s", status, exc)
+    return web.Response(status=status, text=f"{exc}\n", content_type="text/plain")
+
+
+def _echo_param(request: web.Request) -> str | None:
+    value = request.query.get("echostr")
+    # a base64 echostr sent unescaped has its '+' read as a space by form decoding; restore it
+    return value.replace(" ", "+") if value is not None else None
+
+
+async def handle_wechat_verify(request: web.Request) -> web.Response:
+    services = request.app[SERVICES]
+    q = request.query
+    try:
+        check_signature(
+            q.get("signature"), services.settings.wechat.token, q.get("timestamp", ""), q.get("nonce", ""),
+            now=time.time(), window_s=services.settings.server.timestamp_window_s,
+        )
+    except WireError as exc:
+        return _error_response(exc)
+    return web.Response(text=q.get("echostr", ""), content_type="text/plain")
+
+
+async def handle_wecom_verify(request: web.Request) -> web.Response:
+    services = request.app[SERVICES]
+    q = request.query
+    try:
+        plain = request.app[CRYPTO_WECOM].decrypt_echo(
+            q.get("msg_signature"), q.get("timestamp"), q.get("nonce"), _echo_param(request),
+            now=time.time(), window_s=services.settings.server.timestamp_window_s,
+        )
+    except WireError as exc:
+        return _error_response(exc)
+    return web.Response(text=plain, content_type="text/plain")
+
+
+def _open_body(request: web.Request, channel: Channel, body: bytes, crypto: MessageCrypto) -> tuple[bytes, bool]:
+    """Check the signature and return (inner XML, whether the reply must be encrypted)."""
+    settings = request.app[SERVICES].settings
+    q = request.query
+    now, window = time.time(), settings.server.timestamp_window_s
+    encrypted = channel.always_encrypted or q.get("encrypt_type", "raw").lower() == "aes"
+    if encrypted:
+        inner = crypto.decrypt_message(
+            body, msg_signature=q.get("msg_signature"), timestamp=q.get("timestamp"), nonce=q.get("nonce"),
+            now=now, window_s=window,
+        )
+        return inner, True
+    check_signature(q.get("signature"), settings.wechat.token, q.get("timestamp", ""), q.get("nonce", ""),
+                    now=now, window_s=window)
+    return body, False
+
+
+def _received_at(message: Message, services: Services) -> dt.datetime:
+    return dt.datetime.fromtimestamp(message.create_time, tz=services.settings.tz)
+
+
+async def _late_push(services: Services, channel: Channel, message: Message, future: asyncio.Future[str]) -> None:
+    """The handler missed the reply budget: send its answer through the outbound channel when it is ready."""
+    from intake.outbox import add_outbox_message
+
+    try:
+        reply = await future
+    except StorageUnavailable:
+        log.error("late message %s was not stored; WeChat will retry it", message.dedupe_key)
+        return
+    if not reply:
+        return
+    now = dt.datetime.now(dt.UTC)
+
+    async def unit(conn: AsyncConnection) -> int | None:
+        return await add_outbox_message(
+            conn, idempotency_key=f"late:{channel.name}:{message.dedupe_key}", channel=channel.name,
+            recipient=message.from_user, kind="late_reply", body=reply, now=now,
+        )
+
+    await services.writer.submit(unit)
+
+
+def _classify_ahead(ctx: DialogueContext, message: TextMessage, department: str | None, at: dt.datetime) -> Classification:
+    return classify(message.content, now=at, sender_department=department, rules=ctx.rules)
+
+
+async def _process(request: web.Request, channel: Channel, message: Message, started: float) -> str:
+    """Dedupe, dispatch and store in one writer unit; returns the reply text ('' for none)."""
+    services = request.app[SERVICES]
+    ctx = DialogueContext(settings=services.settings, rules=services.rules.current)
+    key = f"{channel.name}:{message.dedupe_key}"
+    received_at = _received_at(message, services)
+    classification: Classification | None = None
+    async with services.engine.connect() as conn:
+        first = await get_processed_reply(conn, key=key)
+        if first is not None:
+            request.app[METRICS].retries.labels(channel.name).inc()
+            return first
+        if isinstance(message, TextMessage):
+            account = await get_account(conn, channel=channel.name, external_id=message.from_user)
+            if account is not None and needs_classification(account, message.content):
+                classification = _classify_ahead(ctx, message, account.department, received_at)
+
+    async def unit(conn: AsyncConnection) -> str:
+        stored = await get_processed_reply(conn, key=key)
+        if stored is not None:
+            return stored
+        if isinstance(message, TextMessage):
+            incoming = Incoming(channel=channel.name, external_id=message.from_user, text=message.content,
+                                msg_id=key, received_at=received_at)
+            reply = await handle_text(ctx, conn, incoming, classification)
+        elif isinstance(message, Event) and isinstance(message, SubscribeEvent | UnsubscribeEvent):
+            event = "subscribe" if isinstance(message, SubscribeEvent) else "unsubscribe"
+            reply = await handle_event(ctx, conn, channel=channel.name, external_id=message.from_user,
+                                       event=event, now=received_at)
+        elif isinstance(message, Event):
+            reply = ""
+        else:
+            reply = texts.NOT_TEXT
+        await record_processed(conn, key=key, channel=channel.name, reply=reply, now=received_at)
+        return reply
+
+    future = asyncio.ensure_future(services.writer.submit(unit))
+    remaining = services.settings.server.reply_budget_s - (time.monotonic() - started)
+    try:
+        return await asyncio.wait_for(asyncio.shield(future), timeout=max(remaining, 0.0))
+    except TimeoutError:
+        request.app[METRICS].late.labels(channel.name).inc()
+        log.warning("reply budget exceeded for %s; answering success and pushing later", key)
+        task = asyncio.create_task(_late_push(services, channel, message, future))
+        request.app[PENDING].add(task)
+        task.add_done_callback(request.app[PENDING].discard)
+        return ""
+
+
+async def _handle_post(request: web.Request, channel: Channel) -> web.Response:
+    started = time.monotonic()
+    services = request.app[SERVICES]
+    metrics = request.app[METRICS]
+    crypto = request.app[CRYPTO_WECOM] if channel is WECOM else request.app[CRYPTO_WECHAT]
+    try:
+        body = await _read_body(request, services.settings.server.body_limit_bytes)
+        inner, encrypted = _open_body(request, channel, body, crypto)
+        message = parse_message(inner)
+    except WireError as exc:
+        metrics.refused.labels(channel.name, type(exc).__name__).inc()
+        return _error_response(exc)
+    try:
+        reply = await _process(request, channel, message, started)
+    except StorageUnavailable as exc:
+        metrics.refused.labels(channel.name, "StorageUnavailable").inc()
+        log.error("message %s not stored, asking WeChat to retry: %s", message.dedupe_key, exc)
+        return web.Response(status=503, text=f"{texts.STORAGE_DOWN}\n", content_type="text/plain")
+    metrics.messages.labels(channel.name, message.msg_type).inc()
+    metrics.latency.labels(channel.name).observe(time.monotonic() - started)
+    if not reply:
+        return web.Response(text=SUCCESS, content_type="text/plain")
+    xml = build_text_reply(to_user=message.from_user, from_user=message.to_user, content=reply, create_time=int(time.time()))
+    if encrypted:
+        xml = crypto.encrypt_reply(xml, timestamp=str(int(time.time())), nonce=secrets.token_hex(5))
+    return web.Response(text=xml, content_type="application/xml")
+
+
+async def handle_wechat_post(request: web.Request) -> web.Response:
+    return await _handle_post(request, WECHAT)
+
+
+async def handle_wecom_post(request: web.Request) -> web.Response:
+    return await _handle_post(request, WECOM)
+
+
+def setup_callback_routes(app: web.Application) -> None:
+    app.router.add_get("/wechat", handle_wechat_verify)
+    app.router.add_post("/wechat", handle_wechat_post)
+    app.router.add_get("/wecom", handle_wecom_verify)
+    app.router.add_post("/wecom", handle_wecom_post)
+

@@ -1,0 +1,193 @@
+"""The `jianfu` console script. Every subcommand takes --config PATH (default ./config.toml)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import getpass
+import logging
+import sys
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from intake.settings import ConfigError, Settings, load_settings
+
+__all__ = ["main", "build_parser"]
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    return load_settings(args.config)
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from aiohttp import web
+
+    from bot.app import create_app
+
+    settings = _settings(args)
+    logging.basicConfig(level=settings.server.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    host = args.host or settings.server.host
+    port = args.port or settings.server.port
+    started = time.monotonic()
+
+    async def announce(app: web.Application) -> None:
+        print(f"减负通 Jianfu 已启动 ({time.monotonic() - started:.1f}s): http://{host}:{port}", flush=True)
+        print(f"  公众号回调 http://{host}:{port}/wechat   企业微信回调 http://{host}:{port}/wecom", flush=True)
+        print(f"  管理后台   http://{host}:{port}/admin    健康检查 http://{host}:{port}/healthz", flush=True)
+
+    app = create_app(settings)
+    app.on_startup.append(announce)
+    web.run_app(app, host=host, port=port, print=None, access_log=None)
+    return 0
+
+
+def cmd_db_upgrade(args: argparse.Namespace) -> int:
+    from intake.db import upgrade_database
+
+    settings = _settings(args)
+    logging.basicConfig(level=logging.WARNING)
+    upgrade_database(settings)
+    print(f"数据库已是最新结构: {settings.database.url}")
+    return 0
+
+
+async def _with_conn(settings: Settings, work: Any) -> Any:
+    from intake.db import create_engine
+
+    engine = create_engine(settings)
+    try:
+        async with engine.begin() as conn:
+            return await work(conn)
+    finally:
+        await engine.dispose()
+
+
+def cmd_invite(args: argparse.Namespace) -> int:
+    from intake.accounts import add_invite, seed_directory
+    from intake.models import Role
+
+    settings = _settings(args)
+    role = Role(args.role)
+
+    async def work(conn: Any) -> str:
+        from classifiers import load_rules
+
+        rules = load_rules(override_paths=settings.rule_paths, communities=settings.community_names)
+        await seed_directory(
+            conn,
+            departments=sorted(set(rules.departments) | set(settings.district.departments)),
+            communities=[(c.name, c.staff) for c in settings.district.communities],
+        )
+        return await add_invite(
+            conn, role=role, department=args.department, community=args.community,
+            now=dt.datetime.now(dt.UTC), valid_days=args.days, created_by="cli",
+        )
+
+    code = asyncio.run(_with_conn(settings, work))
+    target = args.department or args.community
+    print(f"邀请码({target} {role.value},{args.days}天内有效,仅可使用一次)。请让对方在公众号/企业微信中发送:绑定 {code}")
+    print(code)
+    return 0
+
+
+def cmd_admin_create(args: argparse.Namespace) -> int:
+    from intake.console_users import add_admin_user
+
+    settings = _settings(args)
+    if sys.stdin.isatty():
+        password = getpass.getpass("密码: ")
+        if getpass.getpass("再输一次: ") != password:
+            print("两次输入的密码不一致,未创建用户。", file=sys.stderr)
+            return 2
+    else:
+        password = sys.stdin.readline().rstrip("\n")
+    if len(password) < 8:
+        print("密码至少 8 位,未创建用户。", file=sys.stderr)
+        return 2
+
+    async def work(conn: Any) -> None:
+        await add_admin_user(conn, username=args.username, password=password, role=args.role)
+
+    asyncio.run(_with_conn(settings, work))
+    print(f"已创建后台用户 {args.username}({args.role})")
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from intake.export import run_export
+
+    return run_export(_settings(args), kind=args.what, fmt=args.format, month=args.month, output=args.output)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--config", default="config.toml", help="配置文件路径(默认 ./config.toml)")
+    parser = argparse.ArgumentParser(prog="jianfu", description="减负通 Jianfu: 社区减负任务登记与提醒")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", parents=[common], help="启动服务")
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+    serve.set_defaults(func=cmd_serve)
+
+    db = sub.add_parser("db", parents=[common], help="数据库")
+    db_sub = db.add_subparsers(dest="db_command", required=True)
+    upgrade = db_sub.add_parser("upgrade", parents=[common], help="应用数据库迁移")
+    upgrade.set_defaults(func=cmd_db_upgrade)
+
+    invite = sub.add_parser("invite", parents=[common], help="生成一次性绑定邀请码")
+    invite.add_argument("--role", choices=["clerk", "head", "admin"], required=True)
+    invite.add_argument("--department")
+    invite.add_argument("--community")
+    invite.add_argument("--days", type=int, default=7)
+    invite.set_defaults(func=cmd_invite)
+
+    admin = sub.add_parser("admin", parents=[common], help="管理后台用户")
+    admin_sub = admin.add_subparsers(dest="admin_command", required=True)
+    create = admin_sub.add_parser("create", parents=[common], help="创建后台用户(密码从终端或标准输入读取)")
+    create.add_argument("username")
+    create.add_argument("--role", choices=["admin", "viewer"], default="admin")
+    create.set_defaults(func=cmd_admin_create)
+
+    export = sub.add_parser("export", parents=[common], help="导出")
+    export.add_argument("what", choices=["tasks"])
+    export.add_argument("--format", choices=["jsonl", "csv", "xlsx"], default="jsonl")
+    export.add_argument("--month", help="YYYY-MM")
+    export.add_argument("--output", "-o", help="输出文件(xlsx 必填;默认标准输出)")
+    export.set_defaults(func=cmd_export)
+
+    from classifiers.cli import register as register_classifier
+
+    register_classifier(sub, parents=[common])
+    try:
+        from intake.digest import register_cli as register_digest
+    except ImportError:  # the digest module lands with the reminders work
+        pass
+    else:
+        register_digest(sub, parents=[common])
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args))
+    except ConfigError as exc:
+        print(f"配置错误: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:
+        from intake.errors import IntakeError
+
+        if isinstance(exc, IntakeError):
+            print(f"错误: {exc}", file=sys.stderr)
+            return 1
+        raise
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

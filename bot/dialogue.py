@@ -1,0 +1,291 @@
+"""The conversation: chat commands, roles and the one-question dialogue state, as a table of routes.
+
+Everything here runs inside a writer unit (one transaction per batch, one
+savepoint per message), so a message is handled completely or not at all, and
+messages from one account are handled one at a time (the writer is the per-user
+lock). Each handler is a small coroutine that returns the reply text.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from bot import texts
+from classifiers import Classification, Rules, classify
+from intake.accounts import (
+    AccountView,
+    bind_account,
+    clear_dialogue,
+    deactivate_account,
+    get_account,
+    set_dialogue,
+    touch_account,
+)
+from intake.errors import Forbidden, IntakeError, InvalidRequest, NotFound
+from intake.settings import Settings
+from intake.tasks import (
+    complete_target,
+    create_task,
+    get_task,
+    list_clerk_tasks,
+    list_community_targets,
+    rate_department,
+    set_task_deadline,
+    withdraw_task,
+)
+
+__all__ = ["Incoming", "DialogueContext", "normalize", "is_command", "handle_text", "handle_event", "needs_classification"]
+
+AWAITING_DEADLINE = "awaiting_deadline"
+DEADLINE_ANSWER_MAX_CHARS = 30
+
+
+@dataclass(frozen=True)
+class Incoming:
+    channel: str  # "wechat" | "wecom"
+    external_id: str  # OpenID / UserID
+    text: str
+    msg_id: str
+    received_at: dt.datetime
+
+
+@dataclass(frozen=True)
+class DialogueContext:
+    settings: Settings
+    rules: Rules
+
+
+Handler = Callable[[DialogueContext, AsyncConnection, AccountView, Incoming, "re.Match[str]"], Awaitable[str]]
+
+
+@dataclass(frozen=True)
+class Route:
+    pattern: re.Pattern[str]
+    roles: frozenset[str] | None  # None: anyone, bound or not
+    handler: Handler
+
+
+def normalize(text: str) -> str:
+    """Full-width spaces and runs of whitespace become one space; full-width letters/digits fold to ASCII."""
+    folded = "".join(chr(ord(ch) - 0xFEE0) if "！" <= ch <= "～" and ch.isalnum() else ch for ch in text)
+    folded = folded.replace("－", "-").replace("—", "-")
+    return " ".join(folded.replace("\u3000", " ").split())
+
+
+async def handle_bind(ctx: DialogueContext, conn: AsyncConnection, account: AccountView, msg: Incoming, m: re.Match[str]) -> str:
+    code = m.group(1).upper()
+    try:
+        result = await bind_account(conn, channel=msg.channel, external_id=msg.external_id, code=code, now=msg.received_at)
+    except NotFound:
+        return texts.invite_not_found(code)
+    return texts.build_bound(result, ctx.settings.server.public_url)
+
+
+async def handle_help(ctx: DialogueContext, conn: AsyncConnection, account: AccountView, msg: Incoming, m: re.Match[str]) -> str:
+    return texts.build_help(account, ctx.settings.server.public_url)
+
+
+async def handle_query(ctx: DialogueContext, conn: AsyncConnection, account: AccountView, msg: Incoming, m: re.Match[str]) -> str:
+    code = m.group(1)
+    if not code:
+        return texts.NEEDS_CODE.format(verb="查询")
+    task = await get_task(conn, code=code)
+    if task.department != account.department and task.sender_id != account.id:
+        raise Forbidden(f"{task.code} 不是{account.department}的任务,只能查询本部门发出的任务。")
+    return texts.build_task_status(task)
+
+
+async def handle_withdraw(ctx: DialogueContext, conn: AsyncConnection, account: AccountView, msg: Incoming, m: re.Match[str]) -> str:
+    code = m.group(1)
+    if not code:
+        return texts.NEEDS_CODE.format(verb="撤回")
+    task = await withdraw_task(conn, account=account, code=code, now=msg.received_at)
+    return texts.build_withdrawn(task)
+
+
+async def handle_my_tasks(ctx: DialogueContext, conn: AsyncConnection, account: AccountView, msg: Incoming, m: re.Match[str]) -> str:
+    return texts.build_clerk_tasks(await list_clerk_tasks(conn, account_id=account.id))
+
+
+async def handle_community_tasks(ctx: DialogueContext, conn: AsyncConnection, account: AccountView, msg: Incoming, m: re.Match[str]) -> str:
+    assert account.community_id is not None
+    tasks = await list_community_targets(conn, community_id=account.community_id)
+    return texts.build_community_tasks(account.community or "", tasks)
+
+
+async def handle_complete(ctx: DialogueContext, conn: AsyncConnection, account: AccountView, msg: Incoming, m: re.Match[str]) -> str:
+    code = m.group(1)
+    if not code:
+        return texts.NEEDS_CODE.format(verb="完成")
+    task, rolled = await complete_target(conn, account=account, code=code, now=msg.received_at, settings=ctx.settings)
+    return texts.build_completed(task, account.community, rolled)
+
+
+_BRACKETS = str.maketrans("", "", "【】[]()()")
+
+
+def resolve_department(rules: Rules, name: str) -> str | None:
+    """A department's canonical name from its name or any alias in the rules."""
+    name = name.translate(_BRACKETS)
+    for canonical, aliases in rules.departments.items():
+        if name == canonical or name in aliases:
+            return canonical
+    for prefix in ("区", "市", "县"):
+        if name.startswith(prefix):
+            return resolve_department(rules, name[len(prefix) :])
+    return None
+
+
+async def handle_rate(ctx: DialogueContext, conn: AsyncConnection, account: AccountView, msg: Incoming, m: re.Match[str]) -> str:
+    name, score_text, comment = m.group(1), m.group(2), (m.group(3) or "").strip() or None
+    if not name or not score_text:
+        return texts.BAD_RATING
+    department = resolve_department(ctx.rules, name)
+    if department is None:
+        return texts.department_not_found(name)
+    score = int(score_text)
+    month = await rate_department(
+        conn, account=account, department=department, score=score, comment=comment, now=msg.received_at, tz=ctx.settings.tz
+    )
+    return texts.build_rated(department, score, month)
+
+
+async def handle_wrong_role(ctx: DialogueContext, conn: AsyncConnection, account: AccountView, msg: Incoming, m: re.Match[str]) -> str:
+    verb = m.group(0).split(" ")[0]
+    if account.role == "head":
+        return texts.CLERK_ONLY.format(role="社区负责人")
+    return texts.HEAD_ONLY.format(verb=verb)
+
+
+_CODE = r"(?:\s*(\S+))?"
+ROUTES: tuple[Route, ...] = (
+    Route(re.compile(r"^绑定\s*([A-Za-z0-9]{4,32})$"), None, handle_bind),
+    Route(re.compile(r"^(?:帮助|help|\?|？)$", re.IGNORECASE), None, handle_help),
+    Route(re.compile(rf"^查询{_CODE}$"), frozenset({"clerk", "admin"}), handle_query),
+    Route(re.compile(rf"^撤回{_CODE}$"), frozenset({"clerk", "admin"}), handle_withdraw),
+    Route(re.compile(r"^我的任务$"), frozenset({"clerk", "admin"}), handle_my_tasks),
+    Route(re.compile(r"^任务$"), frozenset({"head"}), handle_community_tasks),
+    Route(re.compile(rf"^完成{_CODE}$"), frozenset({"head"}), handle_complete),
+    Route(re.compile(r"^评价(?:\s+(\S+?))?(?:\s*([1-5])(?!\d))?(?:\s+(.*))?$"), frozenset({"head"}), handle_rate),
+    # a known command sent by the wrong role gets an explanation, not intake
+    Route(re.compile(r"^(?:查询|撤回|我的任务|任务|完成|评价)(?:\s.*)?$"), None, handle_wrong_role),
+)
+
+
+def is_command(text: str) -> bool:
+    text = normalize(text)
+    return any(route.pattern.match(text) for route in ROUTES)
+
+
+def needs_classification(account: AccountView | None, text: str) -> bool:
+    """Whether a message will be read as a task notice (so the caller can classify it before the unit)."""
+    return account is not None and account.is_bound and account.role in ("clerk", "admin") and not is_command(text)
+
+
+def _is_deadline_answer(text: str, classification: Classification) -> bool:
+    if text in texts.NO_DEADLINE_WORDS:
+        return True
+    return len(text) <= DEADLINE_ANSWER_MAX_CHARS and classification.deadline is not None
+
+
+async def _handle_intake(
+    ctx: DialogueContext, conn: AsyncConnection, account: AccountView, msg: Incoming, classification: Classification
+) -> str:
+    new = await create_task(
+        conn, account=account, classification=classification, msg_id=msg.msg_id, channel=msg.channel,
+        text=msg.text, received_at=msg.received_at, settings=ctx.settings,
+    )
+    if new.asks_deadline:
+        await set_dialogue(
+            conn, account_id=account.id, state=AWAITING_DEADLINE, task_id=new.task.id,
+            expires_at=msg.received_at + dt.timedelta(minutes=ctx.settings.dialogue.timeout_minutes),
+        )
+    item_text = ctx.rules.item_text(new.task.item) if new.task.item else None
+    return texts.build_receipt(new, item_text=item_text, reminder_days=ctx.settings.schedule.reminder_days)
+
+
+async def _handle_deadline_answer(
+    ctx: DialogueContext, conn: AsyncConnection, account: AccountView, msg: Incoming, text: str,
+    classification: Classification,
+) -> str:
+    assert account.dialogue_task_id is not None
+    await clear_dialogue(conn, account_id=account.id)
+    deadline = None if text in texts.NO_DEADLINE_WORDS else classification.deadline
+    deadline_time = None if deadline is None else classification.deadline_time
+    task = await set_task_deadline(
+        conn, task_id=account.dialogue_task_id, deadline=deadline, deadline_time=deadline_time,
+        actor=f"account:{account.id}", now=msg.received_at, settings=ctx.settings,
+    )
+    return texts.build_deadline_set(task)
+
+
+async def _dispatch(
+    ctx: DialogueContext, conn: AsyncConnection, account: AccountView, msg: Incoming, classification: Classification | None
+) -> str:
+    text = normalize(msg.text)
+    for route in ROUTES:
+        match = route.pattern.match(text)
+        if match is None:
+            continue
+        if route.roles is not None and (not account.is_bound or account.role not in route.roles):
+            continue
+        if route.roles is None and route.handler is handle_wrong_role and not account.is_bound:
+            return texts.HELP_UNBOUND
+        return await route.handler(ctx, conn, account, msg, match)
+    if not account.active:
+        return texts.INACTIVE
+    if not account.is_bound:
+        return texts.HELP_UNBOUND
+    if account.role == "head":
+        return texts.build_help(account, ctx.settings.server.public_url)
+    if classification is None:
+        classification = classify(msg.text, now=msg.received_at, sender_department=account.department, rules=ctx.rules)
+    if (
+        account.dialogue_state == AWAITING_DEADLINE
+        and account.dialogue_expires_at is not None
+        and account.dialogue_expires_at > msg.received_at
+        and _is_deadline_answer(text, classification)
+    ):
+        return await _handle_deadline_answer(ctx, conn, account, msg, text, classification)
+    if account.dialogue_state is not None:
+        await clear_dialogue(conn, account_id=account.id)
+    return await _handle_intake(ctx, conn, account, msg, classification)
+
+
+def _error_reply(exc: IntakeError) -> str:
+    if isinstance(exc, NotFound):
+        return texts.code_not_found(str(exc))
+    return str(exc)
+
+
+async def handle_text(
+    ctx: DialogueContext, conn: AsyncConnection, msg: Incoming, classification: Classification | None
+) -> str:
+    """One text message, start to finish, inside the caller's transaction."""
+    await touch_account(conn, channel=msg.channel, external_id=msg.external_id, now=msg.received_at)
+    account = await get_account(conn, channel=msg.channel, external_id=msg.external_id)
+    assert account is not None
+    try:
+        async with conn.begin_nested():
+            return await _dispatch(ctx, conn, account, msg, classification)
+    except (NotFound, Forbidden, InvalidRequest) as exc:
+        return _error_reply(exc)
+
+
+async def handle_event(ctx: DialogueContext, conn: AsyncConnection, *, channel: str, external_id: str, event: str, now: dt.datetime) -> str:
+    """Subscribe gets a welcome, unsubscribe deactivates the account (reply: nothing), others get help."""
+    if event == "unsubscribe":
+        await deactivate_account(conn, channel=channel, external_id=external_id, now=now, actor="wechat:unsubscribe")
+        return ""
+    await touch_account(conn, channel=channel, external_id=external_id, now=now)
+    account = await get_account(conn, channel=channel, external_id=external_id)
+    if event == "subscribe":
+        if account is not None and account.is_bound:
+            return "欢迎回来!\n" + texts.build_help(account, ctx.settings.server.public_url)
+        return texts.WELCOME
+    return texts.build_help(account, ctx.settings.server.public_url)

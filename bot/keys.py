@@ -1,0 +1,49 @@
+"""Typed application keys: everything the app factory opens lives under one of these."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+
+from aiohttp import web
+from prometheus_client import CollectorRegistry, Counter, Histogram
+
+from bot.crypto import MessageCrypto
+from intake.context import SERVICES
+from intake.settings import Settings
+
+__all__ = ["SETTINGS", "SERVICES", "CRYPTO_WECHAT", "CRYPTO_WECOM", "METRICS", "PENDING", "Metrics"]
+
+
+@dataclass(frozen=True)
+class Metrics:
+    registry: CollectorRegistry
+    messages: Counter
+    refused: Counter
+    retries: Counter
+    late: Counter
+    latency: Histogram
+
+    @classmethod
+    def create(cls) -> Metrics:
+        registry = CollectorRegistry()
+        return cls(
+            registry=registry,
+            messages=Counter("jianfu_messages", "Callbacks handled, by channel and message type",
+                             ["channel", "msg_type"], registry=registry),
+            refused=Counter("jianfu_refused", "Callbacks refused, by channel and reason", ["channel", "reason"],
+                            registry=registry),
+            retries=Counter("jianfu_retries", "WeChat retries answered from the dedupe log", ["channel"],
+                            registry=registry),
+            late=Counter("jianfu_late_replies", "Replies that missed the budget and were pushed later", ["channel"],
+                         registry=registry),
+            latency=Histogram("jianfu_reply_seconds", "Time from request to reply", ["channel"], registry=registry,
+                              buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 4, 5)),
+        )
+
+
+SETTINGS = web.AppKey("settings", Settings)
+CRYPTO_WECHAT = web.AppKey("crypto_wechat", MessageCrypto)
+CRYPTO_WECOM = web.AppKey("crypto_wecom", MessageCrypto)
+METRICS = web.AppKey("metrics", Metrics)
+PENDING: web.AppKey[set[asyncio.Task[None]]] = web.AppKey("pending")
