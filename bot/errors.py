@@ -32,6 +32,7 @@ __all__ = [
     "StaleTimestampError",
     "WireError",
     "XmlError",
+    "check_body_size",
 ]
 
 
@@ -73,7 +74,7 @@ class BodyTooLargeError(WireError):
     def __init__(self, size: int, limit: int) -> None:
         super().__init__(
             f"request body of {size} bytes exceeds the limit of {limit} bytes; "
-            "raise [server] max_body_bytes if such messages are legitimate"
+            "raise the configured body limit if such messages are legitimate"
         )
         self.size = size
         self.limit = limit
