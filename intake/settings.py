@@ -126,6 +126,9 @@ class ScheduleSettings(_Frozen):
     short_notice_working_days: int = Field(3, ge=1)
     hours_per_kind: dict[str, float] = Field(default_factory=dict)
     staff_hours_per_month: float = Field(160.0, gt=0)
+    lock_retry_seconds: float = Field(60.0, gt=0)  # a process without the scheduler lock retries this often
+    digest_chat_bytes: int = Field(2000, ge=200)  # chat text of a digest is cut to fit (link to the full one)
+    digest_dir: str = "data/digests"  # charts and workbooks of sent digests, relative to config.toml
 
 
 class RulesSettings(_Frozen):
