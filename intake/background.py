@@ -27,7 +27,7 @@ import logging
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import filelock
 import sqlalchemy as sa
@@ -36,7 +36,6 @@ from sqlmodel import SQLModel
 
 from intake import texts_notify
 from intake.channels import OutgoingMessage, Sender, SendResult, build_senders
-from intake.context import Services
 from intake.outbox import (
     ClaimedMessage,
     add_outbox_message,
@@ -49,6 +48,9 @@ from intake.outbox import (
 from intake.reminders import DueReminder, coalesce_due, is_roll_due, roll_recurring
 from intake.scheduler import JobQueue
 from intake.settings import Settings
+
+if TYPE_CHECKING:
+    from intake.context import Services
 
 __all__ = [
     "BackgroundHandle",
