@@ -23,7 +23,7 @@ from bot.crypto import MessageCrypto, check_signature
 from bot.dialogue import DialogueContext, Incoming, handle_event, handle_text, needs_classification
 from bot.errors import BodyTooLargeError, SignatureError, WireError
 from bot.keys import CRYPTO_WECHAT, CRYPTO_WECOM, METRICS, PENDING, SERVICES
-from bot.messages import Event, Message, SubscribeEvent, TextMessage, UnsubscribeEvent, parse_message
+from bot.messages import Event, Message, TextMessage, parse_message
 from bot.replies import SUCCESS, build_text_reply
 from classifiers import Classification, classify
 from intake.accounts import get_account
@@ -174,12 +174,10 @@ async def _process(request: web.Request, channel: Channel, message: Message, sta
             incoming = Incoming(channel=channel.name, external_id=message.from_user, text=message.content,
                                 msg_id=key, received_at=received_at)
             reply = await handle_text(ctx, conn, incoming, classification)
-        elif isinstance(message, Event) and isinstance(message, SubscribeEvent | UnsubscribeEvent):
-            event = "subscribe" if isinstance(message, SubscribeEvent) else "unsubscribe"
+        elif isinstance(message, Event):
+            event = message.raw.get("Event", "").lower()
             reply = await handle_event(ctx, conn, channel=channel.name, external_id=message.from_user,
                                        event=event, now=received_at)
-        elif isinstance(message, Event):
-            reply = ""
         else:
             reply = texts.NOT_TEXT
         await record_processed(conn, key=key, channel=channel.name, reply=reply, now=received_at)

@@ -121,6 +121,16 @@ def cmd_export(args: argparse.Namespace) -> int:
     return run_export(_settings(args), kind=args.what, fmt=args.format, month=args.month, output=args.output)
 
 
+def _ensure_config_option(parser: argparse.ArgumentParser) -> None:
+    """Every subcommand (also those registered by the classifier and digest modules) takes --config."""
+    if "--config" not in parser._option_string_actions:
+        parser.add_argument("--config", default="config.toml", help="配置文件路径(默认 ./config.toml)")
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for child in action.choices.values():
+                _ensure_config_option(child)
+
+
 def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--config", default="config.toml", help="配置文件路径(默认 ./config.toml)")
@@ -159,14 +169,12 @@ def build_parser() -> argparse.ArgumentParser:
     export.set_defaults(func=cmd_export)
 
     from classifiers.cli import register as register_classifier
+    from intake.digest import register_cli as register_digest
 
-    register_classifier(sub, parents=[common])
-    try:
-        from intake.digest import register_cli as register_digest
-    except ImportError:  # the digest module lands with the reminders work
-        pass
-    else:
-        register_digest(sub, parents=[common])
+    register_classifier(sub)
+    register_digest(sub)
+    for command in sub.choices.values():
+        _ensure_config_option(command)
     return parser
 
 

@@ -278,11 +278,13 @@ async def handle_text(
 
 
 async def handle_event(ctx: DialogueContext, conn: AsyncConnection, *, channel: str, external_id: str, event: str, now: dt.datetime) -> str:
-    """Subscribe gets a welcome, unsubscribe deactivates the account (reply: nothing), others get help."""
+    """Subscribe gets a welcome, unsubscribe deactivates the account, a menu click gets help, others nothing."""
     if event == "unsubscribe":
         await deactivate_account(conn, channel=channel, external_id=external_id, now=now, actor="wechat:unsubscribe")
         return ""
-    await touch_account(conn, channel=channel, external_id=external_id, now=now)
+    if event not in ("subscribe", "click", "scan"):
+        return ""  # VIEW, LOCATION, template-sent receipts...: WeChat shows no reply to these
+    await touch_account(conn, channel=channel, external_id=external_id, now=now, reactivate=event == "subscribe")
     account = await get_account(conn, channel=channel, external_id=external_id)
     if event == "subscribe":
         if account is not None and account.is_bound:

@@ -89,12 +89,20 @@ async def get_account(conn: AsyncConnection, *, channel: str, external_id: str) 
     return AccountView(**row._mapping) if row is not None else None
 
 
-async def touch_account(conn: AsyncConnection, *, channel: str, external_id: str, now: dt.datetime) -> int:
-    """Record that the user wrote to us (opens WeChat's 48-hour reply window); creates the row if new."""
+async def touch_account(
+    conn: AsyncConnection, *, channel: str, external_id: str, now: dt.datetime, reactivate: bool = False
+) -> int:
+    """Record that the user wrote to us (opens WeChat's 48-hour reply window); creates the row if new.
+
+    `reactivate` (a re-subscribe) turns an account that unsubscribed back on, binding intact.
+    """
+    values: dict[str, object] = {"last_seen_at": now}
+    if reactivate:
+        values["active"] = True
     result = await conn.execute(
         sa.update(ACCOUNTS)
         .where(ACCOUNTS.c.channel == channel, ACCOUNTS.c.external_id == external_id)
-        .values(last_seen_at=now)
+        .values(**values)
         .returning(ACCOUNTS.c.id)
     )
     account_id = result.scalar_one_or_none()
