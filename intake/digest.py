@@ -685,6 +685,7 @@ def render_chart_png(digest: Digest, path: str | Path) -> Path:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
     from matplotlib.font_manager import FontProperties
+    from matplotlib.ticker import MaxNLocator
 
     font = FontProperties(fname=find_cjk_font())
     path = Path(path)
@@ -699,6 +700,7 @@ def render_chart_png(digest: Digest, path: str | Path) -> Path:
     left.barh(names, admin, color="#c0504d", label="行政事务")
     left.barh(names, service, left=admin, color="#4f81bd", label="服务性事务")
     left.set_title("各部门派发任务(件)", fontproperties=font, fontsize=14)
+    left.xaxis.set_major_locator(MaxNLocator(integer=True))
     left.legend(prop=font, loc="lower right")
     for label in left.get_yticklabels():
         label.set_fontproperties(font)
