@@ -222,17 +222,26 @@ def _scope_filter(community_id: int | None) -> list[Any]:
     return [] if community_id is None else [T_TARGETS.c.community_id == community_id]
 
 
+def _sum_if(condition: Any) -> Any:
+    return sa.func.sum(sa.case((condition, 1), else_=0))
+
+
 async def _task_groups(
     conn: AsyncConnection, *, start: dt.datetime, end: dt.datetime, community_id: int | None
 ) -> list[Any]:
-    """One scan of the month: counts and quantities grouped by every attribute the digest splits on."""
+    """One scan of the month: counts, flags and quantities grouped by the attributes the digest splits on."""
     department = sa.func.coalesce(T_TASKS.c.department, NO_DEPARTMENT).label("department")
-    columns = [
-        department, T_TASKS.c.kind, T_TASKS.c.nature, T_TASKS.c.listing, T_TASKS.c.status, T_TASKS.c.funded,
-        T_TASKS.c.short_notice, (T_TASKS.c.duplicate_of.is_not(None)).label("duplicate"),
-        T_TASKS.c.repeat_collection, T_TASKS.c.quantity_unit,
-    ]
-    query = sa.select(*columns, sa.func.count().label("n"), sa.func.sum(T_TASKS.c.quantity_value).label("qty"))
+    columns = [department, T_TASKS.c.kind, T_TASKS.c.nature, T_TASKS.c.listing, T_TASKS.c.status,
+               T_TASKS.c.quantity_unit]
+    query = sa.select(
+        *columns,
+        sa.func.count().label("n"),
+        sa.func.sum(T_TASKS.c.quantity_value).label("qty"),
+        _sum_if(T_TASKS.c.funded.is_(False)).label("unfunded"),
+        _sum_if(T_TASKS.c.short_notice.is_(True)).label("short"),
+        _sum_if(T_TASKS.c.duplicate_of.is_not(None)).label("duplicate"),
+        _sum_if(T_TASKS.c.repeat_collection.is_(True)).label("repeat"),
+    )
     if community_id is not None:
         query = query.select_from(T_TARGETS.join(T_TASKS, T_TASKS.c.id == T_TARGETS.c.task_id)).where(
             T_TARGETS.c.community_id == community_id
@@ -244,16 +253,39 @@ async def _task_groups(
 async def _assignment_groups(
     conn: AsyncConnection, *, start: dt.datetime, end: dt.datetime, community_id: int | None
 ) -> list[Any]:
-    """Assignments (task × community) by community, department, kind and status."""
+    """Assignments (task × community) by community, department, kind and whether they are worked on."""
     department = sa.func.coalesce(T_TASKS.c.department, NO_DEPARTMENT).label("department")
-    columns = [T_TARGETS.c.community_id, department, T_TASKS.c.kind, T_TASKS.c.status]
+    worked = T_TASKS.c.status.not_in(NOT_WORKED).label("worked")
+    columns = [T_TARGETS.c.community_id, department, T_TASKS.c.kind, worked]
     query = (
         sa.select(*columns, sa.func.count().label("n"))
-        .select_from(T_TARGETS.join(T_TASKS, T_TASKS.c.id == T_TARGETS.c.task_id))
+        .select_from(T_TASKS.join(T_TARGETS, T_TASKS.c.id == T_TARGETS.c.task_id))
         .where(T_TASKS.c.received_at >= start, T_TASKS.c.received_at < end, *_scope_filter(community_id))
         .group_by(*columns)
     )
     return list((await conn.execute(query)).all())
+
+
+async def _core_counts(
+    conn: AsyncConnection, *, start: dt.datetime, end: dt.datetime, community_id: int | None, settings: Settings
+) -> _Core:
+    """The few totals the trend compares: tasks, administrative tasks, estimated hours."""
+    scope = [T_TASKS.c.received_at >= start, T_TASKS.c.received_at < end, *_scope_filter(community_id)]
+    tasks_from = T_TASKS if community_id is None else T_TARGETS.join(T_TASKS, T_TASKS.c.id == T_TARGETS.c.task_id)
+    row = (
+        await conn.execute(
+            sa.select(sa.func.count().label("n"), _sum_if(T_TASKS.c.nature != "service").label("admin"))
+            .select_from(tasks_from).where(*scope)
+        )
+    ).one()
+    kinds = await conn.execute(
+        sa.select(T_TASKS.c.kind, sa.func.count())
+        .select_from(T_TASKS.join(T_TARGETS, T_TASKS.c.id == T_TARGETS.c.task_id))
+        .where(*scope, T_TASKS.c.status.not_in(NOT_WORKED))
+        .group_by(T_TASKS.c.kind)
+    )
+    hours = sum(int(n) * _hours(settings, kind) for kind, n in kinds)
+    return _Core(int(row.n or 0), int(row.admin or 0), round(hours, 1))
 
 
 async def _timeliness(
@@ -333,7 +365,7 @@ class _Core:
 def _core_from(task_groups: Sequence[Any], assignment_groups: Sequence[Any], settings: Settings) -> _Core:
     tasks = sum(int(g.n) for g in task_groups)
     administrative = sum(int(g.n) for g in task_groups if g.nature != "service")
-    hours = sum(int(g.n) * _hours(settings, g.kind) for g in assignment_groups if g.status not in NOT_WORKED)
+    hours = sum(int(g.n) * _hours(settings, g.kind) for g in assignment_groups if g.worked)
     return _Core(tasks, administrative, round(hours, 1))
 
 
@@ -364,11 +396,7 @@ async def build_digest(conn: AsyncConnection, *, month: str, community: str | No
     assignments = await _assignment_groups(conn, start=start, end=end, community_id=community_id)
     prev_month = previous_month(month)
     prev_start, prev_end = month_bounds(prev_month, tz)
-    prev = _core_from(
-        await _task_groups(conn, start=prev_start, end=prev_end, community_id=community_id),
-        await _assignment_groups(conn, start=prev_start, end=prev_end, community_id=community_id),
-        settings,
-    )
+    prev = await _core_counts(conn, start=prev_start, end=prev_end, community_id=community_id, settings=settings)
     core = _core_from(groups, assignments, settings)
 
     # by kind: task counts and quantities from the task groups, hours from the assignments
@@ -395,23 +423,24 @@ async def build_digest(conn: AsyncConnection, *, month: str, community: str | No
             counters["refused"] += n
         if g.status == "pending_review":
             counters["pending_review"] += n
-        unfunded = g.listing == "assist" and not g.funded and worked
-        counters["unfunded"] += n if unfunded else 0
-        counters["short_notice"] += n if g.short_notice else 0
-        counters["duplicates"] += n if g.duplicate else 0
-        counters["repeat_collection"] += n if g.repeat_collection else 0
+        unfunded = int(g.unfunded or 0) if g.listing == "assist" and worked else 0
+        short, duplicate, repeat = int(g.short or 0), int(g.duplicate or 0), int(g.repeat or 0)
+        counters["unfunded"] += unfunded
+        counters["short_notice"] += short
+        counters["duplicates"] += duplicate
+        counters["repeat_collection"] += repeat
         row = league[g.department]
         row["tasks"] += n
         row["refused"] += n if g.status == "refused" else 0
-        row["unfunded"] += n if unfunded else 0
-        row["short_notice"] += n if g.short_notice else 0
-        row["duplicates"] += n if g.duplicate else 0
-        row["repeat_collection"] += n if g.repeat_collection else 0
+        row["unfunded"] += unfunded
+        row["short_notice"] += short
+        row["duplicates"] += duplicate
+        row["repeat_collection"] += repeat
     heat: dict[tuple[int, str], int] = defaultdict(int)
     for a in assignments:
         n = int(a.n)
         heat[(int(a.community_id), a.department)] += n
-        if a.status in NOT_WORKED:
+        if not a.worked:
             continue
         hours = n * _hours(settings, a.kind)
         kind_hours[a.kind] += hours

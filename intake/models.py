@@ -206,14 +206,17 @@ class TaskTarget(SQLModel, table=True):
     task_id: int = Field(foreign_key="tasks.id", index=True)
     community_id: int = Field(foreign_key="communities.id", index=True)
     status: str = Field(default=TargetStatus.open.value, max_length=16, index=True)
-    due_date: dt.date | None = None
+    due_date: dt.date | None = Field(default=None, index=True)  # digests: assignments due in a month
     done_at: dt.datetime | None = _ts(nullable=True)
     done_by: int | None = Field(default=None, foreign_key="accounts.id")
 
 
 class Reminder(SQLModel, table=True):
     __tablename__ = "reminders"
-    __table_args__ = (sa.UniqueConstraint("target_id", "kind", "fire_at", name="uq_reminder_target_kind_fire"),)
+    __table_args__ = (
+        sa.UniqueConstraint("target_id", "kind", "fire_at", name="uq_reminder_target_kind_fire"),
+        sa.Index("ix_reminders_unsent_fire", "sent_at", "fire_at"),  # the sweep: unsent and due
+    )
     id: int | None = Field(default=None, primary_key=True)
     target_id: int = Field(foreign_key="task_targets.id", index=True)
     kind: str = Field(max_length=16)  # before_3 / before_1 / due / overdue
@@ -267,6 +270,7 @@ class TaskCodeCounter(SQLModel, table=True):
 
 class OutboxMessage(SQLModel, table=True):
     __tablename__ = "outbox"
+    __table_args__ = (sa.Index("ix_outbox_status_next_attempt", "status", "next_attempt_at"),)  # claim_due
     id: int | None = Field(default=None, primary_key=True)
     idempotency_key: str = Field(max_length=200, unique=True)
     channel: str = Field(max_length=24)  # log / inbox / wecom_app / wecom_robot / wechat
