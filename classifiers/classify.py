@@ -1,0 +1,134 @@
+"""`classify`: one notice in, one frozen Classification out. Pure: no I/O, no clock, never raises."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from classifiers.certificate import read_certificate
+from classifiers.communities import read_communities
+from classifiers.deadline import read_deadline
+from classifiers.department import read_department
+from classifiers.funding import read_funding
+from classifiers.keywords import read_keywords
+from classifiers.kind import read_kind
+from classifiers.listing import read_listing
+from classifiers.model import Classification, Evidence, Kind, Listing, Nature
+from classifiers.quantity import read_quantity
+from classifiers.rules import Rules
+from classifiers.tokens import tokenize
+
+__all__ = ["TIMEZONE", "classify"]
+
+TIMEZONE = ZoneInfo("Asia/Shanghai")
+MAX_TEXT = 20000
+REVIEW_BELOW = 0.35
+log = logging.getLogger(__name__)
+
+
+def _local(now: datetime) -> datetime:
+    if now.tzinfo is None:  # treat a naive time as already Shanghai time
+        return now.replace(tzinfo=TIMEZONE)
+    return now.astimezone(TIMEZONE)
+
+
+def _has_cjk(text: str) -> bool:
+    return any("\u4e00" <= ch <= "\u9fff" for ch in text)
+
+
+def classify(text: str, *, now: datetime, sender_department: str | None, rules: Rules) -> Classification:
+    """Read one task notice. `now` is the message's own time (aware; naive means Asia/Shanghai)."""
+    local = _local(now)
+    try:
+        return _classify(text, now=local, sender_department=sender_department, rules=rules)
+    except Exception:  # noqa: BLE001 - the contract is "never raises"; log and return a review case
+        log.exception("classifier failed; returning a review placeholder")
+        return _fallback(sender_department, rules)
+
+
+def _fallback(sender_department: str | None, rules: Rules) -> Classification:
+    kind = Kind.ADHOC
+    return Classification(
+        department=sender_department,
+        kind=kind,
+        nature=rules.kinds[kind].nature if kind in rules.kinds else Nature.ADMINISTRATIVE,
+        listing=Listing.UNLISTED,
+        item=None,
+        certificate=None,
+        deadline=None,
+        deadline_time=None,
+        recurrence=None,
+        quantity=None,
+        funded=False,
+        amount_yuan=None,
+        communities=("*",),
+        emergency=False,
+        keywords=(),
+        evidence={"kind": Evidence("内部错误", (), "无法读取此消息,已转人工复核")},
+        confidence=0.0,
+        needs_review=True,
+        rules_version=rules.version,
+    )
+
+
+def _classify(text: str, *, now: datetime, sender_department: str | None, rules: Rules) -> Classification:
+    if not isinstance(text, str):
+        text = str(text)
+    text = text[:MAX_TEXT]
+    tokens = tokenize(text, rules)
+    department = read_department(text, tokens, sender_department=sender_department, rules=rules)
+    certificate = read_certificate(text, rules=rules)
+    kind = read_kind(text, tokens, certificate_requested=certificate.requested, rules=rules)
+    listing = read_listing(tokens, kind=kind.kind, certificate=certificate, department=department.department, rules=rules)
+    deadline = read_deadline(text, now=now, rules=rules)
+    quantity = read_quantity(text, rules=rules)
+    funding = read_funding(text, rules=rules)
+    communities = read_communities(text, rules=rules)
+    keywords = read_keywords(tokens, rules=rules)
+
+    # confidence: how clearly the kind won, whether a list item matched, whether the department is known
+    kind_conf = 0.0
+    if kind.score > 0:
+        kind_conf = min(1.0, kind.score / 5.0) * (0.5 + 0.5 * (kind.score - kind.runner_up) / kind.score)
+    item_conf = 1.0 if listing.item is not None else 0.4
+    dept_conf = 1.0 if department.department is not None else 0.3
+    confidence = round(0.55 * kind_conf + 0.3 * item_conf + 0.15 * dept_conf, 3)
+    readable = _has_cjk(text)
+    if not readable:
+        confidence = min(confidence, 0.1)
+    needs_review = (not readable) or kind.score <= 0 or confidence < REVIEW_BELOW
+
+    evidence = {
+        "department": department.evidence,
+        "kind": kind.evidence,
+        "listing": listing.evidence,
+        "certificate": certificate.evidence,
+        "deadline": deadline.evidence,
+        "recurrence": deadline.recurrence_evidence,
+        "quantity": quantity.evidence,
+        "funding": funding.evidence,
+        "communities": communities.evidence,
+        "emergency": listing.emergency_evidence,
+    }
+    return Classification(
+        department=department.department,
+        kind=kind.kind,
+        nature=kind.nature,
+        listing=listing.listing,
+        item=listing.item,
+        certificate=listing.certificate,
+        deadline=deadline.deadline,
+        deadline_time=deadline.deadline_time,
+        recurrence=deadline.recurrence,
+        quantity=quantity.quantity,
+        funded=funding.funded,
+        amount_yuan=funding.amount_yuan,
+        communities=communities.communities,
+        emergency=listing.emergency,
+        keywords=keywords,
+        evidence=evidence,
+        confidence=confidence,
+        needs_review=needs_review,
+        rules_version=rules.version,
+    )

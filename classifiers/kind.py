@@ -1,0 +1,58 @@
+"""Task kind: the one the community spends the work on (POLICY.md §2), by weighted rule words."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+
+from classifiers.model import Evidence, Kind, Nature
+from classifiers.rules import Rules
+from classifiers.tokens import Token
+
+__all__ = ["KindResult", "read_kind"]
+
+CERTIFICATE_WEIGHT = 20.0
+
+
+@dataclass(frozen=True, slots=True)
+class KindResult:
+    kind: Kind
+    nature: Nature
+    score: float
+    runner_up: float
+    evidence: Evidence
+
+
+def read_kind(text: str, tokens: list[Token], *, certificate_requested: bool, rules: Rules) -> KindResult:
+    """The primary kind, its nature and why. Unknown text gets `adhoc` with score 0. Never raises."""
+    scores: dict[Kind, float] = defaultdict(float)
+    words: dict[Kind, list[str]] = defaultdict(list)
+    for token in tokens:
+        for tag in token.tags:
+            if tag.category == "kind":
+                kind = Kind(tag.key)
+                scores[kind] += tag.weight
+                words[kind].append(tag.term)
+    for kind, rule in rules.kinds.items():
+        for pattern, weight in rule.patterns:
+            for m in pattern.finditer(text):
+                scores[kind] += weight
+                words[kind].append(m[0])
+    if certificate_requested:
+        scores[Kind.CERTIFICATE] += CERTIFICATE_WEIGHT
+        words[Kind.CERTIFICATE].append("出具证明")
+    order = {k: i for i, k in enumerate(rules.kind_order)}
+    ranked = sorted(scores.items(), key=lambda kv: (-kv[1], order.get(kv[0], 99)))
+    if not ranked or ranked[0][1] <= 0:
+        kind = Kind.ADHOC
+        return KindResult(kind, rules.kinds[kind].nature, 0.0, 0.0, Evidence("类型:无匹配", (), "没有命中任何类型词,暂作临时任务,需人工复核"))
+    kind, score = ranked[0]
+    runner = ranked[1][1] if len(ranked) > 1 else 0.0
+    rule = rules.kinds[kind]
+    matched = tuple(dict.fromkeys(words[kind]))
+    why = f"“{'、'.join(matched[:5])}”指向{rule.name_zh}(得分 {score:g}"
+    if len(ranked) > 1:
+        second = rules.kinds[ranked[1][0]].name_zh
+        why += f",次高为{second} {runner:g}"
+    why += ")"
+    return KindResult(kind, rule.nature, score, runner, Evidence(f"类型:{kind.value}", matched, why))

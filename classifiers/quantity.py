@@ -1,0 +1,59 @@
+"""Quantity: how many units of the main work (400户, 100多份 -> 100, 三十余人 -> 30, 2场)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from classifiers.model import Evidence, Quantity
+from classifiers.rules import Rules
+from classifiers.text import NUM, normalize, parse_number
+
+__all__ = ["QuantityResult", "read_quantity"]
+
+_PATTERN = re.compile(rf"(?P<n>{NUM})\s*(?P<approx>余|多|来)?\s*(?P<u>[\u4e00-\u9fff])")
+_NOT_BEFORE = set("第每周年月日号初前近约前后上下")  # 第3户, 每户, 周一……
+_MAX_VALUE = 10_000_000
+
+
+@dataclass(frozen=True, slots=True)
+class QuantityResult:
+    quantity: Quantity | None
+    evidence: Evidence
+
+
+def read_quantity(text: str, *, rules: Rules) -> QuantityResult:
+    """The main quantity and why. Never raises on any str."""
+    norm = normalize(text)
+    found: list[tuple[int, int, Quantity, str]] = []  # (priority, position, quantity, words)
+    for m in _PATTERN.finditer(norm):
+        unit_char = m["u"]
+        unit = rules.units.get(unit_char)
+        if unit is None:
+            continue
+        raw = m["n"]
+        start = m.start()
+        before = norm[start - 1] if start > 0 else ""
+        if before in _NOT_BEFORE or before.isdigit() or before in ".:/-":
+            continue
+        after = norm[m.end() : m.end() + 4]
+        if any(after.startswith(w) for w in rules.unit_not_after.get(unit_char, ())):
+            continue
+        if raw == "一" and unit_char not in rules.one_units:  # 一个、一名: mostly an article
+            continue
+        if norm[m.end() : m.end() + 1] == "一":  # 一户一档、一人一表
+            continue
+        value = parse_number(raw)
+        if value is None or value <= 0 or value > _MAX_VALUE:
+            continue
+        head = norm[max(0, start - 4) : start]
+        priority = 1 if any(head.endswith(w) for w in rules.total_markers) else 0
+        found.append((priority, start, Quantity(value=value, unit=unit), m[0]))
+    if not found:
+        return QuantityResult(None, Evidence("数量:无", (), "未发现“数字+单位”的工作量"))
+    best = max(found, key=lambda f: (f[0], -f[1]))
+    quantity = best[2]
+    why = f"按“{best[3]}”读作 {quantity.value}{quantity.unit}"
+    if best[0]:
+        why += "(有“共/不少于/涉及”等总量说法)"
+    return QuantityResult(quantity, Evidence("数量:数字加单位", tuple(f[3] for f in found), why))
