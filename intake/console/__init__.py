@@ -1,0 +1,27 @@
+"""The admin console under ``/admin``: a server-rendered aiohttp sub-application (Jinja2, autoescaped).
+
+Mount it with ``app.add_subapp("/admin", create_console_app())``; it reads the
+:class:`~intake.context.Services` of the parent app from ``request.config_dict``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from aiohttp import web
+
+__all__ = ["create_console_app"]
+
+HERE = Path(__file__).resolve().parent
+
+
+def create_console_app() -> web.Application:
+    from intake.console.core import CODECS, LIMITER, LoginLimiter, session_middleware, setup_templates
+    from intake.console.handlers import setup_routes
+
+    app = web.Application(middlewares=[session_middleware])
+    app[LIMITER] = LoginLimiter()
+    app[CODECS] = {}
+    setup_templates(app, str(HERE / "templates"))
+    setup_routes(app, str(HERE / "static"))
+    return app
