@@ -233,9 +233,16 @@ async def _task_groups(
     department = sa.func.coalesce(T_TASKS.c.department, NO_DEPARTMENT).label("department")
     columns = [department, T_TASKS.c.kind, T_TASKS.c.nature, T_TASKS.c.listing, T_TASKS.c.status,
                T_TASKS.c.quantity_unit]
+    if community_id is None:
+        assigned: Any = (
+            sa.select(sa.func.count()).where(T_TARGETS.c.task_id == T_TASKS.c.id).correlate(T_TASKS).scalar_subquery()
+        )
+    else:
+        assigned = sa.literal(1)
     query = sa.select(
         *columns,
         sa.func.count().label("n"),
+        sa.func.sum(assigned).label("assigned"),
         sa.func.sum(T_TASKS.c.quantity_value).label("qty"),
         _sum_if(T_TASKS.c.funded.is_(False)).label("unfunded"),
         _sum_if(T_TASKS.c.short_notice.is_(True)).label("short"),
@@ -250,17 +257,14 @@ async def _task_groups(
     return list((await conn.execute(query)).all())
 
 
-async def _assignment_groups(
-    conn: AsyncConnection, *, start: dt.datetime, end: dt.datetime, community_id: int | None
-) -> list[Any]:
-    """Assignments (task × community) by community, department, kind and whether they are worked on."""
+async def _heat_groups(conn: AsyncConnection, *, start: dt.datetime, end: dt.datetime) -> list[Any]:
+    """Assignments (task × community) by community and department: the district heat map."""
     department = sa.func.coalesce(T_TASKS.c.department, NO_DEPARTMENT).label("department")
-    worked = T_TASKS.c.status.not_in(NOT_WORKED).label("worked")
-    columns = [T_TARGETS.c.community_id, department, T_TASKS.c.kind, worked]
+    columns = [T_TARGETS.c.community_id, department]
     query = (
         sa.select(*columns, sa.func.count().label("n"))
         .select_from(T_TASKS.join(T_TARGETS, T_TASKS.c.id == T_TARGETS.c.task_id))
-        .where(T_TASKS.c.received_at >= start, T_TASKS.c.received_at < end, *_scope_filter(community_id))
+        .where(T_TASKS.c.received_at >= start, T_TASKS.c.received_at < end)
         .group_by(*columns)
     )
     return list((await conn.execute(query)).all())
@@ -269,23 +273,29 @@ async def _assignment_groups(
 async def _core_counts(
     conn: AsyncConnection, *, start: dt.datetime, end: dt.datetime, community_id: int | None, settings: Settings
 ) -> _Core:
-    """The few totals the trend compares: tasks, administrative tasks, estimated hours."""
-    scope = [T_TASKS.c.received_at >= start, T_TASKS.c.received_at < end, *_scope_filter(community_id)]
-    tasks_from = T_TASKS if community_id is None else T_TARGETS.join(T_TASKS, T_TASKS.c.id == T_TARGETS.c.task_id)
-    row = (
-        await conn.execute(
-            sa.select(sa.func.count().label("n"), _sum_if(T_TASKS.c.nature != "service").label("admin"))
-            .select_from(tasks_from).where(*scope)
+    """The few totals the trend compares: tasks, administrative tasks, estimated hours (one small GROUP BY)."""
+    if community_id is None:
+        assigned: Any = (
+            sa.select(sa.func.count()).where(T_TARGETS.c.task_id == T_TASKS.c.id).correlate(T_TASKS).scalar_subquery()
         )
-    ).one()
-    kinds = await conn.execute(
-        sa.select(T_TASKS.c.kind, sa.func.count())
-        .select_from(T_TASKS.join(T_TARGETS, T_TASKS.c.id == T_TARGETS.c.task_id))
-        .where(*scope, T_TASKS.c.status.not_in(NOT_WORKED))
-        .group_by(T_TASKS.c.kind)
-    )
-    hours = sum(int(n) * _hours(settings, kind) for kind, n in kinds)
-    return _Core(int(row.n or 0), int(row.admin or 0), round(hours, 1))
+        source: Any = T_TASKS
+    else:
+        assigned = sa.literal(1)
+        source = T_TARGETS.join(T_TASKS, T_TASKS.c.id == T_TARGETS.c.task_id)
+    worked = T_TASKS.c.status.not_in(NOT_WORKED).label("worked")
+    columns = [T_TASKS.c.kind, T_TASKS.c.nature, worked]
+    rows = (
+        await conn.execute(
+            sa.select(*columns, sa.func.count().label("n"), sa.func.sum(assigned).label("assigned"))
+            .select_from(source)
+            .where(T_TASKS.c.received_at >= start, T_TASKS.c.received_at < end, *_scope_filter(community_id))
+            .group_by(*columns)
+        )
+    ).all()
+    tasks = sum(int(r.n) for r in rows)
+    administrative = sum(int(r.n) for r in rows if r.nature != "service")
+    hours = sum(int(r.assigned or 0) * _hours(settings, r.kind) for r in rows if r.worked)
+    return _Core(tasks, administrative, round(hours, 1))
 
 
 async def _timeliness(
@@ -362,10 +372,10 @@ class _Core:
     hours: float
 
 
-def _core_from(task_groups: Sequence[Any], assignment_groups: Sequence[Any], settings: Settings) -> _Core:
+def _core_from(task_groups: Sequence[Any], settings: Settings) -> _Core:
     tasks = sum(int(g.n) for g in task_groups)
     administrative = sum(int(g.n) for g in task_groups if g.nature != "service")
-    hours = sum(int(g.n) * _hours(settings, g.kind) for g in assignment_groups if g.worked)
+    hours = sum(int(g.assigned or 0) * _hours(settings, g.kind) for g in task_groups if g.status not in NOT_WORKED)
     return _Core(tasks, administrative, round(hours, 1))
 
 
@@ -393,11 +403,11 @@ async def build_digest(conn: AsyncConnection, *, month: str, community: str | No
     names = {int(c.id): str(c.name) for c in communities}
 
     groups = await _task_groups(conn, start=start, end=end, community_id=community_id)
-    assignments = await _assignment_groups(conn, start=start, end=end, community_id=community_id)
+    heat_groups = await _heat_groups(conn, start=start, end=end) if community_id is None else []
     prev_month = previous_month(month)
     prev_start, prev_end = month_bounds(prev_month, tz)
     prev = await _core_counts(conn, start=prev_start, end=prev_end, community_id=community_id, settings=settings)
-    core = _core_from(groups, assignments, settings)
+    core = _core_from(groups, settings)
 
     # by kind: task counts and quantities from the task groups, hours from the assignments
     kind_tasks: dict[str, int] = defaultdict(int)
@@ -416,6 +426,11 @@ async def build_digest(conn: AsyncConnection, *, month: str, community: str | No
         d = dept[g.department]
         d["tasks"] += n
         worked = g.status not in NOT_WORKED
+        if worked:
+            hours = int(g.assigned or 0) * _hours(settings, g.kind)
+            kind_hours[g.kind] += hours
+            d["hours"] += hours
+            league[g.department]["hours"] += hours
         if g.nature != "service":
             d["administrative"] += n
         if g.status == "refused":
@@ -437,15 +452,8 @@ async def build_digest(conn: AsyncConnection, *, month: str, community: str | No
         row["duplicates"] += duplicate
         row["repeat_collection"] += repeat
     heat: dict[tuple[int, str], int] = defaultdict(int)
-    for a in assignments:
-        n = int(a.n)
-        heat[(int(a.community_id), a.department)] += n
-        if not a.worked:
-            continue
-        hours = n * _hours(settings, a.kind)
-        kind_hours[a.kind] += hours
-        dept[a.department]["hours"] += hours
-        league[a.department]["hours"] += hours
+    for a in heat_groups:
+        heat[(int(a.community_id), a.department)] += int(a.n)
 
     by_kind = tuple(
         KindRow(kind=k, label=KIND_ZH.get(k, k), tasks=kind_tasks[k], hours=round(kind_hours.get(k, 0.0), 1),
@@ -489,7 +497,7 @@ async def build_digest(conn: AsyncConnection, *, month: str, community: str | No
         scope=community if community is not None else DISTRICT,
         district=settings.district.name,
         tasks=core.tasks,
-        assignments=sum(int(a.n) for a in assignments),
+        assignments=sum(int(g.assigned or 0) for g in groups),
         by_department=by_department,
         by_kind=by_kind,
         administrative=core.administrative,
