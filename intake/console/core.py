@@ -189,7 +189,7 @@ def _http_error(status: int, response: web.Response) -> web.HTTPException:
     cls = classes.get(status, web.HTTPBadRequest)
     body = response.body
     assert isinstance(body, bytes)
-    return cls(body=body, headers={"Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-store"})
+    return cls(text=body.decode("utf-8"), content_type="text/html", headers={"Cache-Control": "no-store"})
 
 
 def redirect(request: web.Request, name: str, *, flash: str | None = None, level: str = "ok",
