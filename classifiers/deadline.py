@@ -132,7 +132,7 @@ def _r_md(m: re.Match[str], ctx: _Ctx, out: _Mention) -> None:
 
 
 def _r_relday(m: re.Match[str], ctx: _Ctx, out: _Mention) -> None:
-    offset = {"今天": 0, "今日": 0, "明天": 1, "明日": 1, "后天": 2, "大后天": 3}[m["w"]]
+    offset = {"今天": 0, "今日": 0, "今晚": 0, "今夜": 0, "明天": 1, "明日": 1, "明晚": 1, "后天": 2, "大后天": 3}[m["w"]]
     out.day = ctx.today + timedelta(days=offset)
 
 
@@ -337,7 +337,7 @@ _PATTERNS: tuple[tuple[str, re.Pattern[str], Resolver], ...] = tuple(
             r"(?<![\d.])(?P<m>\d{1,2})[./](?P<d>\d{1,2})(?![\d.%])(?=\s*(?:前|之前|以前|日|号|截止|止|完成|报|交|上报|下班|开始|召开|举行|[，。；、,;）)\s]|$))",
             _r_md,
         ),
-        ("今明后天", r"(?P<w>大后天|今天|今日|明天|明日|后天)", _r_relday),
+        ("今明后天", r"(?P<w>大后天|今天|今日|今晚|今夜|明天|明日|明晚|后天)", _r_relday),
         ("星期", rf"(?P<p>下下周|下下个?星期|下周|下个?星期|下个?礼拜|本周|这周|本星期|这个?星期|本礼拜|周|星期|礼拜)(?P<wd>{_WD}|末)(?![次遍回个])", _r_week),
         ("本月某日", rf"(?P<p>本月|这个月|这月|当月|下月|下个月)(?P<d>{NUM})\s*{_D}", _r_month_day),
         ("某日前", rf"(?<![月\d年每〇零一二三四五六七八九十])(?P<d>\d{{1,2}}|[一二三四五六七八九十]{{1,3}})\s*{_D}\s*(?=前|之前|以前|截止)", _r_bare_day),
@@ -444,8 +444,11 @@ def read_deadline(text: str, *, now: datetime, rules: Rules) -> DeadlineResult:
         for d in dates:
             if d.end <= t.start and _GAP_OK.match(norm[d.end : t.start]):
                 owner = d
-        if owner is not None and owner.at is None:
-            owner.at = t.at
+        if owner is not None and owner.at is None and t.at is not None:
+            clock = t.at
+            if "晚" in owner.text and clock.hour < 12:  # 今晚8点
+                clock = clock.replace(hour=clock.hour + 12)
+            owner.at = clock
             owner.end = t.end
             owner.text = norm[owner.start : owner.end]
             attached.add(id(t))

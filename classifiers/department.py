@@ -50,7 +50,8 @@ def read_department(text: str, tokens: list[Token], *, sender_department: str | 
         known_sender = rules.alias_to_department.get(known_sender, known_sender)
 
     # 1. forwarded: 街道转发区残联通知 -> 残联
-    for token in tokens:
+    forwarding = any(marker in text for marker in rules.forward_markers)
+    for token in tokens if forwarding else ():
         if token.text in rules.forward_markers or any(token.text.endswith(m) for m in rules.forward_markers):
             for mention in mentions:
                 if token.end <= mention.start <= token.end + 6:

@@ -60,7 +60,8 @@ def read_funding(text: str, *, rules: Rules) -> FundingResult:
     """Funded or not, the amount in yuan when stated, and why. Never raises on any str."""
     norm = normalize(text)
     resident = _spans(norm, rules.resident_money)
-    negated = [w for w in rules.funding_negations if w in norm]
+    negated_spans = _spans(norm, rules.funding_negations)
+    negated = [w for _, _, w in negated_spans]
     hits: list[tuple[int, int, str]] = []
     for start, end, word in _spans(norm, rules.funding_words):
         if any(rs <= start and end <= re_ for rs, re_, _ in resident):
@@ -69,10 +70,9 @@ def read_funding(text: str, *, rules: Rules) -> FundingResult:
     for pattern in rules.funding_patterns:
         for m in pattern.finditer(norm):
             hits.append((m.start(), m.end(), m[0]))
+    hits = [h for h in hits if not any(h[0] < ne and ns < h[1] for ns, ne, _ in negated_spans)]
     if negated and not hits:
         return FundingResult(False, None, Evidence("经费:明确无经费", tuple(negated), "通知说明不安排经费"))
-    if negated:
-        hits = [h for h in hits if not any(h[2] in n for n in negated)]
     if not hits:
         words = tuple(w for _, _, w in resident)
         why = "只有发给居民的钱(补贴、津贴等),不是工作经费" if words else "未提到经费、补助或其他工作条件"

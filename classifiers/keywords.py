@@ -14,7 +14,20 @@ _DATEISH = set("年月日号周点时分天")
 _DATE_WORD = re.compile(r"(?:本|这|下|上)?(?:周|星期|礼拜)[一二三四五六日天末]|[今明后昨]天|月底|年底|日前|以来")
 
 
+_CONTENT_MEMO: dict[tuple[str, str], bool] = {}
+
+
 def _is_content(word: str, rules: Rules) -> bool:
+    key = (rules.version, word)
+    cached = _CONTENT_MEMO.get(key)
+    if cached is None:
+        if len(_CONTENT_MEMO) > 50000:
+            _CONTENT_MEMO.clear()
+        cached = _CONTENT_MEMO[key] = _check_content(word, rules) and not _DATE_WORD.search(word)
+    return cached
+
+
+def _check_content(word: str, rules: Rules) -> bool:
     if len(word) < 2 or word in rules.stopwords:
         return False
     if any(ch.isdigit() for ch in word):
@@ -32,9 +45,9 @@ def read_keywords(tokens: list[Token], *, rules: Rules) -> tuple[str, ...]:
     previous = ""
     for token in tokens:
         word = token.text.strip()
-        after_number = bool(previous) and all(ch.isdigit() or ch in CN_NUM_CHARS for ch in previous)
+        after_number = previous.isdigit() or (bool(previous) and previous[0] in CN_NUM_CHARS and all(ch in CN_NUM_CHARS for ch in previous))
         previous = word
-        if token.department is not None or not _is_content(word, rules) or _DATE_WORD.search(word):
+        if token.department is not None or not _is_content(word, rules):
             continue
         if after_number and len(word) <= 2:  # 120/余名, 20/日前, 10/点到
             continue

@@ -12,7 +12,7 @@ from classifiers.text import NUM, normalize, parse_number
 __all__ = ["QuantityResult", "read_quantity"]
 
 _PATTERN = re.compile(rf"(?P<n>{NUM})\s*(?P<approx>余|多|来)?\s*(?P<u>[\u4e00-\u9fff])")
-_NOT_BEFORE = set("第每周年月日号初前近约前后上下")  # 第3户, 每户, 周一……
+_NOT_BEFORE = set("第每周年月日号初前近后上下")  # 第3户, 每户, 周一……
 _MAX_VALUE = 10_000_000
 
 

@@ -1,0 +1,252 @@
+"""Command line: `classify` (receipt or JSON lines) and `eval` (accuracy on a labelled file).
+
+`register(subparsers)` adds both subcommands to the `jianfu` console script; `main(argv)` runs them
+standalone (`python -m classifiers.cli classify ...`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any, TextIO
+
+from classifiers.classify import TIMEZONE, classify
+from classifiers.rules import Rules, RulesError, load_rules
+
+__all__ = ["EVAL_FIELDS", "evaluate", "main", "register", "rules_from_args"]
+
+EVAL_FIELDS = (
+    "department",
+    "kind",
+    "listing",
+    "item",
+    "certificate",
+    "deadline",
+    "deadline_time",
+    "recurrence",
+    "quantity",
+    "funded",
+    "amount_yuan",
+)
+_EVIDENCE_FOR = {"item": "listing", "deadline_time": "deadline", "funded": "funding", "amount_yuan": "funding"}
+
+
+def rules_from_args(args: argparse.Namespace) -> Rules:
+    """The Rules for a command: `args.rules` if the caller set one, else shipped rules + overrides."""
+    given = getattr(args, "rules", None)
+    if isinstance(given, Rules):
+        return given
+    paths = [Path(p) for p in (getattr(args, "rule_paths", None) or ())]
+    communities = list(getattr(args, "communities", None) or ())
+    return load_rules(override_paths=paths, communities=communities)
+
+
+def _parse_now(value: str | None) -> datetime:
+    if not value:
+        return datetime.now(TIMEZONE)
+    parsed = datetime.fromisoformat(value)
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=TIMEZONE)
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add `classify` and `eval` to a subparsers object."""
+    p = subparsers.add_parser("classify", help="读一条任务通知,打印回执;--jsonl 批量处理标准输入")
+    p.add_argument("text", nargs="?", help="通知全文")
+    p.add_argument("--now", help="消息时间(ISO 8601,默认现在,Asia/Shanghai)")
+    p.add_argument("--sender-department", dest="sender_department", help="发送账号绑定的部门")
+    p.add_argument("--jsonl", action="store_true", help='从标准输入读 JSON 行 {"id","text","now","sender_department"}')
+    p.add_argument("--rules", dest="rule_paths", action="append", default=None, metavar="PATH", help="规则覆盖文件(可重复)")
+    p.add_argument("--community", dest="communities", action="append", default=None, metavar="NAME", help="社区名称(可重复)")
+    p.set_defaults(handler=handle_classify)
+
+    e = subparsers.add_parser("eval", help="在标注文件上评估分类准确率")
+    e.add_argument("file", help="标注文件(jsonl,格式同 dev.jsonl)")
+    e.add_argument("--json", action="store_true", help="输出 JSON")
+    e.add_argument("--rules", dest="rule_paths", action="append", default=None, metavar="PATH", help="规则覆盖文件(可重复)")
+    e.add_argument("--community", dest="communities", action="append", default=None, metavar="NAME", help="社区名称(可重复)")
+    e.set_defaults(handler=handle_eval)
+
+
+# ---------------------------------------------------------------- classify
+def handle_classify(args: argparse.Namespace, *, stdin: TextIO | None = None, stdout: TextIO | None = None) -> int:
+    out = stdout or sys.stdout
+    try:
+        rules = rules_from_args(args)
+    except RulesError as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+    if args.jsonl:
+        return classify_jsonl(stdin or sys.stdin, out, rules)
+    if not args.text:
+        print("请给出通知全文,或用 --jsonl 从标准输入读取。", file=sys.stderr)
+        return 2
+    try:
+        now = _parse_now(args.now)
+    except ValueError:
+        print(f"--now 不是合法的 ISO 8601 时间:{args.now}(例:2026-12-07T10:15:00+08:00)", file=sys.stderr)
+        return 2
+    result = classify(args.text, now=now, sender_department=args.sender_department, rules=rules)
+    print(result.describe_zh(), file=out)
+    return 0
+
+
+def _classify_line(line: str, rules: Rules) -> dict[str, Any]:
+    try:
+        obj = json.loads(line)
+    except json.JSONDecodeError as exc:
+        return {"id": None, "error": f"不是合法的 JSON({exc.msg},第 {exc.colno} 列);每行应是一个 JSON 对象"}
+    if not isinstance(obj, dict):
+        return {"id": None, "error": '每行应是一个 JSON 对象:{"id","text","now","sender_department"}'}
+    ident = obj.get("id")
+    text = obj.get("text")
+    if not isinstance(text, str):
+        return {"id": ident, "error": "缺少 text 字段或它不是字符串;请给出通知全文"}
+    raw_now = obj.get("now")
+    try:
+        if raw_now is None:
+            raise ValueError
+        if not isinstance(raw_now, str):
+            raise TypeError
+        now = datetime.fromisoformat(raw_now)
+    except (ValueError, TypeError):
+        return {"id": ident, "error": "now 缺失或不是 ISO 8601 时间;请给出带时区的消息时间,如 2026-12-07T10:15:00+08:00"}
+    if now.tzinfo is None:
+        now = now.replace(tzinfo=TIMEZONE)
+    sender = obj.get("sender_department")
+    if sender is not None and not isinstance(sender, str):
+        return {"id": ident, "error": "sender_department 应为字符串或 null"}
+    return classify(text, now=now, sender_department=sender, rules=rules).to_json(ident)
+
+
+def classify_jsonl(stdin: Iterable[str], stdout: TextIO, rules: Rules) -> int:
+    """One JSON object a line in, one a line out; bad lines get an error object and the run goes on."""
+    for line in stdin:
+        if not line.strip():
+            continue
+        stdout.write(json.dumps(_classify_line(line, rules), ensure_ascii=False) + "\n")
+        stdout.flush()
+    return 0
+
+
+# ---------------------------------------------------------------- eval
+def evaluate(lines: Iterable[str], rules: Rules) -> dict[str, Any]:
+    """Per-field accuracy, confusions for kind and listing, and every miss with its evidence."""
+    correct: Counter[str] = Counter()
+    total: Counter[str] = Counter()
+    confusion: dict[str, Counter[tuple[str, str]]] = {"kind": Counter(), "listing": Counter()}
+    misses: list[dict[str, Any]] = []
+    errors: list[dict[str, Any]] = []
+    cases = 0
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            case = json.loads(line)
+            expect = case["expect"]
+            now = datetime.fromisoformat(case["now"])
+            text = case["text"]
+        except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+            errors.append({"line": number, "error": f"无法读取这一行:{exc}"})
+            continue
+        cases += 1
+        got = classify(text, now=now, sender_department=case.get("sender_department"), rules=rules).to_json(case.get("id"))
+        for field in EVAL_FIELDS:
+            if field not in expect:
+                continue
+            total[field] += 1
+            if got[field] == expect[field]:
+                correct[field] += 1
+            else:
+                ev = got["evidence"].get(_EVIDENCE_FOR.get(field, field), {})
+                misses.append(
+                    {"id": case.get("id"), "field": field, "expected": expect[field], "got": got[field], "evidence": ev, "text": text}
+                )
+        for field in ("kind", "listing"):
+            if field in expect:
+                confusion[field][(str(expect[field]), str(got[field]))] += 1
+    accuracy = {f: (correct[f] / total[f] if total[f] else None) for f in EVAL_FIELDS}
+    return {
+        "cases": cases,
+        "accuracy": accuracy,
+        "confusion": {f: [{"expected": e, "got": g, "count": c} for (e, g), c in sorted(m.items())] for f, m in confusion.items()},
+        "misses": misses,
+        "errors": errors,
+        "rules_version": rules.version,
+    }
+
+
+def _print_report(report: dict[str, Any], out: TextIO) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console(file=out, highlight=False, soft_wrap=True, width=200)
+    table = Table(title=f"准确率({report['cases']} 条,规则版本 {report['rules_version']})")
+    table.add_column("字段")
+    table.add_column("准确率", justify="right")
+    for field, acc in report["accuracy"].items():
+        table.add_row(field, "—" if acc is None else f"{acc:.3f}")
+    console.print(table)
+    for field, rows in report["confusion"].items():
+        grid: dict[str, Counter[str]] = defaultdict(Counter)
+        labels: set[str] = set()
+        for row in rows:
+            grid[row["expected"]][row["got"]] += row["count"]
+            labels.update((row["expected"], row["got"]))
+        ordered = sorted(labels)
+        conf = Table(title=f"{field} 混淆表(行:标注,列:结果)")
+        conf.add_column("标注\\结果")
+        for label in ordered:
+            conf.add_column(label, justify="right")
+        for label in ordered:
+            conf.add_row(label, *[str(grid[label][g] or "") for g in ordered])
+        console.print(conf)
+    if report["misses"]:
+        console.print(f"未命中 {len(report['misses'])} 处:")
+        for miss in report["misses"]:
+            ev = miss["evidence"]
+            console.print(
+                f"- {miss['id']} {miss['field']}:标注 {miss['expected']!r},结果 {miss['got']!r};"
+                f"依据 {ev.get('rule', '')} {ev.get('words', [])} {ev.get('why', '')}\n  {miss['text'][:80]}"
+            )
+    for err in report["errors"]:
+        console.print(f"- 第 {err['line']} 行:{err['error']}")
+
+
+def handle_eval(args: argparse.Namespace, *, stdout: TextIO | None = None) -> int:
+    out = stdout or sys.stdout
+    try:
+        rules = rules_from_args(args)
+    except RulesError as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+    path = Path(args.file)
+    try:
+        with path.open(encoding="utf-8") as handle:
+            report = evaluate(handle, rules)
+    except OSError as exc:
+        print(f"无法读取标注文件 {path}:{exc}", file=sys.stderr)
+        return 2
+    if args.json:
+        out.write(json.dumps(report, ensure_ascii=False, default=str) + "\n")
+    else:
+        _print_report(report, out)
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="jianfu", description="减负通分类器")
+    subparsers = parser.add_subparsers(dest="command", required=True)
+    register(subparsers)
+    args = parser.parse_args(argv)
+    handler = args.handler
+    result: int = handler(args)
+    return result
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
