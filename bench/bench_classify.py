@@ -23,7 +23,8 @@ CORPORA = (ROOT / "tests" / "data" / "dev.jsonl", ROOT / "tests" / "data" / "cla
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--rounds", type=int, default=30)
+    parser.add_argument("--rounds", type=int, default=10)
+    parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
 
     started = time.perf_counter()
@@ -40,17 +41,18 @@ def main() -> None:
         classify(text, now=now, sender_department=sender, rules=rules)
 
     n = len(texts) * args.rounds
-    t0 = time.perf_counter()
-    for _ in range(args.rounds):
-        for text, _now, _sender in texts:
-            tokenizer.lcut(text)
-    bare = time.perf_counter() - t0
-
-    t0 = time.perf_counter()
-    for _ in range(args.rounds):
-        for text, now, sender in texts:
-            classify(text, now=now, sender_department=sender, rules=rules)
-    full = time.perf_counter() - t0
+    bare = full = float("inf")
+    for _ in range(args.repeats):  # alternate the two and keep the best of each (noisy machines)
+        t0 = time.perf_counter()
+        for _ in range(args.rounds):
+            for text, _now, _sender in texts:
+                tokenizer.lcut(text)
+        bare = min(bare, time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        for _ in range(args.rounds):
+            for text, now, sender in texts:
+                classify(text, now=now, sender_department=sender, rules=rules)
+        full = min(full, time.perf_counter() - t0)
 
     print(f"rules ready (import + load_rules, jieba cache warm): {ready:.3f} s")
     print(f"messages: {len(texts)} texts x {args.rounds} rounds = {n}")

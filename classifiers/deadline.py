@@ -371,9 +371,22 @@ def _inside_citation(text: str, pos: int) -> bool:
     return any(before.count(op) > before.count(cl) for op, cl in zip(_CITED_OPEN, _CITED_CLOSE, strict=True))
 
 
+# a pattern can only match when its text holds one of these characters (a cheap pre-check)
+_TRIGGERS = {
+    "完整日期": "年", "数字日期": "-./", "月日": "月", "点分日期": "./", "今明后天": "今明后", "星期": "周星礼",
+    "本月某日": "月", "某日前": "日号", "月底": "月", "某月底": "月", "年底": "年", "季度末": "季",
+    "期限内": "内", "每周": "每", "每月": "每", "每季度": "每", "每年": "每", "钟点": "点时", "时分": ":",
+    "下班前": "班", "忽略": "上去岁小",
+}
+
+
 def _collect(text: str, ctx: _Ctx) -> list[_Mention]:
     found: list[_Mention] = []
+    present = set(text)
     for name, pattern, resolver in _PATTERNS:
+        trigger = _TRIGGERS.get(name)
+        if trigger is not None and present.isdisjoint(trigger):
+            continue
         for m in pattern.finditer(text):
             if m.end() == m.start():
                 continue
