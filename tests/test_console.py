@@ -10,7 +10,17 @@ import sqlalchemy as sa
 from openpyxl import load_workbook
 
 from intake.console.security import SESSION_COOKIE, Session, SessionCodec
-from intake.console.tables import ACCOUNTS, ADMIN_USERS, AUDIT, INVITES, OUTBOX, REMINDERS, RULE_VERSIONS, TARGETS, TASKS
+from intake.console.tables import (
+    ACCOUNTS,
+    ADMIN_USERS,
+    AUDIT,
+    INVITES,
+    OUTBOX,
+    REMINDERS,
+    RULE_VERSIONS,
+    TARGETS,
+    TASKS,
+)
 from intake.console_users import ensure_first_admin
 from tests.test_console_support import PASSWORD, add_user, build_app, csrf_of, login, scalar, seed_task
 
