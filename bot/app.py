@@ -17,6 +17,7 @@ from bot.callbacks import setup_callback_routes
 from bot.crypto import MessageCrypto
 from bot.keys import CRYPTO_WECHAT, CRYPTO_WECOM, METRICS, PENDING, SERVICES, SETTINGS, Metrics
 from intake.accounts import seed_directory
+from intake.console import create_console_app
 from intake.context import Services
 from intake.db import create_engine, ping
 from intake.rules_store import RulesProvider
@@ -58,7 +59,8 @@ async def _services_ctx(app: web.Application) -> AsyncIterator[None]:
     try:
         yield
     finally:
-        pending = list(app[PENDING])
+        in_flight: set[asyncio.Task[None]] = app[PENDING]
+        pending = list(in_flight)
         if pending:
             await asyncio.wait(pending, timeout=5)
         await writer.stop()
@@ -120,4 +122,5 @@ def create_app(settings: Settings, *, background: bool = True) -> web.Applicatio
     app.router.add_get("/healthz", handle_health)
     app.router.add_get("/metrics", handle_metrics)
     setup_callback_routes(app)
+    app.add_subapp("/admin", create_console_app())
     return app

@@ -214,6 +214,10 @@ async def _handle_post(request: web.Request, channel: Channel) -> web.Response:
         metrics.refused.labels(channel.name, "StorageUnavailable").inc()
         log.error("message %s not stored, asking WeChat to retry: %s", message.dedupe_key, exc)
         return web.Response(status=503, text=f"{texts.STORAGE_DOWN}\n", content_type="text/plain")
+    except Exception:  # callback boundary: a bug must not lose the message; WeChat retries a 503
+        metrics.refused.labels(channel.name, "InternalError").inc()
+        log.exception("message %s failed and was not stored; WeChat will retry", message.dedupe_key)
+        return web.Response(status=503, text=f"{texts.STORAGE_DOWN}\n", content_type="text/plain")
     metrics.messages.labels(channel.name, message.msg_type).inc()
     metrics.latency.labels(channel.name).observe(time.monotonic() - started)
     if not reply:

@@ -25,6 +25,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from aiohttp import web
 
     from bot.app import create_app
+    from intake.console_users import ensure_first_admin
 
     settings = _settings(args)
     logging.basicConfig(level=settings.server.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -37,8 +38,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
         print(f"  公众号回调 http://{host}:{port}/wechat   企业微信回调 http://{host}:{port}/wecom", flush=True)
         print(f"  管理后台   http://{host}:{port}/admin    健康检查 http://{host}:{port}/healthz", flush=True)
 
+    first_login = asyncio.run(_with_conn(settings, ensure_first_admin))
     app = create_app(settings)
     app.on_startup.append(announce)
+    if first_login is not None:
+        username, password = first_login
+        print(f"首次启动:已创建管理后台用户 {username},密码 {password}(请登录后修改,或用 jianfu admin create 另建)")
     web.run_app(app, host=host, port=port, print=None, access_log=None)
     return 0
 

@@ -130,15 +130,22 @@ _BRACKETS = str.maketrans("", "", "【】[]()()")
 
 
 def resolve_department(rules: Rules, name: str) -> str | None:
-    """A department's canonical name from its name or any alias in the rules."""
+    """A department's canonical name from its name or any alias in the rules (区/市 prefixes allowed)."""
     name = name.translate(_BRACKETS)
-    for canonical, aliases in rules.departments.items():
-        if name == canonical or name in aliases:
-            return canonical
-    for prefix in ("区", "市", "县"):
-        if name.startswith(prefix):
-            return resolve_department(rules, name[len(prefix) :])
+    for candidate in (name, name[1:] if name[:1] in ("区", "市", "县") else None):
+        if candidate and candidate in rules.alias_to_department:
+            return rules.alias_to_department[candidate]
     return None
+
+
+def item_text(rules: Rules, code: str | None) -> str | None:
+    """The list item's wording, quoted in receipts (C: the certificate list)."""
+    if code is None:
+        return None
+    if code == "C":
+        return "社区出具证明事项"
+    item = rules.items.get(code)
+    return item.text if item is not None else None
 
 
 async def handle_rate(ctx: DialogueContext, conn: AsyncConnection, account: AccountView, msg: Incoming, m: re.Match[str]) -> str:
@@ -205,8 +212,7 @@ async def _handle_intake(
             conn, account_id=account.id, state=AWAITING_DEADLINE, task_id=new.task.id,
             expires_at=msg.received_at + dt.timedelta(minutes=ctx.settings.dialogue.timeout_minutes),
         )
-    item_text = ctx.rules.item_text(new.task.item) if new.task.item else None
-    return texts.build_receipt(new, item_text=item_text, reminder_days=ctx.settings.schedule.reminder_days)
+    return texts.build_receipt(new, item_text=item_text(ctx.rules, new.task.item), reminder_days=ctx.settings.schedule.reminder_days)
 
 
 async def _handle_deadline_answer(

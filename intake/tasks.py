@@ -32,7 +32,7 @@ from intake.models import (
     TargetStatus,
     TaskStatus,
 )
-from intake.reminders import is_short_notice, plan_reminders
+from intake.reminders import is_short_notice, plan_reminders, roll_recurring
 from intake.settings import Settings
 
 __all__ = [
@@ -122,9 +122,9 @@ async def next_task_code(conn: AsyncConnection, *, day: dt.date) -> str:
 
 
 def _status_for(c: Classification) -> str:
-    if c.listing == Listing.negative:
+    if c.listing == Listing.NEGATIVE:
         return TaskStatus.refused.value
-    if c.listing == Listing.unlisted:
+    if c.listing == Listing.UNLISTED:
         return TaskStatus.pending_review.value
     return TaskStatus.accepted.value
 
@@ -459,11 +459,7 @@ async def complete_target(
         raise InvalidRequest(f"{task.code} 在本社区的状态为“{target.status}”,无需再标记完成。")
     rolled = False
     if task.recurrence:
-        from intake import reminders
-
-        roll = getattr(reminders, "roll_recurring", None)
-        if roll is not None:
-            rolled = bool(await roll(conn, target_id=target.id, now=now, settings=settings))
+        rolled = await roll_recurring(conn, target_id=target.id, now=now, settings=settings)
     if not rolled:
         await conn.execute(
             sa.update(TASK_TARGETS).where(TASK_TARGETS.c.id == target.id)

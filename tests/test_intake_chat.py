@@ -62,7 +62,7 @@ async def invite(client: Any, role: Role, *, department: str | None = None, comm
     services = client.server.app[SERVICES]
     async with services.engine.begin() as conn:
         return await add_invite(conn, role=role, department=department, community=community,
-                                now=dt.datetime.now(dt.UTC))
+                                now=NOW - dt.timedelta(days=1))
 
 
 async def rows(client: Any, sql: str, **params: Any) -> list[Any]:
