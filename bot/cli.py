@@ -187,7 +187,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        return int(args.func(args))
+        handler = getattr(args, "func", None) or args.handler  # classifier/digest modules set `handler`
+        return int(handler(args))
     except ConfigError as exc:
         print(f"配置错误: {exc}", file=sys.stderr)
         return 2
