@@ -164,8 +164,9 @@ def _apply_filters(stmt: sa.Select[Any], filters: TaskFilters, tz: ZoneInfo) -> 
         start, end = month_bounds(filters.month, tz)
         stmt = stmt.where(TASKS.c.received_at >= start, TASKS.c.received_at < end)
     for term in filters.q.split():
-        stmt = stmt.where(sa.or_(TASKS.c.raw_text.contains(term, autoescape=True),
-                                 TASKS.c.code.contains(term.upper(), autoescape=True)))
+        # icontains: ILIKE on PostgreSQL, lower() LIKE lower() on SQLite — "pdf" finds "PDF" on both
+        stmt = stmt.where(sa.or_(TASKS.c.raw_text.icontains(term, autoescape=True),
+                                 TASKS.c.code.icontains(term, autoescape=True)))
     if filters.ids:
         stmt = stmt.where(TASKS.c.id.in_(filters.ids))
     return stmt

@@ -1,4 +1,4 @@
-"""The admin console through the real app (aiohttp test client, real SQLite)."""
+"""The admin console through the real app (aiohttp test client; SQLite and a real PostgreSQL)."""
 
 from __future__ import annotations
 
@@ -22,7 +22,14 @@ from intake.console.tables import (
     TASKS,
 )
 from intake.console_users import ensure_first_admin
+from tests.conftest import make_settings
 from tests.test_console_support import PASSWORD, add_user, build_app, csrf_of, login, scalar, seed_task
+
+
+@pytest.fixture
+def settings(db_url):
+    """Every console test runs on SQLite and on a real PostgreSQL."""
+    return make_settings(db_url)
 
 
 @pytest.fixture
@@ -153,6 +160,18 @@ async def test_log_filters_search_sort_and_progress(console, engine):
     text = await (await console.get("/admin/tasks", params={"from": "2025-11-21"})).text()
     assert a not in text
     assert "0/2" in await (await console.get("/admin/tasks", params={"q": "花名册"})).text()
+
+
+async def test_log_search_is_case_insensitive_and_literal_on_both_databases(console, engine):
+    pdf = await seed_task(engine, raw_text="请上传PDF扫描件并填写100%完成率")
+    other = await seed_task(engine, raw_text="请填写1000份表格")
+    await login(console)
+    text = await (await console.get("/admin/tasks", params={"q": "pdf"})).text()
+    assert pdf in text and other not in text
+    text = await (await console.get("/admin/tasks", params={"q": "100%"})).text()
+    assert pdf in text and other not in text  # % is a character, not a wildcard
+    text = await (await console.get("/admin/tasks", params={"q": pdf.lower()})).text()
+    assert pdf in text and other not in text
 
 
 async def test_log_bad_date_says_how_to_write_it(console):

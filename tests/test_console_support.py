@@ -10,7 +10,6 @@ import sqlalchemy as sa
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from intake.console import create_console_app
 from intake.console.tables import COMMUNITIES, TARGETS, TASKS
 from intake.console_users import add_admin_user
 from intake.settings import Settings
@@ -21,13 +20,10 @@ CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
 def build_app(settings: Settings) -> web.Application:
-    """The real app with the console mounted (by bot/app.py once the lead wires it, else here)."""
+    """The real app; bot/app.py mounts the console under /admin."""
     from bot.app import create_app
 
-    app = create_app(settings, background=False)
-    if not any(getattr(r, "canonical", "").startswith("/admin") for r in app.router.resources()):
-        app.add_subapp("/admin", create_console_app())
-    return app
+    return create_app(settings, background=False)
 
 
 async def add_user(engine: AsyncEngine, username: str = "wang", role: str = "admin",

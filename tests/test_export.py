@@ -7,10 +7,18 @@ import datetime as dt
 import io
 import json
 
+import pytest
 from openpyxl import load_workbook
 
 from intake.export import run_export
+from tests.conftest import make_settings
 from tests.test_console_support import seed_task
+
+
+@pytest.fixture
+def settings(db_url):
+    """Every export test runs on SQLite and on a real PostgreSQL."""
+    return make_settings(db_url)
 
 
 async def _seed(engine):
