@@ -24,7 +24,7 @@ import datetime as dt
 import json
 import sys
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -52,6 +52,7 @@ __all__ = [
     "HeatMap",
     "DISTRICT",
     "build_digest",
+    "build_monthly_digests",
     "render_markdown",
     "render_chat_text",
     "to_json",
@@ -216,95 +217,162 @@ def _share(part: float, whole: float) -> float:
 
 
 # --- queries ------------------------------------------------------------------------------------------
-
-
-def _scope_filter(community_id: int | None) -> list[Any]:
-    return [] if community_id is None else [T_TARGETS.c.community_id == community_id]
+#
+# A monthly run builds the district and every community from the same few GROUP BY queries:
+#
+# * tasks of the month grouped by the attributes the digest splits on (the district counts each task once);
+# * assignments (task × community) of the month grouped by community and the same attributes — every
+#   community's figures, the district's hours (per assignment) and the heat map come from these rows;
+# * the same two, coarser, for the previous month (the trend);
+# * assignments due in the month grouped by community (on time / late / overdue);
+# * ratings grouped by community and department; the first unfunded task codes per community.
+#
+# So 100 communities cost one pass over the month, not 100 (see bench/bench_digest.py).
 
 
 def _sum_if(condition: Any) -> Any:
     return sa.func.sum(sa.case((condition, 1), else_=0))
 
 
-async def _task_groups(
-    conn: AsyncConnection, *, start: dt.datetime, end: dt.datetime, community_id: int | None
-) -> list[Any]:
-    """One scan of the month: counts, flags and quantities grouped by the attributes the digest splits on."""
-    department = sa.func.coalesce(T_TASKS.c.department, NO_DEPARTMENT).label("department")
-    columns = [department, T_TASKS.c.kind, T_TASKS.c.nature, T_TASKS.c.listing, T_TASKS.c.status,
-               T_TASKS.c.quantity_unit]
-    if community_id is None:
-        assigned: Any = (
-            sa.select(sa.func.count()).where(T_TARGETS.c.task_id == T_TASKS.c.id).correlate(T_TASKS).scalar_subquery()
-        )
-    else:
-        assigned = sa.literal(1)
-    query = sa.select(
-        *columns,
+def _department() -> Any:
+    return sa.func.coalesce(T_TASKS.c.department, NO_DEPARTMENT).label("department")
+
+
+_KEY = ("department", "kind", "nature", "listing", "status", "quantity_unit")
+
+
+@dataclass
+class _Group:
+    """Tasks (or one community's assignments) that share every attribute the digest splits on."""
+
+    department: str
+    kind: str
+    nature: str
+    listing: str
+    status: str
+    quantity_unit: str | None
+    n: int = 0  # tasks
+    assigned: int = 0  # assignments (task × community)
+    qty: int = 0
+    has_qty: bool = False
+    unfunded: int = 0
+    short: int = 0
+    duplicate: int = 0
+    repeat: int = 0
+
+    def add(self, row: Any, *, tasks: bool, assignments: bool) -> None:
+        n = int(row.n)
+        if tasks:
+            self.n += n
+            if row.qty is not None:
+                self.qty += int(row.qty)
+                self.has_qty = True
+            self.unfunded += int(row.unfunded or 0)
+            self.short += int(row.short or 0)
+            self.duplicate += int(row.duplicate or 0)
+            self.repeat += int(row.repeat or 0)
+        if assignments:
+            self.assigned += n
+
+
+def _measures() -> list[Any]:
+    return [
         sa.func.count().label("n"),
-        sa.func.sum(assigned).label("assigned"),
         sa.func.sum(T_TASKS.c.quantity_value).label("qty"),
         _sum_if(T_TASKS.c.funded.is_(False)).label("unfunded"),
         _sum_if(T_TASKS.c.short_notice.is_(True)).label("short"),
         _sum_if(T_TASKS.c.duplicate_of.is_not(None)).label("duplicate"),
         _sum_if(T_TASKS.c.repeat_collection.is_(True)).label("repeat"),
-    )
-    if community_id is not None:
-        query = query.select_from(T_TARGETS.join(T_TASKS, T_TASKS.c.id == T_TARGETS.c.task_id)).where(
-            T_TARGETS.c.community_id == community_id
-        )
-    query = query.where(T_TASKS.c.received_at >= start, T_TASKS.c.received_at < end).group_by(*columns)
+    ]
+
+
+def _key_columns() -> list[Any]:
+    return [_department(), T_TASKS.c.kind, T_TASKS.c.nature, T_TASKS.c.listing, T_TASKS.c.status,
+            T_TASKS.c.quantity_unit]
+
+
+def _in_month(start: dt.datetime, end: dt.datetime) -> list[Any]:
+    return [T_TASKS.c.received_at >= start, T_TASKS.c.received_at < end]
+
+
+def _only(community_ids: Sequence[int] | None) -> list[Any]:
+    return [] if community_ids is None else [T_TARGETS.c.community_id.in_(community_ids)]
+
+
+_ASSIGNMENTS = T_TARGETS.join(T_TASKS, T_TASKS.c.id == T_TARGETS.c.task_id)
+
+
+async def _task_groups(conn: AsyncConnection, *, start: dt.datetime, end: dt.datetime) -> list[Any]:
+    """Tasks received in [start, end), each once, grouped by the digest's attributes."""
+    key = _key_columns()
+    query = sa.select(*key, *_measures()).where(*_in_month(start, end)).group_by(*key)
     return list((await conn.execute(query)).all())
 
 
-async def _heat_groups(conn: AsyncConnection, *, start: dt.datetime, end: dt.datetime) -> list[Any]:
-    """Assignments (task × community) by community and department: the district heat map."""
-    department = sa.func.coalesce(T_TASKS.c.department, NO_DEPARTMENT).label("department")
-    columns = [T_TARGETS.c.community_id, department]
+async def _assignment_groups(
+    conn: AsyncConnection, *, start: dt.datetime, end: dt.datetime, community_ids: Sequence[int] | None
+) -> list[Any]:
+    """Assignments of tasks received in [start, end), grouped by community and the digest's attributes."""
+    key = [T_TARGETS.c.community_id, *_key_columns()]
     query = (
-        sa.select(*columns, sa.func.count().label("n"))
-        .select_from(T_TASKS.join(T_TARGETS, T_TASKS.c.id == T_TARGETS.c.task_id))
-        .where(T_TASKS.c.received_at >= start, T_TASKS.c.received_at < end)
-        .group_by(*columns)
+        sa.select(*key, *_measures())
+        .select_from(_ASSIGNMENTS)
+        .where(*_in_month(start, end), *_only(community_ids))
+        .group_by(*key)
     )
     return list((await conn.execute(query)).all())
 
 
-async def _core_counts(
-    conn: AsyncConnection, *, start: dt.datetime, end: dt.datetime, community_id: int | None, settings: Settings
-) -> _Core:
-    """The few totals the trend compares: tasks, administrative tasks, estimated hours (one small GROUP BY)."""
-    if community_id is None:
-        assigned: Any = (
-            sa.select(sa.func.count()).where(T_TARGETS.c.task_id == T_TASKS.c.id).correlate(T_TASKS).scalar_subquery()
+@dataclass
+class _Core:
+    tasks: int = 0
+    administrative: int = 0
+    hours: float = 0.0
+
+
+async def _previous_cores(
+    conn: AsyncConnection, *, start: dt.datetime, end: dt.datetime, community_ids: Sequence[int] | None,
+    district: bool, settings: Settings,
+) -> dict[int | None, _Core]:
+    """Tasks, administrative tasks and hours of a month (the trend), per community and (key None) the district."""
+    worked = T_TASKS.c.status.not_in(NOT_WORKED)
+    columns = [T_TASKS.c.kind, T_TASKS.c.nature, worked.label("worked")]
+    cores: dict[int | None, _Core] = defaultdict(_Core)
+    rows = await conn.execute(
+        sa.select(T_TARGETS.c.community_id, *columns, sa.func.count().label("n"))
+        .select_from(_ASSIGNMENTS)
+        .where(*_in_month(start, end), *_only(community_ids))
+        .group_by(T_TARGETS.c.community_id, *columns)
+    )
+    for r in rows:
+        n, hours = int(r.n), int(r.n) * _hours(settings, r.kind) if r.worked else 0.0
+        for scope in (int(r.community_id), None):
+            core = cores[scope]
+            core.hours += hours
+            if scope is not None:
+                core.tasks += n
+                core.administrative += n if r.nature != "service" else 0
+    if district:
+        rows = await conn.execute(
+            sa.select(*columns, sa.func.count().label("n")).where(*_in_month(start, end)).group_by(*columns)
         )
-        source: Any = T_TASKS
-    else:
-        assigned = sa.literal(1)
-        source = T_TARGETS.join(T_TASKS, T_TASKS.c.id == T_TARGETS.c.task_id)
-    worked = T_TASKS.c.status.not_in(NOT_WORKED).label("worked")
-    columns = [T_TASKS.c.kind, T_TASKS.c.nature, worked]
-    rows = (
-        await conn.execute(
-            sa.select(*columns, sa.func.count().label("n"), sa.func.sum(assigned).label("assigned"))
-            .select_from(source)
-            .where(T_TASKS.c.received_at >= start, T_TASKS.c.received_at < end, *_scope_filter(community_id))
-            .group_by(*columns)
-        )
-    ).all()
-    tasks = sum(int(r.n) for r in rows)
-    administrative = sum(int(r.n) for r in rows if r.nature != "service")
-    hours = sum(int(r.assigned or 0) * _hours(settings, r.kind) for r in rows if r.worked)
-    return _Core(tasks, administrative, round(hours, 1))
+        for r in rows:
+            cores[None].tasks += int(r.n)
+            cores[None].administrative += int(r.n) if r.nature != "service" else 0
+    for core in cores.values():
+        core.hours = round(core.hours, 1)
+    return cores
 
 
 async def _timeliness(
-    conn: AsyncConnection, *, month: str, settings: Settings, community_id: int | None
-) -> tuple[int, int, int, int]:
-    """(due, on_time, late, overdue) over assignments due in the month."""
+    conn: AsyncConnection, *, month: str, settings: Settings, community_ids: Sequence[int] | None
+) -> dict[int, tuple[int, int, int, int]]:
+    """(due, on_time, late, overdue) over assignments due in the month, per community."""
     tz = settings.tz
     start, end = month_bounds(month, tz)
     first, last = start.date(), (end - dt.timedelta(days=1)).date()
+    # done by the end of the due day, local time: the cutoff is the next local midnight (aware, so UTC-stored
+    # timestamps compare right on both databases; no date arithmetic in SQL)
     cutoffs = {
         first + dt.timedelta(days=i): sa.literal(
             dt.datetime.combine(first + dt.timedelta(days=i + 1), dt.time(), tzinfo=tz), AwareDateTime()
@@ -316,100 +384,130 @@ async def _timeliness(
     on_time = sa.and_(done, T_TARGETS.c.done_at.is_not(None), T_TARGETS.c.done_at < cutoff)
     query = (
         sa.select(
+            T_TARGETS.c.community_id,
             sa.func.count().label("due"),
-            sa.func.coalesce(sa.func.sum(sa.case((on_time, 1), else_=0)), 0).label("on_time"),
-            sa.func.coalesce(sa.func.sum(sa.case((done, 1), else_=0)), 0).label("done"),
-            sa.func.coalesce(sa.func.sum(sa.case((T_TARGETS.c.status == "open", 1), else_=0)), 0).label("open"),
+            _sum_if(on_time).label("on_time"),
+            _sum_if(done).label("done"),
+            _sum_if(T_TARGETS.c.status == "open").label("open"),
         )
-        .select_from(T_TARGETS.join(T_TASKS, T_TASKS.c.id == T_TARGETS.c.task_id))
+        .select_from(_ASSIGNMENTS)
         .where(
             T_TARGETS.c.due_date >= first, T_TARGETS.c.due_date <= last,
             T_TARGETS.c.status.in_(("open", "done")), T_TASKS.c.status.in_(("accepted", "done")),
-            *_scope_filter(community_id),
+            *_only(community_ids),
         )
+        .group_by(T_TARGETS.c.community_id)
     )
-    row = (await conn.execute(query)).one()
-    due, on, done_n, open_n = int(row.due), int(row.on_time), int(row.done), int(row.open)
-    return due, on, done_n - on, open_n
+    result: dict[int, tuple[int, int, int, int]] = {}
+    for row in await conn.execute(query):
+        due, on, done_n, open_n = int(row.due), int(row.on_time or 0), int(row.done or 0), int(row.open or 0)
+        result[int(row.community_id)] = (due, on, done_n - on, open_n)
+    return result
 
 
-async def _ratings(conn: AsyncConnection, *, month: str, community_id: int | None) -> list[RatingRow]:
+async def _ratings(
+    conn: AsyncConnection, *, month: str, community_ids: Sequence[int] | None
+) -> dict[int, dict[str, tuple[int, int]]]:
+    """(sum of scores, count) per community and department name."""
     query = (
-        sa.select(T_DEPARTMENTS.c.name, sa.func.avg(T_RATINGS.c.score), sa.func.count())
+        sa.select(T_RATINGS.c.community_id, T_DEPARTMENTS.c.name, sa.func.sum(T_RATINGS.c.score).label("total"),
+                  sa.func.count().label("n"))
         .select_from(T_RATINGS.join(T_DEPARTMENTS, T_DEPARTMENTS.c.id == T_RATINGS.c.department_id))
         .where(T_RATINGS.c.month == month)
-        .group_by(T_DEPARTMENTS.c.name)
-        .order_by(T_DEPARTMENTS.c.name)
+        .group_by(T_RATINGS.c.community_id, T_DEPARTMENTS.c.name)
     )
-    if community_id is not None:
-        query = query.where(T_RATINGS.c.community_id == community_id)
-    return [RatingRow(str(name), round(float(avg), 2), int(n)) for name, avg, n in await conn.execute(query)]
+    if community_ids is not None:
+        query = query.where(T_RATINGS.c.community_id.in_(community_ids))
+    result: dict[int, dict[str, tuple[int, int]]] = defaultdict(dict)
+    for row in await conn.execute(query):
+        result[int(row.community_id)][str(row.name)] = (int(row.total), int(row.n))
+    return result
+
+
+def _rating_rows(per_department: dict[str, tuple[int, int]]) -> tuple[RatingRow, ...]:
+    return tuple(
+        RatingRow(name, round(total / n, 2), n) for name, (total, n) in sorted(per_department.items()) if n
+    )
+
+
+def _unfunded_filter() -> list[Any]:
+    return [T_TASKS.c.listing == "assist", T_TASKS.c.funded.is_(False), T_TASKS.c.status.not_in(NOT_WORKED)]
 
 
 async def _unfunded_codes(
-    conn: AsyncConnection, *, start: dt.datetime, end: dt.datetime, community_id: int | None, limit: int = 20
-) -> tuple[str, ...]:
-    query = sa.select(T_TASKS.c.code).where(
-        T_TASKS.c.received_at >= start, T_TASKS.c.received_at < end, T_TASKS.c.listing == "assist",
-        T_TASKS.c.funded.is_(False), T_TASKS.c.status.not_in(NOT_WORKED),
-    )
-    if community_id is not None:
-        query = query.where(
-            T_TASKS.c.id.in_(sa.select(T_TARGETS.c.task_id).where(T_TARGETS.c.community_id == community_id))
+    conn: AsyncConnection, *, start: dt.datetime, end: dt.datetime, community_ids: Sequence[int] | None,
+    district: bool, communities: bool, limit: int = 20,
+) -> dict[int | None, tuple[str, ...]]:
+    """The first `limit` unfunded assist task codes of the month, per community and (key None) the district."""
+    result: dict[int | None, tuple[str, ...]] = {}
+    if district:
+        query = (
+            sa.select(T_TASKS.c.code).where(*_in_month(start, end), *_unfunded_filter())
+            .order_by(T_TASKS.c.received_at, T_TASKS.c.id).limit(limit)
         )
-    query = query.order_by(T_TASKS.c.received_at).limit(limit)
-    return tuple(str(c) for c in (await conn.execute(query)).scalars())
+        result[None] = tuple(str(c) for c in (await conn.execute(query)).scalars())
+    if not communities:
+        return result
+    rank = sa.func.row_number().over(
+        partition_by=T_TARGETS.c.community_id, order_by=(T_TASKS.c.received_at, T_TASKS.c.id)
+    ).label("rank")
+    ranked = (
+        sa.select(T_TARGETS.c.community_id, T_TASKS.c.code, rank)
+        .select_from(_ASSIGNMENTS)
+        .where(*_in_month(start, end), *_unfunded_filter(), *_only(community_ids))
+        .subquery()
+    )
+    codes: dict[int, list[str]] = defaultdict(list)
+    rows = await conn.execute(
+        sa.select(ranked.c.community_id, ranked.c.code).where(ranked.c.rank <= limit)
+        .order_by(ranked.c.community_id, ranked.c.rank)
+    )
+    for community_id, code in rows:
+        codes[int(community_id)].append(str(code))
+    result.update({cid: tuple(c) for cid, c in codes.items()})
+    return result
+
+
+def _sum_timeliness(values: Iterable[tuple[int, int, int, int]]) -> tuple[int, int, int, int]:
+    due = on_time = late = overdue = 0
+    for d, o, la, ov in values:
+        due, on_time, late, overdue = due + d, on_time + o, late + la, overdue + ov
+    return due, on_time, late, overdue
 
 
 def _hours(settings: Settings, kind: str) -> float:
     return float(settings.schedule.hours_per_kind.get(kind, DEFAULT_HOURS))
 
 
-@dataclass
-class _Core:
-    tasks: int
-    administrative: int
-    hours: float
+# --- assembling -----------------------------------------------------------------------------------------
 
 
-def _core_from(task_groups: Sequence[Any], settings: Settings) -> _Core:
-    tasks = sum(int(g.n) for g in task_groups)
-    administrative = sum(int(g.n) for g in task_groups if g.nature != "service")
-    hours = sum(int(g.assigned or 0) * _hours(settings, g.kind) for g in task_groups if g.status not in NOT_WORKED)
-    return _Core(tasks, administrative, round(hours, 1))
+def _group_key(row: Any) -> tuple[Any, ...]:
+    return tuple(getattr(row, k) for k in _KEY)
 
 
-async def build_digest(conn: AsyncConnection, *, month: str, community: str | None, settings: Settings) -> Digest:
-    """The digest of `month` ("YYYY-MM") for one community (by name) or, with None, the whole district."""
-    tz = settings.tz
-    start, end = month_bounds(month, tz)
-    communities = (
-        await conn.execute(
-            sa.select(T_COMMUNITIES.c.id, T_COMMUNITIES.c.name, T_COMMUNITIES.c.staff, T_COMMUNITIES.c.active)
-            .order_by(T_COMMUNITIES.c.id)
-        )
-    ).all()
-    community_id: int | None = None
-    if community is not None:
-        match = [c for c in communities if c.name == community]
-        if not match:
-            from intake.errors import NotFound
+def _collect(rows: Sequence[Any], into: dict[tuple[Any, ...], _Group], *, tasks: bool, assignments: bool) -> None:
+    for row in rows:
+        key = _group_key(row)
+        group = into.get(key)
+        if group is None:
+            group = into[key] = _Group(*key)
+        group.add(row, tasks=tasks, assignments=assignments)
 
-            raise NotFound(community)
-        community_id = int(match[0].id)
-        staff = int(match[0].staff)
-    else:
-        staff = sum(int(c.staff) for c in communities if c.active)
-    names = {int(c.id): str(c.name) for c in communities}
 
-    groups = await _task_groups(conn, start=start, end=end, community_id=community_id)
-    heat_groups = await _heat_groups(conn, start=start, end=end) if community_id is None else []
-    prev_month = previous_month(month)
-    prev_start, prev_end = month_bounds(prev_month, tz)
-    prev = await _core_counts(conn, start=prev_start, end=prev_end, community_id=community_id, settings=settings)
-    core = _core_from(groups, settings)
+@dataclass(frozen=True)
+class _Scope:
+    name: str  # community name or DISTRICT
+    community_id: int | None
+    staff: int
 
-    # by kind: task counts and quantities from the task groups, hours from the assignments
+
+def _assemble(
+    scope: _Scope, *, month: str, settings: Settings, groups: Sequence[_Group], prev: _Core,
+    timeliness: tuple[int, int, int, int], ratings: tuple[RatingRow, ...], unfunded_codes: tuple[str, ...],
+    heat: dict[tuple[int, str], int] | None = None, heat_communities: Sequence[tuple[int, str]] = (),
+) -> Digest:
+    """One digest from its groups (pure: no queries)."""
     kind_tasks: dict[str, int] = defaultdict(int)
     kind_qty: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     kind_hours: dict[str, float] = defaultdict(float)
@@ -417,43 +515,44 @@ async def build_digest(conn: AsyncConnection, *, month: str, community: str | No
     listing: dict[str, int] = {key: 0 for key in ("duty", "assist", "negative", "unlisted")}
     counters: dict[str, int] = defaultdict(int)
     league: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
+    core = _Core()
     for g in groups:
-        n = int(g.n)
+        n = g.n
+        core.tasks += n
         kind_tasks[g.kind] += n
-        if g.quantity_unit and g.qty is not None:
-            kind_qty[g.kind][g.quantity_unit] += int(g.qty)
+        if g.quantity_unit and g.has_qty:
+            kind_qty[g.kind][g.quantity_unit] += g.qty
         listing[g.listing] = listing.get(g.listing, 0) + n
         d = dept[g.department]
         d["tasks"] += n
         worked = g.status not in NOT_WORKED
         if worked:
-            hours = int(g.assigned or 0) * _hours(settings, g.kind)
+            hours = g.assigned * _hours(settings, g.kind)
+            core.hours += hours
             kind_hours[g.kind] += hours
             d["hours"] += hours
             league[g.department]["hours"] += hours
         if g.nature != "service":
+            core.administrative += n
             d["administrative"] += n
         if g.status == "refused":
             d["refused"] += n
             counters["refused"] += n
         if g.status == "pending_review":
             counters["pending_review"] += n
-        unfunded = int(g.unfunded or 0) if g.listing == "assist" and worked else 0
-        short, duplicate, repeat = int(g.short or 0), int(g.duplicate or 0), int(g.repeat or 0)
+        unfunded = g.unfunded if g.listing == "assist" and worked else 0
         counters["unfunded"] += unfunded
-        counters["short_notice"] += short
-        counters["duplicates"] += duplicate
-        counters["repeat_collection"] += repeat
+        counters["short_notice"] += g.short
+        counters["duplicates"] += g.duplicate
+        counters["repeat_collection"] += g.repeat
         row = league[g.department]
         row["tasks"] += n
         row["refused"] += n if g.status == "refused" else 0
         row["unfunded"] += unfunded
-        row["short_notice"] += short
-        row["duplicates"] += duplicate
-        row["repeat_collection"] += repeat
-    heat: dict[tuple[int, str], int] = defaultdict(int)
-    for a in heat_groups:
-        heat[(int(a.community_id), a.department)] += int(a.n)
+        row["short_notice"] += g.short
+        row["duplicates"] += g.duplicate
+        row["repeat_collection"] += g.repeat
+    core.hours = round(core.hours, 1)
 
     by_kind = tuple(
         KindRow(kind=k, label=KIND_ZH.get(k, k), tasks=kind_tasks[k], hours=round(kind_hours.get(k, 0.0), 1),
@@ -466,13 +565,10 @@ async def build_digest(conn: AsyncConnection, *, month: str, community: str | No
         for name, v in sorted(dept.items(), key=lambda kv: (-kv[1]["tasks"], kv[0]))
     )
     top = tuple(sorted(by_department, key=lambda r: (-r.hours, -r.tasks, r.department))[:5])
-    ratings = await _ratings(conn, month=month, community_id=community_id)
-    due, on_time, late, overdue = await _timeliness(conn, month=month, settings=settings, community_id=community_id)
-    unfunded_codes = await _unfunded_codes(conn, start=start, end=end, community_id=community_id)
 
     league_rows: tuple[LeagueRow, ...] = ()
     heatmap: HeatMap | None = None
-    if community_id is None:
+    if heat is not None:
         rating_by = {r.department: r.average for r in ratings}
         league_rows = tuple(
             LeagueRow(
@@ -484,20 +580,21 @@ async def build_digest(conn: AsyncConnection, *, month: str, community: str | No
             )
             for name, v in sorted(league.items(), key=lambda kv: (-kv[1]["hours"], -kv[1]["tasks"], kv[0]))
         )
-        heat_departments = tuple(r.department for r in by_department)
-        heat_communities = tuple(int(c.id) for c in communities if c.active or any(k[0] == c.id for k in heat))
+        departments = tuple(r.department for r in by_department)
         heatmap = HeatMap(
-            communities=tuple(names[c] for c in heat_communities),
-            departments=heat_departments,
-            cells=tuple(tuple(heat.get((c, d), 0) for d in heat_departments) for c in heat_communities),
+            communities=tuple(name for _, name in heat_communities),
+            departments=departments,
+            cells=tuple(tuple(heat.get((cid, d), 0) for d in departments) for cid, _ in heat_communities),
         )
 
+    due, on_time, late, overdue = timeliness
+    prev_month = previous_month(month)
     return Digest(
         month=month,
-        scope=community if community is not None else DISTRICT,
+        scope=scope.name,
         district=settings.district.name,
         tasks=core.tasks,
-        assignments=sum(int(g.assigned or 0) for g in groups),
+        assignments=sum(g.assigned for g in groups),
         by_department=by_department,
         by_kind=by_kind,
         administrative=core.administrative,
@@ -515,10 +612,10 @@ async def build_digest(conn: AsyncConnection, *, month: str, community: str | No
         late=late,
         overdue=overdue,
         estimated_hours=core.hours,
-        capacity_hours=round(staff * settings.schedule.staff_hours_per_month, 1),
-        staff=staff,
+        capacity_hours=round(scope.staff * settings.schedule.staff_hours_per_month, 1),
+        staff=scope.staff,
         top_departments=top,
-        ratings=tuple(ratings),
+        ratings=ratings,
         trend=Trend(
             month=prev_month, tasks=prev.tasks, administrative_share=_share(prev.administrative, prev.tasks),
             hours=prev.hours, tasks_change=core.tasks - prev.tasks, hours_change=round(core.hours - prev.hours, 1),
@@ -526,6 +623,101 @@ async def build_digest(conn: AsyncConnection, *, month: str, community: str | No
         league=league_rows,
         heatmap=heatmap,
     )
+
+
+async def _build(
+    conn: AsyncConnection, *, month: str, settings: Settings, communities: Sequence[str] | None, district: bool
+) -> list[Digest]:
+    """The district digest (when `district`) followed by the digests of `communities` (None: every active one)."""
+    tz = settings.tz
+    start, end = month_bounds(month, tz)
+    prev_start, prev_end = month_bounds(previous_month(month), tz)
+    rows = (
+        await conn.execute(
+            sa.select(T_COMMUNITIES.c.id, T_COMMUNITIES.c.name, T_COMMUNITIES.c.staff, T_COMMUNITIES.c.active)
+            .order_by(T_COMMUNITIES.c.id)
+        )
+    ).all()
+    by_name = {str(c.name): c for c in rows}
+    if communities is None:
+        wanted = [c for c in rows if c.active]
+    else:
+        missing = [name for name in communities if name not in by_name]
+        if missing:
+            from intake.errors import NotFound
+
+            raise NotFound(missing[0])
+        wanted = [by_name[name] for name in communities]
+    scopes = [_Scope(str(c.name), int(c.id), int(c.staff)) for c in wanted]
+    # the district needs every community's assignments (its hours and heat map); a single community only its own
+    only = None if district else [s.community_id for s in scopes if s.community_id is not None]
+
+    # one walk over the assignment groups feeds every community, the district's hours and the heat map
+    per_community: dict[int, dict[tuple[Any, ...], _Group]] = defaultdict(dict)
+    district_groups: dict[tuple[Any, ...], _Group] = {}
+    heat: dict[tuple[int, str], int] = defaultdict(int)
+    for row in await _assignment_groups(conn, start=start, end=end, community_ids=only):
+        cid, attributes = int(row.community_id), _group_key(row)
+        groups = per_community[cid]
+        group = groups.get(attributes)
+        if group is None:
+            group = groups[attributes] = _Group(*attributes)
+        group.add(row, tasks=True, assignments=True)
+        if district:
+            total = district_groups.get(attributes)
+            if total is None:
+                total = district_groups[attributes] = _Group(*attributes)
+            total.assigned += int(row.n)
+            heat[(cid, str(row.department))] += int(row.n)
+    prev = await _previous_cores(conn, start=prev_start, end=prev_end, community_ids=only, district=district,
+                                 settings=settings)
+    timeliness = await _timeliness(conn, month=month, settings=settings, community_ids=only)
+    ratings = await _ratings(conn, month=month, community_ids=only)
+    codes = await _unfunded_codes(conn, start=start, end=end, community_ids=only, district=district,
+                                  communities=bool(scopes))
+
+    digests: list[Digest] = []
+    if district:
+        _collect(await _task_groups(conn, start=start, end=end), district_groups, tasks=True, assignments=False)
+        heat_cids = {cid for cid, _ in heat}
+        heat_communities = [(int(c.id), str(c.name)) for c in rows if c.active or int(c.id) in heat_cids]
+        rated: dict[str, tuple[int, int]] = {}
+        for per_department in ratings.values():
+            for name, (score, n) in per_department.items():
+                so_far, count = rated.get(name, (0, 0))
+                rated[name] = (so_far + score, count + n)
+        digests.append(_assemble(
+            _Scope(DISTRICT, None, sum(int(c.staff) for c in rows if c.active)), month=month, settings=settings,
+            groups=list(district_groups.values()), prev=prev.get(None, _Core()),
+            timeliness=_sum_timeliness(timeliness.values()),
+            ratings=_rating_rows(rated), unfunded_codes=codes.get(None, ()), heat=heat,
+            heat_communities=heat_communities,
+        ))
+    for scope in scopes:
+        key = scope.community_id
+        assert key is not None
+        digests.append(_assemble(
+            scope, month=month, settings=settings, groups=list(per_community.get(key, {}).values()),
+            prev=prev.get(key, _Core()), timeliness=timeliness.get(key, (0, 0, 0, 0)),
+            ratings=_rating_rows(ratings.get(key, {})), unfunded_codes=codes.get(key, ()),
+        ))
+    return digests
+
+
+async def build_digest(conn: AsyncConnection, *, month: str, community: str | None, settings: Settings) -> Digest:
+    """The digest of `month` ("YYYY-MM") for one community (by name) or, with None, the whole district."""
+    if community is None:
+        (district,) = await _build(conn, month=month, settings=settings, communities=[], district=True)
+        return district
+    (digest,) = await _build(conn, month=month, settings=settings, communities=[community], district=False)
+    return digest
+
+
+async def build_monthly_digests(
+    conn: AsyncConnection, *, month: str, settings: Settings, communities: Sequence[str] | None = None
+) -> list[Digest]:
+    """The district digest first, then one per community (every active one by default), from one pass."""
+    return await _build(conn, month=month, settings=settings, communities=communities, district=True)
 
 
 # --- renderers ----------------------------------------------------------------------------------------
@@ -804,13 +996,7 @@ async def send_monthly_digests(services: Services, *, now: dt.datetime, only_if_
             ).first()
             if done is not None:
                 return 0
-        community_names = [
-            str(n) for n in (await conn.execute(
-                sa.select(T_COMMUNITIES.c.name).where(T_COMMUNITIES.c.active.is_(True)).order_by(T_COMMUNITIES.c.id)
-            )).scalars()
-        ]
-        district = await build_digest(conn, month=month, community=None, settings=settings)
-        digests = [await build_digest(conn, month=month, community=name, settings=settings) for name in community_names]
+        district, *digests = await build_monthly_digests(conn, month=month, settings=settings)
     out_dir = settings.base_dir / schedule.digest_dir
     built = 0
     for digest in [*digests, district]:

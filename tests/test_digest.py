@@ -12,10 +12,12 @@ import pytest
 import sqlalchemy as sa
 from openpyxl import load_workbook
 from PIL import Image
+from sqlmodel import SQLModel
 
 from intake.digest import (
     CHART_SIZE,
     build_digest,
+    build_monthly_digests,
     find_cjk_font,
     register_cli,
     render_chart_png,
@@ -41,10 +43,10 @@ async def seed(engine) -> dict[str, int]:
     t1, (t1_xf, t1_hp) = await add_task(engine, received_at=at("2026-11-02 10:00"), community_ids=[xf, hp],
                                         due=D(2026, 11, 20), kind="survey", quantity_value=400, quantity_unit="户",
                                         code="R-20261102-0001")
+    targets = SQLModel.metadata.tables["task_targets"]
     async with engine.begin() as conn:
         for target, done in ((t1_xf, at("2026-11-20 23:00")), (t1_hp, at("2026-11-21 00:30"))):
-            await conn.execute(sa.text("UPDATE task_targets SET status='done', done_at=:d WHERE id=:i"),
-                               {"d": done.astimezone(dt.UTC).replace(tzinfo=None).isoformat(" "), "i": target})
+            await conn.execute(sa.update(targets).where(targets.c.id == target).values(status="done", done_at=done))
     # T2 卫健委 report, 3 forms, assist with funding, short notice, 幸福, due 25 Nov, still open (overdue)
     await add_task(engine, received_at=at("2026-11-24 09:00"), community_ids=[xf], due=D(2026, 11, 25),
                    department="卫健委", quantity_value=3, quantity_unit="份", funded=True, short_notice=True)
@@ -69,8 +71,8 @@ async def seed(engine) -> dict[str, int]:
 
 
 @pytest.fixture
-async def services(tmp_path, sqlite_url):
-    async with running_services(notify_settings(sqlite_url, tmp_path)) as services:
+async def services(tmp_path, db_url):
+    async with running_services(notify_settings(db_url, tmp_path)) as services:
         await seed(services.engine)
         yield services
 
@@ -163,10 +165,11 @@ async def test_monthly_digests_are_built_once_after_the_digest_time(services) ->
 
 
 async def test_cli_prints_markdown_and_json(services, tmp_path: Path, capsys) -> None:
-    db = services.settings.database_url.split(":///", 1)[1]
     config = tmp_path / "cli.toml"
     source = (Path(__file__).resolve().parent.parent / "config.toml").read_text(encoding="utf-8")
-    config.write_text(source.replace('url = "sqlite:///data/jianfu.db"', f'url = "sqlite:///{db}"'), encoding="utf-8")
+    shipped = 'url = "sqlite:///data/jianfu.db"'
+    assert shipped in source
+    config.write_text(source.replace(shipped, f'url = "{services.settings.database_url}"'), encoding="utf-8")
     parser = argparse.ArgumentParser()
     parser.add_argument("--config")
     register_cli(parser.add_subparsers())
@@ -184,3 +187,16 @@ async def test_cli_prints_markdown_and_json(services, tmp_path: Path, capsys) ->
     assert await asyncio.to_thread(run_digest_command, args) == 2
     args = parser.parse_args(["--config", str(config), "digest", "--month", "2026-11", "--community", "无此社区"])
     assert await asyncio.to_thread(run_digest_command, args) == 1
+
+
+async def test_the_batched_monthly_run_matches_digests_built_one_by_one(services) -> None:
+    async with services.engine.connect() as conn:
+        district, *communities = await build_monthly_digests(conn, month="2026-11", settings=services.settings)
+        assert district == await build_digest(conn, month="2026-11", community=None, settings=services.settings)
+        assert [c.scope for c in communities] == ["幸福社区", "和平社区"]
+        for digest in communities:
+            alone = await build_digest(conn, month="2026-11", community=digest.scope, settings=services.settings)
+            assert digest == alone
+    hp = communities[1]
+    assert (hp.tasks, hp.unfunded_codes, hp.due, hp.late) == (3, ("R-20261102-0001",), 1, 1)
+    assert [(r.department, r.average) for r in hp.ratings] == [("民政局", 2.0)]

@@ -19,8 +19,8 @@ async def sweep(services: Any, **kwargs: Any) -> Any:
     return await run_sweep(services, digests=False, **kwargs)
 
 
-def _settings(tmp_path, sqlite_url, **notify: Any):
-    settings = notify_settings(sqlite_url, tmp_path)
+def _settings(tmp_path, db_url, **notify: Any):
+    settings = notify_settings(db_url, tmp_path)
     return settings.model_copy(update={"notify": settings.notify.model_copy(update={"heads": "auto", **notify})})
 
 
@@ -42,8 +42,8 @@ async def _rows(services, sql: str) -> list[Any]:
         return list((await conn.execute(sa.text(sql))).all())
 
 
-async def test_add_outbox_message_is_idempotent(tmp_path, sqlite_url) -> None:
-    async with running_services(_settings(tmp_path, sqlite_url)) as services:
+async def test_add_outbox_message_is_idempotent(tmp_path, db_url) -> None:
+    async with running_services(_settings(tmp_path, db_url)) as services:
 
         async def add(conn):
             return await add_outbox_message(conn, idempotency_key="late-reply:msg-1", channel="inbox",
@@ -55,8 +55,8 @@ async def test_add_outbox_message_is_idempotent(tmp_path, sqlite_url) -> None:
         assert len(await _rows(services, "SELECT id FROM outbox")) == 1
 
 
-async def test_a_due_reminder_is_sent_once_to_the_head(tmp_path, sqlite_url) -> None:
-    async with running_services(_settings(tmp_path, sqlite_url)) as services:
+async def test_a_due_reminder_is_sent_once_to_the_head(tmp_path, db_url) -> None:
+    async with running_services(_settings(tmp_path, db_url)) as services:
         _, head, _ = await _seed(services)
         rec = RecordingSender()
         senders = {"wecom_app": rec}
@@ -73,8 +73,8 @@ async def test_a_due_reminder_is_sent_once_to_the_head(tmp_path, sqlite_url) -> 
         assert [(r.status, r.account_id) for r in rows] == [("sent", head)]
 
 
-async def test_after_downtime_overdue_reminders_are_coalesced_into_one(tmp_path, sqlite_url) -> None:
-    async with running_services(_settings(tmp_path, sqlite_url)) as services:
+async def test_after_downtime_overdue_reminders_are_coalesced_into_one(tmp_path, db_url) -> None:
+    async with running_services(_settings(tmp_path, db_url)) as services:
         await _seed(services)
         rec = RecordingSender()
         # the process was down from 1 to 10 December: three reminders fell due meanwhile
@@ -86,8 +86,8 @@ async def test_after_downtime_overdue_reminders_are_coalesced_into_one(tmp_path,
         assert (await sweep(services, now=at("2026-12-12 09:30"), senders={"wecom_app": rec})).claimed == 0
 
 
-async def test_reminders_of_a_done_target_are_cancelled(tmp_path, sqlite_url) -> None:
-    async with running_services(_settings(tmp_path, sqlite_url)) as services:
+async def test_reminders_of_a_done_target_are_cancelled(tmp_path, db_url) -> None:
+    async with running_services(_settings(tmp_path, db_url)) as services:
         _, _, target = await _seed(services)
         async with services.engine.begin() as conn:
             await conn.execute(sa.text("UPDATE task_targets SET status='done' WHERE id=:i"), {"i": target})
@@ -96,8 +96,8 @@ async def test_reminders_of_a_done_target_are_cancelled(tmp_path, sqlite_url) ->
         assert report.reminders_cancelled == 2 and rec.messages == []
 
 
-async def test_failures_back_off_then_dead_letter(tmp_path, sqlite_url) -> None:
-    async with running_services(_settings(tmp_path, sqlite_url, max_attempts=3, backoff_base_s=60.0)) as services:
+async def test_failures_back_off_then_dead_letter(tmp_path, db_url) -> None:
+    async with running_services(_settings(tmp_path, db_url, max_attempts=3, backoff_base_s=60.0)) as services:
         await _seed(services)
         rec = RecordingSender(*(SendResult.failed("boom") for _ in range(5)))
         senders = {"wecom_app": rec}
@@ -122,15 +122,15 @@ async def test_failures_back_off_then_dead_letter(tmp_path, sqlite_url) -> None:
         assert (await sweep(services, now=now + dt.timedelta(hours=1), senders={"wecom_app": RecordingSender()})).sent == 1
 
 
-async def test_permanent_failure_dead_letters_at_once(tmp_path, sqlite_url) -> None:
-    async with running_services(_settings(tmp_path, sqlite_url)) as services:
+async def test_permanent_failure_dead_letters_at_once(tmp_path, db_url) -> None:
+    async with running_services(_settings(tmp_path, db_url)) as services:
         await _seed(services)
         rec = RecordingSender(SendResult.failed("no such user", permanent=True))
         assert (await sweep(services, now=at("2026-12-07 09:10"), senders={"wecom_app": rec})).dead == 1
 
 
-async def test_rate_limit_deferral_queues_without_spending_attempts(tmp_path, sqlite_url) -> None:
-    async with running_services(_settings(tmp_path, sqlite_url, max_attempts=1)) as services:
+async def test_rate_limit_deferral_queues_without_spending_attempts(tmp_path, db_url) -> None:
+    async with running_services(_settings(tmp_path, db_url, max_attempts=1)) as services:
         await _seed(services)
         now = at("2026-12-07 09:10")
         rec = RecordingSender(*(SendResult.deferred(now + dt.timedelta(seconds=60), "45009") for _ in range(3)))
@@ -141,8 +141,8 @@ async def test_rate_limit_deferral_queues_without_spending_attempts(tmp_path, sq
         assert (await sweep(services, now=now + dt.timedelta(minutes=3), senders={"wecom_app": rec})).sent == 1
 
 
-async def test_a_crash_between_claim_and_send_is_recovered_after_the_lease(tmp_path, sqlite_url) -> None:
-    settings = _settings(tmp_path, sqlite_url)
+async def test_a_crash_between_claim_and_send_is_recovered_after_the_lease(tmp_path, db_url) -> None:
+    settings = _settings(tmp_path, db_url)
     now = at("2026-12-07 09:10")
     async with running_services(settings) as services:
         await _seed(services)
@@ -160,8 +160,8 @@ async def test_a_crash_between_claim_and_send_is_recovered_after_the_lease(tmp_p
         assert report.sent == 1 and report.reminders_queued == 0 and len(rec.messages) == 1
 
 
-async def test_heads_without_accounts_get_the_community_inbox(tmp_path, sqlite_url) -> None:
-    async with running_services(notify_settings(sqlite_url, tmp_path)) as services:
+async def test_heads_without_accounts_get_the_community_inbox(tmp_path, db_url) -> None:
+    async with running_services(notify_settings(db_url, tmp_path)) as services:
         cid = await insert(services.engine, "communities", name="和平社区", staff=8)
         _, (target,) = await add_task(services.engine, received_at=at("2026-11-20 10:00"), community_ids=[cid],
                                       due=D(2026, 12, 10))

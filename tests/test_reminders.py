@@ -148,8 +148,8 @@ def test_coalesce_sends_each_target_its_latest_due_reminder_once() -> None:
     assert coalesce_due([], now=at("2026-12-10 12:00")) == ([], [])
 
 
-async def test_roll_recurring_moves_the_target_and_replans(tmp_path, sqlite_url) -> None:
-    settings = notify_settings(sqlite_url, tmp_path)
+async def test_roll_recurring_moves_the_target_and_replans(tmp_path, db_url) -> None:
+    settings = notify_settings(db_url, tmp_path)
     async with running_services(settings) as services:
         cid = await insert(services.engine, "communities", name="幸福社区", staff=9)
         _, (target,) = await add_task(services.engine, received_at=at("2026-11-02 10:00"), community_ids=[cid],

@@ -64,8 +64,8 @@ async def test_only_one_holder_of_the_sqlite_lock(tmp_path) -> None:
     await second.release()
 
 
-async def test_run_background_takes_the_lock_and_a_second_process_does_not(tmp_path, sqlite_url) -> None:
-    settings = notify_settings(sqlite_url, tmp_path)
+async def test_run_background_takes_the_lock_and_a_second_process_does_not(tmp_path, db_url) -> None:
+    settings = notify_settings(db_url, tmp_path)
     async with running_services(settings) as services:
         async with run_background(services) as leader:
             assert leader.is_leader and leader.jobs is not None
