@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 
 from intake.background import run_sweep
 from intake.channels import InboxSender, RecordingSender, SendResult
+from intake.db import create_engine
 from intake.outbox import add_outbox_message, backoff_delay, claim_due, list_dead, list_inbox, retry_dead
 from tests.fake_wechat_api import add_task, at, insert, notify_settings, running_services
 
@@ -177,3 +180,95 @@ async def test_heads_without_accounts_get_the_community_inbox(tmp_path, db_url) 
 def test_backoff_doubles_and_caps() -> None:
     assert [backoff_delay(n, base_s=30).total_seconds() for n in (1, 2, 3, 4)] == [30, 60, 120, 240]
     assert backoff_delay(40, base_s=30) == dt.timedelta(hours=6)
+
+
+# --- PostgreSQL: several processes share the outbox ----------------------------------------------------
+
+
+async def _queue(engine: Any, count: int, *, now: dt.datetime) -> list[int]:
+    async with engine.begin() as conn:
+        return [
+            int(await add_outbox_message(conn, idempotency_key=f"notice:{i}", channel="inbox", recipient="admins",
+                                         kind="notice", body=f"第{i}条", now=now))
+            for i in range(count)
+        ]
+
+
+@pytest.mark.postgres
+async def test_a_claimer_skips_rows_another_claimer_holds_on_postgresql(tmp_path, pg_url) -> None:
+    settings = notify_settings(pg_url, tmp_path)
+    now = at("2026-12-07 09:10")
+    first_process, second_process = create_engine(settings), create_engine(settings)
+    try:
+        ids = await _queue(first_process, 15, now=now)
+        async with first_process.connect() as a, second_process.connect() as b:
+            held = await claim_due(a, now=now, limit=10)  # a's transaction stays open: its rows stay locked
+            async with asyncio.timeout(10):  # FOR UPDATE without SKIP LOCKED would wait here for a's commit
+                taken = await claim_due(b, now=now, limit=10)
+            assert len(held) == 10 and len(taken) == 5
+            assert {m.id for m in held}.isdisjoint(m.id for m in taken)
+            assert sorted(m.id for m in [*held, *taken]) == ids
+            await a.commit()
+            await b.commit()
+    finally:
+        await first_process.dispose()
+        await second_process.dispose()
+
+
+@pytest.mark.postgres
+async def test_racing_claimers_on_postgresql_claim_every_row_exactly_once(tmp_path, pg_url) -> None:
+    settings = notify_settings(pg_url, tmp_path)
+    now = at("2026-12-07 09:10")
+    engines = [create_engine(settings) for _ in range(4)]  # four processes, two workers each
+    try:
+        ids = await _queue(engines[0], 300, now=now)
+
+        async def worker(engine: Any) -> list[int]:
+            mine: list[int] = []
+            while True:
+                async with engine.begin() as conn:
+                    claimed = await claim_due(conn, now=now, limit=7)
+                if not claimed:
+                    return mine
+                mine.extend(m.id for m in claimed)
+
+        async with asyncio.timeout(60):
+            claims = await asyncio.gather(*(worker(e) for e in engines for _ in range(2)))
+        every = [i for claim in claims for i in claim]
+        assert len(every) == len(set(every)) == 300 and sorted(every) == ids
+        assert sum(1 for claim in claims if claim) > 1  # the work really was shared
+        async with engines[0].connect() as conn:
+            rows = (await conn.execute(sa.text("SELECT status, attempts, count(*) AS n FROM outbox "
+                                               "GROUP BY status, attempts"))).all()
+        assert [(r.status, r.attempts, r.n) for r in rows] == [("sending", 1, 300)]
+    finally:
+        for engine in engines:
+            await engine.dispose()
+
+
+@pytest.mark.postgres
+async def test_the_same_idempotency_key_from_two_processes_is_stored_once_on_postgresql(tmp_path, pg_url) -> None:
+    settings = notify_settings(pg_url, tmp_path)
+    now = at("2026-12-07 09:10")
+    first_process, second_process = create_engine(settings), create_engine(settings)
+
+    async def add(conn: Any) -> int | None:
+        return await add_outbox_message(conn, idempotency_key="reminder:1:wechat:o-head", channel="wechat",
+                                        recipient="o-head", kind="reminder", body="提醒", now=now)
+
+    try:
+        async with first_process.connect() as a, second_process.connect() as b:
+            assert isinstance(await add(a), int)
+            racing = asyncio.create_task(add(b))  # waits on a's uncommitted row (ON CONFLICT needs its outcome)
+            async with asyncio.timeout(10), first_process.connect() as probe:
+                while not (await probe.execute(sa.text(
+                        "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"))).scalar():
+                    pass
+            await a.commit()
+            assert await racing is None
+            await b.commit()
+        async with first_process.connect() as conn:
+            assert (await conn.execute(sa.text("SELECT count(*) FROM outbox"))).scalar() == 1
+    finally:
+        await first_process.dispose()
+        await second_process.dispose()

@@ -6,8 +6,16 @@ import datetime as dt
 from zoneinfo import ZoneInfo
 
 import pytest
+import sqlalchemy as sa
 
-from intake.background import DIGEST_JOB_ID, SWEEP_JOB_ID, FileSchedulerLock, run_background
+from intake.background import (
+    DIGEST_JOB_ID,
+    SWEEP_JOB_ID,
+    AdvisorySchedulerLock,
+    FileSchedulerLock,
+    run_background,
+)
+from intake.db import create_engine
 from intake.scheduler import JobQueue, digest_month_due, month_bounds, previous_month
 from tests.fake_wechat_api import at, notify_settings, running_services
 
@@ -74,4 +82,40 @@ async def test_run_background_takes_the_lock_and_a_second_process_does_not(tmp_p
                 assert not follower.is_leader and follower.jobs is None
         assert not leader.is_leader
         async with run_background(services) as again:  # released on exit
+            assert again.is_leader
+
+
+@pytest.mark.postgres
+async def test_one_advisory_lock_holder_on_postgresql_and_a_takeover_when_it_dies(tmp_path, pg_url) -> None:
+    settings = notify_settings(pg_url, tmp_path)
+    first_process, second_process = create_engine(settings), create_engine(settings)
+    leader, follower = AdvisorySchedulerLock(first_process), AdvisorySchedulerLock(second_process)
+    try:
+        assert await leader.acquire()
+        assert not await follower.acquire()
+        assert not await follower.acquire()  # a failed attempt leaves no connection or lock behind
+        async with second_process.connect() as conn:
+            holders = (await conn.execute(sa.text(
+                "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted"))).scalars().all()
+            assert len(holders) == 1
+            # the leader's process dies (its session ends, waited for): the lock goes with it
+            await conn.execute(sa.text("SELECT pg_terminate_backend(:pid, 10000)"), {"pid": holders[0]})
+        assert await follower.acquire()
+        await leader.release()  # releasing through a dead connection does not raise
+        assert not await AdvisorySchedulerLock(first_process).acquire()
+        await follower.release()
+        assert await leader.acquire()
+        await leader.release()
+    finally:
+        await first_process.dispose()
+        await second_process.dispose()
+
+
+@pytest.mark.postgres
+async def test_run_background_on_postgresql_elects_one_leader_across_processes(tmp_path, pg_url) -> None:
+    settings = notify_settings(pg_url, tmp_path)
+    async with running_services(settings) as first, running_services(settings) as second:
+        async with run_background(first) as leader, run_background(second) as follower:
+            assert leader.is_leader and not follower.is_leader and follower.jobs is None
+        async with run_background(second) as again:
             assert again.is_leader
