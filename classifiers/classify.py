@@ -77,10 +77,11 @@ def _classify(text: str, *, now: datetime, sender_department: str | None, rules:
         text = str(text)
     text = text[:MAX_TEXT]
     tokens = tokenize(text, rules)
-    department = read_department(text, tokens, sender_department=sender_department, rules=rules)
+    marks = tokens.marks
+    department = read_department(text, marks, sender_department=sender_department, rules=rules)
     certificate = read_certificate(text, rules=rules)
-    kind = read_kind(text, tokens, certificate_requested=certificate.requested, rules=rules)
-    listing = read_listing(tokens, kind=kind.kind, certificate=certificate, department=department.department, rules=rules)
+    kind = read_kind(text, marks, certificate_requested=certificate.requested, rules=rules)
+    listing = read_listing(marks, kind=kind.kind, certificate=certificate, department=department.department, rules=rules)
     deadline = read_deadline(text, now=now, rules=rules)
     quantity = read_quantity(text, rules=rules)
     funding = read_funding(text, rules=rules)

@@ -368,7 +368,7 @@ _DATE_RULES_WITH_YEARLESS = {"月日", "点分日期"}
 
 def _inside_citation(text: str, pos: int) -> bool:
     before = text[:pos]
-    return any(before.count(op) > before.count(cl) for op, cl in zip(_CITED_OPEN, _CITED_CLOSE, strict=True))
+    return any(op in before and before.count(op) > before.count(cl) for op, cl in zip(_CITED_OPEN, _CITED_CLOSE, strict=True))
 
 
 # a pattern can only match when its text holds one of these characters (a cheap pre-check)
@@ -380,13 +380,27 @@ _TRIGGERS = {
 }
 
 
+# trigger character -> the indexes (into _PATTERNS) of the patterns it may start; patterns without a
+# trigger always run
+_ALWAYS = tuple(i for i, (name, _p, _r) in enumerate(_PATTERNS) if name not in _TRIGGERS)
+_BY_CHAR: dict[str, tuple[int, ...]] = {}
+for _index, (_name, _pattern, _resolver) in enumerate(_PATTERNS):
+    for _ch in _TRIGGERS.get(_name, ""):
+        _BY_CHAR[_ch] = (*_BY_CHAR.get(_ch, ()), _index)
+_TRIGGER_CHARS = frozenset(_BY_CHAR)
+
+
+def _patterns_for(text: str) -> list[tuple[str, re.Pattern[str], Resolver]]:
+    """The patterns whose trigger characters occur in `text`, in table order."""
+    chosen = set(_ALWAYS)
+    for ch in _TRIGGER_CHARS.intersection(text):
+        chosen.update(_BY_CHAR[ch])
+    return [_PATTERNS[i] for i in sorted(chosen)]
+
+
 def _collect(text: str, ctx: _Ctx) -> list[_Mention]:
     found: list[_Mention] = []
-    present = set(text)
-    for name, pattern, resolver in _PATTERNS:
-        trigger = _TRIGGERS.get(name)
-        if trigger is not None and present.isdisjoint(trigger):
-            continue
+    for name, pattern, resolver in _patterns_for(text):
         for m in pattern.finditer(text):
             if m.end() == m.start():
                 continue
@@ -412,7 +426,8 @@ _RANGE_DAY = re.compile(rf"^\s*(?:至|到|-|~|—|－)\s*(?P<d>{NUM})\s*[日号]
 
 def _is_background(text: str, mention: _Mention, rules: Rules) -> bool:
     after = text[mention.end : mention.end + 8]
-    if any(after.startswith(w) or after.lstrip("前").startswith(w) for w in rules.background_after):
+    words = rules.background_after
+    if after.startswith(words) or after.lstrip("前").startswith(words):
         return True
     return _inside_citation(text, mention.start)
 
@@ -421,7 +436,7 @@ def _is_start(text: str, mention: _Mention, rules: Rules) -> bool:
     after = text[mention.end : mention.end + 4].lstrip()
     if after.startswith(("起至", "起到", "至", "到")):
         return False
-    return any(after.startswith(w) for w in rules.start_after)
+    return after.startswith(rules.start_after)
 
 
 def _is_signature(text: str, mention: _Mention) -> bool:

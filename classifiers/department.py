@@ -5,6 +5,7 @@ A department named as background (根据市卫健委要求、配合区城管局�
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from classifiers.model import Evidence
@@ -34,7 +35,7 @@ def _is_upper(text: str, token: Token, rules: Rules) -> bool:
     if token.text[0] in "市省" and token.text[1:] in rules.alias_to_department:
         return True
     before = text[max(0, token.start - 2) : token.start]
-    return any(before.endswith(p) for p in rules.upper_prefixes)
+    return before.endswith(rules.upper_prefixes)
 
 
 def _is_background(text: str, token: Token, rules: Rules) -> bool:
@@ -42,8 +43,11 @@ def _is_background(text: str, token: Token, rules: Rules) -> bool:
     return any(marker in clause for marker in rules.background_markers)
 
 
-def read_department(text: str, tokens: list[Token], *, sender_department: str | None, rules: Rules) -> DepartmentResult:
-    """The issuing department (canonical name) and why. Never raises."""
+def read_department(text: str, tokens: Sequence[Token], *, sender_department: str | None, rules: Rules) -> DepartmentResult:
+    """The issuing department (canonical name) and why. Never raises.
+
+    `tokens` needs only the marked tokens (departments and forwarding markers), in order.
+    """
     mentions = [t for t in tokens if t.department is not None]
     known_sender = sender_department if sender_department else None
     if known_sender is not None and known_sender not in rules.departments:

@@ -59,14 +59,17 @@ def _clause(text: str, pos: int) -> tuple[int, int]:
 def read_funding(text: str, *, rules: Rules) -> FundingResult:
     """Funded or not, the amount in yuan when stated, and why. Never raises on any str."""
     norm = normalize(text)
-    resident = _spans(norm, rules.resident_money)
-    negated_spans = _spans(norm, rules.funding_negations)
-    negated = [w for _, _, w in negated_spans]
+    resident: list[tuple[int, int, str]] = []
+    negated_spans: list[tuple[int, int, str]] = []
     hits: list[tuple[int, int, str]] = []
-    for start, end, word in _spans(norm, rules.funding_words):
-        if any(rs <= start and end <= re_ for rs, re_, _ in resident):
-            continue
-        hits.append((start, end, word))
+    if rules.funding_any_re is not None and rules.funding_any_re.search(norm) is not None:
+        resident = _spans(norm, rules.resident_money)
+        negated_spans = _spans(norm, rules.funding_negations)
+        for start, end, word in _spans(norm, rules.funding_words):
+            if any(rs <= start and end <= re_ for rs, re_, _ in resident):
+                continue
+            hits.append((start, end, word))
+    negated = [w for _, _, w in negated_spans]
     for pattern in rules.funding_patterns:
         for m in pattern.finditer(norm):
             hits.append((m.start(), m.end(), m[0]))

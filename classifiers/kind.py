@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from classifiers.model import Evidence, Kind, Nature
@@ -12,6 +13,7 @@ from classifiers.tokens import Token
 __all__ = ["KindResult", "read_kind"]
 
 CERTIFICATE_WEIGHT = 20.0
+_KINDS = {k.value: k for k in Kind}
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,14 +25,14 @@ class KindResult:
     evidence: Evidence
 
 
-def read_kind(text: str, tokens: list[Token], *, certificate_requested: bool, rules: Rules) -> KindResult:
+def read_kind(text: str, tokens: Sequence[Token], *, certificate_requested: bool, rules: Rules) -> KindResult:
     """The primary kind, its nature and why. Unknown text gets `adhoc` with score 0. Never raises."""
     scores: dict[Kind, float] = defaultdict(float)
     words: dict[Kind, list[str]] = defaultdict(list)
     for token in tokens:
         for tag in token.tags:
             if tag.category == "kind":
-                kind = Kind(tag.key)
+                kind = _KINDS[tag.key]
                 scores[kind] += tag.weight
                 words[kind].append(tag.term)
     for kind, rule in rules.kinds.items():
@@ -41,7 +43,7 @@ def read_kind(text: str, tokens: list[Token], *, certificate_requested: bool, ru
     if certificate_requested:
         scores[Kind.CERTIFICATE] += CERTIFICATE_WEIGHT
         words[Kind.CERTIFICATE].append("出具证明")
-    order = {k: i for i, k in enumerate(rules.kind_order)}
+    order = rules.kind_rank
     ranked = sorted(scores.items(), key=lambda kv: (-kv[1], order.get(kv[0], 99)))
     if not ranked or ranked[0][1] <= 0:
         kind = Kind.ADHOC

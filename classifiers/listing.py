@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from classifiers.certificate import CertificateResult
@@ -28,7 +29,7 @@ class ListingResult:
 
 
 def read_listing(
-    tokens: list[Token], *, kind: Kind, certificate: CertificateResult, department: str | None, rules: Rules
+    tokens: Sequence[Token], *, kind: Kind, certificate: CertificateResult, department: str | None, rules: Rules
 ) -> ListingResult:
     """Listing, item code, certificate decision, emergency flag and why. Never raises."""
     scores: dict[str, float] = defaultdict(float)
@@ -70,7 +71,7 @@ def read_listing(
             continue
         bonus = DEPARTMENT_BONUS if department is not None and department in item.departments else 0.0
         eligible[code] = score + bonus
-    order = {code: i for i, code in enumerate(rules.items)}
+    order = rules.item_rank
     negative = [c for c in eligible if rules.items[c].listing is Listing.NEGATIVE]
     pool = negative or list(eligible)
     if not pool:

@@ -37,7 +37,7 @@ def read_quantity(text: str, *, rules: Rules) -> QuantityResult:
         if before in _NOT_BEFORE or before.isdigit() or before in ".:/-":
             continue
         after = norm[m.end() : m.end() + 4]
-        if any(after.startswith(w) for w in rules.unit_not_after.get(unit_char, ())):
+        if after.startswith(rules.unit_not_after.get(unit_char, ())):
             continue
         if raw == "一" and unit_char not in rules.one_units:  # 一个、一名: mostly an article
             continue
@@ -47,7 +47,7 @@ def read_quantity(text: str, *, rules: Rules) -> QuantityResult:
         if value is None or value <= 0 or value > _MAX_VALUE:
             continue
         head = norm[max(0, start - 4) : start]
-        priority = 1 if any(head.endswith(w) for w in rules.total_markers) else 0
+        priority = 1 if head.endswith(rules.total_markers) else 0
         found.append((priority, start, Quantity(value=value, unit=unit), m[0]))
     if not found:
         return QuantityResult(None, Evidence("数量:无", (), "未发现“数字+单位”的工作量"))

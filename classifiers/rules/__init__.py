@@ -342,9 +342,18 @@ class Rules:
         for word, code in self.emergency_words.items():
             add(word, Tag("emergency", code, 1.0, word))
         self.terms: dict[str, tuple[Tag, ...]] = {t: tuple(tags) for t, tags in terms.items()}
+        # ranks used to break ties, looked up on every message
+        self.kind_rank: dict[Kind, int] = {k: i for i, k in enumerate(self.kind_order)}
+        self.item_rank: dict[str, int] = {code: i for i, code in enumerate(self.items)}
         self._max_term = max((len(t) for t in self.terms), default=1)
         self._memo: dict[str, tuple[Tag, ...]] = {}
+        # classifiers.tokens.WordInfo per distinct word (filled and bounded by classifiers.tokens)
+        self.word_memo: dict[str, Any] = {}
+        self.max_word_memo = MAX_TOKEN_MEMO
 
+        # one scan tells whether any funding, resident-money or negation word occurs at all
+        money_words = sorted({re.escape(w) for w in (*self.funding_words, *self.resident_money, *self.funding_negations)})
+        self.funding_any_re = re.compile("|".join(money_words)) if money_words else None
         escaped = sorted({re.escape(w) for w in self.all_community_words}, key=len, reverse=True)
         self.all_communities_re = re.compile("|".join(escaped)) if escaped else None
         names = sorted((re.escape(c) for c in self.communities), key=len, reverse=True)

@@ -1,0 +1,64 @@
+"""The fast cut is jieba's cut (HMM off) word for word; tokens keep their offsets; normalize is exact."""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from classifiers import Rules, load_rules
+from classifiers.text import _WIDTH, normalize
+from classifiers.tokens import cut, tokenize
+
+DATA = Path(__file__).parent / "data"
+
+
+@pytest.fixture(scope="module")
+def rules() -> Rules:
+    return load_rules(communities=("幸福社区", "和平社区", "光明社区"))
+
+
+def _texts() -> list[str]:
+    out: list[str] = []
+    for name in ("dev.jsonl", "classifier_cases.jsonl"):
+        for line in (DATA / name).read_text(encoding="utf-8").splitlines():
+            if line.strip():
+                out.append(json.loads(line)["text"])
+    return out
+
+
+def test_fast_cut_matches_jieba_lcut_without_hmm_on_the_corpus_and_mixed_text(rules: Rules) -> None:
+    texts = _texts()
+    rng = random.Random(7)
+    alphabet = "".join(texts) + "abcXYZ0123 \t\r\n-_.%#&+，。！?？：:\u3000１２"
+    texts += ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 80))) for _ in range(500)]
+    for text in texts:
+        assert cut(text, rules) == rules.tokenizer.lcut(text, HMM=False), text
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(alphabet=st.characters(codec="utf-8", categories=("Lo", "Nd", "Lu", "Ll", "Po", "Zs", "Cc")), max_size=60))
+def test_fast_cut_matches_jieba_lcut_on_any_text(text: str) -> None:
+    rules = load_rules(communities=("幸福社区", "和平社区", "光明社区"))
+    assert cut(text, rules) == rules.tokenizer.lcut(text, HMM=False)
+
+
+def test_tokens_keep_offsets_and_mark_rule_words(rules: Rules) -> None:
+    text = "【区民政局】转发市卫健委通知：请各社区于12月5日前完成低保家庭入户核查。"
+    tokens = tokenize(text, rules)
+    assert "".join(tokens.words) == text
+    assert len(tokens.infos) == len(tokens.words)
+    for token in tokens.marks:
+        assert text[token.start : token.end] == token.text
+    assert any(t.department == "民政局" for t in tokens.marks)
+    assert any(t.tags for t in tokens.marks)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(alphabet="".join(chr(code) for code in _WIDTH) + "ab，。12年月", max_size=40))
+def test_normalize_is_the_width_table(text: str) -> None:
+    assert normalize(text) == text.translate(_WIDTH)
