@@ -36,6 +36,8 @@ __all__ = [
     "get_admin_user",
     "get_admin_by_id",
     "list_admin_users",
+    "set_admin_password",
+    "set_admin_active",
     "record_login",
     "verify_login",
     "ensure_first_admin",
@@ -121,9 +123,14 @@ async def list_admin_users(conn: AsyncConnection) -> list[AdminView]:
 
 
 async def add_admin_user(
-    conn: AsyncConnection, *, username: str, password: str, role: str = "admin", now: dt.datetime | None = None
+    conn: AsyncConnection, *, username: str, password: str = "", role: str = "admin", now: dt.datetime | None = None,
+    password_hash: str | None = None, actor: str = "system",
 ) -> int:
-    """Create a console user; raises InvalidRequest for a taken name, a bad role or a short password."""
+    """Create a console user; raises InvalidRequest for a taken name, a bad role or a short password.
+
+    Pass ``password_hash`` (from :func:`hash_password`, computed off the event loop) instead of
+    ``password`` where argon2's cost must not hold a writer unit.
+    """
     username = username.strip()
     if not username or len(username) > 64:
         raise InvalidRequest("用户名不能为空,且不超过 64 个字符。")
@@ -134,14 +141,56 @@ async def add_admin_user(
     now = now or dt.datetime.now(dt.UTC)
     result = await conn.execute(
         sa.insert(ADMIN_USERS)
-        .values(username=username, password_hash=hash_password(password), role=role, active=True,
+        .values(username=username, password_hash=password_hash or hash_password(password), role=role, active=True,
                 failed_logins=0, created_at=now)
         .returning(ADMIN_USERS.c.id)
     )
     user_id = int(result.scalar_one())
-    await add_audit(conn, actor="system", entity="admin_user", entity_id=user_id, action="create",
+    await add_audit(conn, actor=actor, entity="admin_user", entity_id=user_id, action="create",
                     after={"username": username, "role": role}, now=now)
     return user_id
+
+
+async def _existing(conn: AsyncConnection, user_id: int) -> AdminView:
+    user = await get_admin_by_id(conn, user_id=user_id)
+    if user is None:
+        raise InvalidRequest(f"没有编号为 {user_id} 的后台用户,请从“后台用户”页面进入。")
+    return user
+
+
+async def set_admin_password(
+    conn: AsyncConnection, *, user_id: int, password_hash: str, actor: str, now: dt.datetime
+) -> AdminView:
+    """Reset a user's password (hash from :func:`hash_password`); also lifts a login lock."""
+    user = await _existing(conn, user_id)
+    await conn.execute(sa.update(ADMIN_USERS).where(ADMIN_USERS.c.id == user_id).values(
+        password_hash=password_hash, failed_logins=0, locked_until=None))
+    await add_audit(conn, actor=actor, entity="admin_user", entity_id=user_id, action="reset_password",
+                    after={"username": user.username}, now=now)
+    return await _existing(conn, user_id)
+
+
+async def set_admin_active(
+    conn: AsyncConnection, *, user_id: int, active: bool, actor_id: int, actor: str, now: dt.datetime
+) -> AdminView:
+    """Deactivate (their sessions end at the next request) or reactivate a user.
+
+    Refuses to deactivate yourself or the last active admin, so the console never locks everyone out.
+    """
+    user = await _existing(conn, user_id)
+    if not active:
+        if user_id == actor_id:
+            raise InvalidRequest("不能停用自己正在使用的账号。请让另一位管理员操作。")
+        if user.role == ConsoleRole.admin.value and user.active:
+            admins = (await conn.execute(sa.select(sa.func.count()).select_from(ADMIN_USERS).where(
+                ADMIN_USERS.c.role == ConsoleRole.admin.value, ADMIN_USERS.c.active.is_(True)))).scalar_one()
+            if int(admins) <= 1:
+                raise InvalidRequest("这是最后一位启用的管理员,停用后将无人能管理后台。请先创建或启用另一位管理员。")
+    await conn.execute(sa.update(ADMIN_USERS).where(ADMIN_USERS.c.id == user_id).values(active=active))
+    await add_audit(conn, actor=actor, entity="admin_user", entity_id=user_id,
+                    action="activate" if active else "deactivate",
+                    before={"active": user.active}, after={"active": active}, now=now)
+    return await _existing(conn, user_id)
 
 
 async def record_login(conn: AsyncConnection, *, user_id: int, ok: bool, now: dt.datetime) -> AdminView:

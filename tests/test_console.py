@@ -389,17 +389,6 @@ async def test_dashboard_counts(console, engine):
     assert resp.status == 400 and "YYYY-MM" in await resp.text()
 
 
-async def test_digest_archive(console, engine):
-    async with engine.begin() as conn:
-        await conn.execute(sa.text(
-            "INSERT INTO digests (month, scope, content, created_at) VALUES ('2025-10', 'district', "
-            "'{\"markdown\": \"# 十月月报\"}', '2025-11-01 00:00:00')"))
-    await login(console)
-    assert "2025-10" in await (await console.get("/admin/digests")).text()
-    text = await (await console.get("/admin/digests/1")).text()
-    assert "十月月报" in text
-
-
 async def test_exports_csv_xlsx_and_ledger(console, engine):
     await seed_task(engine, raw_text="=HYPERLINK(\"x\") 请报送花名册")
     await seed_task(engine, raw_text="请开具居住证明", kind="certificate", listing="duty", item="C")

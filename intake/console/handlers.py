@@ -3,22 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import io
 import json
-import secrets
-import time
 from typing import Any
-from xml.sax.saxutils import escape
 
-import aiohttp
 import sqlalchemy as sa
 from aiohttp import web
-from defusedxml.ElementTree import ParseError, fromstring
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from intake.accounts import add_invite
-from intake.console import actions, charts, forms, overrides, queries, texts
+from intake.console import actions, charts, forms, overrides, queries, simulator, texts
+from intake.console.admin_pages import setup_admin_routes
 from intake.console.core import (
     LIMITER,
     USER,
@@ -31,7 +25,9 @@ from intake.console.core import (
     session_of,
     url,
 )
-from intake.console.tables import ACCOUNTS, COMMUNITIES, DEPARTMENTS, TASKS
+from intake.console.digest_pages import setup_digest_routes
+from intake.console.shared import create_invite, directory_names
+from intake.console.tables import TASKS
 from intake.console_users import (
     INACTIVE,
     WRONG_CREDENTIALS,
@@ -41,7 +37,7 @@ from intake.console_users import (
     get_admin_user,
     record_login,
 )
-from intake.errors import IntakeError, InvalidRequest
+from intake.errors import IntakeError
 from intake.export import (
     FilterError,
     TaskFilters,
@@ -50,7 +46,8 @@ from intake.export import (
     iter_task_records,
 )
 from intake.export import write_csv as export_csv
-from intake.models import Role
+from intake.models import OutboxStatus
+from intake.outbox import count_by_status
 from intake.rules_store import get_latest_overrides
 
 __all__ = ["setup_routes"]
@@ -59,15 +56,6 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 # --- helpers -------------------------------------------------------------------------------------
-
-async def _directory(request: web.Request) -> tuple[list[str], list[str]]:
-    async with services_of(request).engine.connect() as conn:
-        departments = (await conn.execute(
-            sa.select(DEPARTMENTS.c.name).where(DEPARTMENTS.c.active.is_(True)).order_by(DEPARTMENTS.c.name))).scalars().all()
-        communities = (await conn.execute(
-            sa.select(COMMUNITIES.c.name).where(COMMUNITIES.c.active.is_(True)).order_by(COMMUNITIES.c.id))).scalars().all()
-    return list(departments), list(communities)
-
 
 async def _refresh_rules(request: web.Request) -> None:
     services = services_of(request)
@@ -168,7 +156,8 @@ async def handle_dashboard(request: web.Request) -> web.StreamResponse:
     async with services.engine.connect() as conn:
         board = await queries.build_dashboard(conn, month=month, tz=tz, now=now_utc(), community=community)
         digests = (await queries.list_digests(conn))[:12]
-    _, communities = await _directory(request)
+        outbox_dead = (await count_by_status(conn)).get(OutboxStatus.dead.value, 0)
+    _, communities = await directory_names(request)
     cur = board.current
     return render(request, "dashboard.html", {
         "board": board, "cur": cur, "month": month, "community": community, "communities": communities,
@@ -181,7 +170,7 @@ async def handle_dashboard(request: web.Request) -> web.StreamResponse:
             labels=("行政事务", "服务性事务"), title="近13个月任务量:行政事务与服务性事务"),
         "chart_ontime": charts.rate_line([(f.month[2:], f.on_time_rate) for f in board.months],
                                          title="近13个月按时完成率"),
-        "dept_table": queries.group_months(board.months), "digests": digests,
+        "dept_table": queries.group_months(board.months), "digests": digests, "outbox_dead": outbox_dead,
     })
 
 
@@ -203,7 +192,7 @@ async def handle_tasks(request: web.Request) -> web.StreamResponse:
         page = 1
     async with services.engine.connect() as conn:
         result = await queries.list_task_page(conn, filters=filters, tz=services.settings.tz, page=page)
-    departments, communities = await _directory(request)
+    departments, communities = await directory_names(request)
     params = filters.query_params()
     return render(request, "tasks.html", {
         "page": result, "filters": filters, "params": params, "departments": departments,
@@ -245,7 +234,7 @@ async def _task_context(request: web.Request, code: str) -> dict[str, Any]:
         detail = await queries.get_task_detail(conn, code=code, tz=services.settings.tz)
     if detail is None:
         fail(request, 404, texts.TASK_NOT_FOUND.format(code=code))
-    departments, communities = await _directory(request)
+    departments, communities = await directory_names(request)
     rules, _ = await _rules_doc(request)
     task = detail["task"]
     return {
@@ -522,7 +511,7 @@ async def handle_community_update(request: web.Request) -> web.StreamResponse:
 async def handle_accounts(request: web.Request) -> web.StreamResponse:
     async with services_of(request).engine.connect() as conn:
         accounts = await queries.list_accounts(conn)
-    departments, communities = await _directory(request)
+    departments, communities = await directory_names(request)
     return render(request, "accounts.html", {"accounts": accounts, "departments": departments,
                                              "communities": communities})
 
@@ -559,30 +548,15 @@ async def handle_account_active(request: web.Request) -> web.StreamResponse:
 async def handle_invites(request: web.Request) -> web.StreamResponse:
     async with services_of(request).engine.connect() as conn:
         invites = await queries.list_invites(conn)
-    departments, communities = await _directory(request)
+    departments, communities = await directory_names(request)
     return render(request, "invites.html", {"invites": invites, "departments": departments,
                                             "communities": communities, "now": now_utc()})
-
-
-async def _create_invite(request: web.Request, role_value: str, target: str) -> str:
-    try:
-        role = Role(role_value)
-    except ValueError:
-        raise InvalidRequest(texts.BAD_CHOICE.format(field="角色", value=role_value)) from None
-    actor, now = actor_of(request), now_utc()
-
-    async def unit(c: AsyncConnection) -> str:
-        return await add_invite(c, role=role, department=target if role is not Role.head else None,
-                                community=target if role is Role.head else None, now=now, created_by=actor)
-
-    result: str = await services_of(request).writer.submit(unit)
-    return result
 
 
 async def handle_invite_add(request: web.Request) -> web.StreamResponse:
     form = await request.post()
     try:
-        code = await _create_invite(request, forms.text(form, "role", limit=16), forms.text(form, "target", limit=64))
+        code = await create_invite(request, forms.text(form, "role", limit=16), forms.text(form, "target", limit=64))
     except IntakeError as exc:
         redirect(request, "invites", flash=str(exc), level="error")
     redirect(request, "invites", flash=texts.INVITE_CREATED.format(code=code))
@@ -590,27 +564,8 @@ async def handle_invite_add(request: web.Request) -> web.StreamResponse:
 
 # --- digests and ledgers -------------------------------------------------------------------------
 
-async def handle_digests(request: web.Request) -> web.StreamResponse:
-    async with services_of(request).engine.connect() as conn:
-        digests = await queries.list_digests(conn)
-    return render(request, "digests.html", {"digests": digests})
-
-
-async def handle_digest(request: web.Request) -> web.StreamResponse:
-    digest_id = _int_param(request)
-    async with services_of(request).engine.connect() as conn:
-        digest = await queries.get_digest(conn, digest_id=digest_id)
-    if digest is None:
-        fail(request, 404, f"没有编号为 {digest_id} 的月报,请从月报存档进入。")
-    content = digest["content"] or {}
-    markdown = content.get("markdown") if isinstance(content, dict) else None
-    return render(request, "digest.html", {
-        "digest": digest, "markdown": markdown if isinstance(markdown, str) else "",
-        "content": json.dumps(content, ensure_ascii=False, indent=2)})
-
-
 async def handle_ledger(request: web.Request) -> web.StreamResponse:
-    _, communities = await _directory(request)
+    _, communities = await directory_names(request)
     return render(request, "ledger.html", {"communities": communities, "month": ""})
 
 
@@ -618,7 +573,7 @@ async def handle_ledger_xlsx(request: web.Request) -> web.StreamResponse:
     services = services_of(request)
     community = request.query.get("community", "").strip()
     month = request.query.get("month", "").strip()
-    _, communities = await _directory(request)
+    _, communities = await directory_names(request)
     if community not in communities:
         fail(request, 400, texts.EXPORT_NEEDS_COMMUNITY)
     try:
@@ -633,95 +588,6 @@ async def handle_ledger_xlsx(request: web.Request) -> web.StreamResponse:
     filename = f"{community}台账{('-' + month) if month else ''}.xlsx"
     return web.Response(body=data, content_type=XLSX, headers={
         "Content-Disposition": f"attachment; filename=ledger.xlsx; filename*=UTF-8''{quote(filename)}"})
-
-
-# --- chat simulator ------------------------------------------------------------------------------
-
-async def _sim_context(request: web.Request) -> dict[str, Any]:
-    async with services_of(request).engine.connect() as conn:
-        accounts = [a for a in await queries.list_accounts(conn, limit=200) if a["channel"] == "wechat"]
-    departments, communities = await _directory(request)
-    return {"accounts": accounts, "departments": departments, "communities": communities, "exchange": None,
-            "openid": "", "message": "", "error": ""}
-
-
-async def handle_simulator(request: web.Request) -> web.StreamResponse:
-    context = await _sim_context(request)
-    context["openid"] = request.query.get("openid", "")
-    return render(request, "simulator.html", context)
-
-
-def build_signed_post(*, token: str, openid: str, text: str, to_user: str, now: int) -> tuple[dict[str, str], bytes]:
-    """A plaintext Official Account callback exactly as WeChat sends it: query signature + XML body."""
-    nonce = secrets.token_hex(8)
-    timestamp = str(now)
-    signature = hashlib.sha1("".join(sorted([token, timestamp, nonce])).encode("utf-8")).hexdigest()
-    msg_id = str(secrets.randbelow(10**15) + 10**15)
-    xml = (
-        f"<xml><ToUserName><![CDATA[{to_user}]]></ToUserName>"
-        f"<FromUserName>{escape(openid)}</FromUserName>"
-        f"<CreateTime>{timestamp}</CreateTime><MsgType><![CDATA[text]]></MsgType>"
-        f"<Content>{escape(text)}</Content><MsgId>{msg_id}</MsgId></xml>"
-    )
-    return {"signature": signature, "timestamp": timestamp, "nonce": nonce, "openid": openid}, xml.encode("utf-8")
-
-
-async def _post_to_wechat(request: web.Request, openid: str, message: str) -> dict[str, Any]:
-    services = services_of(request)
-    params, body = build_signed_post(token=services.settings.wechat.token, openid=openid, text=message,
-                                     to_user=services.settings.wechat.app_id, now=int(time.time()))
-    target = str(request.url.origin().with_path("/wechat"))
-    async with services.http.post(target, params=params, data=body,
-                                  headers={"Content-Type": "text/xml; charset=utf-8"}) as response:
-        status = response.status
-        raw = await response.text()
-    reply = raw
-    if status == 200 and raw.startswith("<xml"):
-        try:
-            reply = fromstring(raw.encode("utf-8")).findtext("Content") or ""
-        except ParseError:
-            reply = raw
-    elif status == 200 and raw == "success":
-        reply = "(服务器回复 success:没有被动回复,消息可能稍后推送)"
-    return {"openid": openid, "sent": message, "status": status, "reply": reply, "raw": raw[:4000]}
-
-
-async def handle_simulator_post(request: web.Request) -> web.StreamResponse:
-    form = await request.post()
-    context = await _sim_context(request)
-    openid = forms.text(form, "openid", limit=64) or forms.text(form, "account", limit=64)
-    message = forms.text(form, "message", limit=2000)
-    role = forms.text(form, "bind_role", limit=16)
-    try:
-        if role:
-            target = forms.text(form, "bind_target", limit=64)
-            code = await _create_invite(request, role, target)
-            openid = openid or f"sim-{secrets.token_hex(4)}"
-            message = f"绑定 {code}"
-    except IntakeError as exc:
-        context["error"] = str(exc)
-        return render(request, "simulator.html", context, status=400)
-    context.update(openid=openid, message="")
-    if not openid or not message:
-        context["error"] = texts.SIM_NEEDS
-        return render(request, "simulator.html", context, status=400)
-    try:
-        context["exchange"] = await _post_to_wechat(request, openid, message)
-    except (aiohttp.ClientError, TimeoutError) as exc:
-        context["error"] = texts.SIM_FAILED.format(error=type(exc).__name__)
-        return render(request, "simulator.html", context, status=502)
-    async with services_of(request).engine.connect() as conn:
-        accounts = await queries.list_accounts(conn, limit=200)
-        account = (await conn.execute(sa.select(ACCOUNTS.c.id).where(
-            ACCOUNTS.c.channel == "wechat", ACCOUNTS.c.external_id == openid))).scalar()
-        recent = []
-        if account is not None:
-            recent = [dict(r._mapping) for r in await conn.execute(
-                sa.select(TASKS.c.code, TASKS.c.kind, TASKS.c.listing, TASKS.c.status, TASKS.c.received_at)
-                .where(TASKS.c.sender_id == account).order_by(TASKS.c.id.desc()).limit(5))]
-    context["accounts"] = [a for a in accounts if a["channel"] == "wechat"]
-    context["recent"] = recent
-    return render(request, "simulator.html", context)
 
 
 # --- routes --------------------------------------------------------------------------------------
@@ -755,11 +621,11 @@ def setup_routes(app: web.Application, static_dir: str) -> None:
     r.add_post("/accounts/{id}/active", handle_account_active, name="account_active")
     r.add_get("/invites", handle_invites, name="invites")
     r.add_post("/invites", handle_invite_add, name="invite_add")
-    r.add_get("/digests", handle_digests, name="digests")
-    r.add_get("/digests/{id}", handle_digest, name="digest")
     r.add_get("/ledger", handle_ledger, name="ledger")
     r.add_get("/ledger.xlsx", handle_ledger_xlsx, name="ledger_xlsx")
     sim = r.add_resource("/simulator", name="simulator")
-    sim.add_route("GET", handle_simulator)
-    sim.add_route("POST", handle_simulator_post)
+    sim.add_route("GET", simulator.handle_simulator)
+    sim.add_route("POST", simulator.handle_simulator_post)
+    setup_admin_routes(app)
+    setup_digest_routes(app)
     r.add_static("/static/", static_dir, name="static")

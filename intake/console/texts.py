@@ -95,7 +95,7 @@ ACCOUNT_NOT_FOUND = "没有编号为 {id} 的账号。"
 BIND_NEEDS_TARGET = "绑定为部门联络员需选择部门,绑定为社区书记/主任需选择社区。"
 INVITE_CREATED = "邀请码 {code} 已生成(7 天内有效,仅可使用一次)。请让对方在公众号/企业微信中发送:绑定 {code}"
 SIM_NEEDS = "请选择一个账号或填写 OpenID,并输入消息内容。"
-SIM_FAILED = "模拟消息没有送达 /wechat:{error}。请确认服务正在运行,再试一次。"
+SIM_FAILED = "模拟消息没有送达 {path}:{error}。请确认服务正在运行,再试一次。"
 EXPORT_NEEDS_COMMUNITY = "请选择要导出台账的社区。"
 
 # --- messages to clerks and heads (through the outbox) ----------------------------------------
@@ -104,3 +104,18 @@ ADMIT_CLERK = ("【准入通知】您发出的任务 {code} 经区减负办审�
 ADMIT_HEAD = "【新任务】{code} {department}{kind},截止 {deadline}。经准入审核派发(协助事项 {item})。回复“任务”查看。"
 REFUSE_CLERK = "【准入审核】您发出的任务 {code} 未获准入,不予派发。理由:{reason}。如有法定依据和经费保障,可补充后重新发送。"
 CORRECT_CLERK = "【更正通知】任务 {code} 经区减负办更正:{changes}。"
+ADMIN_ONLY = "只有管理员(admin)可以打开这个页面。如需管理后台用户,请联系管理员。"
+USER_CREATED = "已创建后台用户 {username}({role})。请把密码当面或通过安全渠道告诉对方。"
+USER_PASSWORD_RESET = "已重置 {username} 的密码,并解除登录锁定。"
+USER_ACTIVE = "已{state}后台用户 {username}。"
+PASSWORDS_DIFFER = "两次输入的密码不一致,请重新输入。"
+OUTBOX_RETRIED = "消息 {id} 已重新排队,将在下一轮投递(约 30 秒内)。"
+OUTBOX_NOT_DEAD = "消息 {id} 不在“投递失败”状态,可能已被其他管理员重新排队。"
+INBOX_READ = "消息 {id} 已标为已读。"
+DIGEST_BAD_SCOPE = "没有名为“{scope}”的社区。月报范围应为 district(全区)或一个社区名称,请从月报存档进入。"
+CHART_NO_FONT = "服务器没有安装中文字体,无法生成月报图表(会显示成方框)。请安装 fonts-noto-cjk 后重试。"
+SIM_NO_WECOM = "企业微信模拟未启用:服务启动时没有提供企业微信加解密(见 README 的部署说明)。请改用公众号模拟。"
+SIM_BAD_REPLY = "企业微信回复无法解密:{error}"
+OUTBOX_STATUS_ZH = {"pending": "待发送", "sending": "发送中", "sent": "已发送", "dead": "投递失败"}
+OUTBOX_CHANNEL_ZH = {"log": "日志", "inbox": "站内信", "wecom_app": "企业微信应用", "wecom_robot": "企业微信群机器人",
+                     "wechat": "公众号"}
