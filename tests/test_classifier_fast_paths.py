@@ -1,4 +1,5 @@
-"""The fast cut is jieba's cut (HMM off) word for word; tokens keep their offsets; normalize is exact."""
+"""The fast paths change nothing: the cut is jieba's (HMM off) word for word, tokens keep their offsets,
+normalize is the width table, and the deadline pre-checks never skip a pattern that would match."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from classifiers import Rules, load_rules
+from classifiers.deadline import _PATTERNS, _patterns_for
 from classifiers.text import _WIDTH, normalize
 from classifiers.tokens import cut, tokenize
 
@@ -62,3 +64,25 @@ def test_tokens_keep_offsets_and_mark_rule_words(rules: Rules) -> None:
 @given(st.text(alphabet="".join(chr(code) for code in _WIDTH) + "ab，。12年月", max_size=40))
 def test_normalize_is_the_width_table(text: str) -> None:
     assert normalize(text) == text.translate(_WIDTH)
+
+
+_DATEISH = "0123456789０１２３：:./-年月日号前后截止至内底末旬下上本这当每周星期礼拜天今明后点时分半季度去岁小班之以份个工作"
+
+
+def _assert_prechecks_keep(text: str) -> None:
+    norm = normalize(text)
+    kept = {name for name, _pattern, _resolver in _patterns_for(norm)}
+    for name, pattern, _resolver in _PATTERNS:
+        if any(m.end() > m.start() for m in pattern.finditer(norm)):
+            assert name in kept, (name, text)
+
+
+def test_deadline_prechecks_keep_every_matching_pattern_on_the_corpus() -> None:
+    for text in _texts():
+        _assert_prechecks_keep(text)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text(alphabet=_DATEISH + "一二三四五六七八九十两", max_size=30))
+def test_deadline_prechecks_keep_every_matching_pattern(text: str) -> None:
+    _assert_prechecks_keep(text)
