@@ -238,9 +238,6 @@ def _department() -> Any:
     return sa.func.coalesce(T_TASKS.c.department, NO_DEPARTMENT).label("department")
 
 
-_KEY = ("department", "kind", "nature", "listing", "status", "quantity_unit")
-
-
 @dataclass
 class _Group:
     """Tasks (or one community's assignments) that share every attribute the digest splits on."""
@@ -260,19 +257,15 @@ class _Group:
     duplicate: int = 0
     repeat: int = 0
 
-    def add(self, row: Any, *, tasks: bool, assignments: bool) -> None:
-        n = int(row.n)
-        if tasks:
-            self.n += n
-            if row.qty is not None:
-                self.qty += int(row.qty)
-                self.has_qty = True
-            self.unfunded += int(row.unfunded or 0)
-            self.short += int(row.short or 0)
-            self.duplicate += int(row.duplicate or 0)
-            self.repeat += int(row.repeat or 0)
-        if assignments:
-            self.assigned += n
+
+def _group(values: Sequence[Any], *, assignments: bool) -> _Group:
+    """A group from a result row laid out as the key columns then the measures (see _key_columns, _measures)."""
+    department, kind, nature, listing, status, unit, n, qty, unfunded, short, duplicate, repeat = values
+    return _Group(
+        department, kind, nature, listing, status, unit, n=int(n), assigned=int(n) if assignments else 0,
+        qty=int(qty or 0), has_qty=qty is not None, unfunded=int(unfunded or 0), short=int(short or 0),
+        duplicate=int(duplicate or 0), repeat=int(repeat or 0),
+    )
 
 
 def _measures() -> list[Any]:
@@ -482,19 +475,6 @@ def _hours(settings: Settings, kind: str) -> float:
 # --- assembling -----------------------------------------------------------------------------------------
 
 
-def _group_key(row: Any) -> tuple[Any, ...]:
-    return tuple(getattr(row, k) for k in _KEY)
-
-
-def _collect(rows: Sequence[Any], into: dict[tuple[Any, ...], _Group], *, tasks: bool, assignments: bool) -> None:
-    for row in rows:
-        key = _group_key(row)
-        group = into.get(key)
-        if group is None:
-            group = into[key] = _Group(*key)
-        group.add(row, tasks=tasks, assignments=assignments)
-
-
 @dataclass(frozen=True)
 class _Scope:
     name: str  # community name or DISTRICT
@@ -653,22 +633,16 @@ async def _build(
     only = None if district else [s.community_id for s in scopes if s.community_id is not None]
 
     # one walk over the assignment groups feeds every community, the district's hours and the heat map
-    per_community: dict[int, dict[tuple[Any, ...], _Group]] = defaultdict(dict)
-    district_groups: dict[tuple[Any, ...], _Group] = {}
+    per_community: dict[int, list[_Group]] = defaultdict(list)
+    district_assigned: dict[tuple[Any, ...], int] = defaultdict(int)
     heat: dict[tuple[int, str], int] = defaultdict(int)
     for row in await _assignment_groups(conn, start=start, end=end, community_ids=only):
-        cid, attributes = int(row.community_id), _group_key(row)
-        groups = per_community[cid]
-        group = groups.get(attributes)
-        if group is None:
-            group = groups[attributes] = _Group(*attributes)
-        group.add(row, tasks=True, assignments=True)
+        cid = int(row[0])
+        group = _group(row[1:], assignments=True)
+        per_community[cid].append(group)
         if district:
-            total = district_groups.get(attributes)
-            if total is None:
-                total = district_groups[attributes] = _Group(*attributes)
-            total.assigned += int(row.n)
-            heat[(cid, str(row.department))] += int(row.n)
+            district_assigned[tuple(row[1:7])] += group.n
+            heat[(cid, group.department)] += group.n
     prev = await _previous_cores(conn, start=prev_start, end=prev_end, community_ids=only, district=district,
                                  settings=settings)
     timeliness = await _timeliness(conn, month=month, settings=settings, community_ids=only)
@@ -678,7 +652,13 @@ async def _build(
 
     digests: list[Digest] = []
     if district:
-        _collect(await _task_groups(conn, start=start, end=end), district_groups, tasks=True, assignments=False)
+        district_groups = []
+        for row in await _task_groups(conn, start=start, end=end):
+            group = _group(row, assignments=False)
+            group.assigned = district_assigned.pop(tuple(row[:6]), 0)
+            district_groups.append(group)
+        for (department, kind, nature, listing, status, unit), n in district_assigned.items():  # none expected
+            district_groups.append(_Group(department, kind, nature, listing, status, unit, assigned=n))
         heat_cids = {cid for cid, _ in heat}
         heat_communities = [(int(c.id), str(c.name)) for c in rows if c.active or int(c.id) in heat_cids]
         rated: dict[str, tuple[int, int]] = {}
@@ -688,7 +668,7 @@ async def _build(
                 rated[name] = (so_far + score, count + n)
         digests.append(_assemble(
             _Scope(DISTRICT, None, sum(int(c.staff) for c in rows if c.active)), month=month, settings=settings,
-            groups=list(district_groups.values()), prev=prev.get(None, _Core()),
+            groups=district_groups, prev=prev.get(None, _Core()),
             timeliness=_sum_timeliness(timeliness.values()),
             ratings=_rating_rows(rated), unfunded_codes=codes.get(None, ()), heat=heat,
             heat_communities=heat_communities,
@@ -697,7 +677,7 @@ async def _build(
         key = scope.community_id
         assert key is not None
         digests.append(_assemble(
-            scope, month=month, settings=settings, groups=list(per_community.get(key, {}).values()),
+            scope, month=month, settings=settings, groups=per_community.get(key, []),
             prev=prev.get(key, _Core()), timeliness=timeliness.get(key, (0, 0, 0, 0)),
             ratings=_rating_rows(ratings.get(key, {})), unfunded_codes=codes.get(key, ()),
         ))
