@@ -13,7 +13,11 @@ import sqlalchemy as sa
 from aiohttp import web
 from openpyxl import load_workbook
 
-from intake.console.tables import TASKS
+from bot.keys import CRYPTO_WECOM
+from bot.simulator_support import WecomSimulatorSupport
+from intake.console.simulator import WECOM_SIMULATOR
+from intake.console.tables import OUTBOX, TASKS
+from intake.outbox import add_outbox_message
 from tests.test_console_support import PASSWORD, add_user, build_app, scalar, seed_task
 
 CHROMIUM = "/usr/bin/chromium"
@@ -35,7 +39,9 @@ def chromium_path() -> str:
 
 @pytest.fixture
 async def server(settings, engine) -> AsyncIterator[str]:
-    runner = web.AppRunner(build_app(settings))
+    app = build_app(settings)
+    app[WECOM_SIMULATOR] = WecomSimulatorSupport(app[CRYPTO_WECOM], settings)  # as bot/app.py does
+    runner = web.AppRunner(app)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
@@ -142,11 +148,16 @@ async def test_console_in_chromium(server, browser, engine, tmp_path):
     assert resp.status == 403
     assert "CSRF" in await resp.text()
 
-    # the other main pages
-    for name, path in (("dashboard", "/admin/"), ("lists", "/admin/lists"), ("simulator", "/admin/simulator"),
-                       ("directory", "/admin/directory")):
-        await page.goto(f"{server}{path}")
+    # every other page, and the digest's chart as the browser shows it
+    await _dead_letter_and_inbox(engine)
+    for name, path in PAGES:
+        response = await page.goto(f"{server}{path}")
+        assert response is not None and response.status == 200, path
         await page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+    await page.goto(f"{server}{_digest_path()}")
+    img = "document.querySelector('figure.chart-png img')"
+    await page.wait_for_function(f"{img}.complete", timeout=30_000)
+    assert await page.evaluate(f"{img}.naturalWidth") == 1200, "the digest chart did not load"
     await context.close()
 
     # a phone
@@ -159,4 +170,38 @@ async def test_console_in_chromium(server, browser, engine, tmp_path):
     assert width <= 400, f"the log page scrolls sideways on a phone ({width}px)"
     await page.goto(f"{server}/admin/tasks/{report}")
     await page.screenshot(path=str(SHOTS / "phone-task.png"), full_page=True)
+    wide = []
+    for name, path in PAGES:
+        await page.goto(f"{server}{path}")
+        await page.screenshot(path=str(SHOTS / f"phone-{name}.png"), full_page=True)
+        width = await page.evaluate("document.documentElement.scrollWidth")
+        if width > 400:
+            wide.append(f"{path} ({width}px)")
+    assert not wide, f"pages that scroll sideways on a phone: {wide}"
     await phone.close()
+
+
+def _digest_path() -> str:
+    month = dt.datetime.now(dt.UTC).astimezone(dt.timezone(dt.timedelta(hours=8))).strftime("%Y-%m")
+    return f"/admin/digests/{month}/district"
+
+
+PAGES = (
+    ("dashboard", "/admin/"), ("review", "/admin/review"), ("lists", "/admin/lists"),
+    ("directory", "/admin/directory"), ("accounts", "/admin/accounts"), ("invites", "/admin/invites"),
+    ("digests", "/admin/digests"), ("digest", _digest_path()), ("ledger", "/admin/ledger"),
+    ("outbox", "/admin/outbox"), ("simulator", "/admin/simulator"), ("users", "/admin/users"),
+)
+
+
+async def _dead_letter_and_inbox(engine: Any) -> None:
+    now = dt.datetime.now(dt.UTC)
+    async with engine.begin() as conn:
+        dead = await add_outbox_message(conn, idempotency_key="shot-dead", channel="wecom_app", recipient="zhangsan",
+                                        kind="reminder", subject="截止提醒", now=now,
+                                        body="【截止提醒】R-20251120-0001 区民政局报表,明天截止。回复“完成 R-20251120-0001”标记完成。")
+        await conn.execute(sa.update(OUTBOX).where(OUTBOX.c.id == dead).values(
+            status="dead", attempts=5, last_error="errcode 60020: not allow to access from your ip, hint: [x]"))
+        await add_outbox_message(conn, idempotency_key="shot-inbox", channel="inbox", recipient="幸福社区",
+                                 kind="notice", subject="新任务", now=now,
+                                 body="【新任务】R-20251120-0002 民政局报表,截止 12月05日。回复“任务”查看。")
