@@ -15,11 +15,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.callbacks import setup_callback_routes
 from bot.crypto import MessageCrypto
-from bot.keys import CRYPTO_WECHAT, CRYPTO_WECOM, METRICS, PENDING, SERVICES, SETTINGS, Metrics
+from bot.hints import SenderHints
+from bot.keys import CRYPTO_WECHAT, CRYPTO_WECOM, HINTS, METRICS, PENDING, SERVICES, SETTINGS, Metrics
 from intake.accounts import seed_directory
 from intake.console import create_console_app
 from intake.context import Services
-from intake.db import create_engine, ping
+from intake.db import create_engine, create_thread_engine, ping
 from intake.rules_store import RulesProvider
 from intake.settings import Settings
 from intake.writer import Writer
@@ -52,7 +53,12 @@ async def _services_ctx(app: web.Application) -> AsyncIterator[None]:
             departments=sorted(set(rules.current.departments) | set(settings.district.departments)),
             communities=[(c.name, c.staff) for c in settings.district.communities],
         )
-    writer = Writer(engine, batch_max=settings.database.batch_max, batch_wait_ms=settings.database.batch_wait_ms)
+    writer = Writer(
+        engine,
+        batch_max=settings.database.batch_max,
+        batch_wait_ms=settings.database.batch_wait_ms,
+        thread_engine=create_thread_engine(settings),
+    )
     await writer.start()
     http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10))
     app[SERVICES] = Services(settings=settings, engine=engine, writer=writer, rules=rules, http=http)
@@ -115,6 +121,7 @@ def create_app(settings: Settings, *, background: bool = True) -> web.Applicatio
     app[CRYPTO_WECOM] = MessageCrypto(settings.wecom.token, settings.wecom.encoding_aes_key, settings.wecom.corp_id)
     app[METRICS] = Metrics.create()
     app[PENDING] = set()
+    app[HINTS] = SenderHints()
     app.cleanup_ctx.append(_services_ctx)
     app.cleanup_ctx.append(_rules_refresh_ctx)
     if background:

@@ -20,13 +20,13 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot import texts
 from bot.crypto import MessageCrypto, check_signature
-from bot.dialogue import DialogueContext, Incoming, handle_event, handle_text, needs_classification
+from bot.dialogue import Ahead, DialogueContext, Incoming, handle_event, handle_text, is_command, normalize
 from bot.errors import BodyTooLargeError, SignatureError, WireError
-from bot.keys import CRYPTO_WECHAT, CRYPTO_WECOM, METRICS, PENDING, SERVICES
+from bot.keys import CRYPTO_WECHAT, CRYPTO_WECOM, HINTS, METRICS, PENDING, SERVICES
 from bot.messages import Event, Message, TextMessage, parse_message
 from bot.replies import SUCCESS, build_text_reply
-from classifiers import Classification, classify
-from intake.accounts import get_account
+from classifiers import classify
+from intake.accounts import AccountView, get_account
 from intake.context import Services
 from intake.dedupe import get_processed_reply, record_processed
 from intake.errors import StorageUnavailable
@@ -145,8 +145,21 @@ async def _late_push(services: Services, channel: Channel, message: Message, fut
     await services.writer.submit(unit)
 
 
-def _classify_ahead(ctx: DialogueContext, message: TextMessage, department: str | None, at: dt.datetime) -> Classification:
-    return classify(message.content, now=at, sender_department=department, rules=ctx.rules)
+async def _ahead(request: web.Request, ctx: DialogueContext, channel: Channel, message: TextMessage,
+                 received_at: dt.datetime) -> Ahead | None:
+    """Classify a clerk's notice outside the writer, using a cached guess of who the sender is."""
+    services = request.app[SERVICES]
+    hints = request.app[HINTS]
+    key = (channel.name, message.from_user)
+    hint = hints.get(key)
+    if hint is None:
+        async with services.engine.connect() as conn:
+            account = await get_account(conn, channel=channel.name, external_id=message.from_user)
+        hint = hints.put(key, account)
+    if not hint.reads_notices or is_command(message.content):
+        return None
+    classification = classify(message.content, now=received_at, sender_department=hint.department, rules=ctx.rules)
+    return Ahead(classification=classification, department=hint.department)
 
 
 async def _process(request: web.Request, channel: Channel, message: Message, started: float) -> str:
@@ -155,25 +168,20 @@ async def _process(request: web.Request, channel: Channel, message: Message, sta
     ctx = DialogueContext(settings=services.settings, rules=services.rules.current)
     key = f"{channel.name}:{message.dedupe_key}"
     received_at = _received_at(message, services)
-    classification: Classification | None = None
-    async with services.engine.connect() as conn:
-        first = await get_processed_reply(conn, key=key)
-        if first is not None:
-            request.app[METRICS].retries.labels(channel.name).inc()
-            return first
-        if isinstance(message, TextMessage):
-            account = await get_account(conn, channel=channel.name, external_id=message.from_user)
-            if account is not None and needs_classification(account, message.content):
-                classification = _classify_ahead(ctx, message, account.department, received_at)
+    ahead = await _ahead(request, ctx, channel, message, received_at) if isinstance(message, TextMessage) else None
+    replayed = False
+    sender: AccountView | None = None
 
     async def unit(conn: AsyncConnection) -> str:
+        nonlocal replayed, sender
         stored = await get_processed_reply(conn, key=key)
         if stored is not None:
+            replayed = True
             return stored
         if isinstance(message, TextMessage):
             incoming = Incoming(channel=channel.name, external_id=message.from_user, text=message.content,
                                 msg_id=key, received_at=received_at)
-            reply = await handle_text(ctx, conn, incoming, classification)
+            reply, sender = await handle_text(ctx, conn, incoming, ahead)
         elif isinstance(message, Event):
             event = message.raw.get("Event", "").lower()
             reply = await handle_event(ctx, conn, channel=channel.name, external_id=message.from_user,
@@ -186,7 +194,7 @@ async def _process(request: web.Request, channel: Channel, message: Message, sta
     future = asyncio.ensure_future(services.writer.submit(unit))
     remaining = services.settings.server.reply_budget_s - (time.monotonic() - started)
     try:
-        return await asyncio.wait_for(asyncio.shield(future), timeout=max(remaining, 0.0))
+        reply = await asyncio.wait_for(asyncio.shield(future), timeout=max(remaining, 0.0))
     except TimeoutError:
         request.app[METRICS].late.labels(channel.name).inc()
         log.warning("reply budget exceeded for %s; answering success and pushing later", key)
@@ -194,6 +202,14 @@ async def _process(request: web.Request, channel: Channel, message: Message, sta
         request.app[PENDING].add(task)
         task.add_done_callback(request.app[PENDING].discard)
         return ""
+    if replayed:
+        request.app[METRICS].retries.labels(channel.name).inc()
+    hint_key = (channel.name, message.from_user)
+    if isinstance(message, TextMessage) and sender is not None and not normalize(message.content).startswith("绑定"):
+        request.app[HINTS].put(hint_key, sender)
+    else:
+        request.app[HINTS].forget(hint_key)  # binding or (un)subscribing changes who the sender is
+    return reply
 
 
 async def _handle_post(request: web.Request, channel: Channel) -> web.Response:

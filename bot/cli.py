@@ -29,6 +29,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     logging.basicConfig(level=settings.server.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)  # one line per 30-second tick is noise
     host = args.host or settings.server.host
     port = args.port or settings.server.port
     started = time.monotonic()

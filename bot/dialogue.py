@@ -39,9 +39,11 @@ from intake.tasks import (
     withdraw_task,
 )
 
-__all__ = ["Incoming", "DialogueContext", "normalize", "is_command", "handle_text", "handle_event", "needs_classification"]
+__all__ = ["Ahead", "Incoming", "DialogueContext", "normalize", "is_command", "handle_text", "handle_event"]
 
 AWAITING_DEADLINE = "awaiting_deadline"
+# last_seen_at opens WeChat's 48-hour window for customer-service messages; minutes of slack are fine
+LAST_SEEN_RESOLUTION = dt.timedelta(minutes=10)
 DEADLINE_ANSWER_MAX_CHARS = 30
 
 
@@ -189,11 +191,6 @@ def is_command(text: str) -> bool:
     return any(route.pattern.match(text) for route in ROUTES)
 
 
-def needs_classification(account: AccountView | None, text: str) -> bool:
-    """Whether a message will be read as a task notice (so the caller can classify it before the unit)."""
-    return account is not None and account.is_bound and account.role in ("clerk", "admin") and not is_command(text)
-
-
 def _is_deadline_answer(text: str, classification: Classification) -> bool:
     if text in texts.NO_DEADLINE_WORDS:
         return True
@@ -269,18 +266,30 @@ def _error_reply(exc: IntakeError) -> str:
     return str(exc)
 
 
-async def handle_text(
-    ctx: DialogueContext, conn: AsyncConnection, msg: Incoming, classification: Classification | None
-) -> str:
-    """One text message, start to finish, inside the caller's transaction."""
-    await touch_account(conn, channel=msg.channel, external_id=msg.external_id, now=msg.received_at)
+@dataclass(frozen=True)
+class Ahead:
+    """A classification computed before the writer unit, from a possibly stale guess of the sender."""
+
+    classification: Classification
+    department: str | None
+
+
+async def handle_text(ctx: DialogueContext, conn: AsyncConnection, msg: Incoming, ahead: Ahead | None) -> tuple[str, AccountView]:
+    """One text message, start to finish, inside the caller's transaction; returns the reply and the sender.
+
+    Use cases check everything before they write, so a refused command leaves nothing behind.
+    """
     account = await get_account(conn, channel=msg.channel, external_id=msg.external_id)
-    assert account is not None
+    if account is None or account.last_seen_at is None or msg.received_at - account.last_seen_at > LAST_SEEN_RESOLUTION:
+        await touch_account(conn, channel=msg.channel, external_id=msg.external_id, now=msg.received_at)
+        if account is None:
+            account = await get_account(conn, channel=msg.channel, external_id=msg.external_id)
+            assert account is not None
+    classification = ahead.classification if ahead is not None and ahead.department == account.department else None
     try:
-        async with conn.begin_nested():
-            return await _dispatch(ctx, conn, account, msg, classification)
+        return await _dispatch(ctx, conn, account, msg, classification), account
     except (NotFound, Forbidden, InvalidRequest) as exc:
-        return _error_reply(exc)
+        return _error_reply(exc), account
 
 
 async def handle_event(ctx: DialogueContext, conn: AsyncConnection, *, channel: str, external_id: str, event: str, now: dt.datetime) -> str:

@@ -9,10 +9,11 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
 from bot.crypto import MessageCrypto
+from bot.hints import SenderHints
 from intake.context import SERVICES
 from intake.settings import Settings
 
-__all__ = ["SETTINGS", "SERVICES", "CRYPTO_WECHAT", "CRYPTO_WECOM", "METRICS", "PENDING", "Metrics"]
+__all__ = ["SETTINGS", "SERVICES", "CRYPTO_WECHAT", "CRYPTO_WECOM", "METRICS", "PENDING", "HINTS", "Metrics"]
 
 
 @dataclass(frozen=True)
@@ -46,4 +47,5 @@ SETTINGS = web.AppKey("settings", Settings)
 CRYPTO_WECHAT = web.AppKey("crypto_wechat", MessageCrypto)
 CRYPTO_WECOM = web.AppKey("crypto_wecom", MessageCrypto)
 METRICS = web.AppKey("metrics", Metrics)
+HINTS = web.AppKey("hints", SenderHints)
 PENDING: web.AppKey[set[asyncio.Task[None]]] = web.AppKey("pending")

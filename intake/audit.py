@@ -12,6 +12,8 @@ from intake.models import AUDIT_LOG
 
 __all__ = ["add_audit", "list_audit"]
 
+_INSERT = sa.insert(AUDIT_LOG)
+
 
 def _plain(value: Any) -> Any:
     if isinstance(value, dict):
@@ -35,11 +37,12 @@ async def add_audit(
     after: dict[str, Any] | None = None,
 ) -> None:
     await conn.execute(
-        sa.insert(AUDIT_LOG).values(
-            at=now, actor=actor, entity=entity, entity_id=entity_id, action=action,
-            before=_plain(before) if before is not None else None,
-            after=_plain(after) if after is not None else None,
-        )
+        _INSERT,
+        {
+            "at": now, "actor": actor, "entity": entity, "entity_id": entity_id, "action": action,
+            "before": _plain(before) if before is not None else None,
+            "after": _plain(after) if after is not None else None,
+        },
     )
 
 

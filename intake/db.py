@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from intake.settings import Settings
 
-__all__ = ["create_engine", "upgrade_database", "alembic_config", "ping"]
+__all__ = ["create_engine", "create_thread_engine", "upgrade_database", "alembic_config", "ping"]
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
@@ -52,6 +52,21 @@ def create_engine(settings: Settings, *, url: str | None = None) -> AsyncEngine:
         max_overflow=settings.database.pool_size,
         pool_pre_ping=True,
     )
+
+
+def create_thread_engine(settings: Settings, *, url: str | None = None) -> sa.Engine | None:
+    """For SQLite, a plain (sync) engine on the same file for the writer's own thread; None otherwise."""
+    url = url or settings.database_url
+    if not url.startswith("sqlite") or url.endswith(":memory:"):
+        return None
+    engine = sa.create_engine(
+        "sqlite:///" + url.split(":///", 1)[1],
+        echo=settings.database.echo,
+        connect_args={"timeout": 5, "check_same_thread": False},
+    )
+    sa.event.listen(engine, "connect", _sqlite_pragmas)
+    sa.event.listen(engine, "begin", _sqlite_begin)
+    return engine
 
 
 def alembic_config(url: str) -> Config:

@@ -11,6 +11,8 @@ from intake.models import PROCESSED_MESSAGES
 
 __all__ = ["get_processed_reply", "record_processed", "prune_processed"]
 
+_INSERT = sa.insert(PROCESSED_MESSAGES)
+
 
 async def get_processed_reply(conn: AsyncConnection, *, key: str) -> str | None:
     value = (
@@ -20,7 +22,7 @@ async def get_processed_reply(conn: AsyncConnection, *, key: str) -> str | None:
 
 
 async def record_processed(conn: AsyncConnection, *, key: str, channel: str, reply: str, now: dt.datetime) -> None:
-    await conn.execute(sa.insert(PROCESSED_MESSAGES).values(key=key, channel=channel, reply=reply, created_at=now))
+    await conn.execute(_INSERT, {"key": key, "channel": channel, "reply": reply, "created_at": now})
 
 
 async def prune_processed(conn: AsyncConnection, *, before: dt.datetime) -> int:

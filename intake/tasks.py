@@ -53,6 +53,7 @@ __all__ = [
     "next_task_code",
 ]
 
+_INSERT_TASK = sa.insert(TASKS).returning(TASKS.c.id)
 DUPLICATE_WINDOW_DAYS = 30
 NEAR_IDENTICAL = 0.85  # character-level similarity of two notices from one department
 SAME_DATA_OVERLAP = 0.5  # keyword overlap of two data-collection notices from different departments
@@ -193,15 +194,22 @@ async def add_target_reminders(
             .where(TASK_TARGETS.c.task_id == task_id, TASK_TARGETS.c.status == TargetStatus.open.value)
         )
     ).all()
+    return await _add_reminders(
+        conn, targets=[(int(row.id), row.due_date) for row in rows if row.due_date is not None],
+        received_at=received_at, settings=settings, code=code,
+    )
+
+
+async def _add_reminders(
+    conn: AsyncConnection, *, targets: list[tuple[int, dt.date]], received_at: dt.datetime, settings: Settings,
+    code: str,
+) -> int:
     values = []
-    for row in rows:
-        if row.due_date is None:
-            continue
+    for target_id, due in targets:
         for planned in plan_reminders(
-            due=row.due_date, received_at=received_at, schedule=settings.schedule, tz=settings.tz,
-            seed=f"{code}:{row.id}",
+            due=due, received_at=received_at, schedule=settings.schedule, tz=settings.tz, seed=f"{code}:{target_id}",
         ):
-            values.append({"target_id": row.id, "kind": planned.kind, "fire_at": planned.fire_at})
+            values.append({"target_id": target_id, "kind": planned.kind, "fire_at": planned.fire_at})
     if values:
         await conn.execute(sa.insert(REMINDERS), values)
     return len(values)
@@ -235,44 +243,44 @@ async def create_task(
         received_at=received_at, due=c.deadline, tz=tz, working_days=settings.schedule.short_notice_working_days
     )
     quantity = c.quantity
+    # a constant statement with separate parameters: compiled once, cached by SQLAlchemy
     result = await conn.execute(
-        sa.insert(TASKS)
-        .values(
-            code=code,
-            msg_id=msg_id,
-            channel=channel,
-            sender_id=account.id,
-            department_id=department_id,
-            department=department_name,
-            raw_text=text,
-            kind=c.kind.value,
-            nature=c.nature.value,
-            listing=c.listing.value,
-            item=c.item,
-            certificate=c.certificate.value if c.certificate else None,
-            deadline=c.deadline,
-            deadline_time=c.deadline_time,
-            recurrence=c.recurrence.value if c.recurrence else None,
-            quantity_value=quantity.value if quantity else None,
-            quantity_unit=quantity.unit if quantity else None,
-            funded=c.funded,
-            amount_yuan=c.amount_yuan,
-            emergency=c.emergency,
-            communities=list(c.communities),
-            keywords=list(c.keywords),
-            evidence=c.to_json("")["evidence"],
-            confidence=c.confidence,
-            needs_review=c.needs_review,
-            rules_version=c.rules_version,
-            status=status,
-            duplicate_of=duplicate[0] if duplicate else None,
-            repeat_collection=bool(same_data),
-            short_notice=short,
-            received_at=received_at,
-            created_at=received_at,
-            updated_at=received_at,
-        )
-        .returning(TASKS.c.id)
+        _INSERT_TASK,
+        {
+            "code": code,
+            "msg_id": msg_id,
+            "channel": channel,
+            "sender_id": account.id,
+            "department_id": department_id,
+            "department": department_name,
+            "raw_text": text,
+            "kind": c.kind.value,
+            "nature": c.nature.value,
+            "listing": c.listing.value,
+            "item": c.item,
+            "certificate": c.certificate.value if c.certificate else None,
+            "deadline": c.deadline,
+            "deadline_time": c.deadline_time,
+            "recurrence": c.recurrence.value if c.recurrence else None,
+            "quantity_value": quantity.value if quantity else None,
+            "quantity_unit": quantity.unit if quantity else None,
+            "funded": c.funded,
+            "amount_yuan": c.amount_yuan,
+            "emergency": c.emergency,
+            "communities": list(c.communities),
+            "keywords": list(c.keywords),
+            "evidence": c.to_json("")["evidence"],
+            "confidence": c.confidence,
+            "needs_review": c.needs_review,
+            "rules_version": c.rules_version,
+            "status": status,
+            "duplicate_of": duplicate[0] if duplicate else None,
+            "repeat_collection": bool(same_data),
+            "short_notice": short,
+            "received_at": received_at,
+            "created_at": received_at,
+            "updated_at": received_at,
+        },
     )
     task_id = int(result.scalar_one())
     if same_data:
@@ -281,22 +289,35 @@ async def create_task(
         )
     target_status = TargetStatus.refused.value if status == TaskStatus.refused.value else TargetStatus.open.value
     communities = await _target_communities(conn, c.communities)
+    target_ids: list[int] = []
     if communities:
-        await conn.execute(
-            sa.insert(TASK_TARGETS),
+        result = await conn.execute(
+            sa.insert(TASK_TARGETS).returning(TASK_TARGETS.c.id, sort_by_parameter_order=True),
             [
                 {"task_id": task_id, "community_id": cid, "status": target_status, "due_date": c.deadline}
                 for cid, _ in communities
             ],
         )
+        target_ids = [int(row.id) for row in result]
     if status == TaskStatus.accepted.value and c.deadline is not None:
-        await add_target_reminders(conn, task_id=task_id, received_at=received_at, settings=settings, code=code)
+        await _add_reminders(conn, targets=[(tid, c.deadline) for tid in target_ids], received_at=received_at,
+                             settings=settings, code=code)
     await add_audit(
         conn, actor=f"account:{account.id}", entity="task", entity_id=task_id, action="create",
         after={"code": code, "status": status, "listing": c.listing.value, "item": c.item, "kind": c.kind.value},
         now=received_at,
     )
-    view = await get_task(conn, code=code)
+    view = TaskView(
+        id=task_id, code=code, department=department_name, kind=c.kind.value, nature=c.nature.value,
+        listing=c.listing.value, item=c.item, certificate=c.certificate.value if c.certificate else None,
+        deadline=c.deadline, deadline_time=c.deadline_time, recurrence=c.recurrence.value if c.recurrence else None,
+        funded=c.funded, amount_yuan=c.amount_yuan, status=status, sender_id=account.id, raw_text=text,
+        quantity_value=quantity.value if quantity else None, quantity_unit=quantity.unit if quantity else None,
+        needs_review=c.needs_review, short_notice=short, duplicate_of_code=duplicate[1] if duplicate else None,
+        repeat_collection=bool(same_data),
+        targets=tuple(TargetView(community=name, status=target_status, due_date=c.deadline, done_at=None)
+                      for _, name in communities),
+    )
     asks_deadline = c.deadline is None and status != TaskStatus.refused.value
     return NewTask(
         task=view,

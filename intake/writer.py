@@ -6,6 +6,12 @@ takes whatever units are queued (up to ``batch_max``), runs each in its own
 SAVEPOINT (a failing unit rolls back alone), commits once, and only then
 resolves the callers' futures. Nothing is acknowledged before COMMIT, and the
 database sees one transaction per batch instead of one per message.
+
+On SQLite the batch runs in one dedicated thread over a plain (sync) SQLite
+connection: aiosqlite hands every statement to its own thread and back, and
+with a dozen statements a message those hand-offs, not SQLite, would be the
+cost. Units stay ``async`` and see the same ``execute`` / ``dialect`` surface
+(:class:`ThreadConnection`); on PostgreSQL they run on the asyncpg engine.
 """
 
 from __future__ import annotations
@@ -13,7 +19,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+import threading
+from collections.abc import AsyncIterator, Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -22,7 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from intake.errors import StorageUnavailable
 
-__all__ = ["Unit", "Writer"]
+__all__ = ["Unit", "Writer", "ThreadConnection"]
 
 log = logging.getLogger(__name__)
 
@@ -36,11 +44,37 @@ class _Job:
     future: asyncio.Future[Any] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
 
 
+class ThreadConnection:
+    """The part of ``AsyncConnection`` that units use, over a sync connection, inside the writer thread."""
+
+    def __init__(self, connection: sa.Connection) -> None:
+        self._connection = connection
+        self.dialect = connection.dialect
+
+    async def execute(self, statement: Any, parameters: Any = None, **kwargs: Any) -> Any:
+        return self._connection.execute(statement, parameters, **kwargs)
+
+    @contextlib.asynccontextmanager
+    async def begin_nested(self) -> AsyncIterator[None]:
+        with self._connection.begin_nested():
+            yield
+
+
 class Writer:
     """Serialises and batches writes; ``submit`` returns the unit's result after its batch committed."""
 
-    def __init__(self, engine: AsyncEngine, *, batch_max: int = 64, batch_wait_ms: float = 0.0) -> None:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        *,
+        batch_max: int = 64,
+        batch_wait_ms: float = 0.0,
+        thread_engine: sa.Engine | None = None,
+    ) -> None:
         self._engine = engine
+        self._thread_engine = thread_engine
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="jianfu-writer") if thread_engine else None
+        self._thread_loop = threading.local()
         self._batch_max = batch_max
         self._batch_wait = batch_wait_ms / 1000.0
         self._queue: asyncio.Queue[_Job] = asyncio.Queue()
@@ -61,6 +95,12 @@ class Writer:
         with contextlib.suppress(asyncio.CancelledError):
             await self._task
         self._task = None
+        if self._executor is not None:
+            self._executor.submit(self._close_thread_loop).result()
+            self._executor.shutdown(wait=True)
+            self._executor = None
+        if self._thread_engine is not None:
+            self._thread_engine.dispose()
 
     async def submit(self, unit: Unit[T]) -> T:
         if self._task is None:
@@ -88,30 +128,28 @@ class Writer:
                     self._queue.task_done()
 
     async def _commit(self, jobs: list[_Job]) -> None:
-        results: list[tuple[_Job, bool, Any]] = []
+        """Run the batch in one transaction; if any unit fails, redo the batch with a savepoint per unit.
+
+        The optimistic pass costs no SAVEPOINT statements (most batches have no failing unit); the
+        careful pass isolates a failing unit so the others still commit. Units are functions of the
+        database state and their inputs, so running one again after a rollback is safe.
+        """
         try:
-            async with self._engine.begin() as conn:
-                for job in jobs:
-                    try:
-                        async with conn.begin_nested():
-                            value = await job.unit(conn)
-                        results.append((job, True, value))
-                    except (sa.exc.OperationalError, sa.exc.InterfaceError):
-                        raise
-                    except Exception as exc:  # a unit's own failure: roll back its savepoint only
-                        results.append((job, False, exc))
+            try:
+                results = await self._run_batch(jobs, isolated=False)
+            except _UnitFailed as failed:
+                if len(jobs) == 1:  # nothing else to save: its transaction is already rolled back
+                    results = [(jobs[0], False, failed.__cause__)]
+                else:
+                    results = await self._run_batch(jobs, isolated=True)
         except (sa.exc.OperationalError, sa.exc.InterfaceError, OSError) as exc:
             log.error("database write failed, %d message(s) not stored: %s", len(jobs), exc)
             error = StorageUnavailable(f"数据库暂时无法写入({type(exc).__name__}): {exc}".splitlines()[0])
-            for job in jobs:
-                if not job.future.done():
-                    job.future.set_exception(error)
+            self._fail_all(jobs, error)
             return
-        except Exception as exc:
+        except Exception as exc:  # writer boundary: every caller must hear back
             log.exception("writer batch failed")
-            for job in jobs:
-                if not job.future.done():
-                    job.future.set_exception(StorageUnavailable(f"写入失败: {exc}"))
+            self._fail_all(jobs, StorageUnavailable(f"写入失败: {exc}"))
             return
         self.batches += 1
         self.units += len(jobs)
@@ -122,3 +160,59 @@ class Writer:
                 job.future.set_result(value)
             else:
                 job.future.set_exception(value)
+
+    @staticmethod
+    def _fail_all(jobs: list[_Job], error: Exception) -> None:
+        for job in jobs:
+            if not job.future.done():
+                job.future.set_exception(error)
+
+    async def _run_batch(self, jobs: list[_Job], *, isolated: bool) -> list[tuple[_Job, bool, Any]]:
+        if self._executor is not None:
+            loop = asyncio.get_running_loop()
+            return await loop.run_in_executor(self._executor, self._run_batch_in_thread, jobs, isolated)
+        async with self._engine.begin() as conn:
+            return await self._run_units(conn, jobs, isolated=isolated)
+
+    def _run_batch_in_thread(self, jobs: list[_Job], isolated: bool) -> list[tuple[_Job, bool, Any]]:
+        loop: asyncio.AbstractEventLoop | None = getattr(self._thread_loop, "loop", None)
+        if loop is None:
+            loop = asyncio.new_event_loop()
+            self._thread_loop.loop = loop
+        assert self._thread_engine is not None
+        with self._thread_engine.begin() as sync_conn:
+            conn = ThreadConnection(sync_conn)
+            return loop.run_until_complete(self._run_units(conn, jobs, isolated=isolated))  # type: ignore[arg-type]
+
+    def _close_thread_loop(self) -> None:
+        loop: asyncio.AbstractEventLoop | None = getattr(self._thread_loop, "loop", None)
+        if loop is not None:
+            loop.close()
+            self._thread_loop.loop = None
+
+    async def _run_units(
+        self, conn: AsyncConnection, jobs: list[_Job], *, isolated: bool
+    ) -> list[tuple[_Job, bool, Any]]:
+        results: list[tuple[_Job, bool, Any]] = []
+        for job in jobs:
+            if not isolated:
+                try:
+                    results.append((job, True, await job.unit(conn)))
+                except (sa.exc.OperationalError, sa.exc.InterfaceError):
+                    raise
+                except Exception as exc:
+                    raise _UnitFailed from exc  # roll back the whole batch, redo it isolated
+                continue
+            try:
+                async with conn.begin_nested():
+                    value = await job.unit(conn)
+                results.append((job, True, value))
+            except (sa.exc.OperationalError, sa.exc.InterfaceError):
+                raise
+            except Exception as exc:  # a unit's own failure: its savepoint rolled back, the rest go on
+                results.append((job, False, exc))
+        return results
+
+
+class _UnitFailed(Exception):
+    """A unit raised during the optimistic pass."""
