@@ -17,8 +17,10 @@ from bot.callbacks import setup_callback_routes
 from bot.crypto import MessageCrypto
 from bot.hints import SenderHints
 from bot.keys import CRYPTO_WECHAT, CRYPTO_WECOM, HINTS, METRICS, PENDING, SERVICES, SETTINGS, Metrics
+from bot.simulator_support import WecomSimulatorSupport
 from intake.accounts import seed_directory
 from intake.console import create_console_app
+from intake.console.simulator import WECOM_SIMULATOR
 from intake.context import Services
 from intake.db import create_engine, create_thread_engine, ping
 from intake.rules_store import RulesProvider
@@ -119,6 +121,7 @@ def create_app(settings: Settings, *, background: bool = True) -> web.Applicatio
     app[SETTINGS] = settings
     app[CRYPTO_WECHAT] = MessageCrypto(settings.wechat.token, settings.wechat.encoding_aes_key, settings.wechat.app_id)
     app[CRYPTO_WECOM] = MessageCrypto(settings.wecom.token, settings.wecom.encoding_aes_key, settings.wecom.corp_id)
+    app[WECOM_SIMULATOR] = WecomSimulatorSupport(app[CRYPTO_WECOM], settings)
     app[METRICS] = Metrics.create()
     app[PENDING] = set()
     app[HINTS] = SenderHints()

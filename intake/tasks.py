@@ -291,13 +291,15 @@ async def create_task(
     communities = await _target_communities(conn, c.communities)
     target_ids: list[int] = []
     if communities:
-        result = await conn.execute(
-            sa.insert(TASK_TARGETS).returning(TASK_TARGETS.c.id, sort_by_parameter_order=True),
+        # one executemany, then one read of the ids (RETURNING with many rows is a statement per row)
+        await conn.execute(
+            sa.insert(TASK_TARGETS),
             [
                 {"task_id": task_id, "community_id": cid, "status": target_status, "due_date": c.deadline}
                 for cid, _ in communities
             ],
         )
+        result = await conn.execute(sa.select(TASK_TARGETS.c.id).where(TASK_TARGETS.c.task_id == task_id))
         target_ids = [int(row.id) for row in result]
     if status == TaskStatus.accepted.value and c.deadline is not None:
         await _add_reminders(conn, targets=[(tid, c.deadline) for tid in target_ids], received_at=received_at,
