@@ -12,6 +12,7 @@ from classifiers.text import NUM, normalize, parse_number
 __all__ = ["QuantityResult", "read_quantity"]
 
 _PATTERN = re.compile(rf"(?P<n>{NUM})\s*(?P<approx>余|多|来)?\s*(?P<u>[\u4e00-\u9fff])")
+_THOUSANDS = re.compile(r"(?<![\d.])\d{1,3}(?:,\d{3})+(?![\d,])")  # 1,200份 is 1200份
 _NOT_BEFORE = set("第每周年月日号初前近后上下")  # 第3户, 每户, 周一……
 _MAX_VALUE = 10_000_000
 
@@ -24,7 +25,7 @@ class QuantityResult:
 
 def read_quantity(text: str, *, rules: Rules) -> QuantityResult:
     """The main quantity and why. Never raises on any str."""
-    norm = normalize(text)
+    norm = _THOUSANDS.sub(lambda m: m.group(0).replace(",", ""), normalize(text))
     found: list[tuple[int, int, Quantity, str]] = []  # (priority, position, quantity, words)
     for m in _PATTERN.finditer(norm):
         unit_char = m["u"]

@@ -6,16 +6,16 @@ import base64
 import struct
 
 import pytest
+
+# wechatpy is the independent peer; it is test-only and never imported by bot/.
+import wechatpy.crypto as wechatpy_crypto  # noqa: E402
+import wechatpy.crypto.base as wechatpy_base  # noqa: E402
+import wechatpy.enterprise.crypto as wechatpy_enterprise_crypto  # noqa: E402
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from defusedxml.ElementTree import fromstring
 
 from bot.crypto import MessageCrypto, build_signature, check_signature
 from bot.errors import DecryptError, SignatureError, StaleTimestampError, WireError, XmlError
-
-# wechatpy is the independent peer; it is test-only and never imported by bot/.
-wechatpy_crypto = pytest.importorskip("wechatpy.crypto")
-wechatpy_enterprise_crypto = pytest.importorskip("wechatpy.enterprise.crypto")
-wechatpy_base = pytest.importorskip("wechatpy.crypto.base")
 
 # WeCom's published sample (WXBizMsgCrypt sample code of every language).
 VECTOR_TOKEN = "QDG6eK"

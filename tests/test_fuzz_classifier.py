@@ -70,8 +70,6 @@ def test_a_count_in_chinese_numerals_reads_back(n: int, unit: str) -> None:
     assert quantity is not None and (quantity.value, quantity.unit) == (n, unit), text
 
 
-@pytest.mark.xfail(strict=True, reason="bug: '1,200份' reads as 200份 (digits after a thousands separator); "
-                                       "reported to the classifier owner")
 @settings(max_examples=50, deadline=None)
 @given(n=st.integers(1_000, 999_999), unit=UNITS)
 def test_a_count_with_thousands_separators_is_not_misread(n: int, unit: str) -> None:
