@@ -272,3 +272,28 @@ async def test_the_same_idempotency_key_from_two_processes_is_stored_once_on_pos
     finally:
         await first_process.dispose()
         await second_process.dispose()
+
+
+@pytest.mark.postgres
+async def test_two_processes_sweeping_at_once_on_postgresql_send_each_reminder_once(tmp_path, pg_url) -> None:
+    # the scheduler lock normally keeps one sweeper; should two ever overlap (a lock connection lost while the old
+    # leader still ticks), idempotency keys and SKIP LOCKED still deliver every message once
+    settings = _settings(tmp_path, pg_url)
+    async with running_services(settings) as first, running_services(settings) as second:
+        cid, _, _ = await _seed(first)
+        for n in range(2, 12):
+            _, (target,) = await add_task(first.engine, received_at=at("2026-11-20 10:00"), community_ids=[cid],
+                                          due=D(2026, 12, 10), code=f"R-20261120-{n:04d}")
+            await insert(first.engine, "reminders", target_id=target, kind="before_3", fire_at=at("2026-12-07 09:03"),
+                         cancelled=False)
+        a, b = RecordingSender(), RecordingSender()
+        now = at("2026-12-07 09:10")
+        async with asyncio.timeout(60):
+            await asyncio.gather(sweep(first, now=now, senders={"wecom_app": a}),
+                                 sweep(second, now=now, senders={"wecom_app": b}))
+            await asyncio.gather(sweep(first, now=now, senders={"wecom_app": a}),
+                                 sweep(second, now=now, senders={"wecom_app": b}))
+        keys = [m.idempotency_key for m in [*a.messages, *b.messages]]
+        assert len(keys) == len(set(keys)) == 11
+        rows = await _rows(first, "SELECT status, count(*) AS n FROM outbox GROUP BY status")
+        assert [(r.status, r.n) for r in rows] == [("sent", 11)]
