@@ -5,41 +5,11 @@ from __future__ import annotations
 import datetime as dt
 
 from intake.accounts import AccountView, BindResult
+from intake.labels import KIND_ZH, LISTING_ZH, NATURE_ZH, STATUS_ZH, TARGET_STATUS_ZH
 from intake.tasks import CommunityTask, NewTask, TaskView
 
 WEEKDAYS = "一二三四五六日"
 
-KIND_ZH = {
-    "report": "报表",
-    "ledger": "台账",
-    "certificate": "证明",
-    "inspection": "检查考核",
-    "meeting": "会议",
-    "survey": "调查",
-    "data_entry": "系统录入",
-    "campaign": "创建宣传",
-    "signboard": "挂牌",
-    "levy": "摊派",
-    "service": "便民服务",
-    "adhoc": "临时任务",
-}
-NATURE_ZH = {"administrative": "行政事务", "service": "服务性事务"}
-LISTING_ZH = {
-    "duty": "依法履行职责事项",
-    "assist": "依法协助政府工作事项",
-    "negative": "不应由社区承担的工作事项",
-    "unlisted": "未列入清单",
-}
-STATUS_ZH = {
-    "accepted": "已派发",
-    "refused": "已拒收",
-    "pending_review": "待准入审核",
-    "withdrawn": "已撤回",
-    "done": "已完成",
-    "open": "进行中",
-    "refused_target": "已拒收",
-}
-TARGET_STATUS_ZH = {"open": "进行中", "done": "已完成", "withdrawn": "已撤回", "refused": "已拒收"}
 
 HELP_UNBOUND = (
     "您好,这里是减负通。\n"

@@ -27,8 +27,8 @@ NATURE_ZH = {Nature.ADMINISTRATIVE: "行政事务", Nature.SERVICE: "服务性�
 LISTING_ZH = {
     Listing.DUTY: "依法履行职责事项",
     Listing.ASSIST: "依法协助政府工作事项",
-    Listing.NEGATIVE: "不应由社区承担的事项(负面清单)",
-    Listing.UNLISTED: "未列入清单(待准入审核)",
+    Listing.NEGATIVE: "不应由社区承担的工作事项",
+    Listing.UNLISTED: "未列入清单",
 }
 CERTIFICATE_ZH = {
     CertificateDecision.ISSUE: "社区应出具",

@@ -43,21 +43,11 @@ __all__ = [
     "run_export",
 ]
 
+from intake.labels import CERTIFICATE_ZH, KIND_ZH, LISTING_ZH, NATURE_ZH, RECURRENCE_ZH, STATUS_ZH  # noqa: E402
+
 BATCH = 500
 PROGRESS_MIN = 200  # show a progress bar on a terminal from this many tasks on
 
-KIND_ZH = {
-    "report": "报表", "ledger": "台账", "certificate": "证明", "inspection": "检查考核", "meeting": "会议",
-    "survey": "调查", "data_entry": "系统录入", "campaign": "创建宣传", "signboard": "挂牌", "levy": "摊派",
-    "service": "便民服务", "adhoc": "临时任务",
-}
-NATURE_ZH = {"administrative": "行政事务", "service": "服务性事务"}
-LISTING_ZH = {"duty": "依法履行职责事项", "assist": "依法协助政府工作事项", "negative": "不应由社区承担的工作事项",
-              "unlisted": "未列入清单"}
-STATUS_ZH = {"accepted": "已派发", "refused": "已拒收", "pending_review": "待准入审核", "withdrawn": "已撤回",
-             "done": "已完成", "open": "进行中"}
-CERTIFICATE_ZH = {"issue": "应出具", "conditional": "核实后可出具", "refuse": "不应出具"}
-RECURRENCE_ZH = {"weekly": "每周", "monthly": "每月", "quarterly": "每季度", "yearly": "每年"}
 
 
 class FilterError(ValueError):

@@ -2,42 +2,39 @@
 
 from __future__ import annotations
 
-KIND_ZH = {
-    "report": "报表",
-    "ledger": "台账",
-    "certificate": "证明",
-    "inspection": "检查考核",
-    "meeting": "会议",
-    "survey": "调查",
-    "data_entry": "系统录入",
-    "campaign": "创建宣传",
-    "signboard": "挂牌",
-    "levy": "摊派",
-    "service": "便民服务",
-    "adhoc": "临时任务",
-}
-NATURE_ZH = {"administrative": "行政事务", "service": "服务性事务"}
-LISTING_ZH = {
-    "duty": "依法履行职责事项",
-    "assist": "依法协助政府工作事项",
-    "negative": "不应由社区承担的工作事项",
-    "unlisted": "未列入清单",
-}
+from intake.labels import (  # re-exported: templates and handlers read them from here
+    CERTIFICATE_ZH as CERTIFICATE_ZH,
+)
+from intake.labels import (
+    CHANNEL_ZH as CHANNEL_ZH,
+)
+from intake.labels import (
+    KIND_ZH as KIND_ZH,
+)
+from intake.labels import (
+    LISTING_ZH as LISTING_ZH,
+)
+from intake.labels import (
+    NATURE_ZH as NATURE_ZH,
+)
+from intake.labels import (
+    RECURRENCE_ZH as RECURRENCE_ZH,
+)
+from intake.labels import (
+    REMINDER_ZH as REMINDER_ZH,
+)
+from intake.labels import (
+    ROLE_ZH as ROLE_ZH,
+)
+from intake.labels import (
+    STATUS_ZH as STATUS_ZH,
+)
+from intake.labels import (
+    TARGET_STATUS_ZH as TARGET_STATUS_ZH,
+)
+
 LISTING_SHORT = {"duty": "履职", "assist": "协助", "negative": "负面", "unlisted": "未列入"}
-STATUS_ZH = {
-    "accepted": "已派发",
-    "refused": "已拒收",
-    "pending_review": "待准入审核",
-    "withdrawn": "已撤回",
-    "done": "已完成",
-}
-TARGET_STATUS_ZH = {"open": "进行中", "done": "已完成", "withdrawn": "已撤回", "refused": "已拒收"}
-CERTIFICATE_ZH = {"issue": "应出具", "conditional": "核实后可出具", "refuse": "不应出具"}
-RECURRENCE_ZH = {"weekly": "每周", "monthly": "每月", "quarterly": "每季度", "yearly": "每年"}
-ROLE_ZH = {"clerk": "部门联络员", "head": "社区书记/主任", "admin": "区级管理员"}
 CONSOLE_ROLE_ZH = {"admin": "管理员", "viewer": "只读"}
-CHANNEL_ZH = {"wechat": "公众号", "wecom": "企业微信"}
-REMINDER_ZH = {"before_3": "提前3天", "before_1": "提前1天", "due": "当天", "overdue": "逾期"}
 FIELD_ZH = {
     "department": "下达部门",
     "kind": "任务类型",
