@@ -27,6 +27,8 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.execute("PRAGMA cache_size=-32768")  # 32 MiB of page cache per connection
+    cursor.execute("PRAGMA temp_store=MEMORY")
     cursor.close()
 
 
