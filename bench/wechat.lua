@@ -10,16 +10,26 @@
 --       so every MsgId inside the ciphertext is fresh until the pool runs out (then it wraps,
 --       and run_all.py reports how many requests were reuses that hit the dedupe path).
 --
+-- response() counts `success` replies (reply budget exceeded: the receipt is pushed later instead).
 -- done() prints one line "BENCH_JSON {...}" that run_all.py reads.
 
 local mode, path, create_time, msgid_base, users, notices, pool, offset
 local counter = 0
 local headers = { ["Content-Type"] = "text/xml" }
 local thread_count = 0
+local threads = {}
+late = 0  -- replies "success": the server ran out of its reply budget and pushes the receipt later
 
 function setup(thread)
   thread:set("tid", thread_count)
   thread_count = thread_count + 1
+  threads[#threads + 1] = thread
+end
+
+function response(status, headers, body)
+  if status == 200 and body == "success" then
+    late = late + 1
+  end
 end
 
 function init(args)
@@ -55,9 +65,13 @@ end
 
 function done(summary, latency, requests)
   local e = summary.errors
+  local success = 0
+  for _, thread in ipairs(threads) do
+    success = success + (thread:get("late") or 0)
+  end
   io.write(string.format(
     'BENCH_JSON {"requests": %d, "duration_us": %d, "connect": %d, "read": %d, "write": %d, "status": %d, ' ..
-    '"timeout": %d, "p50_us": %d, "p90_us": %d, "p99_us": %d, "max_us": %d, "mean_us": %.1f}\n',
-    summary.requests, summary.duration, e.connect, e.read, e.write, e.status, e.timeout,
+    '"timeout": %d, "late": %d, "p50_us": %d, "p90_us": %d, "p99_us": %d, "max_us": %d, "mean_us": %.1f}\n',
+    summary.requests, summary.duration, e.connect, e.read, e.write, e.status, e.timeout, success,
     latency:percentile(50), latency:percentile(90), latency:percentile(99), latency.max, latency.mean))
 end

@@ -112,7 +112,8 @@ async def test_database_full_answers_503_and_stores_nothing(
         cursor.execute(f"PRAGMA max_page_count = {limit['pages']}")
         cursor.close()
 
-    sa.event.listen(engine.sync_engine, "checkout", pin_size)
+    # every pool of the process (the app's engine and the writer's own), for this test only
+    sa.event.listen(sa.pool.Pool, "checkout", pin_size)
     caplog.set_level(logging.ERROR)
     # a long notice needs overflow pages: it cannot fit into the free space of the pinned file
     long_notice = NOTICE + "附:核查要求。" + "请逐户核对家庭成员、收入和财产状况,如实填写。" * 300
@@ -125,10 +126,10 @@ async def test_database_full_answers_503_and_stores_nothing(
         assert any("not stored" in m and "full" in m for m in errors), errors
         health = await client.get("/healthz")  # reads still work: the process stays up and says so
         assert health.status == 200
-    finally:
-        limit["pages"] = 1_073_741_823  # space again (SQLite's largest page count)
 
-    retry = await clerk.say(long_notice, msg_id=9_200_000_001)
-    assert retry.status == 200 and retry.content.startswith("已登记 R-"), retry.body[:300]
-    assert await _tasks(client) == 1
-    sa.event.remove(engine.sync_engine, "checkout", pin_size)
+        limit["pages"] = 1_073_741_823  # space again (SQLite's largest page count)
+        retry = await clerk.say(long_notice, msg_id=9_200_000_001)
+        assert retry.status == 200 and retry.content.startswith("已登记 R-"), retry.body[:300]
+        assert await _tasks(client) == 1
+    finally:
+        sa.event.remove(sa.pool.Pool, "checkout", pin_size)
