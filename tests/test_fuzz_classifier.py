@@ -72,6 +72,6 @@ def test_a_count_in_chinese_numerals_reads_back(n: int, unit: str) -> None:
 
 @settings(max_examples=50, deadline=None)
 @given(n=st.integers(1_000, 999_999), unit=UNITS)
-def test_a_count_with_thousands_separators_is_not_misread(n: int, unit: str) -> None:
+def test_a_count_with_thousands_separators_reads_back(n: int, unit: str) -> None:
     quantity = read_quantity(f"共{n:,}{unit}", rules=RULES).quantity
-    assert quantity is None or quantity.value == n
+    assert quantity is not None and (quantity.value, quantity.unit) == (n, unit)
