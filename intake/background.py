@@ -15,7 +15,10 @@ the process that holds the scheduler lock runs :func:`run_sweep`:
 
 Only the lock holder sweeps: PostgreSQL ``pg_try_advisory_lock`` on a connection held for
 the process life, SQLite a ``filelock`` next to the database file. A process without the
-lock tries again every ``schedule.lock_retry_seconds`` and takes over when the holder dies.
+lock tries again every ``schedule.lock_retry_seconds`` and takes over when the holder dies. A
+leader checks its lock before each job: when the lock's connection died (and with it the
+PostgreSQL session lock), it stops its scheduler and goes back to trying. Should two sweeps
+ever overlap anyway, idempotency keys and ``SKIP LOCKED`` claims still send each message once.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -103,6 +106,7 @@ class SweepReport:
 
 class SchedulerLock(Protocol):
     async def acquire(self) -> bool: ...
+    async def is_held(self) -> bool: ...
     async def release(self) -> None: ...
 
 
@@ -110,6 +114,9 @@ class NullSchedulerLock:
     """In-memory SQLite: the database dies with the process, so there is nobody to share it with."""
 
     async def acquire(self) -> bool:
+        return True
+
+    async def is_held(self) -> bool:
         return True
 
     async def release(self) -> None:
@@ -130,6 +137,9 @@ class FileSchedulerLock:
         except filelock.Timeout:
             return False
         return True
+
+    async def is_held(self) -> bool:
+        return bool(self._lock.is_locked)
 
     async def release(self) -> None:
         if self._lock.is_locked:
@@ -156,6 +166,20 @@ class AdvisorySchedulerLock:
             await conn.close()
             return False
         self._conn = conn
+        return True
+
+    async def is_held(self) -> bool:
+        """True while the lock's connection (its session, and so the lock) is alive."""
+        if self._conn is None:
+            return False
+        try:
+            await self._conn.execute(sa.text("SELECT 1"))
+            await self._conn.commit()
+        except (sa.exc.SQLAlchemyError, OSError):
+            with contextlib.suppress(sa.exc.SQLAlchemyError, OSError):
+                await self._conn.close()
+            self._conn = None
+            return False
         return True
 
     async def release(self) -> None:
@@ -412,7 +436,9 @@ class BackgroundHandle:
     senders: dict[str, Sender] = field(default_factory=dict)
     last_report: SweepReport | None = None
     sweeps: int = 0
+    sweep: Callable[[], Awaitable[None]] | None = None  # the sweep job itself (tests call it instead of a tick)
     _sweep_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    _retry: asyncio.Task[None] | None = None
 
 
 def _utcnow() -> dt.datetime:
@@ -426,8 +452,24 @@ async def run_background(services: Services) -> AsyncIterator[BackgroundHandle]:
     lock = make_scheduler_lock(settings, services.engine)
     handle = BackgroundHandle(senders=build_senders(settings, services.http))
 
+    async def still_leader() -> bool:
+        """False (and the scheduler stopped, the lock retried) once the lock is gone, e.g. its connection died."""
+        if not handle.is_leader:
+            return False
+        if await lock.is_held():
+            return True
+        log.error("scheduler lock lost (its database connection died?): this process stops its scheduler "
+                  "and tries to take the lock again")
+        jobs, handle.jobs, handle.is_leader = handle.jobs, None, False
+        if jobs is not None:
+            asyncio.get_running_loop().call_soon(jobs.shutdown)  # after this job returns, not from inside it
+        handle._retry = asyncio.create_task(keep_trying(), name="jianfu-scheduler-lock")
+        return False
+
     async def sweep() -> None:
         async with handle._sweep_lock:
+            if not await still_leader():
+                return
             handle.last_report = await run_sweep(services, now=_utcnow(), senders=handle.senders)
             handle.sweeps += 1
 
@@ -435,7 +477,8 @@ async def run_background(services: Services) -> AsyncIterator[BackgroundHandle]:
         from intake.digest import send_monthly_digests
 
         async with handle._sweep_lock:
-            await send_monthly_digests(services, now=_utcnow(), only_if_due=True)
+            if await still_leader():
+                await send_monthly_digests(services, now=_utcnow(), only_if_due=True)
 
     def start() -> None:
         jobs = JobQueue(settings.tz)
@@ -457,19 +500,19 @@ async def run_background(services: Services) -> AsyncIterator[BackgroundHandle]:
             except (sa.exc.SQLAlchemyError, OSError) as exc:
                 log.warning("scheduler lock attempt failed: %s", exc)
 
-    retry: asyncio.Task[None] | None = None
+    handle.sweep = sweep
     if await lock.acquire():
         start()
     else:
         log.info("another process holds the scheduler lock; this one only serves requests")
-        retry = asyncio.create_task(keep_trying(), name="jianfu-scheduler-lock")
+        handle._retry = asyncio.create_task(keep_trying(), name="jianfu-scheduler-lock")
     try:
         yield handle
     finally:
-        if retry is not None:
-            retry.cancel()
+        if handle._retry is not None:
+            handle._retry.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await retry
+                await handle._retry
         if handle.jobs is not None:
             handle.jobs.shutdown()
         # let a sweep that is under way finish its writes before the writer stops

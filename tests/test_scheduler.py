@@ -119,3 +119,23 @@ async def test_run_background_on_postgresql_elects_one_leader_across_processes(t
             assert leader.is_leader and not follower.is_leader and follower.jobs is None
         async with run_background(second) as again:
             assert again.is_leader
+
+
+@pytest.mark.postgres
+async def test_a_leader_that_lost_its_lock_connection_stops_and_another_takes_over(tmp_path, pg_url) -> None:
+    settings = notify_settings(pg_url, tmp_path)
+    async with running_services(settings) as first, running_services(settings) as second, \
+            run_background(first) as leader:
+        assert leader.is_leader and leader.sweep is not None
+        await leader.sweep()
+        assert leader.sweeps >= 1  # holding the lock: it swept (the scheduler's first tick may have, too)
+        async with second.engine.connect() as conn:
+            await conn.execute(sa.text(
+                "SELECT pg_terminate_backend(pid, 10000) FROM pg_locks WHERE locktype = 'advisory' AND granted"))
+        await leader.sweep()  # the next tick notices the lost lock instead of sweeping
+        assert not leader.is_leader and leader.jobs is None
+        swept = leader.sweeps
+        await leader.sweep()
+        assert leader.sweeps == swept  # no longer sweeps at all
+        async with run_background(second) as successor:
+            assert successor.is_leader
