@@ -5,8 +5,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
+import importlib.util
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -14,6 +16,7 @@ from openpyxl import load_workbook
 from PIL import Image
 from sqlmodel import SQLModel
 
+from intake.db import create_engine
 from intake.digest import (
     CHART_SIZE,
     build_digest,
@@ -28,6 +31,7 @@ from intake.digest import (
     to_json,
     write_xlsx,
 )
+from tests.conftest import ROOT, make_settings
 from tests.fake_wechat_api import add_task, at, insert, notify_settings, running_services
 
 D = dt.date
@@ -200,3 +204,37 @@ async def test_the_batched_monthly_run_matches_digests_built_one_by_one(services
     hp = communities[1]
     assert (hp.tasks, hp.unfunded_codes, hp.due, hp.late) == (3, ("R-20261102-0001",), 1, 1)
     assert [(r.department, r.average) for r in hp.ratings] == [("民政局", 2.0)]
+
+
+def _bench() -> Any:
+    spec = importlib.util.spec_from_file_location("bench_digest", ROOT / "bench" / "bench_digest.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+async def test_the_benchmark_year_gives_the_same_digests_on_both_databases(db_url) -> None:
+    settings = make_settings(db_url)
+    engine = create_engine(settings)
+    try:
+        async with engine.begin() as conn:
+            for statement in _bench().seed_statements(conn.dialect.name, tasks=6000, communities=7):
+                await conn.exec_driver_sql(statement)
+        async with engine.connect() as conn:
+            district, *communities = await build_monthly_digests(conn, month="2026-06", settings=settings)
+            for digest in communities[:3]:
+                assert digest == await build_digest(conn, month="2026-06", community=digest.scope, settings=settings)
+    finally:
+        await engine.dispose()
+    assert len(communities) == 7
+    # the same numbers on SQLite and PostgreSQL (the seed is deterministic SQL)
+    d = district
+    assert (d.tasks, d.assignments, d.estimated_hours, d.unfunded_assist, d.trend.tasks) == (493, 1000, 2484.5, 168, 509)
+    assert (d.due, d.on_time, d.late, d.overdue) == (661, 166, 232, 263)
+    # every assignment belongs to exactly one community
+    assert d.assignments == sum(c.tasks for c in communities)
+    assert d.estimated_hours == round(sum(c.estimated_hours for c in communities), 1)
+    assert (d.due, d.on_time, d.late, d.overdue) == tuple(
+        sum(getattr(c, f) for c in communities) for f in ("due", "on_time", "late", "overdue"))
+    assert d.heatmap is not None and sum(map(sum, d.heatmap.cells)) == d.assignments
