@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 
+from intake.labels import KIND_ZH, NATURE_ZH
+
 __all__ = [
     "KIND_ZH",
     "NATURE_ZH",
@@ -16,12 +18,7 @@ __all__ = [
     "DIGEST_TITLE",
 ]
 
-KIND_ZH = {
-    "report": "报表", "ledger": "台账", "certificate": "证明", "inspection": "检查考核", "meeting": "会议",
-    "survey": "调查", "data_entry": "系统录入", "campaign": "创建宣传", "signboard": "挂牌", "levy": "摊派",
-    "service": "便民服务", "adhoc": "临时任务",
-}
-NATURE_ZH = {"administrative": "行政事务", "service": "服务性事务"}
+# the digest's short labels for listings and statuses; kinds and natures are the shared names
 LISTING_ZH = {"duty": "依法履职", "assist": "协助政府", "negative": "负面清单(已拒收)", "unlisted": "清单外(待审核)"}
 STATUS_ZH = {"accepted": "进行中", "refused": "已拒收", "pending_review": "待审核", "withdrawn": "已撤回", "done": "已完成"}
 WEEKDAY_ZH = "一二三四五六日"
