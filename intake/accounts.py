@@ -77,15 +77,19 @@ _account_columns = (
 )
 
 
+# the hot-path statements are built once: SQLAlchemy then only binds values (compiled-statement cache)
+_SELECT_ACCOUNT = (
+    sa.select(*_account_columns)
+    .select_from(ACCOUNTS)
+    .outerjoin(DEPARTMENTS, DEPARTMENTS.c.id == ACCOUNTS.c.department_id)
+    .outerjoin(COMMUNITIES, COMMUNITIES.c.id == ACCOUNTS.c.community_id)
+    .where(ACCOUNTS.c.channel == sa.bindparam("channel"), ACCOUNTS.c.external_id == sa.bindparam("external_id"))
+)
+_SELECT_DEPARTMENT_ID = sa.select(DEPARTMENTS.c.id).where(DEPARTMENTS.c.name == sa.bindparam("name"))
+
+
 async def get_account(conn: AsyncConnection, *, channel: str, external_id: str) -> AccountView | None:
-    stmt = (
-        sa.select(*_account_columns)
-        .select_from(ACCOUNTS)
-        .outerjoin(DEPARTMENTS, DEPARTMENTS.c.id == ACCOUNTS.c.department_id)
-        .outerjoin(COMMUNITIES, COMMUNITIES.c.id == ACCOUNTS.c.community_id)
-        .where(ACCOUNTS.c.channel == channel, ACCOUNTS.c.external_id == external_id)
-    )
-    row = (await conn.execute(stmt)).first()
+    row = (await conn.execute(_SELECT_ACCOUNT, {"channel": channel, "external_id": external_id})).first()
     return AccountView(**row._mapping) if row is not None else None
 
 
@@ -117,7 +121,7 @@ async def touch_account(
 
 
 async def get_department_by_name(conn: AsyncConnection, *, name: str) -> int | None:
-    value = (await conn.execute(sa.select(DEPARTMENTS.c.id).where(DEPARTMENTS.c.name == name))).scalar_one_or_none()
+    value = (await conn.execute(_SELECT_DEPARTMENT_ID, {"name": name})).scalar_one_or_none()
     return int(value) if value is not None else None
 
 

@@ -108,17 +108,24 @@ class NewTask:
     repeat_collection_with: tuple[str, ...]  # other departments that asked for the same data
 
 
-async def next_task_code(conn: AsyncConnection, *, day: dt.date) -> str:
-    """R-YYYYMMDD-NNNN: a per-day counter, safe under concurrent writers (an upsert on both dialects)."""
-    key = day.strftime("%Y%m%d")
-    insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
-    stmt = (
+def _counter_upsert(dialect: str) -> Any:
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    return (
         insert(TASK_CODE_COUNTERS)
-        .values(day=key, last=1)
+        .values(day=sa.bindparam("day"), last=1)
         .on_conflict_do_update(index_elements=["day"], set_={"last": TASK_CODE_COUNTERS.c.last + 1})
         .returning(TASK_CODE_COUNTERS.c.last)
     )
-    number = int((await conn.execute(stmt)).scalar_one())
+
+
+_COUNTER_UPSERT = {name: _counter_upsert(name) for name in ("postgresql", "sqlite")}
+
+
+async def next_task_code(conn: AsyncConnection, *, day: dt.date) -> str:
+    """R-YYYYMMDD-NNNN: a per-day counter, safe under concurrent writers (an upsert on both dialects)."""
+    key = day.strftime("%Y%m%d")
+    stmt = _COUNTER_UPSERT["postgresql" if conn.dialect.name == "postgresql" else "sqlite"]
+    number = int((await conn.execute(stmt, {"day": key})).scalar_one())
     return f"R-{key}-{number:04d}"
 
 
@@ -130,11 +137,38 @@ def _status_for(c: Classification) -> str:
     return TaskStatus.accepted.value
 
 
+_ACTIVE_COMMUNITIES = (
+    sa.select(COMMUNITIES.c.id, COMMUNITIES.c.name).where(COMMUNITIES.c.active.is_(True)).order_by(COMMUNITIES.c.id)
+)
+_NAMED_COMMUNITIES = _ACTIVE_COMMUNITIES.where(COMMUNITIES.c.name.in_(sa.bindparam("names", expanding=True)))
+_RECENT_OF_DEPARTMENT = (
+    sa.select(TASKS.c.id, TASKS.c.code, TASKS.c.raw_text)
+    .where(
+        TASKS.c.department_id == sa.bindparam("department_id"),
+        TASKS.c.received_at >= sa.bindparam("since"),
+        TASKS.c.duplicate_of.is_(None),
+    )
+    .order_by(TASKS.c.id.desc())
+    .limit(200)
+)
+_RECENT_DATA_ELSEWHERE = (
+    sa.select(TASKS.c.id, TASKS.c.keywords, TASKS.c.department)
+    .where(
+        TASKS.c.received_at >= sa.bindparam("since"),
+        TASKS.c.kind.in_(sorted(DATA_KINDS)),
+        TASKS.c.department_id != sa.bindparam("department_id"),
+    )
+    .order_by(TASKS.c.id.desc())
+    .limit(200)
+)
+_TARGET_IDS = sa.select(TASK_TARGETS.c.id).where(TASK_TARGETS.c.task_id == sa.bindparam("task_id"))
+
+
 async def _target_communities(conn: AsyncConnection, names: tuple[str, ...]) -> list[tuple[int, str]]:
-    stmt = sa.select(COMMUNITIES.c.id, COMMUNITIES.c.name).where(COMMUNITIES.c.active.is_(True))
-    if "*" not in names and names:
-        stmt = stmt.where(COMMUNITIES.c.name.in_(names))
-    rows = (await conn.execute(stmt.order_by(COMMUNITIES.c.id))).all()
+    if "*" in names or not names:
+        rows = (await conn.execute(_ACTIVE_COMMUNITIES)).all()
+    else:
+        rows = (await conn.execute(_NAMED_COMMUNITIES, {"names": list(names)})).all()
     return [(int(r.id), str(r.name)) for r in rows]
 
 
@@ -143,14 +177,7 @@ async def _find_duplicate(
 ) -> tuple[int, str] | None:
     if department_id is None:
         return None
-    rows = (
-        await conn.execute(
-            sa.select(TASKS.c.id, TASKS.c.code, TASKS.c.raw_text)
-            .where(TASKS.c.department_id == department_id, TASKS.c.received_at >= since, TASKS.c.duplicate_of.is_(None))
-            .order_by(TASKS.c.id.desc())
-            .limit(200)
-        )
-    ).all()
+    rows = (await conn.execute(_RECENT_OF_DEPARTMENT, {"department_id": department_id, "since": since})).all()
     for row in rows:
         matcher = difflib.SequenceMatcher(None, text, row.raw_text, autojunk=False)
         if matcher.real_quick_ratio() >= NEAR_IDENTICAL and matcher.quick_ratio() >= NEAR_IDENTICAL and matcher.ratio() >= NEAR_IDENTICAL:
@@ -162,17 +189,10 @@ async def _find_same_data(
     conn: AsyncConnection, *, department_id: int | None, kind: str, keywords: tuple[str, ...], since: dt.datetime
 ) -> list[tuple[int, str]]:
     """Notices from *other* departments asking for the same data (keyword overlap): 重复采集."""
-    if kind not in DATA_KINDS or len(keywords) < 2:
+    if kind not in DATA_KINDS or len(keywords) < 2 or department_id is None:
         return []
     mine = set(keywords)
-    rows = (
-        await conn.execute(
-            sa.select(TASKS.c.id, TASKS.c.keywords, TASKS.c.department)
-            .where(TASKS.c.received_at >= since, TASKS.c.kind.in_(DATA_KINDS), TASKS.c.department_id != department_id)
-            .order_by(TASKS.c.id.desc())
-            .limit(500)
-        )
-    ).all()
+    rows = (await conn.execute(_RECENT_DATA_ELSEWHERE, {"department_id": department_id, "since": since})).all()
     found = []
     for row in rows:
         theirs = set(row.keywords or [])
@@ -299,7 +319,7 @@ async def create_task(
                 for cid, _ in communities
             ],
         )
-        result = await conn.execute(sa.select(TASK_TARGETS.c.id).where(TASK_TARGETS.c.task_id == task_id))
+        result = await conn.execute(_TARGET_IDS, {"task_id": task_id})
         target_ids = [int(row.id) for row in result]
     if status == TaskStatus.accepted.value and c.deadline is not None:
         await _add_reminders(conn, targets=[(tid, c.deadline) for tid in target_ids], received_at=received_at,
