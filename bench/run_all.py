@@ -67,6 +67,16 @@ NOTICES = (
     "【区应急管理局】请东风社区于{due}前组织开展消防安全检查,排查隐患点%d处,形成台账报应急局。",
     "【区退役军人事务局】请建设社区于{due}前核对退役军人信息,共%d人,核对结果报区局。",
 )
+# appended three at a time (chosen by the message number), so that consecutive notices of one template are
+# not near-identical: without them almost every task would take the cheap "linked duplicate" path
+DETAILS = (
+    "请安排专人负责", "注意保护居民隐私", "材料一式两份", "电子版同步报送", "逾期将通报", "请主要负责人签字",
+    "加盖社区公章", "附件请下载填写", "联系人王科长", "咨询电话见附件", "按网格分片落实", "不得漏报瞒报",
+    "做好台账登记", "结合入户走访开展", "同步更新信息系统", "如有变动及时报告", "请提前做好宣传", "注意安全防护",
+    "照片资料一并报送", "以街道审核为准", "请勿重复报送", "按模板格式填写", "数据须真实准确", "请认真组织实施",
+    "涉及困难群众优先", "做好解释说明工作", "纸质材料留档备查", "遇到问题及时沟通", "请于周五前反馈进度",
+    "请各网格员配合",
+)
 WEROBOT_APP = '''
 import os
 import werobot
@@ -155,6 +165,13 @@ def notices(now: dt.datetime) -> list[str]:
     return [n.replace("{due}", f"{due.month}月{due.day}日") for n in NOTICES]
 
 
+def notice(templates: Sequence[str], n: int) -> str:
+    """The n-th notice: a template with n filled in and three details picked by n (as wechat.lua does)."""
+    size = len(DETAILS)
+    details = (DETAILS[(n * 7) % size], DETAILS[(n * 13 + 5) % size], DETAILS[(n * 17 + 11) % size])
+    return templates[n % len(templates)] % n + ",".join(details) + "。"
+
+
 def text_xml(user: str, content: str, msg_id: int, create_time: int) -> str:
     return (f"<xml><ToUserName><![CDATA[gh_jianfu]]></ToUserName><FromUserName><![CDATA[{user}]]></FromUserName>"
             f"<CreateTime>{create_time}</CreateTime><MsgType><![CDATA[text]]></MsgType>"
@@ -184,6 +201,7 @@ class Load:
             f"  create_time = {lua_string(str(int(self.now.timestamp())))},\n"
             f"  users = {{{', '.join(lua_string(u) for u in self.users)}}},\n"
             f"  notices = {{{', '.join(lua_string(n) for n in self.notices)}}},\n"
+            f"  details = {{{', '.join(lua_string(d) for d in DETAILS)}}},\n"
             "}\n", encoding="utf-8")
         return path
 
@@ -201,7 +219,7 @@ class Load:
         path = self.work / f"{name}.tsv"
         with path.open("w", encoding="utf-8") as out:
             for i in range(size):
-                content = self.notices[i % len(self.notices)] % i
+                content = notice(self.notices, i)
                 xml = text_xml(self.users[i % len(self.users)], content, first + i, create_time)
                 enc = encrypt(self.settings, xml)
                 query = (f"/wechat?signature={sign(token, ts, nonce)}&timestamp={ts}&nonce={nonce}&openid=o"
@@ -619,8 +637,9 @@ NOTES = [
     "(deadline three weeks ahead); the signed query string is computed once per run (timestamp window 1 day).",
     "Safe mode: bodies are encrypted beforehand, one per request with a unique MsgId; 'reused' counts requests "
     "past the end of the pool, which hit the dedupe path (the bare endpoint has no dedupe).",
-    "Near-identical notices of one department within 30 days are linked as duplicates (see sqlite_store); "
-    "the notices differ only in a number, so most tasks after the first of each template are linked.",
+    "Near-identical notices of one department within 30 days are linked as duplicates (see sqlite_store): "
+    "each notice is one of 8 templates with its number and three of 30 detail phrases picked by the number, "
+    "so a share of them are near-identical to an earlier one and take the cheaper linked-duplicate path.",
     "PostgreSQL: two jianfu serve processes, PostgreSQL and two wrk share both cores (nothing pinned); the "
     "clerks are not sticky to one process, as behind a plain round-robin balancer.",
     "'late' counts 200 replies of `success`: the reply budget (4 s) ran out, the receipt goes out later "

@@ -13,7 +13,7 @@
 -- response() counts `success` replies (reply budget exceeded: the receipt is pushed later instead).
 -- done() prints one line "BENCH_JSON {...}" that run_all.py reads.
 
-local mode, path, create_time, msgid_base, users, notices, pool, offset
+local mode, path, create_time, msgid_base, users, notices, details, pool, offset
 local counter = 0
 local headers = { ["Content-Type"] = "text/xml" }
 local thread_count = 0
@@ -36,7 +36,7 @@ function init(args)
   mode = args[1]
   if mode == "plain" then
     local data = dofile(args[2])
-    path, create_time, users, notices = data.path, data.create_time, data.users, data.notices
+    path, create_time, users, notices, details = data.path, data.create_time, data.users, data.notices, data.details
     msgid_base = tonumber(args[3]) + (tid or 0) * 1e9
   else
     pool = {}
@@ -52,7 +52,9 @@ function request()
   counter = counter + 1
   if mode == "plain" then
     local user = users[counter % #users + 1]
-    local notice = string.format(notices[counter % #notices + 1], counter)
+    local n = #details  -- three details picked by the number, as run_all.notice() does
+    local notice = string.format(notices[counter % #notices + 1], counter) .. details[(counter * 7) % n + 1] ..
+      "," .. details[(counter * 13 + 5) % n + 1] .. "," .. details[(counter * 17 + 11) % n + 1] .. "。"
     local body = "<xml><ToUserName><![CDATA[gh_jianfu]]></ToUserName><FromUserName><![CDATA[" .. user ..
       "]]></FromUserName><CreateTime>" .. create_time .. "</CreateTime><MsgType><![CDATA[text]]></MsgType>" ..
       "<Content><![CDATA[" .. notice .. "]]></Content><MsgId>" .. string.format("%.0f", msgid_base + counter) ..
