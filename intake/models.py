@@ -161,6 +161,8 @@ class Invite(SQLModel, table=True):
 
 class Task(SQLModel, table=True):
     __tablename__ = "tasks"
+    # duplicate detection reads one department's latest notices: a bounded backwards index scan
+    __table_args__ = (sa.Index("ix_tasks_department_received", "department_id", "received_at"),)
     id: int | None = Field(default=None, primary_key=True)
     code: str = Field(max_length=24, unique=True, index=True)  # R-YYYYMMDD-NNNN
     msg_id: str = Field(max_length=128, unique=True)

@@ -141,25 +141,19 @@ _ACTIVE_COMMUNITIES = (
     sa.select(COMMUNITIES.c.id, COMMUNITIES.c.name).where(COMMUNITIES.c.active.is_(True)).order_by(COMMUNITIES.c.id)
 )
 _NAMED_COMMUNITIES = _ACTIVE_COMMUNITIES.where(COMMUNITIES.c.name.in_(sa.bindparam("names", expanding=True)))
+# Both look-ups read a bounded number of the newest rows through an index and filter the rest in Python,
+# so their cost does not grow with the log.
 _RECENT_OF_DEPARTMENT = (
-    sa.select(TASKS.c.id, TASKS.c.code, TASKS.c.raw_text)
-    .where(
-        TASKS.c.department_id == sa.bindparam("department_id"),
-        TASKS.c.received_at >= sa.bindparam("since"),
-        TASKS.c.duplicate_of.is_(None),
-    )
-    .order_by(TASKS.c.id.desc())
+    sa.select(TASKS.c.id, TASKS.c.code, TASKS.c.raw_text, TASKS.c.duplicate_of)
+    .where(TASKS.c.department_id == sa.bindparam("department_id"), TASKS.c.received_at >= sa.bindparam("since"))
+    .order_by(TASKS.c.received_at.desc())
     .limit(200)
 )
-_RECENT_DATA_ELSEWHERE = (
-    sa.select(TASKS.c.id, TASKS.c.keywords, TASKS.c.department)
-    .where(
-        TASKS.c.received_at >= sa.bindparam("since"),
-        TASKS.c.kind.in_(sorted(DATA_KINDS)),
-        TASKS.c.department_id != sa.bindparam("department_id"),
-    )
-    .order_by(TASKS.c.id.desc())
-    .limit(200)
+_RECENT_DATA = (
+    sa.select(TASKS.c.id, TASKS.c.keywords, TASKS.c.department, TASKS.c.department_id, TASKS.c.kind)
+    .where(TASKS.c.received_at >= sa.bindparam("since"))
+    .order_by(TASKS.c.received_at.desc())
+    .limit(300)
 )
 _TARGET_IDS = sa.select(TASK_TARGETS.c.id).where(TASK_TARGETS.c.task_id == sa.bindparam("task_id"))
 
@@ -179,6 +173,8 @@ async def _find_duplicate(
         return None
     rows = (await conn.execute(_RECENT_OF_DEPARTMENT, {"department_id": department_id, "since": since})).all()
     for row in rows:
+        if row.duplicate_of is not None:
+            continue  # link to the original, not to another copy
         matcher = difflib.SequenceMatcher(None, text, row.raw_text, autojunk=False)
         if matcher.real_quick_ratio() >= NEAR_IDENTICAL and matcher.quick_ratio() >= NEAR_IDENTICAL and matcher.ratio() >= NEAR_IDENTICAL:
             return int(row.id), str(row.code)
@@ -192,9 +188,11 @@ async def _find_same_data(
     if kind not in DATA_KINDS or len(keywords) < 2 or department_id is None:
         return []
     mine = set(keywords)
-    rows = (await conn.execute(_RECENT_DATA_ELSEWHERE, {"department_id": department_id, "since": since})).all()
+    rows = (await conn.execute(_RECENT_DATA, {"since": since})).all()
     found = []
     for row in rows:
+        if row.department_id == department_id or row.kind not in DATA_KINDS:
+            continue
         theirs = set(row.keywords or [])
         if not theirs:
             continue
