@@ -15,6 +15,7 @@ import secrets
 import time
 from dataclasses import dataclass
 
+import sqlalchemy as sa
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -30,10 +31,13 @@ from intake.accounts import AccountView, get_account
 from intake.context import Services
 from intake.dedupe import get_processed_reply, record_processed
 from intake.errors import StorageUnavailable
+from intake.writer import Unit
 
 __all__ = ["setup_callback_routes"]
 
 log = logging.getLogger(__name__)
+
+LATE_ATTEMPTS = 5  # a message answered `success` is tried this often (1 s, 2 s, 4 s ... apart)
 
 
 @dataclass(frozen=True)
@@ -123,26 +127,43 @@ def _received_at(message: Message, services: Services) -> dt.datetime:
     return dt.datetime.fromtimestamp(message.create_time, tz=services.settings.tz)
 
 
-async def _late_push(services: Services, channel: Channel, message: Message, future: asyncio.Future[str]) -> None:
-    """The handler missed the reply budget: send its answer through the outbound channel when it is ready."""
+async def _late_push(
+    services: Services, channel: Channel, message: Message, future: asyncio.Future[str], unit: Unit[str]
+) -> None:
+    """The handler missed the reply budget and WeChat got `success` (it will not retry): finish the work
+    here, retrying while the database is unavailable, and send the answer through the outbound channel."""
     from intake.outbox import add_outbox_message
 
-    try:
-        reply = await future
-    except StorageUnavailable:
-        log.error("late message %s was not stored; WeChat will retry it", message.dedupe_key)
+    delay = 1.0
+    for attempt in range(LATE_ATTEMPTS):
+        try:
+            reply = await (future if attempt == 0 else services.writer.submit(unit))
+            break
+        except StorageUnavailable as exc:
+            log.error("late message %s not stored yet (try %d of %d): %s", message.dedupe_key, attempt + 1,
+                      LATE_ATTEMPTS, exc)
+            await asyncio.sleep(delay)
+            delay *= 2
+        except sa.exc.IntegrityError:
+            return  # another delivery of the same message was stored and answered
+        except Exception:  # task boundary: log with the traceback
+            log.exception("late message %s failed", message.dedupe_key)
+            return
+    else:
+        log.critical("message %s from %s was answered `success` but could not be stored: %s",
+                     message.dedupe_key, message.from_user, message.raw.get("Content", "")[:200])
         return
     if not reply:
         return
     now = dt.datetime.now(dt.UTC)
 
-    async def unit(conn: AsyncConnection) -> int | None:
+    async def push(conn: AsyncConnection) -> int | None:
         return await add_outbox_message(
             conn, idempotency_key=f"late:{channel.name}:{message.dedupe_key}", channel=channel.name,
             recipient=message.from_user, kind="late_reply", body=reply, now=now,
         )
 
-    await services.writer.submit(unit)
+    await services.writer.submit(push)
 
 
 async def _ahead(request: web.Request, ctx: DialogueContext, channel: Channel, message: TextMessage,
@@ -188,17 +209,25 @@ async def _process(request: web.Request, channel: Channel, message: Message, sta
                                        event=event, now=received_at)
         else:
             reply = texts.NOT_TEXT
-        await record_processed(conn, key=key, channel=channel.name, reply=reply, now=received_at)
+        await record_processed(conn, key=key, channel=channel.name, reply=reply, now=dt.datetime.now(dt.UTC))
         return reply
 
     future = asyncio.ensure_future(services.writer.submit(unit))
     remaining = services.settings.server.reply_budget_s - (time.monotonic() - started)
     try:
         reply = await asyncio.wait_for(asyncio.shield(future), timeout=max(remaining, 0.0))
+    except sa.exc.IntegrityError:
+        # another process stored the same delivery first (WeChat's retry raced it): answer its reply
+        async with services.engine.connect() as conn:
+            stored = await get_processed_reply(conn, key=key)
+        if stored is None:
+            raise
+        request.app[METRICS].retries.labels(channel.name).inc()
+        return stored
     except TimeoutError:
         request.app[METRICS].late.labels(channel.name).inc()
         log.warning("reply budget exceeded for %s; answering success and pushing later", key)
-        task = asyncio.create_task(_late_push(services, channel, message, future))
+        task = asyncio.create_task(_late_push(services, channel, message, future, unit))
         request.app[PENDING].add(task)
         task.add_done_callback(request.app[PENDING].discard)
         return ""

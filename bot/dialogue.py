@@ -93,7 +93,7 @@ async def handle_help(ctx: DialogueContext, conn: AsyncConnection, account: Acco
 
 
 async def handle_query(ctx: DialogueContext, conn: AsyncConnection, account: AccountView, msg: Incoming, m: re.Match[str]) -> str:
-    code = m.group(1)
+    code = m.group(1) or m.group(2)
     if not code:
         return texts.NEEDS_CODE.format(verb="查询")
     task = await get_task(conn, code=code)
@@ -103,7 +103,7 @@ async def handle_query(ctx: DialogueContext, conn: AsyncConnection, account: Acc
 
 
 async def handle_withdraw(ctx: DialogueContext, conn: AsyncConnection, account: AccountView, msg: Incoming, m: re.Match[str]) -> str:
-    code = m.group(1)
+    code = m.group(1) or m.group(2)
     if not code:
         return texts.NEEDS_CODE.format(verb="撤回")
     task = await withdraw_task(conn, account=account, code=code, now=msg.received_at)
@@ -121,7 +121,7 @@ async def handle_community_tasks(ctx: DialogueContext, conn: AsyncConnection, ac
 
 
 async def handle_complete(ctx: DialogueContext, conn: AsyncConnection, account: AccountView, msg: Incoming, m: re.Match[str]) -> str:
-    code = m.group(1)
+    code = m.group(1) or m.group(2)
     if not code:
         return texts.NEEDS_CODE.format(verb="完成")
     task, rolled = await complete_target(conn, account=account, code=code, now=msg.received_at, settings=ctx.settings)
@@ -171,18 +171,24 @@ async def handle_wrong_role(ctx: DialogueContext, conn: AsyncConnection, account
     return texts.HEAD_ONLY.format(verb=verb)
 
 
-_CODE = r"(?:\s*(\S+))?"
+# A command is short: the verb alone, the verb and an R- code, or the verb and one short word
+# of letters and digits (answered "no such task"). Anything else that starts with a verb is a notice.
+_CODE = r"(?:\s*(R-\S*)|\s+([A-Za-z0-9-]{1,24}))?"
 ROUTES: tuple[Route, ...] = (
     Route(re.compile(r"^绑定\s*([A-Za-z0-9]{4,32})$"), None, handle_bind),
     Route(re.compile(r"^(?:帮助|help|\?|？)$", re.IGNORECASE), None, handle_help),
-    Route(re.compile(rf"^查询{_CODE}$"), frozenset({"clerk", "admin"}), handle_query),
-    Route(re.compile(rf"^撤回{_CODE}$"), frozenset({"clerk", "admin"}), handle_withdraw),
+    Route(re.compile(rf"^查询{_CODE}$", re.IGNORECASE), frozenset({"clerk", "admin"}), handle_query),
+    Route(re.compile(rf"^撤回{_CODE}$", re.IGNORECASE), frozenset({"clerk", "admin"}), handle_withdraw),
     Route(re.compile(r"^我的任务$"), frozenset({"clerk", "admin"}), handle_my_tasks),
     Route(re.compile(r"^任务$"), frozenset({"head"}), handle_community_tasks),
-    Route(re.compile(rf"^完成{_CODE}$"), frozenset({"head"}), handle_complete),
+    Route(re.compile(rf"^完成{_CODE}$", re.IGNORECASE), frozenset({"head"}), handle_complete),
     Route(re.compile(r"^评价(?:\s+(\S+?))?(?:\s*([1-5])(?!\d))?(?:\s+(.*))?$"), frozenset({"head"}), handle_rate),
     # a known command sent by the wrong role gets an explanation, not intake
-    Route(re.compile(r"^(?:查询|撤回|我的任务|任务|完成|评价)(?:\s.*)?$"), None, handle_wrong_role),
+    Route(
+        re.compile(rf"^(?:(?:查询|撤回|完成){_CODE}|我的任务|任务|评价(?:\s+\S+){{0,3}})$", re.IGNORECASE),
+        None,
+        handle_wrong_role,
+    ),
 )
 
 

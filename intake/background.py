@@ -513,11 +513,12 @@ async def run_background(services: Services) -> AsyncIterator[BackgroundHandle]:
             handle._retry.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await handle._retry
+        # let a sweep that is under way finish its writes before the scheduler (which would cancel it)
+        # and the writer stop; holding the lock keeps a new sweep from starting meanwhile
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(15):
+                await handle._sweep_lock.acquire()
         if handle.jobs is not None:
             handle.jobs.shutdown()
-        # let a sweep that is under way finish its writes before the writer stops
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(15), handle._sweep_lock:
-                pass
         handle.is_leader = False
         await lock.release()

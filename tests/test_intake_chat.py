@@ -268,3 +268,14 @@ async def test_task_codes_are_sequential_per_day(env: Any) -> None:
         for i in range(3)
     ]
     assert codes == ["R-20261207-0001", "R-20261207-0002", "R-20261207-0003"]
+
+
+async def test_notice_that_starts_with_a_command_word_is_still_a_notice(env: Any) -> None:
+    client, peer, _ = env
+    clerk = await bound(client, peer, "o-mz10", Role.clerk, "民政局")
+    reply = await clerk.say("完成 本月高龄老人信息采集,请各社区12月20日前报养老服务科。")
+    assert reply.content.startswith("已登记"), reply.content
+    reply = await clerk.say("查询辖区低保户家庭收入情况,请各社区12月25日前报送核查表。", at=NOW + dt.timedelta(minutes=1))
+    assert reply.content.startswith("已登记"), reply.content
+    assert "XYZ" in (await clerk.say("查询 XYZ", at=NOW + dt.timedelta(minutes=2))).content
+    assert len(await rows(client, "SELECT id FROM tasks")) == 2
