@@ -147,13 +147,13 @@ _RECENT_OF_DEPARTMENT = (
     sa.select(TASKS.c.id, TASKS.c.code, TASKS.c.raw_text, TASKS.c.duplicate_of)
     .where(TASKS.c.department_id == sa.bindparam("department_id"), TASKS.c.received_at >= sa.bindparam("since"))
     .order_by(TASKS.c.received_at.desc())
-    .limit(200)
+    .limit(100)
 )
 _RECENT_DATA = (
     sa.select(TASKS.c.id, TASKS.c.keywords, TASKS.c.department, TASKS.c.department_id, TASKS.c.kind)
     .where(TASKS.c.received_at >= sa.bindparam("since"))
     .order_by(TASKS.c.received_at.desc())
-    .limit(300)
+    .limit(120)
 )
 _TARGET_IDS = sa.select(TASK_TARGETS.c.id).where(TASK_TARGETS.c.task_id == sa.bindparam("task_id"))
 
