@@ -31,6 +31,7 @@ from intake.accounts import AccountView, get_account
 from intake.context import Services
 from intake.dedupe import get_processed_reply, record_processed
 from intake.errors import StorageUnavailable
+from intake.outbox import add_outbox_message, channel_for_account
 from intake.writer import Unit
 
 __all__ = ["setup_callback_routes"]
@@ -132,8 +133,6 @@ async def _late_push(
 ) -> None:
     """The handler missed the reply budget and WeChat got `success` (it will not retry): finish the work
     here, retrying while the database is unavailable, and send the answer through the outbound channel."""
-    from intake.outbox import add_outbox_message
-
     delay = 1.0
     for attempt in range(LATE_ATTEMPTS):
         try:
@@ -159,8 +158,10 @@ async def _late_push(
 
     async def push(conn: AsyncConnection) -> int | None:
         return await add_outbox_message(
-            conn, idempotency_key=f"late:{channel.name}:{message.dedupe_key}", channel=channel.name,
-            recipient=message.from_user, kind="late_reply", body=reply, now=now,
+            # back through the chat the message came from (WeCom app message or Official Account service message)
+            conn, idempotency_key=f"late:{channel.name}:{message.dedupe_key}",
+            channel=channel_for_account("auto", channel.name), recipient=message.from_user, kind="late_reply",
+            body=reply, now=now,
         )
 
     await services.writer.submit(push)

@@ -232,5 +232,5 @@ async def test_slow_handler_answers_success_and_pushes_later(aiohttp_client: Any
     reply = await WeChatPeer(settings).post_wechat(client, text_xml(from_user="o-slow", content="帮助"))
     assert reply.status == 200 and reply.body == "success"
     await asyncio.gather(*app[PENDING])
-    late = await count(client, "SELECT count(*) FROM outbox WHERE kind='late_reply' AND recipient='o-slow'")
+    late = await count(client, "SELECT count(*) FROM outbox WHERE kind='late_reply' AND recipient='o-slow' AND channel='wechat'")
     assert late == 1
