@@ -141,7 +141,7 @@ _ACTIVE_COMMUNITIES = (
     sa.select(COMMUNITIES.c.id, COMMUNITIES.c.name).where(COMMUNITIES.c.active.is_(True)).order_by(COMMUNITIES.c.id)
 )
 _NAMED_COMMUNITIES = _ACTIVE_COMMUNITIES.where(COMMUNITIES.c.name.in_(sa.bindparam("names", expanding=True)))
-# Both look-ups read a bounded number of the newest rows through an index and filter the rest in Python,
+# Both look-ups read a bounded number of the newest rows through an index and filter the rest in Python
 # so their cost does not grow with the log.
 _RECENT_OF_DEPARTMENT = (
     sa.select(TASKS.c.id, TASKS.c.code, TASKS.c.raw_text, TASKS.c.duplicate_of)
@@ -151,9 +151,9 @@ _RECENT_OF_DEPARTMENT = (
 )
 _RECENT_DATA = (
     sa.select(TASKS.c.id, TASKS.c.keywords, TASKS.c.department, TASKS.c.department_id, TASKS.c.kind)
-    .where(TASKS.c.received_at >= sa.bindparam("since"))
+    .where(TASKS.c.received_at >= sa.bindparam("since"), TASKS.c.kind.in_(sorted(DATA_KINDS)))
     .order_by(TASKS.c.received_at.desc())
-    .limit(120)
+    .limit(60)
 )
 _TARGET_IDS = sa.select(TASK_TARGETS.c.id).where(TASK_TARGETS.c.task_id == sa.bindparam("task_id"))
 
