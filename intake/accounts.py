@@ -165,9 +165,9 @@ async def add_invite(
 ) -> str:
     """Create a single-use binding code for a clerk of `department` or a head of `community`."""
     department_id = community_id = None
-    if role is Role.clerk or role is Role.admin:
-        if not department:
-            raise InvalidRequest("部门联络员的邀请码需要指定部门(--department 名称)")
+    if role is Role.clerk and not department:
+        raise InvalidRequest("部门联络员的邀请码需要指定部门(--department 名称)")
+    if department and role is not Role.head:  # a clerk's department, or the office an admin works in
         department_id = await get_department_by_name(conn, name=department)
         if department_id is None:
             raise NotFound(f"没有名为“{department}”的部门:请先在管理后台添加,或检查名称")
@@ -228,8 +228,10 @@ async def bind_account(
     )
     if invite.department_id is not None:
         target = (await conn.execute(sa.select(DEPARTMENTS.c.name).where(DEPARTMENTS.c.id == invite.department_id))).scalar_one()
-    else:
+    elif invite.community_id is not None:
         target = (await conn.execute(sa.select(COMMUNITIES.c.name).where(COMMUNITIES.c.id == invite.community_id))).scalar_one()
+    else:
+        target = "区减负办"
     await add_audit(
         conn, actor=f"account:{account_id}", entity="account", entity_id=account_id, action="bind",
         before=dict(before._mapping), after={"role": invite.role, "target": target, "invite": code}, now=now,

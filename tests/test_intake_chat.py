@@ -279,3 +279,10 @@ async def test_notice_that_starts_with_a_command_word_is_still_a_notice(env: Any
     assert reply.content.startswith("已登记"), reply.content
     assert "XYZ" in (await clerk.say("查询 XYZ", at=NOW + dt.timedelta(minutes=2))).content
     assert len(await rows(client, "SELECT id FROM tasks")) == 2
+
+
+async def test_admin_invite_needs_no_department_and_points_to_the_console(env: Any) -> None:
+    client, peer, _ = env
+    code = await invite(client, Role.admin)
+    reply = await Chat(client, peer, "o-admin").say(f"绑定 {code}")
+    assert "绑定成功" in reply.content and "区减负办" in reply.content and "/admin" in reply.content
