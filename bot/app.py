@@ -110,6 +110,11 @@ async def handle_health(request: web.Request) -> web.Response:
     return web.json_response({"status": "unavailable", "database": "not answering"}, status=503)
 
 
+async def handle_root(request: web.Request) -> web.Response:
+    """A person opening the server's address lands on the console."""
+    raise web.HTTPFound("/admin/")
+
+
 async def handle_metrics(request: web.Request) -> web.Response:
     body = generate_latest(request.app[METRICS].registry)
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
@@ -129,6 +134,7 @@ def create_app(settings: Settings, *, background: bool = True) -> web.Applicatio
     app.cleanup_ctx.append(_rules_refresh_ctx)
     if background:
         app.cleanup_ctx.append(_background_ctx)
+    app.router.add_get("/", handle_root)
     app.router.add_get("/healthz", handle_health)
     app.router.add_get("/metrics", handle_metrics)
     setup_callback_routes(app)

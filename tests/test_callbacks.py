@@ -234,3 +234,8 @@ async def test_slow_handler_answers_success_and_pushes_later(aiohttp_client: Any
     await asyncio.gather(*app[PENDING])
     late = await count(client, "SELECT count(*) FROM outbox WHERE kind='late_reply' AND recipient='o-slow' AND channel='wechat'")
     assert late == 1
+
+
+async def test_root_sends_people_to_the_console(client: Any) -> None:
+    resp = await client.get("/", allow_redirects=False)
+    assert resp.status == 302 and resp.headers["Location"] == "/admin/"
