@@ -33,10 +33,7 @@ import datetime as dt
 import json
 import os
 import platform
-import shutil
-import socket
 import sqlite3
-import subprocess
 import sys
 import tempfile
 import time
@@ -52,6 +49,7 @@ import sqlalchemy as sa  # noqa: E402
 from intake.db import create_engine, upgrade_database  # noqa: E402
 from intake.digest import build_digest, build_monthly_digests  # noqa: E402
 from intake.settings import Settings, load_settings  # noqa: E402
+from tests.pgcluster import PgCluster  # noqa: E402
 
 KINDS = ["report", "ledger", "certificate", "inspection", "meeting", "survey", "data_entry", "campaign", "signboard",
          "levy", "service", "adhoc"]
@@ -252,45 +250,13 @@ def _load() -> list[float] | None:
 # --- databases -------------------------------------------------------------------------------------------
 
 
-def _pg_bin(name: str) -> str | None:
-    found = shutil.which(name)
-    if found:
-        return found
-    for version in ("17", "16", "15", "14"):
-        candidate = Path(f"/usr/lib/postgresql/{version}/bin/{name}")
-        if candidate.exists():
-            return str(candidate)
-    return None
-
-
 @contextlib.contextmanager
 def throwaway_postgres() -> Iterator[str]:
-    """A PostgreSQL cluster in a temp directory (as the postgres user when run as root), like tests/conftest.py."""
-    initdb, pg_ctl, psql = _pg_bin("initdb"), _pg_bin("pg_ctl"), _pg_bin("psql")
-    if initdb is None or pg_ctl is None or psql is None:
-        raise RuntimeError("PostgreSQL binaries (initdb, pg_ctl, psql) not found; install postgresql or pass --pg-url")
-    as_postgres = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
-    root = Path(tempfile.mkdtemp(prefix="jianfu-bench-pg-"))
-    if os.geteuid() == 0:
-        shutil.chown(root, user="postgres", group="postgres")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = int(s.getsockname()[1])
-    data = root / "data"
-    subprocess.run([*as_postgres, initdb, "-D", str(data), "-A", "trust", "-U", "postgres", "--no-sync", "-E", "UTF8",
-                    "--locale=C"], check=True, capture_output=True)
-    options = (f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off "
-               "-c shared_buffers=512MB -c work_mem=64MB -c maintenance_work_mem=256MB -c max_wal_size=4GB")
-    subprocess.run([*as_postgres, pg_ctl, "-D", str(data), "-l", str(root / "log"), "-o", options, "-w", "start"],
-                   check=True, capture_output=True)
-    try:
-        subprocess.run([*as_postgres, psql, "-h", "127.0.0.1", "-p", str(port), "-U", "postgres", "-d", "postgres",
-                        "-v", "ON_ERROR_STOP=1", "-q", "-c", "CREATE DATABASE jianfu_bench"],
-                       check=True, capture_output=True)
-        yield f"postgresql+asyncpg://postgres@127.0.0.1:{port}/jianfu_bench"
-    finally:
-        subprocess.run([*as_postgres, pg_ctl, "-D", str(data), "-m", "immediate", "stop"], capture_output=True)
-        shutil.rmtree(root, ignore_errors=True)
+    """A throwaway PostgreSQL cluster tuned for bulk seeding (tests/pgcluster.py), with one database."""
+    options = ("-c synchronous_commit=off -c shared_buffers=512MB -c work_mem=64MB "
+               "-c maintenance_work_mem=256MB -c max_wal_size=4GB")
+    with PgCluster.throwaway(options=options) as cluster:
+        yield cluster.create_database("jianfu_bench")
 
 
 def _settings(url: str) -> Settings:

@@ -47,6 +47,7 @@ from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes  # 
 
 from intake.settings import Settings, load_settings  # noqa: E402
 from tests.peer import WeChatPeer  # noqa: E402
+from tests.pgcluster import PgCluster  # noqa: E402
 from tests.serverproc import ServerProcess, bind_accounts, free_port, query_rows, wait_until  # noqa: E402
 
 BENCH = ROOT / "bench"
@@ -363,35 +364,9 @@ def store_summary(settings: Settings) -> dict[str, Any]:
 
 @contextlib.contextmanager
 def pg_cluster(work: Path) -> Iterator[str]:
-    """A throwaway PostgreSQL (as the postgres user, trust auth, loopback, fsync off as in the tests)."""
-    def binary(name: str) -> str:
-        found = shutil.which(name)
-        if found:
-            return found
-        for version in ("17", "16", "15", "14"):
-            candidate = Path(f"/usr/lib/postgresql/{version}/bin/{name}")
-            if candidate.exists():
-                return str(candidate)
-        raise FileNotFoundError(f"PostgreSQL binary {name} not found (apt-get install postgresql)")
-
-    as_pg = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
-    root = Path(tempfile.mkdtemp(prefix="jianfu-bench-pg-"))
-    if os.geteuid() == 0:
-        shutil.chown(root, user="postgres", group="postgres")
-    port = free_port()
-    data = root / "data"
-    subprocess.run([*as_pg, binary("initdb"), "-D", str(data), "-A", "trust", "-U", "postgres", "--no-sync",
-                    "-E", "UTF8", "--locale=C"], check=True, capture_output=True)
-    options = f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200"
-    subprocess.run([*as_pg, binary("pg_ctl"), "-D", str(data), "-l", str(root / "log"), "-o", options, "-w",
-                    "start"], check=True, capture_output=True)
-    try:
-        subprocess.run([*as_pg, binary("psql"), "-h", "127.0.0.1", "-p", str(port), "-U", "postgres", "-q",
-                        "-c", "CREATE DATABASE jianfu"], check=True, capture_output=True)
-        yield f"postgresql+asyncpg://postgres@127.0.0.1:{port}/jianfu"
-    finally:
-        subprocess.run([*as_pg, binary("pg_ctl"), "-D", str(data), "-m", "immediate", "stop"], capture_output=True)
-        shutil.rmtree(root, ignore_errors=True)
+    """A throwaway PostgreSQL (tests/pgcluster.py: postgres user, trust auth, loopback, fsync off)."""
+    with PgCluster.throwaway() as cluster:
+        yield cluster.create_database("jianfu")
 
 
 def section_pg(work: Path, duration: float, results: dict[str, Any]) -> None:

@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
-import subprocess
-import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -19,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from intake.db import create_engine, upgrade_database
 from intake.settings import Settings, load_settings
 from tests.peer import WeChatPeer
+from tests.pgcluster import PgCluster, have_postgres
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG = ROOT / "config.toml"
@@ -49,79 +47,21 @@ def sqlite_url(tmp_path: Path, sqlite_template: Path) -> str:
 
 # ---------------------------------------------------------------- PostgreSQL
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _pg_bin(name: str) -> str | None:
-    found = shutil.which(name)
-    if found:
-        return found
-    for version in ("17", "16", "15", "14"):
-        candidate = Path(f"/usr/lib/postgresql/{version}/bin/{name}")
-        if candidate.exists():
-            return str(candidate)
-    return None
-
-
-class PgCluster:
-    def __init__(self, root: Path, port: int) -> None:
-        self.root = root
-        self.port = port
-        self.data = root / "data"
-
-    def url(self, database: str) -> str:
-        return f"postgresql+asyncpg://postgres@127.0.0.1:{self.port}/{database}"
-
-    def psql(self, sql: str) -> None:
-        psql = _pg_bin("psql")
-        assert psql is not None
-        subprocess.run(
-            [*_as_postgres(), psql, "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", "-d", "postgres",
-             "-v", "ON_ERROR_STOP=1", "-q", "-c", sql],
-            check=True, capture_output=True,
-        )
-
-
-def _as_postgres() -> list[str]:
-    return ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
-
-
 @pytest.fixture(scope="session")
 def pg_cluster() -> Iterator[PgCluster]:
     """A throwaway PostgreSQL cluster from the machine's binaries (as the postgres user, trust auth, loopback)."""
-    initdb, pg_ctl = _pg_bin("initdb"), _pg_bin("pg_ctl")
-    if initdb is None or pg_ctl is None:
+    if not have_postgres():
         if IN_CI:
             pytest.fail("PostgreSQL binaries (initdb, pg_ctl) not found; .ci/run must install postgresql")
         pytest.skip("PostgreSQL binaries not installed (they run under CI=true)")
-    root = Path(tempfile.mkdtemp(prefix="jianfu-pg-"))
-    if os.geteuid() == 0:
-        shutil.chown(root, user="postgres", group="postgres")
-    cluster = PgCluster(root, _free_port())
-    subprocess.run([*_as_postgres(), initdb, "-D", str(cluster.data), "-A", "trust", "-U", "postgres",
-                    "--no-sync", "-E", "UTF8", "--locale=C"], check=True, capture_output=True)
-    options = f"-p {cluster.port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200"
-    subprocess.run([*_as_postgres(), pg_ctl, "-D", str(cluster.data), "-l", str(root / "log"), "-o", options,
-                    "-w", "start"], check=True, capture_output=True)
-    try:
-        cluster.psql("CREATE DATABASE jianfu_template")
-        upgrade_database(make_settings(cluster.url("jianfu_template")))
+    with PgCluster.throwaway() as cluster:
+        upgrade_database(make_settings(cluster.create_database("jianfu_template")))
         yield cluster
-    finally:
-        subprocess.run([*_as_postgres(), pg_ctl, "-D", str(cluster.data), "-m", "immediate", "stop"],
-                       capture_output=True)
-        shutil.rmtree(root, ignore_errors=True)
 
 
 @pytest.fixture
 def pg_url(pg_cluster: PgCluster) -> str:
-    name = "t_" + uuid.uuid4().hex[:12]
-    cluster = pg_cluster
-    cluster.psql(f"CREATE DATABASE {name} TEMPLATE jianfu_template")
-    return cluster.url(name)
+    return pg_cluster.create_database("t_" + uuid.uuid4().hex[:12], template="jianfu_template")
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
