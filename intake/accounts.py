@@ -20,6 +20,7 @@ __all__ = [
     "touch_account",
     "add_invite",
     "bind_account",
+    "set_binding",
     "deactivate_account",
     "set_dialogue",
     "clear_dialogue",
@@ -196,6 +197,27 @@ async def add_invite(
     return code
 
 
+async def set_binding(
+    conn: AsyncConnection, *, account_id: int, role: str, department_id: int | None, community_id: int | None,
+    now: dt.datetime,
+) -> None:
+    """Bind an account to a role and its department or community, active, with no pending question."""
+    await conn.execute(
+        sa.update(ACCOUNTS)
+        .where(ACCOUNTS.c.id == account_id)
+        .values(
+            role=role,
+            department_id=department_id,
+            community_id=community_id,
+            active=True,
+            bound_at=now,
+            dialogue_state=None,
+            dialogue_task_id=None,
+            dialogue_expires_at=None,
+        )
+    )
+
+
 async def bind_account(
     conn: AsyncConnection, *, channel: str, external_id: str, code: str, now: dt.datetime
 ) -> BindResult:
@@ -209,20 +231,8 @@ async def bind_account(
         raise InvalidRequest(f"邀请码 {code} 已过期,请向管理员申请新的邀请码。")
     account_id = await touch_account(conn, channel=channel, external_id=external_id, now=now)
     before = (await conn.execute(sa.select(ACCOUNTS.c.role, ACCOUNTS.c.department_id, ACCOUNTS.c.community_id).where(ACCOUNTS.c.id == account_id))).one()
-    await conn.execute(
-        sa.update(ACCOUNTS)
-        .where(ACCOUNTS.c.id == account_id)
-        .values(
-            role=invite.role,
-            department_id=invite.department_id,
-            community_id=invite.community_id,
-            active=True,
-            bound_at=now,
-            dialogue_state=None,
-            dialogue_task_id=None,
-            dialogue_expires_at=None,
-        )
-    )
+    await set_binding(conn, account_id=account_id, role=invite.role, department_id=invite.department_id,
+                      community_id=invite.community_id, now=now)
     await conn.execute(
         sa.update(INVITES).where(INVITES.c.id == invite.id).values(used_at=now, used_by=account_id)
     )

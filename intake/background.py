@@ -35,10 +35,12 @@ from typing import TYPE_CHECKING, Any, Protocol
 import filelock
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
-from sqlmodel import SQLModel
 
 from intake import texts_notify
 from intake.channels import OutgoingMessage, Sender, SendResult, build_senders
+from intake.models import REMINDERS as T_REMINDERS
+from intake.models import TASK_TARGETS as T_TARGETS
+from intake.models import TASKS as T_TASKS
 from intake.outbox import (
     ClaimedMessage,
     add_outbox_message,
@@ -80,9 +82,6 @@ DIGEST_JOB_ID = "jianfu.monthly_digest"
 ADVISORY_LOCK_KEY = 0x4A49414E4655  # "JIANFU"
 REMINDER_BATCH = 1000
 
-T_REMINDERS = SQLModel.metadata.tables["reminders"]
-T_TARGETS = SQLModel.metadata.tables["task_targets"]
-T_TASKS = SQLModel.metadata.tables["tasks"]
 
 
 @dataclass

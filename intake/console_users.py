@@ -20,8 +20,8 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from intake.audit import add_audit
-from intake.console.tables import ADMIN_USERS
 from intake.errors import Forbidden, InvalidRequest
+from intake.models import ADMIN_USERS
 
 __all__ = [
     "ConsoleRole",

@@ -34,8 +34,13 @@ from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
-from sqlmodel import SQLModel
 
+from intake.models import COMMUNITIES as T_COMMUNITIES
+from intake.models import DEPARTMENTS as T_DEPARTMENTS
+from intake.models import DIGESTS as T_DIGESTS
+from intake.models import RATINGS as T_RATINGS
+from intake.models import TASK_TARGETS as T_TARGETS
+from intake.models import TASKS as T_TASKS
 from intake.models import AwareDateTime
 from intake.scheduler import digest_month_due, month_bounds, previous_month
 from intake.settings import Settings
@@ -71,12 +76,6 @@ __all__ = [
 DISTRICT = "district"
 DEFAULT_HOURS = 2.0
 NO_DEPARTMENT = "未注明部门"
-T_TASKS = SQLModel.metadata.tables["tasks"]
-T_TARGETS = SQLModel.metadata.tables["task_targets"]
-T_COMMUNITIES = SQLModel.metadata.tables["communities"]
-T_DEPARTMENTS = SQLModel.metadata.tables["departments"]
-T_RATINGS = SQLModel.metadata.tables["ratings"]
-T_DIGESTS = SQLModel.metadata.tables["digests"]
 NOT_WORKED = ("refused", "withdrawn")
 
 

@@ -23,7 +23,8 @@ from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font, PatternFill
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from intake.console.tables import ACCOUNTS, COMMUNITIES, TARGETS, TASKS
+from intake.models import ACCOUNTS, COMMUNITIES, TASKS
+from intake.models import TASK_TARGETS as TARGETS
 
 __all__ = [
     "TaskFilters",

@@ -27,9 +27,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
-from sqlmodel import SQLModel
 
-from intake.models import OutboxStatus
+from intake.models import ACCOUNTS, COMMUNITIES, OUTBOX, OutboxStatus
 
 __all__ = [
     "ClaimedMessage",
@@ -52,8 +51,6 @@ __all__ = [
 ]
 
 INBOX_CHANNEL = "inbox"
-OUTBOX = SQLModel.metadata.tables["outbox"]
-ACCOUNTS = SQLModel.metadata.tables["accounts"]
 LEASE = dt.timedelta(minutes=5)
 MAX_BACKOFF = dt.timedelta(hours=6)
 
@@ -283,7 +280,6 @@ async def record_deferral(conn: AsyncConnection, *, message_id: int, until: dt.d
 
 # --- recipients ---------------------------------------------------------------------------------------
 
-COMMUNITIES = SQLModel.metadata.tables["communities"]
 
 
 @dataclass(frozen=True)

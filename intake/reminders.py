@@ -16,9 +16,9 @@ from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
-from sqlmodel import SQLModel
 
-from intake.models import TargetStatus
+from intake.models import REMINDERS, TASKS, TargetStatus
+from intake.models import TASK_TARGETS as TARGETS
 from intake.settings import ScheduleSettings, Settings
 
 __all__ = [
@@ -36,9 +36,6 @@ __all__ = [
     "RECURRENCES",
 ]
 
-TASKS = SQLModel.metadata.tables["tasks"]
-TARGETS = SQLModel.metadata.tables["task_targets"]
-REMINDERS = SQLModel.metadata.tables["reminders"]
 RECURRENCES = ("weekly", "monthly", "quarterly", "yearly")
 _AVOID_MINUTES = (0, 30)  # WeCom asks senders to avoid the top and the half of the hour
 

@@ -34,6 +34,7 @@ from intake.models import (
 )
 from intake.reminders import is_short_notice, plan_reminders, roll_recurring
 from intake.settings import Settings
+from intake.texts_notify import summarise
 
 __all__ = [
     "TaskView",
@@ -448,14 +449,9 @@ async def list_community_targets(conn: AsyncConnection, *, community_id: int, li
     ).all()
     return [
         CommunityTask(code=r.code, department=r.department, kind=r.kind, listing=r.listing, item=r.item,
-                      due_date=r.due_date, deadline_time=r.deadline_time, summary=_summary(r.raw_text))
+                      due_date=r.due_date, deadline_time=r.deadline_time, summary=summarise(r.raw_text, limit=28))
         for r in rows
     ]
-
-
-def _summary(text: str, limit: int = 28) -> str:
-    flat = " ".join(text.split())
-    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
 
 async def withdraw_task(conn: AsyncConnection, *, account: AccountView, code: str, now: dt.datetime) -> TaskView:

@@ -16,7 +16,7 @@ from openpyxl import load_workbook
 from bot.keys import CRYPTO_WECOM
 from bot.simulator_support import WecomSimulatorSupport
 from intake.console.simulator import WECOM_SIMULATOR
-from intake.console.tables import OUTBOX, TASKS
+from intake.models import OUTBOX, TASKS
 from intake.outbox import add_outbox_message
 from tests.test_console_support import PASSWORD, add_user, build_app, scalar, seed_task
 

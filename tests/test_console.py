@@ -10,18 +10,10 @@ import sqlalchemy as sa
 from openpyxl import load_workbook
 
 from intake.console.security import SESSION_COOKIE, Session, SessionCodec
-from intake.console.tables import (
-    ACCOUNTS,
-    ADMIN_USERS,
-    AUDIT,
-    INVITES,
-    OUTBOX,
-    REMINDERS,
-    RULE_VERSIONS,
-    TARGETS,
-    TASKS,
-)
 from intake.console_users import ensure_first_admin
+from intake.models import ACCOUNTS, ADMIN_USERS, INVITES, OUTBOX, REMINDERS, RULE_VERSIONS, TASKS
+from intake.models import AUDIT_LOG as AUDIT
+from intake.models import TASK_TARGETS as TARGETS
 from tests.conftest import make_settings
 from tests.test_console_support import PASSWORD, add_user, build_app, csrf_of, login, scalar, seed_task
 

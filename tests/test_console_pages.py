@@ -15,7 +15,8 @@ from bot.keys import CRYPTO_WECOM
 from bot.simulator_support import WecomSimulatorSupport
 from intake.console.markdown import markdown_to_html
 from intake.console.simulator import WECOM_SIMULATOR
-from intake.console.tables import ACCOUNTS, ADMIN_USERS, AUDIT, OUTBOX, TASKS
+from intake.models import ACCOUNTS, ADMIN_USERS, OUTBOX, TASKS
+from intake.models import AUDIT_LOG as AUDIT
 from intake.outbox import add_outbox_message
 from tests.conftest import make_settings
 from tests.test_console_support import PASSWORD, add_user, build_app, login, scalar, seed_task

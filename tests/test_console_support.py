@@ -10,8 +10,9 @@ import sqlalchemy as sa
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from intake.console.tables import COMMUNITIES, TARGETS, TASKS
 from intake.console_users import add_admin_user
+from intake.models import COMMUNITIES, TASKS
+from intake.models import TASK_TARGETS as TARGETS
 from intake.settings import Settings
 
 TZ = dt.timezone(dt.timedelta(hours=8))

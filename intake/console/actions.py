@@ -13,12 +13,12 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from intake.accounts import get_community_by_name, get_department_by_name, get_or_add_department
+from intake.accounts import get_community_by_name, get_department_by_name, get_or_add_department, set_binding
 from intake.audit import add_audit
 from intake.console import texts
-from intake.console.tables import ACCOUNTS, COMMUNITIES, DEPARTMENTS, REMINDERS, TARGETS, TASKS
 from intake.errors import InvalidRequest, NotFound
-from intake.models import TargetStatus, TaskStatus
+from intake.models import ACCOUNTS, COMMUNITIES, DEPARTMENTS, REMINDERS, TASKS, TargetStatus, TaskStatus
+from intake.models import TASK_TARGETS as TARGETS
 from intake.outbox import channel_for_account, list_community_recipients
 from intake.rules_store import add_rule_version, get_latest_overrides
 from intake.settings import Settings
@@ -352,9 +352,8 @@ async def bind_account_to(conn: AsyncConnection, *, account_id: int, role: str, 
             raise InvalidRequest(texts.BIND_NEEDS_TARGET)
     else:
         raise InvalidRequest(texts.BAD_CHOICE.format(field="角色", value=role))
-    await conn.execute(sa.update(ACCOUNTS).where(ACCOUNTS.c.id == account_id).values(
-        role=role, department_id=department_id, community_id=community_id, active=True, bound_at=now,
-        dialogue_state=None, dialogue_task_id=None, dialogue_expires_at=None))
+    await set_binding(conn, account_id=account_id, role=role, department_id=department_id,
+                      community_id=community_id, now=now)
     await add_audit(conn, actor=actor, entity="account", entity_id=account_id, action="bind",
                     before=dict(before._mapping),
                     after={"role": role, "department": department if department_id else None,

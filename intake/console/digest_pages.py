@@ -22,9 +22,9 @@ from intake import digest as digests
 from intake.console import queries, texts
 from intake.console.core import fail, now_utc, render, services_of, url
 from intake.console.markdown import markdown_to_html
-from intake.console.tables import COMMUNITIES, DIGESTS
 from intake.errors import NotFound
 from intake.export import FilterError, parse_month
+from intake.models import COMMUNITIES, DIGESTS
 
 __all__ = ["setup_digest_routes", "digest_url"]
 

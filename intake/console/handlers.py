@@ -27,7 +27,6 @@ from intake.console.core import (
 )
 from intake.console.digest_pages import setup_digest_routes
 from intake.console.shared import create_invite, directory_names
-from intake.console.tables import TASKS
 from intake.console_users import (
     INACTIVE,
     WRONG_CREDENTIALS,
@@ -46,7 +45,7 @@ from intake.export import (
     iter_task_records,
 )
 from intake.export import write_csv as export_csv
-from intake.models import OutboxStatus
+from intake.models import TASKS, OutboxStatus
 from intake.outbox import count_by_status
 from intake.rules_store import get_latest_overrides
 

@@ -15,9 +15,9 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from intake.audit import list_audit
-from intake.console.tables import (
+from intake.export import TaskFilters, task_select
+from intake.models import (
     ACCOUNTS,
-    AUDIT,
     COMMUNITIES,
     DEPARTMENTS,
     DIGESTS,
@@ -25,10 +25,10 @@ from intake.console.tables import (
     OUTBOX,
     REMINDERS,
     RULE_VERSIONS,
-    TARGETS,
     TASKS,
 )
-from intake.export import TaskFilters, task_select
+from intake.models import AUDIT_LOG as AUDIT
+from intake.models import TASK_TARGETS as TARGETS
 
 __all__ = [
     "PAGE_SIZE",

@@ -9,10 +9,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from intake.accounts import add_invite
 from intake.console import texts
 from intake.console.core import actor_of, fail, now_utc, services_of, user_of
-from intake.console.tables import COMMUNITIES, DEPARTMENTS
 from intake.console_users import ConsoleRole
 from intake.errors import InvalidRequest
-from intake.models import Role
+from intake.models import COMMUNITIES, DEPARTMENTS, Role
 
 __all__ = ["directory_names", "create_invite", "require_admin"]
 

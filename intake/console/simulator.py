@@ -22,8 +22,8 @@ from defusedxml.ElementTree import ParseError, fromstring
 from intake.console import forms, queries, texts
 from intake.console.core import render, services_of
 from intake.console.shared import create_invite, directory_names
-from intake.console.tables import ACCOUNTS, TASKS
 from intake.errors import IntakeError
+from intake.models import ACCOUNTS, TASKS
 
 __all__ = ["ChatCodec", "WECOM_SIMULATOR", "WechatPlainCodec", "build_signed_post",
            "handle_simulator", "handle_simulator_post"]
