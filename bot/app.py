@@ -23,6 +23,7 @@ from intake.console import create_console_app
 from intake.console.simulator import WECOM_SIMULATOR
 from intake.context import Services
 from intake.db import create_engine, create_thread_engine, ping
+from intake.recent import IntakeMemory
 from intake.rules_store import RulesProvider
 from intake.settings import Settings
 from intake.writer import Writer
@@ -55,15 +56,17 @@ async def _services_ctx(app: web.Application) -> AsyncIterator[None]:
             departments=sorted(set(rules.current.departments) | set(settings.district.departments)),
             communities=[(c.name, c.staff) for c in settings.district.communities],
         )
+    memory = IntakeMemory()
     writer = Writer(
         engine,
         batch_max=settings.database.batch_max,
         batch_wait_ms=settings.database.batch_wait_ms,
         thread_engine=create_thread_engine(settings),
+        states=(memory,),
     )
     await writer.start()
     http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10))
-    app[SERVICES] = Services(settings=settings, engine=engine, writer=writer, rules=rules, http=http)
+    app[SERVICES] = Services(settings=settings, engine=engine, writer=writer, rules=rules, http=http, memory=memory)
     try:
         yield
     finally:

@@ -187,7 +187,7 @@ async def _ahead(request: web.Request, ctx: DialogueContext, channel: Channel, m
 async def _process(request: web.Request, channel: Channel, message: Message, started: float) -> str:
     """Dedupe, dispatch and store in one writer unit; returns the reply text ('' for none)."""
     services = request.app[SERVICES]
-    ctx = DialogueContext(settings=services.settings, rules=services.rules.current)
+    ctx = DialogueContext(settings=services.settings, rules=services.rules.current, memory=services.memory)
     key = f"{channel.name}:{message.dedupe_key}"
     received_at = _received_at(message, services)
     ahead = await _ahead(request, ctx, channel, message, received_at) if isinstance(message, TextMessage) else None

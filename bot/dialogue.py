@@ -27,6 +27,7 @@ from intake.accounts import (
     touch_account,
 )
 from intake.errors import Forbidden, IntakeError, InvalidRequest, NotFound
+from intake.recent import IntakeMemory
 from intake.settings import Settings
 from intake.tasks import (
     complete_target,
@@ -60,6 +61,7 @@ class Incoming:
 class DialogueContext:
     settings: Settings
     rules: Rules
+    memory: IntakeMemory
 
 
 Handler = Callable[[DialogueContext, AsyncConnection, AccountView, Incoming, "re.Match[str]"], Awaitable[str]]
@@ -208,7 +210,7 @@ async def _handle_intake(
 ) -> str:
     new = await create_task(
         conn, account=account, classification=classification, msg_id=msg.msg_id, channel=msg.channel,
-        text=msg.text, received_at=msg.received_at, settings=ctx.settings,
+        text=msg.text, received_at=msg.received_at, settings=ctx.settings, memory=ctx.memory,
     )
     if new.asks_deadline:
         await set_dialogue(

@@ -9,10 +9,11 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from intake.models import AUDIT_LOG
+from intake.prepared import Prepared
 
 __all__ = ["add_audit", "list_audit"]
 
-_INSERT = sa.insert(AUDIT_LOG)
+_INSERT = Prepared(sa.insert(AUDIT_LOG))
 
 
 def _plain(value: Any) -> Any:
@@ -36,8 +37,8 @@ async def add_audit(
     before: dict[str, Any] | None = None,
     after: dict[str, Any] | None = None,
 ) -> None:
-    await conn.execute(
-        _INSERT,
+    await _INSERT.rows(
+        conn,
         {
             "at": now, "actor": actor, "entity": entity, "entity_id": entity_id, "action": action,
             "before": _plain(before) if before is not None else None,

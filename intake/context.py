@@ -8,6 +8,7 @@ import aiohttp
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from intake.recent import IntakeMemory
 from intake.rules_store import RulesProvider
 from intake.settings import Settings
 from intake.writer import Writer
@@ -22,6 +23,7 @@ class Services:
     writer: Writer
     rules: RulesProvider
     http: aiohttp.ClientSession
+    memory: IntakeMemory  # what storing a notice reads, kept up to date by the writer
 
 
 # The app factory stores the Services here; sub-applications (the console) read it via request.config_dict.

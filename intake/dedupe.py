@@ -8,21 +8,21 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from intake.models import PROCESSED_MESSAGES
+from intake.prepared import Prepared
 
 __all__ = ["get_processed_reply", "record_processed", "prune_processed"]
 
-_INSERT = sa.insert(PROCESSED_MESSAGES)
+_INSERT = Prepared(sa.insert(PROCESSED_MESSAGES))
+_REPLY = Prepared(sa.select(PROCESSED_MESSAGES.c.reply).where(PROCESSED_MESSAGES.c.key == sa.bindparam("key")))
 
 
 async def get_processed_reply(conn: AsyncConnection, *, key: str) -> str | None:
-    value = (
-        await conn.execute(sa.select(PROCESSED_MESSAGES.c.reply).where(PROCESSED_MESSAGES.c.key == key))
-    ).scalar_one_or_none()
-    return str(value) if value is not None else None
+    rows = await _REPLY.rows(conn, {"key": key})
+    return str(rows[0][0]) if rows else None
 
 
 async def record_processed(conn: AsyncConnection, *, key: str, channel: str, reply: str, now: dt.datetime) -> None:
-    await conn.execute(_INSERT, {"key": key, "channel": channel, "reply": reply, "created_at": now})
+    await _INSERT.rows(conn, {"key": key, "channel": channel, "reply": reply, "created_at": now})
 
 
 async def prune_processed(conn: AsyncConnection, *, before: dt.datetime) -> int:

@@ -8,7 +8,6 @@ turns into Chinese replies.
 from __future__ import annotations
 
 import datetime as dt
-import difflib
 from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -32,6 +31,8 @@ from intake.models import (
     TargetStatus,
     TaskStatus,
 )
+from intake.prepared import Prepared
+from intake.recent import IntakeMemory, RecentTask, bigram_mask
 from intake.reminders import is_short_notice, plan_reminders, roll_recurring
 from intake.settings import Settings
 from intake.texts_notify import summarise
@@ -40,7 +41,6 @@ __all__ = [
     "TaskView",
     "TargetView",
     "NewTask",
-    "DUPLICATE_WINDOW_DAYS",
     "OPEN_STATUSES",
     "create_task",
     "set_task_deadline",
@@ -54,11 +54,12 @@ __all__ = [
     "next_task_code",
 ]
 
-_INSERT_TASK = sa.insert(TASKS).returning(TASKS.c.id)
-DUPLICATE_WINDOW_DAYS = 30
-NEAR_IDENTICAL = 0.85  # character-level similarity of two notices from one department
-SAME_DATA_OVERLAP = 0.5  # keyword overlap of two data-collection notices from different departments
-DATA_KINDS = frozenset({"report", "survey", "data_entry", "ledger"})
+_INSERT_TASK = Prepared(sa.insert(TASKS).returning(TASKS.c.id))
+_INSERT_TARGETS = Prepared(sa.insert(TASK_TARGETS))
+_INSERT_REMINDERS = Prepared(sa.insert(REMINDERS))
+_MARK_REPEAT = Prepared(
+    sa.update(TASKS).where(TASKS.c.id == sa.bindparam("task_id")).values(repeat_collection=sa.true())
+)
 OPEN_STATUSES = (TaskStatus.accepted.value, TaskStatus.pending_review.value)
 
 
@@ -119,14 +120,14 @@ def _counter_upsert(dialect: str) -> Any:
     )
 
 
-_COUNTER_UPSERT = {name: _counter_upsert(name) for name in ("postgresql", "sqlite")}
+_COUNTER_UPSERT = {name: Prepared(_counter_upsert(name)) for name in ("postgresql", "sqlite")}
 
 
 async def next_task_code(conn: AsyncConnection, *, day: dt.date) -> str:
     """R-YYYYMMDD-NNNN: a per-day counter, safe under concurrent writers (an upsert on both dialects)."""
     key = day.strftime("%Y%m%d")
     stmt = _COUNTER_UPSERT["postgresql" if conn.dialect.name == "postgresql" else "sqlite"]
-    number = int((await conn.execute(stmt, {"day": key})).scalar_one())
+    number = int((await stmt.rows(conn, {"day": key}))[0][0])
     return f"R-{key}-{number:04d}"
 
 
@@ -138,69 +139,9 @@ def _status_for(c: Classification) -> str:
     return TaskStatus.accepted.value
 
 
-_ACTIVE_COMMUNITIES = (
-    sa.select(COMMUNITIES.c.id, COMMUNITIES.c.name).where(COMMUNITIES.c.active.is_(True)).order_by(COMMUNITIES.c.id)
+_TARGET_IDS = Prepared(
+    sa.select(TASK_TARGETS.c.id).where(TASK_TARGETS.c.task_id == sa.bindparam("task_id")).order_by(TASK_TARGETS.c.id)
 )
-_NAMED_COMMUNITIES = _ACTIVE_COMMUNITIES.where(COMMUNITIES.c.name.in_(sa.bindparam("names", expanding=True)))
-# Both look-ups read a bounded number of the newest rows through an index and filter the rest in Python
-# so their cost does not grow with the log.
-_RECENT_OF_DEPARTMENT = (
-    sa.select(TASKS.c.id, TASKS.c.code, TASKS.c.raw_text, TASKS.c.duplicate_of)
-    .where(TASKS.c.department_id == sa.bindparam("department_id"), TASKS.c.received_at >= sa.bindparam("since"))
-    .order_by(TASKS.c.received_at.desc())
-    .limit(100)
-)
-_RECENT_DATA = (
-    sa.select(TASKS.c.id, TASKS.c.keywords, TASKS.c.department, TASKS.c.department_id, TASKS.c.kind)
-    .where(TASKS.c.received_at >= sa.bindparam("since"), TASKS.c.kind.in_(sorted(DATA_KINDS)))
-    .order_by(TASKS.c.received_at.desc())
-    .limit(60)
-)
-_TARGET_IDS = sa.select(TASK_TARGETS.c.id).where(TASK_TARGETS.c.task_id == sa.bindparam("task_id"))
-
-
-async def _target_communities(conn: AsyncConnection, names: tuple[str, ...]) -> list[tuple[int, str]]:
-    if "*" in names or not names:
-        rows = (await conn.execute(_ACTIVE_COMMUNITIES)).all()
-    else:
-        rows = (await conn.execute(_NAMED_COMMUNITIES, {"names": list(names)})).all()
-    return [(int(r.id), str(r.name)) for r in rows]
-
-
-async def _find_duplicate(
-    conn: AsyncConnection, *, department_id: int | None, text: str, since: dt.datetime
-) -> tuple[int, str] | None:
-    if department_id is None:
-        return None
-    rows = (await conn.execute(_RECENT_OF_DEPARTMENT, {"department_id": department_id, "since": since})).all()
-    for row in rows:
-        if row.duplicate_of is not None:
-            continue  # link to the original, not to another copy
-        matcher = difflib.SequenceMatcher(None, text, row.raw_text, autojunk=False)
-        if matcher.real_quick_ratio() >= NEAR_IDENTICAL and matcher.quick_ratio() >= NEAR_IDENTICAL and matcher.ratio() >= NEAR_IDENTICAL:
-            return int(row.id), str(row.code)
-    return None
-
-
-async def _find_same_data(
-    conn: AsyncConnection, *, department_id: int | None, kind: str, keywords: tuple[str, ...], since: dt.datetime
-) -> list[tuple[int, str]]:
-    """Notices from *other* departments asking for the same data (keyword overlap): 重复采集."""
-    if kind not in DATA_KINDS or len(keywords) < 2 or department_id is None:
-        return []
-    mine = set(keywords)
-    rows = (await conn.execute(_RECENT_DATA, {"since": since})).all()
-    found = []
-    for row in rows:
-        if row.department_id == department_id or row.kind not in DATA_KINDS:
-            continue
-        theirs = set(row.keywords or [])
-        if not theirs:
-            continue
-        overlap = len(mine & theirs) / min(len(mine), len(theirs))
-        if overlap >= SAME_DATA_OVERLAP and len(mine & theirs) >= 2:
-            found.append((int(row.id), str(row.department or "")))
-    return found
 
 
 async def add_target_reminders(
@@ -228,9 +169,9 @@ async def _add_reminders(
         for planned in plan_reminders(
             due=due, received_at=received_at, schedule=settings.schedule, tz=settings.tz, seed=f"{code}:{target_id}",
         ):
-            values.append({"target_id": target_id, "kind": planned.kind, "fire_at": planned.fire_at})
+            values.append({"target_id": target_id, "kind": planned.kind, "fire_at": planned.fire_at, "cancelled": False})
     if values:
-        await conn.execute(sa.insert(REMINDERS), values)
+        await _INSERT_REMINDERS.many(conn, values)
     return len(values)
 
 
@@ -244,27 +185,34 @@ async def create_task(
     text: str,
     received_at: dt.datetime,
     settings: Settings,
+    memory: IntakeMemory,
 ) -> NewTask:
-    """Store one notice: the task, its targets, its reminders and the audit entry, in the caller's transaction."""
+    """Store one notice: the task, its targets, its reminders and the audit entry, in the caller's transaction.
+
+    The directory and the look-backs for resends and 重复采集 come from ``memory`` (brought up to date
+    by the writer at the start of this transaction), not from queries per notice.
+    """
     c = classification
     tz = settings.tz
     department_name = c.department or account.department
-    department_id = await get_or_add_department(conn, name=department_name) if department_name else None
+    department_id = None
+    if department_name:
+        department_id = memory.departments.get(department_name)
+        if department_id is None:
+            department_id = await get_or_add_department(conn, name=department_name)
     local_day = received_at.astimezone(tz).date()
     code = await next_task_code(conn, day=local_day)
     status = _status_for(c)
-    since = received_at - dt.timedelta(days=DUPLICATE_WINDOW_DAYS)
-    duplicate = await _find_duplicate(conn, department_id=department_id, text=text, since=since)
-    same_data = await _find_same_data(
-        conn, department_id=department_id, kind=c.kind.value, keywords=c.keywords, since=since
-    )
+    duplicate = memory.find_duplicate(department_id=department_id, text=text, now=received_at)
+    same_data = memory.find_same_data(department_id=department_id, kind=c.kind.value, keywords=c.keywords,
+                                      now=received_at)
     short = c.deadline is not None and is_short_notice(
         received_at=received_at, due=c.deadline, tz=tz, working_days=settings.schedule.short_notice_working_days
     )
     quantity = c.quantity
     # a constant statement with separate parameters: compiled once, cached by SQLAlchemy
-    result = await conn.execute(
-        _INSERT_TASK,
+    inserted = await _INSERT_TASK.rows(
+        conn,
         {
             "code": code,
             "msg_id": msg_id,
@@ -296,33 +244,36 @@ async def create_task(
             "duplicate_of": duplicate[0] if duplicate else None,
             "repeat_collection": bool(same_data),
             "short_notice": short,
+            "corrected": False,
             "received_at": received_at,
             "created_at": received_at,
             "updated_at": received_at,
         },
     )
-    task_id = int(result.scalar_one())
+    task_id = int(inserted[0][0])
     if same_data:
-        await conn.execute(
-            sa.update(TASKS).where(TASKS.c.id.in_([t for t, _ in same_data])).values(repeat_collection=True)
-        )
+        await _MARK_REPEAT.many(conn, [{"task_id": t} for t, _ in same_data])
     target_status = TargetStatus.refused.value if status == TaskStatus.refused.value else TargetStatus.open.value
-    communities = await _target_communities(conn, c.communities)
+    communities = memory.target_communities(c.communities)
     target_ids: list[int] = []
     if communities:
         # one executemany, then one read of the ids (RETURNING with many rows is a statement per row)
-        await conn.execute(
-            sa.insert(TASK_TARGETS),
+        await _INSERT_TARGETS.many(
+            conn,
             [
                 {"task_id": task_id, "community_id": cid, "status": target_status, "due_date": c.deadline}
                 for cid, _ in communities
             ],
         )
-        result = await conn.execute(_TARGET_IDS, {"task_id": task_id})
-        target_ids = [int(row.id) for row in result]
+        target_ids = [int(row[0]) for row in await _TARGET_IDS.rows(conn, {"task_id": task_id})]
     if status == TaskStatus.accepted.value and c.deadline is not None:
         await _add_reminders(conn, targets=[(tid, c.deadline) for tid in target_ids], received_at=received_at,
                              settings=settings, code=code)
+    memory.add(RecentTask(
+        id=task_id, code=code, department_id=department_id, department=department_name, kind=c.kind.value,
+        keywords=frozenset(c.keywords), raw_text=text, duplicate_of=duplicate[0] if duplicate else None,
+        received_at=received_at, shape=bigram_mask(text),
+    ))
     await add_audit(
         conn, actor=f"account:{account.id}", entity="task", entity_id=task_id, action="create",
         after={"code": code, "status": status, "listing": c.listing.value, "item": c.item, "kind": c.kind.value},

@@ -23,14 +23,14 @@ import threading
 from collections.abc import AsyncIterator, Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from intake.errors import StorageUnavailable
 
-__all__ = ["Unit", "Writer", "ThreadConnection"]
+__all__ = ["Unit", "Writer", "ThreadConnection", "BatchState"]
 
 log = logging.getLogger(__name__)
 
@@ -44,12 +44,27 @@ class _Job:
     future: asyncio.Future[Any] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
 
 
+class BatchState(Protocol):
+    """In-memory state that mirrors the write transaction (e.g. :class:`intake.recent.IntakeMemory`).
+
+    ``begin`` runs first in every batch transaction (and again for a batch redone unit by unit);
+    ``checkpoint``/``restore`` bracket a unit whose savepoint rolled back.
+    """
+
+    async def begin(self, conn: AsyncConnection) -> None: ...
+
+    def checkpoint(self) -> object: ...
+
+    def restore(self, mark: object) -> None: ...
+
+
 class ThreadConnection:
     """The part of ``AsyncConnection`` that units use, over a sync connection, inside the writer thread."""
 
     def __init__(self, connection: sa.Connection) -> None:
         self._connection = connection
         self.dialect = connection.dialect
+        self.driver = connection.connection.driver_connection  # the sqlite3 connection (intake.prepared)
 
     async def execute(self, statement: Any, parameters: Any = None, **kwargs: Any) -> Any:
         return self._connection.execute(statement, parameters, **kwargs)
@@ -70,8 +85,10 @@ class Writer:
         batch_max: int = 64,
         batch_wait_ms: float = 0.0,
         thread_engine: sa.Engine | None = None,
+        states: tuple[BatchState, ...] = (),
     ) -> None:
         self._engine = engine
+        self._states = states
         self._thread_engine = thread_engine
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="jianfu-writer") if thread_engine else None
         self._thread_loop = threading.local()
@@ -194,6 +211,8 @@ class Writer:
         self, conn: AsyncConnection, jobs: list[_Job], *, isolated: bool
     ) -> list[tuple[_Job, bool, Any]]:
         results: list[tuple[_Job, bool, Any]] = []
+        for state in self._states:
+            await state.begin(conn)
         for job in jobs:
             if not isolated:
                 try:
@@ -203,6 +222,7 @@ class Writer:
                 except Exception as exc:
                     raise _UnitFailed from exc  # roll back the whole batch, redo it isolated
                 continue
+            marks = [state.checkpoint() for state in self._states]
             try:
                 async with conn.begin_nested():
                     value = await job.unit(conn)
@@ -210,6 +230,8 @@ class Writer:
             except (sa.exc.OperationalError, sa.exc.InterfaceError):
                 raise
             except Exception as exc:  # a unit's own failure: its savepoint rolled back, the rest go on
+                for state, mark in zip(self._states, marks, strict=True):
+                    state.restore(mark)
                 results.append((job, False, exc))
         return results
 

@@ -1,0 +1,237 @@
+"""What storing a notice reads, kept in memory and brought up to date once per write batch.
+
+Storing a notice needs the active communities (its targets), the department ids and the last
+month's notices (is this a resend of an earlier one? is another department collecting the same
+data — 重复采集?). Reading those per message was most of the write path's cost; instead the
+writer calls :meth:`IntakeMemory.begin` at the start of every batch transaction, which reads the
+directory (two small tables) and only the tasks stored since the previous batch, by any process.
+
+Tasks stored inside the current batch are added as they are stored, so a notice sent twice in one
+batch is still caught; the writer's ``checkpoint``/``restore`` drop the additions of a unit whose
+savepoint rolled back, and ``begin`` of the next transaction drops them all and reads back those
+that committed.
+
+On PostgreSQL a task id can commit after a larger one (sequences are handed out before commit),
+so ids skipped by a refresh are read again by later refreshes for a while (:data:`HOLE_GRACE`).
+What is kept is bounded like the old look-back queries: per department the newest
+:data:`PER_DEPARTMENT` notices, and the newest :data:`DATA_NOTICES` data-collection notices,
+all within :data:`WINDOW` of the message being stored.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import difflib
+import time
+from collections import deque
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from intake.models import COMMUNITIES, DEPARTMENTS, TASKS
+
+__all__ = ["IntakeMemory", "RecentTask", "bigram_mask", "WINDOW", "PER_DEPARTMENT", "DATA_NOTICES", "DATA_KINDS",
+           "NEAR_IDENTICAL", "SAME_DATA_OVERLAP"]
+
+WINDOW = dt.timedelta(days=30)
+PER_DEPARTMENT = 100  # newest notices of one department compared for near-identical resends
+DATA_NOTICES = 60  # newest data-collection notices compared for 重复采集
+NEAR_IDENTICAL = 0.85  # character-level similarity of two notices from one department
+SAME_DATA_OVERLAP = 0.5  # keyword overlap of two data-collection notices from different departments
+DATA_KINDS = frozenset({"report", "survey", "data_entry", "ledger"})
+HOLE_GRACE = 120.0  # seconds an id skipped by a refresh is looked for again (a transaction lasts seconds)
+MASK_BITS = 2048
+SHARED_PAIRS = 0.4  # fingerprint overlap below which two notices cannot be NEAR_IDENTICAL (with margin)
+FIRST_LOAD = 20_000  # newest tasks read at start-up (more than a district stores in a month)
+
+_COLUMNS = (TASKS.c.id, TASKS.c.code, TASKS.c.department_id, TASKS.c.department, TASKS.c.kind, TASKS.c.keywords,
+            TASKS.c.raw_text, TASKS.c.duplicate_of, TASKS.c.received_at)
+_SINCE_ID = sa.select(*_COLUMNS).where(TASKS.c.id > sa.bindparam("low")).order_by(TASKS.c.id)
+_BY_IDS = sa.select(*_COLUMNS).where(TASKS.c.id.in_(sa.bindparam("ids", expanding=True)))
+_MAX_ID = sa.select(sa.func.max(TASKS.c.id))
+_NEWEST = (sa.select(*_COLUMNS)
+           .where(TASKS.c.received_at >= sa.bindparam("since"), TASKS.c.id <= sa.bindparam("high"))
+           .order_by(TASKS.c.id.desc()).limit(FIRST_LOAD))
+_COMMUNITIES = (sa.select(COMMUNITIES.c.id, COMMUNITIES.c.name).where(COMMUNITIES.c.active.is_(True))
+                .order_by(COMMUNITIES.c.id))
+_DEPARTMENTS = sa.select(DEPARTMENTS.c.id, DEPARTMENTS.c.name)
+
+
+@dataclass(frozen=True, slots=True)
+class RecentTask:
+    id: int
+    code: str
+    department_id: int | None
+    department: str | None
+    kind: str
+    keywords: frozenset[str]
+    raw_text: str
+    duplicate_of: int | None
+    received_at: dt.datetime
+    shape: int = 0  # bigram_mask(raw_text)
+
+
+def bigram_mask(text: str) -> int:
+    """The text's character pairs hashed into MASK_BITS bits: a cheap, lossy fingerprint.
+
+    Two notices at :data:`NEAR_IDENTICAL` similarity share most of their pairs, so comparing
+    fingerprints (an AND and a bit count) rules out almost every other notice before difflib runs.
+    """
+    mask = 0
+    for i in range(len(text) - 1):
+        mask |= 1 << (hash(text[i:i + 2]) & (MASK_BITS - 1))
+    return mask
+
+
+def _aware(value: dt.datetime) -> dt.datetime:
+    return value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)
+
+
+class IntakeMemory:
+    """The directory and the recent notices, as of the start of the current write transaction."""
+
+    def __init__(self) -> None:
+        self.communities: list[tuple[int, str]] = []
+        self._community_ids: dict[str, int] = {}
+        self.departments: dict[str, int] = {}
+        self._by_department: dict[int | None, deque[RecentTask]] = {}
+        self._data: deque[RecentTask] = deque(maxlen=DATA_NOTICES)
+        self._watermark: int | None = None  # the largest committed task id read; None: nothing read yet
+        self._holes: dict[int, float] = {}  # id skipped by a refresh -> when it was first missed
+        self._pending: list[RecentTask] = []  # stored in the current transaction, not yet committed
+
+    # ------------------------------------------------------------- the writer's BatchState protocol
+
+    async def begin(self, conn: AsyncConnection) -> None:
+        """A write transaction starts: forget uncommitted additions, read what was committed since.
+
+        The current transaction's own tasks of the previous batch come back through this read once
+        they committed (and stay away if they did not).
+        """
+        self._forget(self._pending)
+        self._pending.clear()
+        self.communities = [(int(r.id), str(r.name)) for r in (await conn.execute(_COMMUNITIES)).all()]
+        self._community_ids = {name: cid for cid, name in self.communities}
+        self.departments = {str(r.name): int(r.id) for r in (await conn.execute(_DEPARTMENTS)).all()}
+        if self._watermark is None:
+            self._watermark = int((await conn.execute(_MAX_ID)).scalar_one() or 0)
+            since = dt.datetime.now(dt.UTC) - WINDOW
+            rows = list(reversed((await conn.execute(_NEWEST, {"since": since, "high": self._watermark})).all()))
+            for row in rows:
+                self._remember(_recent(row))
+            return
+        rows = list((await conn.execute(_SINCE_ID, {"low": self._watermark})).all())
+        if self._holes:
+            now = time.monotonic()
+            self._holes = {i: t for i, t in self._holes.items() if now - t < HOLE_GRACE}
+            if self._holes:
+                filled = (await conn.execute(_BY_IDS, {"ids": sorted(self._holes)})).all()
+                rows = sorted([*filled, *rows], key=lambda r: int(r.id))
+        self._absorb(rows)
+
+    def checkpoint(self) -> int:
+        return len(self._pending)
+
+    def restore(self, mark: object) -> None:
+        """A unit's savepoint rolled back: drop what it added."""
+        assert isinstance(mark, int)
+        self._forget(self._pending[mark:])
+        del self._pending[mark:]
+
+    # ------------------------------------------------------------- what storing a notice reads
+
+    def target_communities(self, names: tuple[str, ...]) -> list[tuple[int, str]]:
+        """The active communities a notice names (all of them for ``*`` or none named), in id order."""
+        if "*" in names or not names:
+            return list(self.communities)
+        wanted = {self._community_ids[n] for n in names if n in self._community_ids}
+        return [(cid, name) for cid, name in self.communities if cid in wanted]
+
+    def find_duplicate(self, *, department_id: int | None, text: str, now: dt.datetime) -> tuple[int, str] | None:
+        """The original of a near-identical notice the same department sent within the window."""
+        if department_id is None:
+            return None
+        since = now - WINDOW
+        matcher: difflib.SequenceMatcher[str] | None = None
+        length = len(text)
+        shape = bigram_mask(text)
+        pairs = shape.bit_count()
+        for task in reversed(self._by_department.get(department_id, ())):
+            if task.received_at < since or task.duplicate_of is not None:  # link to the original, not a copy
+                continue
+            other = len(task.raw_text)
+            if 2.0 * min(length, other) / max(1, length + other) < NEAR_IDENTICAL:
+                continue  # lengths alone rule it out (difflib's real_quick_ratio)
+            if (shape & task.shape).bit_count() < SHARED_PAIRS * min(pairs, task.shape.bit_count()):
+                continue
+            if matcher is None:
+                matcher = difflib.SequenceMatcher(None, autojunk=False)
+                matcher.set_seq2(text)  # the new notice: its index is built once for all comparisons
+            matcher.set_seq1(task.raw_text)
+            if matcher.quick_ratio() >= NEAR_IDENTICAL and matcher.ratio() >= NEAR_IDENTICAL:
+                return task.id, task.code
+        return None
+
+    def find_same_data(
+        self, *, department_id: int | None, kind: str, keywords: tuple[str, ...], now: dt.datetime
+    ) -> list[tuple[int, str]]:
+        """Data-collection notices from *other* departments sharing most keywords: 重复采集."""
+        if kind not in DATA_KINDS or len(keywords) < 2 or department_id is None:
+            return []
+        since = now - WINDOW
+        mine = set(keywords)
+        found = []
+        for task in reversed(self._data):
+            if task.received_at < since or task.department_id == department_id or not task.keywords:
+                continue
+            shared = len(mine & task.keywords)
+            if shared >= 2 and shared / min(len(mine), len(task.keywords)) >= SAME_DATA_OVERLAP:
+                found.append((task.id, task.department or ""))
+        return found
+
+    def add(self, task: RecentTask) -> None:
+        """A task stored by the current transaction (kept only if it commits; see the module doc)."""
+        self._pending.append(task)
+        self._remember(task)
+
+    # ------------------------------------------------------------- internals
+
+    def _absorb(self, rows: list[Any]) -> None:
+        assert self._watermark is not None
+        now = time.monotonic()
+        for row in rows:
+            task_id = int(row.id)
+            if task_id > self._watermark:
+                # ids in between are not committed yet (or never will be): look for them again later
+                for missing in range(max(self._watermark + 1, task_id - 1000), task_id):
+                    self._holes.setdefault(missing, now)
+                self._watermark = task_id
+            self._holes.pop(task_id, None)
+            self._remember(_recent(row))
+
+    def _remember(self, task: RecentTask) -> None:
+        queue = self._by_department.get(task.department_id)
+        if queue is None:
+            queue = self._by_department[task.department_id] = deque(maxlen=PER_DEPARTMENT)
+        queue.append(task)
+        if task.kind in DATA_KINDS:
+            self._data.append(task)
+
+    def _forget(self, tasks: list[RecentTask]) -> None:
+        """Drop tasks added last (they sit at the new end of their queues)."""
+        gone = {t.id for t in tasks}
+        if not gone:
+            return
+        for queue in (*self._by_department.values(), self._data):
+            while queue and queue[-1].id in gone:
+                queue.pop()
+
+
+def _recent(row: Any) -> RecentTask:
+    return RecentTask(
+        id=int(row.id), code=str(row.code), department_id=row.department_id, department=row.department,
+        kind=str(row.kind), keywords=frozenset(row.keywords or ()), raw_text=str(row.raw_text),
+        duplicate_of=row.duplicate_of, received_at=_aware(row.received_at), shape=bigram_mask(str(row.raw_text)),
+    )
