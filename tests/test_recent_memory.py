@@ -1,0 +1,202 @@
+"""IntakeMemory: what storing a notice reads, kept in memory and brought up to date per write batch.
+
+Run against the real databases: a second "process" (another memory on the same database) must see
+what the first committed, a rolled-back batch must leave nothing behind, and an id that commits
+after a larger one (PostgreSQL sequences) must still be found.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import difflib
+import random
+
+import pytest
+import sqlalchemy as sa
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from intake.db import create_engine
+from intake.models import COMMUNITIES, DEPARTMENTS, TASKS
+from intake.recent import NEAR_IDENTICAL, PAIRS_FROM, SHARED_PAIRS, IntakeMemory, RecentTask, bigram_mask
+from tests.conftest import make_settings
+
+NOW = dt.datetime(2026, 11, 27, 2, 0, tzinfo=dt.UTC)
+NOTICE = "【区民政局】请各社区于12月5日前对辖区低保家庭开展入户核查,共120户,填写核查表后报社会救助科。"
+OTHER = "【区民政局】请各社区本周内组织一次消防安全演练,并上报演练照片和签到表,逾期通报。"
+
+# ---------------------------------------------------------------- the fingerprint filter is safe
+
+
+HAN = "的一是在不了有和人这中大为上个国我以要他时来用们生到作地于出就分对成会可主发年动同工也能下过子说产种面"
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    base=st.text(alphabet=HAN + ",。0123456789", min_size=PAIRS_FROM, max_size=160),
+    seed=st.integers(min_value=0, max_value=2**32 - 1),
+    edits=st.integers(min_value=0, max_value=25),
+)
+def test_fingerprints_never_rule_out_a_near_identical_resend(base: str, seed: int, edits: int) -> None:
+    rnd = random.Random(seed)
+    chars = list(base)
+    for _ in range(edits):
+        where = rnd.randrange(len(chars))
+        match rnd.randrange(3):
+            case 0:
+                chars[where] = rnd.choice(HAN)
+            case 1:
+                chars.insert(where, rnd.choice(HAN))
+            case _:
+                if len(chars) > PAIRS_FROM:
+                    del chars[where]
+    resend = "".join(chars)
+    if difflib.SequenceMatcher(None, resend, base, autojunk=False).ratio() < NEAR_IDENTICAL:
+        return
+    a, b = bigram_mask(base), bigram_mask(resend)
+    assert (a & b).bit_count() >= SHARED_PAIRS * min(a.bit_count(), b.bit_count())
+
+
+def test_fingerprint_filter_does_rule_out_different_notices() -> None:
+    a, b = bigram_mask(NOTICE), bigram_mask(OTHER)
+    assert (a & b).bit_count() < SHARED_PAIRS * min(a.bit_count(), b.bit_count())
+
+
+# ---------------------------------------------------------------- against the databases
+
+
+def _task(task_id: int | None, *, text: str, department_id: int, kind: str = "inspection",
+          keywords: tuple[str, ...] = (), at: dt.datetime = NOW) -> dict[str, object]:
+    row: dict[str, object] = {
+        "code": f"R-TEST-{task_id or random.randrange(10**6):06d}", "msg_id": f"m{random.randrange(10**12)}",
+        "channel": "wechat", "department_id": department_id, "department": "民政局", "raw_text": text,
+        "kind": kind, "nature": "administrative", "listing": "positive", "communities": [],
+        "keywords": list(keywords), "evidence": {}, "status": "accepted", "received_at": at, "created_at": at,
+        "updated_at": at,
+    }
+    if task_id is not None:
+        row["id"] = task_id
+    return row
+
+
+async def _department(conn: sa.ext.asyncio.AsyncConnection, name: str) -> int:
+    existing = (await conn.execute(sa.select(DEPARTMENTS.c.id).where(DEPARTMENTS.c.name == name))).scalar()
+    if existing is not None:
+        return int(existing)
+    return int((await conn.execute(sa.insert(DEPARTMENTS).values(name=name).returning(DEPARTMENTS.c.id))).scalar_one())
+
+
+async def test_a_second_process_sees_committed_notices_and_not_rolled_back_ones(db_url: str) -> None:
+    engine = create_engine(make_settings(db_url))
+    mine, theirs = IntakeMemory(), IntakeMemory()
+    try:
+        async with engine.begin() as conn:
+            dept = await _department(conn, "民政局")
+            await mine.begin(conn)
+            await theirs.begin(conn)
+        assert mine.departments["民政局"] == dept
+        assert mine.find_duplicate(department_id=dept, text=NOTICE, now=NOW) is None
+
+        # "their" batch stores the notice and commits
+        async with engine.begin() as conn:
+            await theirs.begin(conn)
+            stored = (await conn.execute(sa.insert(TASKS).values(_task(None, text=NOTICE, department_id=dept))
+                                         .returning(TASKS.c.id, TASKS.c.code))).one()
+            theirs.add(RecentTask(id=stored.id, code=stored.code, department_id=dept, department="民政局",
+                                  kind="inspection", keywords=frozenset(), raw_text=NOTICE, duplicate_of=None,
+                                  received_at=NOW, shape=bigram_mask(NOTICE)))
+        # my next batch reads it: a resend with one character changed is linked to it
+        resend = NOTICE.replace("120户", "121户")
+        async with engine.begin() as conn:
+            await mine.begin(conn)
+        assert mine.find_duplicate(department_id=dept, text=resend, now=NOW) == (stored.id, stored.code)
+        assert mine.find_duplicate(department_id=dept, text=OTHER, now=NOW) is None
+        assert mine.find_duplicate(department_id=dept, text=resend, now=NOW + dt.timedelta(days=31)) is None
+
+        # a batch that rolls back: its addition is gone at the next begin (and the row never existed)
+        conn = await engine.connect()
+        trans = await conn.begin()
+        await mine.begin(conn)
+        ghost_id = (await conn.execute(sa.insert(TASKS).values(_task(None, text=OTHER, department_id=dept))
+                                       .returning(TASKS.c.id))).scalar_one()
+        mine.add(RecentTask(id=ghost_id, code="R-GHOST", department_id=dept, department="民政局", kind="inspection",
+                            keywords=frozenset(), raw_text=OTHER, duplicate_of=None, received_at=NOW,
+                            shape=bigram_mask(OTHER)))
+        assert mine.find_duplicate(department_id=dept, text=OTHER, now=NOW) == (ghost_id, "R-GHOST")
+        await trans.rollback()
+        await conn.close()
+        async with engine.begin() as conn:
+            await mine.begin(conn)
+        assert mine.find_duplicate(department_id=dept, text=OTHER, now=NOW) is None
+    finally:
+        await engine.dispose()
+
+
+async def test_restore_drops_a_failed_units_additions(db_url: str) -> None:
+    engine = create_engine(make_settings(db_url))
+    memory = IntakeMemory()
+    try:
+        async with engine.begin() as conn:
+            dept = await _department(conn, "民政局")
+            await memory.begin(conn)
+        kept = RecentTask(id=10**6, code="R-KEPT", department_id=dept, department="民政局", kind="report",
+                          keywords=frozenset({"低保", "核查", "家庭"}), raw_text=NOTICE, duplicate_of=None,
+                          received_at=NOW, shape=bigram_mask(NOTICE))
+        memory.add(kept)
+        mark = memory.checkpoint()
+        memory.add(RecentTask(id=10**6 + 1, code="R-FAILED", department_id=dept, department="民政局",
+                              kind="report", keywords=frozenset({"消防", "演练", "照片"}), raw_text=OTHER,
+                              duplicate_of=None, received_at=NOW, shape=bigram_mask(OTHER)))
+        memory.restore(mark)
+        assert memory.find_duplicate(department_id=dept, text=OTHER, now=NOW) is None
+        assert memory.find_duplicate(department_id=dept, text=NOTICE, now=NOW) == (kept.id, "R-KEPT")
+        # 重复采集 looks at other departments' data notices only
+        assert memory.find_same_data(department_id=dept + 1, kind="survey", keywords=("低保", "核查"), now=NOW) \
+            == [(kept.id, "民政局")]
+        assert memory.find_same_data(department_id=dept + 1, kind="survey", keywords=("消防", "演练"), now=NOW) == []
+        assert memory.find_same_data(department_id=dept, kind="survey", keywords=("低保", "核查"), now=NOW) == []
+    finally:
+        await engine.dispose()
+
+
+async def test_an_id_that_commits_after_a_larger_one_is_still_found(db_url: str) -> None:
+    """PostgreSQL hands out ids before commit; a refresh that saw id n+2 must look for n+1 again."""
+    engine = create_engine(make_settings(db_url))
+    memory = IntakeMemory()
+    try:
+        async with engine.begin() as conn:
+            dept = await _department(conn, "民政局")
+            base = int((await conn.execute(sa.select(sa.func.coalesce(sa.func.max(TASKS.c.id), 0)))).scalar_one())
+            await conn.execute(sa.insert(TASKS).values(_task(base + 1, text="第一份通知,请各社区核对辖区人口台账数据并及时上报。",
+                                                             department_id=dept)))
+        async with engine.begin() as conn:
+            await memory.begin(conn)
+        async with engine.begin() as conn:  # base+3 commits first: base+2 is still "in flight"
+            await conn.execute(sa.insert(TASKS).values(_task(base + 3, text=OTHER, department_id=dept)))
+        async with engine.begin() as conn:
+            await memory.begin(conn)
+        assert memory.find_duplicate(department_id=dept, text=OTHER, now=NOW) == (base + 3, f"R-TEST-{base + 3:06d}")
+        async with engine.begin() as conn:  # now base+2 commits
+            await conn.execute(sa.insert(TASKS).values(_task(base + 2, text=NOTICE, department_id=dept)))
+        async with engine.begin() as conn:
+            await memory.begin(conn)
+        assert memory.find_duplicate(department_id=dept, text=NOTICE, now=NOW) == (base + 2, f"R-TEST-{base + 2:06d}")
+    finally:
+        await engine.dispose()
+
+
+@pytest.mark.parametrize("names", [("*",), ()])
+async def test_all_active_communities_for_star_or_none(sqlite_url: str, names: tuple[str, ...]) -> None:
+    engine = create_engine(make_settings(sqlite_url))
+    memory = IntakeMemory()
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(sa.insert(COMMUNITIES), [{"name": "幸福社区", "active": True},
+                                                        {"name": "和平社区", "active": True},
+                                                        {"name": "旧社区", "active": False}])
+            await memory.begin(conn)
+        every = memory.target_communities(names)
+        assert [name for _, name in every] == ["幸福社区", "和平社区"]
+        assert [name for _, name in memory.target_communities(("和平社区", "旧社区", "无此社区"))] == ["和平社区"]
+    finally:
+        await engine.dispose()
