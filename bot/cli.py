@@ -28,9 +28,6 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from intake.console_users import ensure_first_admin
 
     settings = _settings(args)
-    # The SQLite writer thread gives up the GIL on every statement; with the default 5 ms switch
-    # interval it then waits behind the event loop for each one. 0.2 ms halves a notice's latency.
-    sys.setswitchinterval(0.0002)
     logging.basicConfig(level=settings.server.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("apscheduler").setLevel(logging.WARNING)  # one line per 30-second tick is noise
     host = args.host or settings.server.host

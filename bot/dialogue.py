@@ -74,11 +74,15 @@ class Route:
     handler: Handler
 
 
+_FOLD = str.maketrans(
+    {chr(c): chr(c - 0xFEE0) for c in range(ord("！"), ord("～") + 1) if chr(c).isalnum()}
+    | {"－": "-", "—": "-", "\u3000": " "}
+)
+
+
 def normalize(text: str) -> str:
     """Full-width spaces and runs of whitespace become one space; full-width letters/digits fold to ASCII."""
-    folded = "".join(chr(ord(ch) - 0xFEE0) if "！" <= ch <= "～" and ch.isalnum() else ch for ch in text)
-    folded = folded.replace("－", "-").replace("—", "-")
-    return " ".join(folded.replace("\u3000", " ").split())
+    return " ".join(text.translate(_FOLD).split())
 
 
 async def handle_bind(ctx: DialogueContext, conn: AsyncConnection, account: AccountView, msg: Incoming, m: re.Match[str]) -> str:

@@ -29,9 +29,9 @@ __all__ = ["Prepared"]
 @dataclass(frozen=True)
 class _Form:
     sql: str
-    names: tuple[str, ...]
-    processors: tuple[Callable[[Any], Any] | None, ...]
-    compiled: sa.engine.Compiled
+    # per positional parameter: its key in the caller's parameters (None: the statement's own
+    # literal, given as the constant), and SQLAlchemy's bind processor for its type
+    plan: tuple[tuple[str | None, Any, Callable[[Any], Any] | None], ...]
 
 
 class Prepared:
@@ -52,17 +52,20 @@ class Prepared:
             if missing:
                 raise ValueError(f"pass {', '.join(missing)} explicitly: their column defaults are not applied here")
             bind = getattr(compiled, "_bind_processors", {})
-            form = self._forms[keys] = _Form(
-                sql=compiled.string, names=names, processors=tuple(bind.get(n) for n in names), compiled=compiled,
+            plan = tuple(
+                (n, None, bind.get(n)) if n in keys else (None, compiled.binds[n].effective_value, bind.get(n))
+                for n in names
             )
+            form = self._forms[keys] = _Form(sql=compiled.string, plan=plan)
         return form
 
-    def _args(self, form: _Form, params: Mapping[str, Any]) -> tuple[Any, ...]:
-        values = form.compiled.construct_params(params) or {}  # adds the statement's own literals
-        return tuple(
-            value if process is None or value is None else process(value)
-            for value, process in zip((values[n] for n in form.names), form.processors, strict=True)
-        )
+    @staticmethod
+    def _args(form: _Form, params: Mapping[str, Any]) -> tuple[Any, ...]:
+        out = []
+        for key, constant, process in form.plan:
+            value = constant if key is None else params[key]
+            out.append(value if process is None or value is None else process(value))
+        return tuple(out)
 
     async def rows(self, conn: AsyncConnection, params: Mapping[str, Any] | None = None) -> list[tuple[Any, ...]]:
         """Run once; the rows it returns (RETURNING or SELECT) as tuples."""

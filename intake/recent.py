@@ -8,8 +8,8 @@ directory (two small tables) and only the tasks stored since the previous batch,
 
 Tasks stored inside the current batch are added as they are stored, so a notice sent twice in one
 batch is still caught; the writer's ``checkpoint``/``restore`` drop the additions of a unit whose
-savepoint rolled back, and ``begin`` of the next transaction drops them all and reads back those
-that committed.
+savepoint rolled back, ``committed`` keeps them once the batch committed, and ``begin`` drops any
+that were never confirmed (a failed commit: those that did commit come back through its read).
 
 On PostgreSQL a task id can commit after a larger one (sequences are handed out before commit),
 so ids skipped by a refresh are read again by later refreshes for a while (:data:`HOLE_GRACE`).
@@ -21,18 +21,20 @@ all within :data:`WINDOW` of the message being stored.
 from __future__ import annotations
 
 import datetime as dt
-import difflib
 import time
 from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
+from rapidfuzz.distance import Indel
+from rapidfuzz.process import extractOne
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from intake.models import COMMUNITIES, DEPARTMENTS, TASKS
+from intake.prepared import Prepared
 
-__all__ = ["IntakeMemory", "RecentTask", "bigram_mask", "WINDOW", "PER_DEPARTMENT", "DATA_NOTICES", "DATA_KINDS",
+__all__ = ["IntakeMemory", "RecentTask", "WINDOW", "PER_DEPARTMENT", "DATA_NOTICES", "DATA_KINDS",
            "NEAR_IDENTICAL", "SAME_DATA_OVERLAP"]
 
 WINDOW = dt.timedelta(days=30)
@@ -42,18 +44,13 @@ NEAR_IDENTICAL = 0.85  # character-level similarity of two notices from one depa
 SAME_DATA_OVERLAP = 0.5  # keyword overlap of two data-collection notices from different departments
 DATA_KINDS = frozenset({"report", "survey", "data_entry", "ledger"})
 HOLE_GRACE = 120.0  # seconds an id skipped by a refresh is looked for again (a transaction lasts seconds)
-MASK_BITS = 2048
-# Fingerprint overlap below which two notices are not NEAR_IDENTICAL. With substitutions spread out, a
-# text of n >= PAIRS_FROM characters at 0.85 similarity keeps at least 1 - 0.3n/(n-1) (about 0.69) of its
-# pairs; over the corpus and its mutated resends the lowest overlap at 0.85 was 0.85. Shorter texts skip it.
-SHARED_PAIRS = 0.6
-PAIRS_FROM = 30
 FIRST_LOAD = 20_000  # newest tasks read at start-up (more than a district stores in a month)
 
 _COLUMNS = (TASKS.c.id, TASKS.c.code, TASKS.c.department_id, TASKS.c.department, TASKS.c.kind, TASKS.c.keywords,
             TASKS.c.raw_text, TASKS.c.duplicate_of, TASKS.c.received_at)
-_SINCE_ID = sa.select(*_COLUMNS).where(TASKS.c.id > sa.bindparam("low")).order_by(TASKS.c.id)
-_BY_IDS = sa.select(*_COLUMNS).where(TASKS.c.id.in_(sa.bindparam("ids", expanding=True)))
+_IDS_ABOVE = Prepared(sa.select(TASKS.c.id).where(TASKS.c.id > sa.bindparam("low")).order_by(TASKS.c.id))
+_IDS_AMONG = sa.select(TASKS.c.id).where(TASKS.c.id.in_(sa.bindparam("ids", expanding=True)))
+_BY_IDS = sa.select(*_COLUMNS).where(TASKS.c.id.in_(sa.bindparam("ids", expanding=True))).order_by(TASKS.c.id)
 _MAX_ID = sa.select(sa.func.max(TASKS.c.id))
 _NEWEST = (sa.select(*_COLUMNS)
            .where(TASKS.c.received_at >= sa.bindparam("since"), TASKS.c.id <= sa.bindparam("high"))
@@ -74,19 +71,6 @@ class RecentTask:
     raw_text: str
     duplicate_of: int | None
     received_at: dt.datetime
-    shape: int = 0  # bigram_mask(raw_text)
-
-
-def bigram_mask(text: str) -> int:
-    """The text's character pairs hashed into MASK_BITS bits: a cheap, lossy fingerprint.
-
-    Two notices at :data:`NEAR_IDENTICAL` similarity share most of their pairs, so comparing
-    fingerprints (an AND and a bit count) rules out almost every other notice before difflib runs.
-    """
-    mask = 0
-    for i in range(len(text) - 1):
-        mask |= 1 << (hash(text[i:i + 2]) & (MASK_BITS - 1))
-    return mask
 
 
 def _aware(value: dt.datetime) -> dt.datetime:
@@ -105,6 +89,7 @@ class IntakeMemory:
         self._watermark: int | None = None  # the largest committed task id read; None: nothing read yet
         self._holes: dict[int, float] = {}  # id skipped by a refresh -> when it was first missed
         self._pending: list[RecentTask] = []  # stored in the current transaction, not yet committed
+        self._mine: set[int] = set()  # stored and committed by this memory's writer, above the watermark
 
     # ------------------------------------------------------------- the writer's BatchState protocol
 
@@ -126,14 +111,30 @@ class IntakeMemory:
             for row in rows:
                 self._remember(_recent(row))
             return
-        rows = list((await conn.execute(_SINCE_ID, {"low": self._watermark})).all())
+        # ids first (an index range), whole rows only for tasks this memory has not stored itself
+        above = [int(r[0]) for r in await _IDS_ABOVE.rows(conn, {"low": self._watermark})]
+        now = time.monotonic()
+        self._holes = {i: t for i, t in self._holes.items() if now - t < HOLE_GRACE}
+        filled = []
         if self._holes:
-            now = time.monotonic()
-            self._holes = {i: t for i, t in self._holes.items() if now - t < HOLE_GRACE}
-            if self._holes:
-                filled = (await conn.execute(_BY_IDS, {"ids": sorted(self._holes)})).all()
-                rows = sorted([*filled, *rows], key=lambda r: int(r.id))
-        self._absorb(rows)
+            filled = [int(r[0]) for r in (await conn.execute(_IDS_AMONG, {"ids": sorted(self._holes)})).all()]
+        for task_id in above:
+            # ids in between are not committed yet (or never will be): look for them again later
+            for missing in range(max(self._watermark + 1, task_id - 1000), task_id):
+                self._holes.setdefault(missing, now)
+            self._watermark = max(self._watermark, task_id)
+        for task_id in [*above, *filled]:
+            self._holes.pop(task_id, None)
+        fetch = sorted({i for i in [*above, *filled] if i not in self._mine})
+        self._mine = {i for i in self._mine if i > self._watermark}
+        if fetch:
+            for row in (await conn.execute(_BY_IDS, {"ids": fetch})).all():
+                self._remember(_recent(row))
+
+    def committed(self) -> None:
+        """The transaction committed: what it stored stays (and is not read back)."""
+        self._mine.update(task.id for task in self._pending)
+        self._pending.clear()
 
     def checkpoint(self) -> int:
         return len(self._pending)
@@ -154,30 +155,25 @@ class IntakeMemory:
         return [(cid, name) for cid, name in self.communities if cid in wanted]
 
     def find_duplicate(self, *, department_id: int | None, text: str, now: dt.datetime) -> tuple[int, str] | None:
-        """The original of a near-identical notice the same department sent within the window."""
+        """The original most like a near-identical notice the same department sent within the window.
+
+        Similarity is the normalised Indel similarity, 2·LCS / (len a + len b), computed by
+        rapidfuzz in one native loop over the candidates (it is never below difflib's
+        Ratcliff–Obershelp ratio, so what difflib calls near-identical is found too).
+        """
         if department_id is None:
             return None
         since = now - WINDOW
-        matcher: difflib.SequenceMatcher[str] | None = None
-        length = len(text)
-        shape = bigram_mask(text)
-        pairs = shape.bit_count()
-        for task in reversed(self._by_department.get(department_id, ())):
-            if task.received_at < since or task.duplicate_of is not None:  # link to the original, not a copy
-                continue
-            other = len(task.raw_text)
-            if 2.0 * min(length, other) / max(1, length + other) < NEAR_IDENTICAL:
-                continue  # lengths alone rule it out (difflib's real_quick_ratio)
-            if (length >= PAIRS_FROM and other >= PAIRS_FROM
-                    and (shape & task.shape).bit_count() < SHARED_PAIRS * min(pairs, task.shape.bit_count())):
-                continue
-            if matcher is None:
-                matcher = difflib.SequenceMatcher(None, autojunk=False)
-                matcher.set_seq2(text)  # the new notice: its index is built once for all comparisons
-            matcher.set_seq1(task.raw_text)
-            if matcher.quick_ratio() >= NEAR_IDENTICAL and matcher.ratio() >= NEAR_IDENTICAL:
-                return task.id, task.code
-        return None
+        originals = [task for task in self._by_department.get(department_id, ())
+                     if task.received_at >= since and task.duplicate_of is None]  # link to originals, not copies
+        if not originals:
+            return None
+        best = extractOne(text, [task.raw_text for task in originals], scorer=Indel.normalized_similarity,
+                          score_cutoff=NEAR_IDENTICAL)
+        if best is None:
+            return None
+        task = originals[best[2]]
+        return task.id, task.code
 
     def find_same_data(
         self, *, department_id: int | None, kind: str, keywords: tuple[str, ...], now: dt.datetime
@@ -203,19 +199,6 @@ class IntakeMemory:
 
     # ------------------------------------------------------------- internals
 
-    def _absorb(self, rows: list[Any]) -> None:
-        assert self._watermark is not None
-        now = time.monotonic()
-        for row in rows:
-            task_id = int(row.id)
-            if task_id > self._watermark:
-                # ids in between are not committed yet (or never will be): look for them again later
-                for missing in range(max(self._watermark + 1, task_id - 1000), task_id):
-                    self._holes.setdefault(missing, now)
-                self._watermark = task_id
-            self._holes.pop(task_id, None)
-            self._remember(_recent(row))
-
     def _remember(self, task: RecentTask) -> None:
         queue = self._by_department.get(task.department_id)
         if queue is None:
@@ -238,5 +221,5 @@ def _recent(row: Any) -> RecentTask:
     return RecentTask(
         id=int(row.id), code=str(row.code), department_id=row.department_id, department=row.department,
         kind=str(row.kind), keywords=frozenset(row.keywords or ()), raw_text=str(row.raw_text),
-        duplicate_of=row.duplicate_of, received_at=_aware(row.received_at), shape=bigram_mask(str(row.raw_text)),
+        duplicate_of=row.duplicate_of, received_at=_aware(row.received_at),
     )

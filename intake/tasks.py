@@ -32,7 +32,7 @@ from intake.models import (
     TaskStatus,
 )
 from intake.prepared import Prepared
-from intake.recent import IntakeMemory, RecentTask, bigram_mask
+from intake.recent import IntakeMemory, RecentTask
 from intake.reminders import is_short_notice, plan_reminders, roll_recurring
 from intake.settings import Settings
 from intake.texts_notify import summarise
@@ -272,7 +272,7 @@ async def create_task(
     memory.add(RecentTask(
         id=task_id, code=code, department_id=department_id, department=department_name, kind=c.kind.value,
         keywords=frozenset(c.keywords), raw_text=text, duplicate_of=duplicate[0] if duplicate else None,
-        received_at=received_at, shape=bigram_mask(text),
+        received_at=received_at,
     ))
     await add_audit(
         conn, actor=f"account:{account.id}", entity="task", entity_id=task_id, action="create",
