@@ -2,16 +2,22 @@
 
 Every state change in intake is a *unit*: an async function of an
 ``AsyncConnection`` that runs inside a transaction it does not own. The writer
-takes whatever units are queued (up to ``batch_max``), runs each in its own
-SAVEPOINT (a failing unit rolls back alone), commits once, and only then
-resolves the callers' futures. Nothing is acknowledged before COMMIT, and the
-database sees one transaction per batch instead of one per message.
+takes whatever units are queued (up to ``batch_max``), runs them one after the
+other in one transaction, commits once, and only then resolves the callers'
+futures. If a unit fails, the batch is rolled back and redone with a SAVEPOINT
+per unit, so the failing one rolls back alone. Nothing is acknowledged before
+COMMIT, and the database sees one transaction per batch instead of one per message.
+
+In-memory state that must match the transaction (:class:`BatchState`, e.g. the
+recent notices of :mod:`intake.recent`) is told when a batch begins, commits, or
+loses a unit.
 
 On SQLite the batch runs in one dedicated thread over a plain (sync) SQLite
 connection: aiosqlite hands every statement to its own thread and back, and
 with a dozen statements a message those hand-offs, not SQLite, would be the
 cost. Units stay ``async`` and see the same ``execute`` / ``dialect`` surface
-(:class:`ThreadConnection`); on PostgreSQL they run on the asyncpg engine.
+(:class:`ThreadConnection`, whose ``driver`` lets :mod:`intake.prepared` use the
+sqlite3 cursor directly); on PostgreSQL they run on the asyncpg engine.
 """
 
 from __future__ import annotations
@@ -47,11 +53,14 @@ class _Job:
 class BatchState(Protocol):
     """In-memory state that mirrors the write transaction (e.g. :class:`intake.recent.IntakeMemory`).
 
-    ``begin`` runs first in every batch transaction (and again for a batch redone unit by unit);
-    ``checkpoint``/``restore`` bracket a unit whose savepoint rolled back.
+    ``begin`` runs first in every batch transaction (and again for a batch redone unit by unit),
+    ``committed`` after its COMMIT succeeded; ``checkpoint``/``restore`` bracket a unit whose
+    savepoint rolled back.
     """
 
     async def begin(self, conn: AsyncConnection) -> None: ...
+
+    def committed(self) -> None: ...
 
     def checkpoint(self) -> object: ...
 
@@ -168,6 +177,8 @@ class Writer:
             log.exception("writer batch failed")
             self._fail_all(jobs, StorageUnavailable(f"写入失败: {exc}"))
             return
+        for state in self._states:
+            state.committed()
         self.batches += 1
         self.units += len(jobs)
         for job, ok, value in results:

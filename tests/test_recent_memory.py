@@ -144,6 +144,30 @@ async def test_a_second_process_sees_committed_notices_and_not_rolled_back_ones(
         await engine.dispose()
 
 
+async def test_own_committed_tasks_are_kept_once_not_read_back(db_url: str) -> None:
+    engine = create_engine(make_settings(db_url))
+    memory = IntakeMemory()
+    try:
+        async with engine.begin() as conn:
+            dept = await _department(conn, "民政局")
+            await memory.begin(conn)
+            task_id = (await conn.execute(sa.insert(TASKS).values(
+                _task(None, text=NOTICE, department_id=dept, kind="report", keywords=("低保", "核查", "家庭")))
+                .returning(TASKS.c.id))).scalar_one()
+            memory.add(RecentTask(id=task_id, code="R-MINE", department_id=dept, department="民政局", kind="report",
+                                  keywords=frozenset({"低保", "核查", "家庭"}), raw_text=NOTICE, duplicate_of=None,
+                                  received_at=NOW))
+        memory.committed()
+        async with engine.begin() as conn:
+            await memory.begin(conn)
+        assert memory.find_same_data(department_id=dept + 1, kind="survey", keywords=("低保", "核查"), now=NOW) \
+            == [(task_id, "民政局")]
+        # the code it was given in memory is kept: the row was not read back
+        assert memory.find_duplicate(department_id=dept, text=NOTICE, now=NOW) == (task_id, "R-MINE")
+    finally:
+        await engine.dispose()
+
+
 async def test_restore_drops_a_failed_units_additions(db_url: str) -> None:
     engine = create_engine(make_settings(db_url))
     memory = IntakeMemory()
