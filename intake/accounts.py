@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from intake.audit import add_audit
 from intake.errors import InvalidRequest, NotFound
 from intake.models import ACCOUNTS, COMMUNITIES, DEPARTMENTS, INVITES, Role
+from intake.prepared import Prepared
 
 __all__ = [
     "AccountView",
@@ -79,7 +80,7 @@ _account_columns = (
 
 
 # the hot-path statements are built once: SQLAlchemy then only binds values (compiled-statement cache)
-_SELECT_ACCOUNT = (
+_SELECT_ACCOUNT = Prepared(
     sa.select(*_account_columns)
     .select_from(ACCOUNTS)
     .outerjoin(DEPARTMENTS, DEPARTMENTS.c.id == ACCOUNTS.c.department_id)
@@ -90,8 +91,8 @@ _SELECT_DEPARTMENT_ID = sa.select(DEPARTMENTS.c.id).where(DEPARTMENTS.c.name == 
 
 
 async def get_account(conn: AsyncConnection, *, channel: str, external_id: str) -> AccountView | None:
-    row = (await conn.execute(_SELECT_ACCOUNT, {"channel": channel, "external_id": external_id})).first()
-    return AccountView(**row._mapping) if row is not None else None
+    rows = await _SELECT_ACCOUNT.mappings(conn, {"channel": channel, "external_id": external_id})
+    return AccountView(**rows[0]) if rows else None
 
 
 async def touch_account(

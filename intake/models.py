@@ -161,19 +161,19 @@ class Invite(SQLModel, table=True):
 
 class Task(SQLModel, table=True):
     __tablename__ = "tasks"
-    # duplicate detection reads one department's latest notices: a bounded backwards index scan
+    # one department's notices by time (filters by department in the console and the digests)
     __table_args__ = (sa.Index("ix_tasks_department_received", "department_id", "received_at"),)
     id: int | None = Field(default=None, primary_key=True)
     code: str = Field(max_length=24, unique=True, index=True)  # R-YYYYMMDD-NNNN
     msg_id: str = Field(max_length=128, unique=True)
     channel: str = Field(max_length=16)
     sender_id: int | None = Field(default=None, foreign_key="accounts.id", index=True)
-    department_id: int | None = Field(default=None, foreign_key="departments.id", index=True)
+    department_id: int | None = Field(default=None, foreign_key="departments.id")  # ix_tasks_department_received
     department: str | None = Field(default=None, max_length=64)  # canonical name as classified
     raw_text: str = Field(sa_column=sa.Column(sa.Text, nullable=False))
-    kind: str = Field(max_length=24, index=True)
+    kind: str = Field(max_length=24)
     nature: str = Field(max_length=24)
-    listing: str = Field(max_length=16, index=True)
+    listing: str = Field(max_length=16)
     item: str | None = Field(default=None, max_length=16)
     certificate: str | None = Field(default=None, max_length=16)
     deadline: dt.date | None = Field(default=None, index=True)
@@ -205,7 +205,7 @@ class TaskTarget(SQLModel, table=True):
     __tablename__ = "task_targets"
     __table_args__ = (sa.UniqueConstraint("task_id", "community_id", name="uq_target_task_community"),)
     id: int | None = Field(default=None, primary_key=True)
-    task_id: int = Field(foreign_key="tasks.id", index=True)
+    task_id: int = Field(foreign_key="tasks.id")  # uq_target_task_community leads with it
     community_id: int = Field(foreign_key="communities.id", index=True)
     status: str = Field(default=TargetStatus.open.value, max_length=16, index=True)
     due_date: dt.date | None = Field(default=None, index=True)  # digests: assignments due in a month
@@ -220,9 +220,9 @@ class Reminder(SQLModel, table=True):
         sa.Index("ix_reminders_unsent_fire", "sent_at", "fire_at"),  # the sweep: unsent and due
     )
     id: int | None = Field(default=None, primary_key=True)
-    target_id: int = Field(foreign_key="task_targets.id", index=True)
+    target_id: int = Field(foreign_key="task_targets.id")  # uq_reminder_target_kind_fire leads with it
     kind: str = Field(max_length=16)  # before_3 / before_1 / due / overdue
-    fire_at: dt.datetime = _ts(index=True)
+    fire_at: dt.datetime = _ts()
     sent_at: dt.datetime | None = _ts(nullable=True)
     cancelled: bool = False
 

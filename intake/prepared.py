@@ -9,8 +9,8 @@ converts the values with SQLAlchemy's own bind processors (so what is stored is 
 what SQLAlchemy would store) and runs it on the ``sqlite3`` cursor. Everywhere else (PostgreSQL,
 the async SQLite engine) it is an ordinary ``conn.execute``.
 
-Results are plain tuples without result processing: use it for statements that return nothing,
-integers or text.
+``rows`` gives plain tuples without result processing (for statements that return nothing,
+integers or text); ``mappings`` converts each column as SQLAlchemy would (booleans, timestamps).
 """
 
 from __future__ import annotations
@@ -32,6 +32,8 @@ class _Form:
     # per positional parameter: its key in the caller's parameters (None: the statement's own
     # literal, given as the constant), and SQLAlchemy's bind processor for its type
     plan: tuple[tuple[str | None, Any, Callable[[Any], Any] | None], ...]
+    # per result column (SELECT / RETURNING): its name and SQLAlchemy's result processor
+    columns: tuple[tuple[str, Callable[[Any], Any] | None], ...]
 
 
 class Prepared:
@@ -56,7 +58,9 @@ class Prepared:
                 (n, None, bind.get(n)) if n in keys else (None, compiled.binds[n].effective_value, bind.get(n))
                 for n in names
             )
-            form = self._forms[keys] = _Form(sql=compiled.string, plan=plan)
+            columns = tuple((str(rc[0]), rc[3]._cached_result_processor(dialect, None))
+                            for rc in getattr(compiled, "_result_columns", ()))
+            form = self._forms[keys] = _Form(sql=compiled.string, plan=plan, columns=columns)
         return form
 
     @staticmethod
@@ -80,6 +84,24 @@ class Prepared:
             return driver.execute(form.sql, args).fetchall()  # type: ignore[no-any-return]
         except sqlite3.Error as exc:
             raise _wrapped(form.sql, args, exc) from exc
+
+    async def mappings(self, conn: AsyncConnection, params: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
+        """Run once; the rows as dicts by column name, values converted as SQLAlchemy converts them."""
+        params = params or {}
+        driver = getattr(conn, "driver", None)
+        if driver is None:
+            return [dict(row._mapping) for row in await conn.execute(self.statement, dict(params))]
+        form = self._form(conn.dialect, tuple(params))
+        args = self._args(form, params)
+        try:
+            rows = driver.execute(form.sql, args).fetchall()
+        except sqlite3.Error as exc:
+            raise _wrapped(form.sql, args, exc) from exc
+        return [
+            {name: value if process is None or value is None else process(value)
+             for (name, process), value in zip(form.columns, row, strict=True)}
+            for row in rows
+        ]
 
     async def many(self, conn: AsyncConnection, rows: Sequence[Mapping[str, Any]]) -> None:
         """Run once per parameter set, in one call (all sets must have the same keys)."""

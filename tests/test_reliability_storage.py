@@ -9,6 +9,7 @@ connection the app checks out (a tiny filesystem is not available here).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import sqlite3
 from dataclasses import dataclass
@@ -99,6 +100,8 @@ async def test_database_full_answers_503_and_stores_nothing(
     aiohttp_client: Any, sqlite_url: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     settings = make_settings(sqlite_url)
+    with contextlib.closing(sqlite3.connect(sqlite_url.split(":///", 1)[1])) as raw:
+        raw.execute("VACUUM")  # no free pages left over from the migrations: "full" means full
     client = await aiohttp_client(create_app(settings, background=False))
     peer = WeChatPeer(settings)
     clerk = await _bound_clerk(client, peer, "o-full")
