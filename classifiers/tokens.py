@@ -101,16 +101,30 @@ def _cut_block(block: str, freq: dict[str, int], logtotal: float, out: list[str]
 
 
 def cut(text: str, rules: Rules) -> list[str]:
-    """The same words as `rules.tokenizer.lcut(text, HMM=False)`, faster."""
+    """The same words as `rules.tokenizer.lcut(text, HMM=False)`, faster.
+
+    A block's words depend only on the block and the dictionary, and notices repeat their
+    clauses (请各社区高度重视, 逾期将通报, 联系人…): each distinct block is cut once per Rules
+    (bounded like the word memo).
+    """
     tokenizer = rules.tokenizer
     freq: dict[str, int] = tokenizer.FREQ
     logtotal = log(tokenizer.total)
+    memo = rules.block_memo
     out: list[str] = []
     for index, block in enumerate(_RE_HAN.split(text)):
         if not block:
             continue
         if index % 2:  # the captured (Han/alnum) blocks sit at odd positions of the split
-            _cut_block(block, freq, logtotal, out)
+            words = memo.get(block)
+            if words is None:
+                start = len(out)
+                _cut_block(block, freq, logtotal, out)
+                if len(memo) >= rules.max_word_memo:
+                    memo.clear()
+                memo[block] = tuple(out[start:])
+            else:
+                out.extend(words)
         else:
             for piece in _RE_SKIP.split(block):
                 if not piece:

@@ -350,6 +350,8 @@ class Rules:
         # classifiers.tokens.WordInfo per distinct word (filled and bounded by classifiers.tokens)
         self.word_memo: dict[str, Any] = {}
         self.max_word_memo = MAX_TOKEN_MEMO
+        # the words of one Han/alnum block (a clause between punctuation), by block (classifiers.tokens)
+        self.block_memo: dict[str, tuple[str, ...]] = {}
 
         # one scan tells whether any funding, resident-money or negation word occurs at all
         money_words = sorted({re.escape(w) for w in (*self.funding_words, *self.resident_money, *self.funding_negations)})
