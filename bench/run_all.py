@@ -246,6 +246,36 @@ def wrk(url: str, connections: int, duration: float, lua_args: Sequence[str], *,
     }
 
 
+def thread_cpu(pid: int) -> tuple[float, float]:
+    """CPU seconds (user + system) so far of a process's main thread and of all its other threads."""
+    tick = os.sysconf("SC_CLK_TCK")
+    main = others = 0.0
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            stat = (task / "stat").read_text()
+        except FileNotFoundError:  # a thread that just ended
+            continue
+        fields = stat[stat.rindex(")") + 2:].split()
+        seconds = (int(fields[11]) + int(fields[12])) / tick
+        if int(task.name) == pid:
+            main += seconds
+        else:
+            others += seconds
+    return main, others
+
+
+def measured(server: ServerProcess, url: str, connections: int, duration: float,
+             lua_args: Sequence[str]) -> dict[str, Any]:
+    """One wrk run plus the server's CPU per answered request: event loop thread, other threads."""
+    before = thread_cpu(server.pid)
+    figures = wrk(url, connections, duration, lua_args)
+    after = thread_cpu(server.pid)
+    count = max(1, figures["requests"])
+    figures["cpu_ms_per_msg"] = {"event_loop": round((after[0] - before[0]) * 1000 / count, 3),
+                                 "other_threads": round((after[1] - before[1]) * 1000 / count, 3)}
+    return figures
+
+
 def combine(parts: Sequence[dict[str, Any]]) -> dict[str, Any]:
     """Two wrk runs side by side (one per web process): throughput and counts add, latency is the worst."""
     return {
@@ -289,6 +319,7 @@ def bare_server(settings: Settings, work: Path) -> Iterator[ServerProcess]:
         proc = subprocess.Popen([*pin(0), sys.executable, str(BENCH / "bare_app.py"), "--port", str(port)],
                                 env=env, stdout=out, stderr=subprocess.STDOUT)
         server = ServerProcess(env={}, port=port)
+        server.proc = proc  # for its CPU figures (stop() is not called on it: the finally below kills it)
         try:
             wait_until(server.healthy, timeout=20, what="the bare endpoint")
             yield server
@@ -319,10 +350,12 @@ def section_sqlite(work: Path, duration: float, results: dict[str, Any]) -> None
             messages = 0
             for conns in CONNECTIONS:
                 for name, target in (("bare", bare), ("jianfu", server)):
-                    figures = wrk(target.url, conns, duration, ["plain", data, load.next_base()])
+                    figures = measured(target, target.url, conns, duration, ["plain", data, load.next_base()])
                     runs.append({"target": name, "db": "sqlite" if name == "jianfu" else "-", "mode": "plain",
                                  "processes": 1, **figures})
-                    log(f"plain {name:7} c={conns:<3} {figures['rps']:8.0f} msg/s  p99 {figures['p99_ms']} ms")
+                    cpu = figures["cpu_ms_per_msg"]
+                    log(f"plain {name:7} c={conns:<3} {figures['rps']:8.0f} msg/s  p99 {figures['p99_ms']} ms  "
+                        f"CPU/msg {cpu['event_loop']} ms loop + {cpu['other_threads']} ms other threads")
                     if name == "jianfu":
                         messages += figures["requests"]
             topping = time.monotonic() + 90  # memory is read after 10,000 messages (or 90 s more of load)
@@ -549,6 +582,12 @@ def table(results: dict[str, Any]) -> str:
         lines.append(f"{r['target']:<22} {r['db']:<10} {r['mode']:<5} {r['processes']:>4} {r['connections']:>5} "
                      f"{r['rps']:>9.0f} {r['p50_ms']:>8.2f} {r['p99_ms']:>8.2f} {r['max_ms']:>8.1f} "
                      f"{r['errors']:>6} {r['non2xx']:>6} {r.get('late', 0):>6}")
+    lines.append("")
+    for r in results["runs"]:
+        if "cpu_ms_per_msg" in r and r["connections"] == 64:
+            cpu = r["cpu_ms_per_msg"]
+            lines.append(f"server CPU per message, {r['target']} {r['mode']} c=64: {cpu['event_loop']} ms event loop "
+                         f"+ {cpu['other_threads']} ms other threads" + (" (the SQLite writer)" if r["target"] == "jianfu" else ""))
     lines.append("")
     for v in results.get("targets", []):
         mark = "MET   " if v["met"] else ("MISSED" if v["met"] is False else "n/a   ")

@@ -213,10 +213,13 @@ async def _process(request: web.Request, channel: Channel, message: Message, sta
         await record_processed(conn, key=key, channel=channel.name, reply=reply, now=dt.datetime.now(dt.UTC))
         return reply
 
-    future = asyncio.ensure_future(services.writer.submit(unit))
+    future = services.writer.enqueue(unit)
     remaining = services.settings.server.reply_budget_s - (time.monotonic() - started)
     try:
-        reply = await asyncio.wait_for(asyncio.shield(future), timeout=max(remaining, 0.0))
+        done, _ = await asyncio.wait((future,), timeout=max(remaining, 0.0))
+        if not done:
+            raise TimeoutError
+        reply = future.result()
     except sa.exc.IntegrityError:
         # another process stored the same delivery first (WeChat's retry raced it): answer its reply
         async with services.engine.connect() as conn:

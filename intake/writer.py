@@ -129,12 +129,17 @@ class Writer:
             self._thread_engine.dispose()
 
     async def submit(self, unit: Unit[T]) -> T:
+        """Queue ``unit`` and wait until its batch committed (cancelling the wait does not cancel the unit)."""
+        result: T = await asyncio.shield(self.enqueue(unit))
+        return result
+
+    def enqueue(self, unit: Unit[T]) -> asyncio.Future[T]:
+        """Queue ``unit``; the future resolves with its result once its batch committed."""
         if self._task is None:
             raise RuntimeError("writer is not running: call start() first (the app factory does)")
         job = _Job(unit)
-        await self._queue.put(job)
-        result: T = await asyncio.shield(job.future)
-        return result
+        self._queue.put_nowait(job)  # the queue is unbounded: this never waits
+        return job.future
 
     async def _gather(self) -> list[_Job]:
         jobs = [await self._queue.get()]
