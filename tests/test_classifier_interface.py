@@ -90,6 +90,14 @@ def test_keywords_are_content_words(rules: Rules) -> None:
     assert "民政局" not in result.keywords and "社区" not in result.keywords
 
 
+def test_grassroots_words_outside_jiebas_dictionary_stay_whole(rules: Rules) -> None:
+    """With HMM off, a word jieba does not know falls apart into single characters and is lost as a keyword;
+    lexicon.toml's [keywords] dictionary keeps the ones notices use (楼栋, 漏户, 旧改, …)."""
+    text = "【区住建局】请各社区于12月10日前排查辖区楼栋安全隐患,统计旧改片区漏户情况。"
+    keywords = classify(text, now=NOW, sender_department=None, rules=rules).keywords
+    assert {"楼栋", "旧改", "漏户"} <= set(keywords)
+
+
 @pytest.mark.parametrize("text", ["", " ", "😀😀😀", "asdf qwer", "\x00\x01", "证明" * 5000, "12月" * 3000])
 def test_unreadable_text_gets_a_review_answer(rules: Rules, text: str) -> None:
     result = classify(text, now=NOW, sender_department=None, rules=rules)

@@ -103,6 +103,26 @@ async def test_deactivate_user_ends_their_session_but_never_your_own(console, en
     assert await scalar(engine, sa.select(ADMIN_USERS.c.active).where(ADMIN_USERS.c.id == other)) is True
 
 
+async def test_password_reset_ends_their_sessions_but_keeps_your_own(console, engine, aiohttp_client, settings):
+    other = await add_user(engine, "zhou")
+    second = await aiohttp_client(build_app(settings))
+    await login(second, "zhou")
+    assert (await second.get("/admin/tasks", allow_redirects=False)).status == 200
+    token = await login(console)
+    resp = await console.post(f"/admin/users/{other}/password", data={"csrf_token": token, "password": "reset-pass-7",
+                                                                     "password2": "reset-pass-7"})
+    assert "已重置 zhou 的密码" in await resp.text()
+    assert (await second.get("/admin/tasks", allow_redirects=False)).status == 303  # the old password's session ended
+    await login(second, "zhou", "reset-pass-7")
+    assert (await second.get("/admin/tasks", allow_redirects=False)).status == 200
+    # resetting one's own password keeps the session it was done from
+    me = await scalar(engine, sa.select(ADMIN_USERS.c.id).where(ADMIN_USERS.c.username == "wang"))
+    resp = await console.post(f"/admin/users/{me}/password", data={"csrf_token": token, "password": "mine-pass-88",
+                                                                  "password2": "mine-pass-88"})
+    assert "已重置 wang 的密码" in await resp.text()
+    assert (await console.get("/admin/tasks", allow_redirects=False)).status == 200
+
+
 async def test_last_active_admin_cannot_be_deactivated(engine):
     from intake.console_users import set_admin_active
     from intake.errors import InvalidRequest

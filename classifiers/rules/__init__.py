@@ -318,6 +318,7 @@ class Rules:
                 raise _fail(reader.source("funding"), f"funding.patterns[{i}]", f"正则表达式有误:{exc}") from exc
         self.all_community_words = reader.words("communities.all_words", required=False)
         self.stopwords = frozenset(reader.words("keywords.stopwords", required=False))
+        self.dictionary_words = tuple(reader.words("keywords.dictionary", required=False))
         max_kw = reader.get("keywords.max_keywords", 20)
         self.max_keywords: int = max_kw if isinstance(max_kw, int) and max_kw > 0 else 20
 
@@ -397,6 +398,7 @@ class Rules:
         words.update(self.resident_money)
         words.update(self.all_community_words)
         words.update(self.communities)
+        words.update(self.dictionary_words)
         return {w for w in words if len(w) >= 2}
 
     # ------------------------------------------------------------------ display helpers

@@ -10,7 +10,17 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from intake import outbox
 from intake.console import forms, texts
-from intake.console.core import actor_of, fail, now_utc, redirect, render, services_of, user_of
+from intake.console.core import (
+    actor_of,
+    codec_of,
+    fail,
+    now_utc,
+    redirect,
+    render,
+    services_of,
+    session_of,
+    user_of,
+)
 from intake.console.shared import require_admin
 from intake.console_users import (
     AdminView,
@@ -96,6 +106,8 @@ async def handle_user_password(request: web.Request) -> web.StreamResponse:
         user = await services_of(request).writer.submit(unit)
     except IntakeError as exc:
         redirect(request, "users", flash=str(exc), level="error")
+    if user.id == user_of(request).id:  # one's own reset ends one's other sessions, not this one
+        session_of(request).login(user.id, codec_of(request).credential_of(user.password_hash))
     redirect(request, "users", flash=texts.USER_PASSWORD_RESET.format(username=user.username))
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import hmac
 import json
 import time
 from collections import deque
@@ -225,8 +226,10 @@ async def session_middleware(request: web.Request, handler: Handler) -> web.Stre
         if session.user_id is not None:
             async with services_of(request).engine.connect() as conn:
                 user = await get_admin_by_id(conn, user_id=session.user_id)
-            if user is None or not user.active:
-                session.logout()
+            if user is None or not user.active or not hmac.compare_digest(
+                session.credential, codec.credential_of(user.password_hash)
+            ):
+                session.logout()  # deactivated, deleted, or the password was reset since this login
             else:
                 request[USER] = user
         if route not in PUBLIC_ROUTES and USER not in request:

@@ -17,6 +17,7 @@ from intake.console.core import (
     LIMITER,
     USER,
     actor_of,
+    codec_of,
     fail,
     now_utc,
     redirect,
@@ -132,7 +133,7 @@ async def handle_login(request: web.Request) -> web.StreamResponse:
     if not recorded.active:
         return again(INACTIVE, 403)
     limiter.succeeded(client)
-    session_of(request).login(recorded.id)
+    session_of(request).login(recorded.id, codec_of(request).credential_of(recorded.password_hash))
     raise web.HTTPSeeOther(_safe_next(request, target))
 
 

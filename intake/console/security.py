@@ -2,10 +2,11 @@
 
 The cookie holds ``base64url(json).signature`` where the signature is HMAC-SHA256
 over the payload with a key derived from ``[server] session_secret``. The payload
-carries the user id, the CSRF token, the issue time and a one-shot flash message;
-it is never trusted without a valid signature, and it expires after
-``SESSION_HOURS``. The user's role and active flag are re-read from the database
-on every request, so deactivating a user ends their sessions at once.
+carries the user id, the CSRF token, the issue time, a one-shot flash message and
+a fingerprint of the password hash it logged in with; it is never trusted without
+a valid signature, and it expires after ``SESSION_HOURS``. The user's role, active
+flag and password hash are re-read from the database on every request, so
+deactivating a user or resetting their password ends their sessions at once.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ class Session:
     csrf: str = field(default_factory=lambda: secrets.token_urlsafe(24))
     issued: int = field(default_factory=lambda: int(time.time()))
     flash: list[tuple[str, str]] = field(default_factory=list)  # (level, text)
+    credential: str = ""  # SessionCodec.credential_of(the password hash at login)
     changed: bool = False
 
     def add_flash(self, level: str, text: str) -> None:
@@ -45,15 +47,17 @@ class Session:
             self.changed = True
         return items
 
-    def login(self, user_id: int) -> None:
+    def login(self, user_id: int, credential: str) -> None:
         """A new session on login: a fresh CSRF token and issue time (no fixation of the old one)."""
         self.user_id = user_id
+        self.credential = credential
         self.csrf = secrets.token_urlsafe(24)
         self.issued = int(time.time())
         self.changed = True
 
     def logout(self) -> None:
         self.user_id = None
+        self.credential = ""
         self.csrf = secrets.token_urlsafe(24)
         self.issued = int(time.time())
         self.changed = True
@@ -68,8 +72,14 @@ class SessionCodec:
         mac = hmac.new(self._key, payload, hashlib.sha256).digest()
         return base64.urlsafe_b64encode(mac).rstrip(b"=").decode("ascii")
 
+    def credential_of(self, password_hash: str) -> str:
+        """A keyed fingerprint of a password hash: it changes when the password is reset."""
+        mac = hmac.new(self._key, b"credential:" + password_hash.encode("utf-8"), hashlib.sha256).digest()
+        return base64.urlsafe_b64encode(mac[:12]).decode("ascii")
+
     def dumps(self, session: Session) -> str:
-        data = {"u": session.user_id, "c": session.csrf, "i": session.issued, "f": session.flash}
+        data = {"u": session.user_id, "c": session.csrf, "i": session.issued, "f": session.flash,
+                "p": session.credential}
         raw = json.dumps(data, ensure_ascii=True, separators=(",", ":")).encode("ascii")
         payload = base64.urlsafe_b64encode(raw).rstrip(b"=")
         return payload.decode("ascii") + "." + self._sign(payload)
@@ -88,6 +98,7 @@ class SessionCodec:
             csrf = str(data["c"])
             issued = int(data["i"])
             flash = [(str(level), str(text)) for level, text in data.get("f", [])]
+            credential = str(data.get("p", ""))
         except (binascii.Error, ValueError, KeyError, TypeError):
             return None
         now = time.time() if now is None else now
@@ -95,7 +106,7 @@ class SessionCodec:
             return None
         if user_id is not None and not isinstance(user_id, int):
             return None
-        return Session(user_id=user_id, csrf=csrf, issued=issued, flash=flash)
+        return Session(user_id=user_id, csrf=csrf, issued=issued, flash=flash, credential=credential)
 
 
 def is_same_token(expected: str, given: str | None) -> bool:
