@@ -11,6 +11,9 @@ the async SQLite engine) it is an ordinary ``conn.execute``.
 
 ``rows`` gives plain tuples without result processing (for statements that return nothing,
 integers or text); ``mappings`` converts each column as SQLAlchemy would (booleans, timestamps).
+Python-side column defaults are not filled in on the fast path: an INSERT that leaves such a
+column out raises ``ValueError`` on first use (on SQLite, so in every test run), naming it.
+Expanding ``IN`` parameters are not supported.
 """
 
 from __future__ import annotations

@@ -94,10 +94,10 @@ class IntakeMemory:
     # ------------------------------------------------------------- the writer's BatchState protocol
 
     async def begin(self, conn: AsyncConnection) -> None:
-        """A write transaction starts: forget uncommitted additions, read what was committed since.
+        """A write transaction starts: forget unconfirmed additions, read what was committed since.
 
-        The current transaction's own tasks of the previous batch come back through this read once
-        they committed (and stay away if they did not).
+        Only ids are read for tasks this memory stored itself and saw committed; tasks of a batch
+        whose COMMIT failed are dropped here and, if the commit did happen, come back through the read.
         """
         self._forget(self._pending)
         self._pending.clear()
