@@ -13,6 +13,7 @@ from openpyxl import load_workbook
 
 from bot.keys import CRYPTO_WECOM
 from bot.simulator_support import WecomSimulatorSupport
+from intake.console.digest_pages import BUILT, KEEP_MAX, KEEP_S, BuiltDigests
 from intake.console.markdown import markdown_to_html
 from intake.console.simulator import WECOM_SIMULATOR
 from intake.models import ACCOUNTS, ADMIN_USERS, OUTBOX, TASKS
@@ -231,6 +232,30 @@ async def test_digest_chart_png_and_workbook(console, engine):
     assert wb.sheetnames[0] == "概览" and wb["概览"]["B1"].value == "幸福社区2025年11月减负月报"
     resp = await console.get("/admin/digests/2025-11/district/digest.json")
     assert (await resp.json())["tasks"] == 3
+
+
+async def test_a_built_digest_is_served_again_for_a_minute(console, engine):
+    """The page, then its JSON: one build. A task stored meanwhile shows once the minute is over."""
+    await _seed_month(engine)
+    await login(console)
+    assert (await (await console.get("/admin/digests/2025-11/district/digest.json")).json())["tasks"] == 3
+    await seed_task(engine, received_at=dt.datetime(2025, 11, 20, 2, 0, tzinfo=dt.UTC))
+    assert (await (await console.get("/admin/digests/2025-11/district/digest.json")).json())["tasks"] == 3
+    admin = next(r.get_info()["app"] for r in console.server.app.router.resources()
+                 if r.get_info().get("prefix") == "/admin")
+    kept = admin[BUILT]
+    kept._kept = {key: (at - KEEP_S, digest) for key, (at, digest) in kept._kept.items()}  # a minute later
+    assert (await (await console.get("/admin/digests/2025-11/district/digest.json")).json())["tasks"] == 4
+
+
+def test_built_digests_are_bounded() -> None:
+    kept, digest = BuiltDigests(), object()
+    for i in range(KEEP_MAX + 5):
+        kept.put((f"2025-{i:02d}", "district"), digest, now=float(i))  # type: ignore[arg-type]
+    assert kept.get(("2025-00", "district"), now=float(KEEP_MAX + 5)) is None
+    assert kept.get((f"2025-{KEEP_MAX + 4:02d}", "district"), now=float(KEEP_MAX + 5)) is digest
+    assert len(kept._kept) == KEEP_MAX
+    assert kept.get((f"2025-{KEEP_MAX + 4:02d}", "district"), now=KEEP_MAX + 5 + KEEP_S) is None
 
 
 async def test_digest_errors_name_what_to_fix(console):

@@ -17,11 +17,13 @@ HERE = Path(__file__).resolve().parent
 
 def create_console_app() -> web.Application:
     from intake.console.core import CODECS, LIMITER, LoginLimiter, session_middleware, setup_templates
+    from intake.console.digest_pages import BUILT, BuiltDigests
     from intake.console.handlers import setup_routes
 
     app = web.Application(middlewares=[session_middleware])
     app[LIMITER] = LoginLimiter()
     app[CODECS] = {}
+    app[BUILT] = BuiltDigests()
     setup_templates(app, str(HERE / "templates"))
     setup_routes(app, str(HERE / "static"))
     return app

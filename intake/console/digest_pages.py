@@ -4,6 +4,9 @@
 (``intake.digest.digest_link``); ``scope`` is ``district`` or a community's name. The page is
 built from the log with the digest module's own builder and renderers, so it always agrees with
 ``jianfu digest`` and the message the heads received.
+
+A month over a million-task log takes seconds to build, and opening one page asks for the page,
+its chart and maybe the workbook: each process keeps a built digest for :data:`KEEP_S` seconds.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import json
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -26,9 +30,31 @@ from intake.errors import NotFound
 from intake.export import FilterError, parse_month
 from intake.models import COMMUNITIES, DIGESTS
 
-__all__ = ["setup_digest_routes", "digest_url"]
+__all__ = ["setup_digest_routes", "digest_url", "BuiltDigests", "BUILT"]
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+KEEP_S = 60.0  # how long a built digest is served again (the page, its chart, its workbook)
+KEEP_MAX = 32
+
+
+class BuiltDigests:
+    """Digests built in the last KEEP_S seconds, by (month, scope)."""
+
+    def __init__(self) -> None:
+        self._kept: dict[tuple[str, str], tuple[float, digests.Digest]] = {}
+
+    def get(self, key: tuple[str, str], now: float) -> digests.Digest | None:
+        found = self._kept.get(key)
+        return found[1] if found is not None and now - found[0] < KEEP_S else None
+
+    def put(self, key: tuple[str, str], digest: digests.Digest, now: float) -> None:
+        self._kept = {k: v for k, v in self._kept.items() if now - v[0] < KEEP_S}
+        if len(self._kept) >= KEEP_MAX:
+            self._kept.pop(min(self._kept, key=lambda k: self._kept[k][0]))
+        self._kept[key] = (now, digest)
+
+
+BUILT = web.AppKey("console_built_digests", BuiltDigests)
 
 
 def digest_url(request: web.Request, month: str, scope: str, name: str = "digest_page") -> str:
@@ -78,12 +104,17 @@ async def _build(request: web.Request) -> tuple[digests.Digest, Any]:
     month, scope = request.match_info["month"], request.match_info["scope"]
     _check_month(request, month)
     services = services_of(request)
+    kept = request.app[BUILT]
+    now = time.monotonic()
     async with services.engine.connect() as conn:
-        try:
-            built = await digests.build_digest(conn, month=month, settings=services.settings,
-                                               community=None if scope == digests.DISTRICT else scope)
-        except NotFound:
-            fail(request, 404, texts.DIGEST_BAD_SCOPE.format(scope=scope))
+        built = kept.get((month, scope), now)
+        if built is None:
+            try:
+                built = await digests.build_digest(conn, month=month, settings=services.settings,
+                                                   community=None if scope == digests.DISTRICT else scope)
+            except NotFound:
+                fail(request, 404, texts.DIGEST_BAD_SCOPE.format(scope=scope))
+            kept.put((month, scope), built, now)
         archived = (await conn.execute(sa.select(DIGESTS.c.id, DIGESTS.c.created_at).where(
             DIGESTS.c.month == month, DIGESTS.c.scope == scope))).first()
     return built, archived
