@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from intake.models import REMINDERS, TASKS, TargetStatus
 from intake.models import TASK_TARGETS as TARGETS
+from intake.prepared import Prepared
 from intake.settings import ScheduleSettings, Settings
 
 __all__ = [
@@ -33,6 +34,7 @@ __all__ = [
     "is_roll_due",
     "coalesce_due",
     "roll_recurring",
+    "add_reminders",
     "RECURRENCES",
 ]
 
@@ -189,17 +191,20 @@ def coalesce_due(reminders: Iterable[DueReminder], *, now: dt.datetime) -> tuple
 # --- database ---------------------------------------------------------------------------------------
 
 
-async def _plan_target(
-    conn: AsyncConnection, *, target_id: int, due: dt.date, now: dt.datetime, settings: Settings, seed: str
+_INSERT_REMINDERS = Prepared(sa.insert(REMINDERS))
+
+
+async def add_reminders(
+    conn: AsyncConnection, *, targets: Iterable[tuple[int, dt.date, str]], now: dt.datetime, settings: Settings
 ) -> int:
-    planned = plan_reminders(due=due, received_at=now, schedule=settings.schedule, tz=settings.tz, seed=seed)
-    if not planned:
-        return 0
-    await conn.execute(
-        sa.insert(REMINDERS),
-        [{"target_id": target_id, "kind": p.kind, "fire_at": p.fire_at, "cancelled": False} for p in planned],
-    )
-    return len(planned)
+    """Plan and store the reminders of targets given as (target id, due date, jitter seed); one statement."""
+    values = [
+        {"target_id": target_id, "kind": planned.kind, "fire_at": planned.fire_at, "cancelled": False}
+        for target_id, due, seed in targets
+        for planned in plan_reminders(due=due, received_at=now, schedule=settings.schedule, tz=settings.tz, seed=seed)
+    ]
+    await _INSERT_REMINDERS.many(conn, values)
+    return len(values)
 
 
 async def roll_recurring(
@@ -237,9 +242,8 @@ async def roll_recurring(
         .where(REMINDERS.c.target_id == target_id, REMINDERS.c.sent_at.is_(None))
         .values(cancelled=True)
     )
-    await _plan_target(
-        conn, target_id=target_id, due=next_due, now=now, settings=settings, seed=f"{row.code}:{target_id}:{next_due}"
-    )
+    await add_reminders(conn, targets=[(target_id, next_due, f"{row.code}:{target_id}:{next_due}")], now=now,
+                        settings=settings)
     return True
 
 

@@ -33,7 +33,7 @@ from intake.models import (
 )
 from intake.prepared import Prepared
 from intake.recent import IntakeMemory, RecentTask
-from intake.reminders import is_short_notice, plan_reminders, roll_recurring
+from intake.reminders import add_reminders, is_short_notice, roll_recurring
 from intake.settings import Settings
 from intake.texts_notify import summarise
 
@@ -56,7 +56,6 @@ __all__ = [
 
 _INSERT_TASK = Prepared(sa.insert(TASKS).returning(TASKS.c.id))
 _INSERT_TARGETS = Prepared(sa.insert(TASK_TARGETS))
-_INSERT_REMINDERS = Prepared(sa.insert(REMINDERS))
 _MARK_REPEAT = Prepared(
     sa.update(TASKS).where(TASKS.c.id == sa.bindparam("task_id")).values(repeat_collection=sa.true())
 )
@@ -154,25 +153,10 @@ async def add_target_reminders(
             .where(TASK_TARGETS.c.task_id == task_id, TASK_TARGETS.c.status == TargetStatus.open.value)
         )
     ).all()
-    return await _add_reminders(
-        conn, targets=[(int(row.id), row.due_date) for row in rows if row.due_date is not None],
-        received_at=received_at, settings=settings, code=code,
+    return await add_reminders(
+        conn, targets=[(int(row.id), row.due_date, f"{code}:{row.id}") for row in rows if row.due_date is not None],
+        now=received_at, settings=settings,
     )
-
-
-async def _add_reminders(
-    conn: AsyncConnection, *, targets: list[tuple[int, dt.date]], received_at: dt.datetime, settings: Settings,
-    code: str,
-) -> int:
-    values = []
-    for target_id, due in targets:
-        for planned in plan_reminders(
-            due=due, received_at=received_at, schedule=settings.schedule, tz=settings.tz, seed=f"{code}:{target_id}",
-        ):
-            values.append({"target_id": target_id, "kind": planned.kind, "fire_at": planned.fire_at, "cancelled": False})
-    if values:
-        await _INSERT_REMINDERS.many(conn, values)
-    return len(values)
 
 
 async def create_task(
@@ -267,8 +251,8 @@ async def create_task(
         )
         target_ids = [int(row[0]) for row in await _TARGET_IDS.rows(conn, {"task_id": task_id})]
     if status == TaskStatus.accepted.value and c.deadline is not None:
-        await _add_reminders(conn, targets=[(tid, c.deadline) for tid in target_ids], received_at=received_at,
-                             settings=settings, code=code)
+        await add_reminders(conn, targets=[(tid, c.deadline, f"{code}:{tid}") for tid in target_ids],
+                            now=received_at, settings=settings)
     memory.add(RecentTask(
         id=task_id, code=code, department_id=department_id, department=department_name, kind=c.kind.value,
         keywords=frozenset(c.keywords), raw_text=text, duplicate_of=duplicate[0] if duplicate else None,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,7 @@ from bot.simulator_support import WecomSimulatorSupport
 from intake.console.simulator import WECOM_SIMULATOR
 from intake.models import OUTBOX, TASKS
 from intake.outbox import add_outbox_message
+from tests.conftest import IN_CI
 from tests.test_console_support import PASSWORD, add_user, build_app, scalar, seed_task
 
 CHROMIUM = "/usr/bin/chromium"
@@ -31,7 +31,7 @@ pytestmark = pytest.mark.browser
 @pytest.fixture
 def chromium_path() -> str:
     if not Path(CHROMIUM).exists():
-        if os.environ.get("CI") == "true":
+        if IN_CI:
             pytest.fail("/usr/bin/chromium is missing; .ci/run must install Debian's chromium")
         pytest.skip("Debian's chromium is not installed (apt-get install chromium fonts-noto-cjk)")
     return CHROMIUM

@@ -13,7 +13,6 @@ from intake.console import forms, texts
 from intake.console.core import (
     actor_of,
     codec_of,
-    fail,
     now_utc,
     redirect,
     render,
@@ -21,7 +20,7 @@ from intake.console.core import (
     session_of,
     user_of,
 )
-from intake.console.shared import require_admin
+from intake.console.shared import int_param, require_admin, submit_or_back
 from intake.console_users import (
     AdminView,
     ConsoleRole,
@@ -34,13 +33,6 @@ from intake.console_users import (
 from intake.errors import IntakeError
 
 __all__ = ["setup_admin_routes"]
-
-
-def _id(request: web.Request) -> int:
-    try:
-        return int(request.match_info["id"])
-    except ValueError:
-        fail(request, 404, "编号应当是数字。")
 
 
 # --- console users -------------------------------------------------------------------------------
@@ -81,17 +73,14 @@ async def handle_user_add(request: web.Request) -> web.StreamResponse:
         return await add_admin_user(conn, username=username, role=role, password_hash=password_hash, actor=actor,
                                     now=now)
 
-    try:
-        await services_of(request).writer.submit(unit)
-    except IntakeError as exc:
-        redirect(request, "users", flash=str(exc), level="error")
+    await submit_or_back(request, unit, back="users")
     redirect(request, "users", flash=texts.USER_CREATED.format(
         username=username, role=texts.CONSOLE_ROLE_ZH.get(role, role)))
 
 
 async def handle_user_password(request: web.Request) -> web.StreamResponse:
     require_admin(request)
-    user_id = _id(request)
+    user_id = int_param(request)
     form = await request.post()
     try:
         password_hash = await _new_hash(request, form)
@@ -102,10 +91,7 @@ async def handle_user_password(request: web.Request) -> web.StreamResponse:
     async def unit(conn: AsyncConnection) -> AdminView:
         return await set_admin_password(conn, user_id=user_id, password_hash=password_hash, actor=actor, now=now)
 
-    try:
-        user = await services_of(request).writer.submit(unit)
-    except IntakeError as exc:
-        redirect(request, "users", flash=str(exc), level="error")
+    user = await submit_or_back(request, unit, back="users")
     if user.id == user_of(request).id:  # one's own reset ends one's other sessions, not this one
         session_of(request).login(user.id, codec_of(request).credential_of(user.password_hash))
     redirect(request, "users", flash=texts.USER_PASSWORD_RESET.format(username=user.username))
@@ -113,17 +99,14 @@ async def handle_user_password(request: web.Request) -> web.StreamResponse:
 
 async def handle_user_active(request: web.Request) -> web.StreamResponse:
     require_admin(request)
-    user_id = _id(request)
+    user_id = int_param(request)
     active = forms.flag(await request.post(), "active")
     me, actor, now = user_of(request).id, actor_of(request), now_utc()
 
     async def unit(conn: AsyncConnection) -> AdminView:
         return await set_admin_active(conn, user_id=user_id, active=active, actor_id=me, actor=actor, now=now)
 
-    try:
-        user = await services_of(request).writer.submit(unit)
-    except IntakeError as exc:
-        redirect(request, "users", flash=str(exc), level="error")
+    user = await submit_or_back(request, unit, back="users")
     redirect(request, "users", flash=texts.USER_ACTIVE.format(state="启用" if active else "停用",
                                                              username=user.username))
 
@@ -142,7 +125,7 @@ async def handle_outbox(request: web.Request) -> web.StreamResponse:
 
 
 async def handle_outbox_retry(request: web.Request) -> web.StreamResponse:
-    message_id = _id(request)
+    message_id = int_param(request)
     now = now_utc()
 
     async def unit(conn: AsyncConnection) -> bool:
@@ -154,7 +137,7 @@ async def handle_outbox_retry(request: web.Request) -> web.StreamResponse:
 
 
 async def handle_inbox_read(request: web.Request) -> web.StreamResponse:
-    message_id = _id(request)
+    message_id = int_param(request)
     now = now_utc()
 
     async def unit(conn: AsyncConnection) -> bool:

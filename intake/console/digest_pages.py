@@ -26,6 +26,7 @@ from intake import digest as digests
 from intake.console import queries, texts
 from intake.console.core import fail, now_utc, render, services_of, url
 from intake.console.markdown import markdown_to_html
+from intake.console.shared import int_param
 from intake.errors import NotFound
 from intake.export import FilterError, parse_month
 from intake.models import COMMUNITIES, DIGESTS
@@ -73,10 +74,7 @@ async def handle_digests(request: web.Request) -> web.StreamResponse:
 
 async def handle_digest_by_id(request: web.Request) -> web.StreamResponse:
     """Old archive links (by row id) lead to the month/scope page."""
-    try:
-        digest_id = int(request.match_info["id"])
-    except ValueError:
-        fail(request, 404, "月报编号应当是数字,请从月报存档进入。")
+    digest_id = int_param(request, message="月报编号应当是数字,请从月报存档进入。")
     async with services_of(request).engine.connect() as conn:
         row = (await conn.execute(sa.select(DIGESTS.c.month, DIGESTS.c.scope).where(DIGESTS.c.id == digest_id))).first()
     if row is None:

@@ -27,7 +27,7 @@ from intake.console.core import (
     url,
 )
 from intake.console.digest_pages import setup_digest_routes
-from intake.console.shared import create_invite, directory_names
+from intake.console.shared import create_invite, directory_names, int_param, submit_or_back
 from intake.console_users import (
     INACTIVE,
     WRONG_CREDENTIALS,
@@ -426,10 +426,7 @@ async def handle_list_save(request: web.Request) -> web.StreamResponse:
 
 
 async def handle_list_version(request: web.Request) -> web.StreamResponse:
-    try:
-        version_id = int(request.match_info["id"])
-    except ValueError:
-        fail(request, 404, "版本号应当是数字。")
+    version_id = int_param(request, message="版本号应当是数字。")
     async with services_of(request).engine.connect() as conn:
         versions = await queries.list_rule_versions(conn, limit=1000)
     found = next((v for v in versions if v["id"] == version_id), None)
@@ -449,18 +446,8 @@ async def handle_directory(request: web.Request) -> web.StreamResponse:
 
 
 async def _submit(request: web.Request, unit: Any, *, back: str, ok: str = texts.SAVED) -> web.StreamResponse:
-    try:
-        await services_of(request).writer.submit(unit)
-    except IntakeError as exc:
-        redirect(request, back, flash=str(exc), level="error")
+    await submit_or_back(request, unit, back=back)
     redirect(request, back, flash=ok)
-
-
-def _int_param(request: web.Request, name: str = "id") -> int:
-    try:
-        return int(request.match_info[name])
-    except ValueError:
-        fail(request, 404, "编号应当是数字。")
 
 
 async def handle_department_add(request: web.Request) -> web.StreamResponse:
@@ -472,7 +459,7 @@ async def handle_department_add(request: web.Request) -> web.StreamResponse:
 
 
 async def handle_department_active(request: web.Request) -> web.StreamResponse:
-    department_id = _int_param(request)
+    department_id = int_param(request)
     active = forms.flag(await request.post(), "active")
     actor, now = actor_of(request), now_utc()
     return await _submit(request, lambda c: actions.set_department_active(
@@ -492,7 +479,7 @@ async def handle_community_add(request: web.Request) -> web.StreamResponse:
 
 
 async def handle_community_update(request: web.Request) -> web.StreamResponse:
-    community_id = _int_param(request)
+    community_id = int_param(request)
     form = await request.post()
     try:
         staff = forms.optional_int(form, "staff", label="工作人员数", minimum=1) or 8
@@ -517,7 +504,7 @@ async def handle_accounts(request: web.Request) -> web.StreamResponse:
 
 
 async def handle_account_bind(request: web.Request) -> web.StreamResponse:
-    account_id = _int_param(request)
+    account_id = int_param(request)
     form = await request.post()
     role = forms.text(form, "role", limit=16)
     target = forms.text(form, "target", limit=64)
@@ -530,14 +517,14 @@ async def handle_account_bind(request: web.Request) -> web.StreamResponse:
 
 
 async def handle_account_unbind(request: web.Request) -> web.StreamResponse:
-    account_id = _int_param(request)
+    account_id = int_param(request)
     actor, now = actor_of(request), now_utc()
     return await _submit(request, lambda c: actions.unbind_account(c, account_id=account_id, actor=actor, now=now),
                          back="accounts", ok=f"账号 {account_id} 已解除绑定。")
 
 
 async def handle_account_active(request: web.Request) -> web.StreamResponse:
-    account_id = _int_param(request)
+    account_id = int_param(request)
     active = forms.flag(await request.post(), "active")
     actor, now = actor_of(request), now_utc()
     return await _submit(request, lambda c: actions.set_account_active(

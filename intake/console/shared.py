@@ -2,18 +2,39 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
 import sqlalchemy as sa
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from intake.accounts import add_invite
 from intake.console import texts
-from intake.console.core import actor_of, fail, now_utc, services_of, user_of
+from intake.console.core import actor_of, fail, now_utc, redirect, services_of, user_of
 from intake.console_users import ConsoleRole
-from intake.errors import InvalidRequest
+from intake.errors import IntakeError, InvalidRequest
 from intake.models import COMMUNITIES, DEPARTMENTS, Role
 
-__all__ = ["directory_names", "create_invite", "require_admin"]
+__all__ = ["directory_names", "create_invite", "require_admin", "int_param", "submit_or_back"]
+
+T = TypeVar("T")
+
+
+def int_param(request: web.Request, name: str = "id", *, message: str = "编号应当是数字。") -> int:
+    """A numeric part of the URL; 404 with ``message`` when it is not a number."""
+    try:
+        return int(request.match_info[name])
+    except ValueError:
+        fail(request, 404, message)
+
+
+async def submit_or_back(request: web.Request, unit: Callable[[AsyncConnection], Awaitable[T]], *, back: str) -> T:
+    """Run ``unit`` through the writer; a refused change goes back to page ``back`` with the reason."""
+    try:
+        return await services_of(request).writer.submit(unit)
+    except IntakeError as exc:
+        redirect(request, back, flash=str(exc), level="error")
 
 
 async def directory_names(request: web.Request) -> tuple[list[str], list[str]]:
