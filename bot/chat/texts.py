@@ -208,8 +208,13 @@ def code_not_found(code: str) -> str:
     return f"没有找到任务 {code},请检查编号(格式如 R-20261127-0001)。发送“我的任务”或“任务”可查看编号。"
 
 
-def invite_not_found(code: str) -> str:
-    return f"邀请码 {code} 不存在,请核对后重新发送“绑定 邀请码”,或向管理员申请新的邀请码。"
+# one answer for an unknown, used, expired or revoked code: it must not tell which codes exist
+INVITE_REFUSED = "邀请码无效或已失效(不存在、已被使用、已过期或已作废)。请核对后重新发送“绑定 邀请码”,或向管理员申请新的邀请码。"
+
+
+def bind_wait(retry_at: dt.datetime, now: dt.datetime) -> str:
+    minutes = max(1, -(-int((retry_at - now).total_seconds()) // 60))
+    return f"错误的邀请码次数过多,请 {minutes} 分钟后再发送“绑定 邀请码”。如没有可用的邀请码,请向管理员申请。"
 
 
 def department_not_found(name: str) -> str:

@@ -14,29 +14,18 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from bot.console import actions, charts, forms, overrides, queries, simulator, texts
 from bot.console.admin_pages import setup_admin_routes
 from bot.console.core import (
-    LIMITER,
-    USER,
     actor_of,
-    codec_of,
     fail,
     now_utc,
     redirect,
     render,
     services_of,
     session_of,
-    url,
 )
 from bot.console.digest_pages import setup_digest_routes
+from bot.console.login_pages import setup_login_routes
 from bot.console.shared import create_invite, directory_names, int_param, submit_or_back
-from intake.console_users import (
-    INACTIVE,
-    WRONG_CREDENTIALS,
-    AdminView,
-    check_password,
-    describe_lock,
-    get_admin_user,
-    record_login,
-)
+from intake.accounts import revoke_invite
 from intake.errors import IntakeError
 from intake.outbox import count_by_status
 from intake.reports.export import (
@@ -74,72 +63,6 @@ async def _rules_doc(request: web.Request) -> tuple[dict[str, Any], dict[str, An
 
 def _month_now(request: web.Request) -> str:
     return queries.month_key(now_utc(), services_of(request).settings.tz)
-
-
-# --- login ---------------------------------------------------------------------------------------
-
-async def handle_login_form(request: web.Request) -> web.StreamResponse:
-    if request.get(USER) is not None:
-        raise web.HTTPSeeOther(url(request, "dashboard"))
-    return render(request, "login.html", {"next": request.query.get("next", ""), "error": "", "username": ""})
-
-
-def _safe_next(request: web.Request, target: str) -> str:
-    base = url(request, "dashboard")
-    if target.startswith(base) and not target.startswith("//") and "\\" not in target:
-        return target
-    return base
-
-
-async def handle_login(request: web.Request) -> web.StreamResponse:
-    services = services_of(request)
-    form = await request.post()
-    username = forms.text(form, "username", limit=64)
-    password = form.get("password", "")
-    password = password if isinstance(password, str) else ""
-    target = forms.text(form, "next", limit=500)
-    client = request.remote or "?"
-    limiter = request.app[LIMITER]
-
-    def again(message: str, status: int) -> web.Response:
-        return render(request, "login.html", {"next": target, "error": message, "username": username}, status=status)
-
-    if limiter.blocked(client):
-        return again(texts.TOO_MANY_ATTEMPTS, 429)
-    if not username or not password:
-        return again("请输入用户名和密码。", 400)
-    now = now_utc()
-    async with services.engine.connect() as conn:
-        user = await get_admin_user(conn, username=username)
-    if user is not None and user.is_locked(now):
-        assert user.locked_until is not None
-        return again(describe_lock(user.locked_until, now), 429)
-    ok = await asyncio.get_running_loop().run_in_executor(
-        None, check_password, user.password_hash if user else None, password)
-    if user is None:
-        limiter.failed(client)
-        return again(WRONG_CREDENTIALS, 401)
-    user_id = user.id
-
-    async def unit(c: AsyncConnection) -> AdminView:
-        return await record_login(c, user_id=user_id, ok=ok, now=now)
-
-    recorded = await services.writer.submit(unit)
-    if not ok:
-        limiter.failed(client)
-        if recorded.locked_until is not None and recorded.is_locked(now):
-            return again(describe_lock(recorded.locked_until, now), 429)
-        return again(WRONG_CREDENTIALS, 401)
-    if not recorded.active:
-        return again(INACTIVE, 403)
-    limiter.succeeded(client)
-    session_of(request).login(recorded.id, codec_of(request).credential_of(recorded.password_hash))
-    raise web.HTTPSeeOther(_safe_next(request, target))
-
-
-async def handle_logout(request: web.Request) -> web.StreamResponse:
-    session_of(request).logout()
-    redirect(request, "login", flash=texts.LOGGED_OUT)
 
 
 # --- dashboard -----------------------------------------------------------------------------------
@@ -532,21 +455,30 @@ async def handle_account_active(request: web.Request) -> web.StreamResponse:
         ok=f"账号 {account_id} 已{'启用' if active else '停用'}。")
 
 
-async def handle_invites(request: web.Request) -> web.StreamResponse:
+async def handle_invites(request: web.Request, *, new_code: str = "") -> web.StreamResponse:
     async with services_of(request).engine.connect() as conn:
         invites = await queries.list_invites(conn)
     departments, communities = await directory_names(request)
-    return render(request, "invites.html", {"invites": invites, "departments": departments,
+    return render(request, "invites.html", {"invites": invites, "departments": departments, "new_code": new_code,
                                             "communities": communities, "now": now_utc()})
 
 
 async def handle_invite_add(request: web.Request) -> web.StreamResponse:
+    """The new code is shown once, in this response only (no redirect, no flash in a cookie)."""
     form = await request.post()
     try:
         code = await create_invite(request, forms.text(form, "role", limit=16), forms.text(form, "target", limit=64))
     except IntakeError as exc:
         redirect(request, "invites", flash=str(exc), level="error")
-    redirect(request, "invites", flash=texts.INVITE_CREATED.format(code=code))
+    return await handle_invites(request, new_code=code)
+
+
+async def handle_invite_revoke(request: web.Request) -> web.StreamResponse:
+    invite_id = int_param(request)
+    actor, now = actor_of(request), now_utc()
+    hint = await submit_or_back(request, lambda c: revoke_invite(c, invite_id=invite_id, actor=actor, now=now),
+                                back="invites")
+    redirect(request, "invites", flash=texts.INVITE_REVOKED.format(hint=hint))
 
 
 # --- digests and ledgers -------------------------------------------------------------------------
@@ -582,10 +514,7 @@ async def handle_ledger_xlsx(request: web.Request) -> web.StreamResponse:
 def setup_routes(app: web.Application, static_dir: str) -> None:
     r = app.router
     r.add_get("/", handle_dashboard, name="dashboard")
-    login = r.add_resource("/login", name="login")
-    login.add_route("GET", handle_login_form)
-    login.add_route("POST", handle_login)
-    r.add_post("/logout", handle_logout, name="logout")
+    setup_login_routes(app)
     r.add_get("/tasks", handle_tasks, name="tasks")
     r.add_get("/tasks.csv", handle_tasks_csv, name="tasks_csv")
     r.add_get("/tasks.xlsx", handle_tasks_xlsx, name="tasks_xlsx")
@@ -608,6 +537,7 @@ def setup_routes(app: web.Application, static_dir: str) -> None:
     r.add_post("/accounts/{id}/active", handle_account_active, name="account_active")
     r.add_get("/invites", handle_invites, name="invites")
     r.add_post("/invites", handle_invite_add, name="invite_add")
+    r.add_post("/invites/{id}/revoke", handle_invite_revoke, name="invite_revoke")
     r.add_get("/ledger", handle_ledger, name="ledger")
     r.add_get("/ledger.xlsx", handle_ledger_xlsx, name="ledger_xlsx")
     sim = r.add_resource("/simulator", name="simulator")

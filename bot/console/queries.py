@@ -208,7 +208,8 @@ async def list_accounts(conn: AsyncConnection, *, limit: int = 500) -> list[dict
 async def list_invites(conn: AsyncConnection, *, limit: int = 100) -> list[dict[str, Any]]:
     used_by = ACCOUNTS.alias("used_by")
     rows = await conn.execute(
-        sa.select(INVITES.c.id, INVITES.c.code, INVITES.c.role, INVITES.c.expires_at, INVITES.c.used_at, INVITES.c.created_by,
+        sa.select(INVITES.c.id, INVITES.c.hint, INVITES.c.role, INVITES.c.expires_at, INVITES.c.used_at,
+                  INVITES.c.revoked_at, INVITES.c.revoked_by, INVITES.c.created_by,
                   INVITES.c.created_at, DEPARTMENTS.c.name.label("department"), COMMUNITIES.c.name.label("community"),
                   used_by.c.external_id.label("used_by"))
         .outerjoin(DEPARTMENTS, DEPARTMENTS.c.id == INVITES.c.department_id)

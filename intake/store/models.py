@@ -36,6 +36,8 @@ __all__ = [
     "AdminUser",
     "RuleVersion",
     "DigestArchive",
+    "ConsoleSession",
+    "LoginThrottle",
     "utcnow",
 ]
 
@@ -136,6 +138,9 @@ class Account(SQLModel, table=True):
     community_id: int | None = Field(default=None, foreign_key="communities.id")
     display_name: str | None = Field(default=None, max_length=64)
     active: bool = True
+    disabled_at: dt.datetime | None = _ts(nullable=True)  # disabled by an admin: only an admin enables it again
+    bind_failures: int = 0  # wrong 绑定 codes in a row; past a few, the next try waits (bind_retry_at)
+    bind_retry_at: dt.datetime | None = _ts(nullable=True)
     bound_at: dt.datetime | None = _ts(nullable=True)
     last_seen_at: dt.datetime | None = _ts(nullable=True)
     # dialogue state: one pending question per account, answered by its next message
@@ -146,15 +151,20 @@ class Account(SQLModel, table=True):
 
 
 class Invite(SQLModel, table=True):
+    """A single-use binding code. Only its SHA-256 is stored: the code is shown once, then only its hint."""
+
     __tablename__ = "invites"
     id: int | None = Field(default=None, primary_key=True)
-    code: str = Field(max_length=32, unique=True, index=True)
+    code_hash: str = Field(max_length=64, unique=True, index=True)
+    hint: str = Field(max_length=4)  # the code's last 2 characters, for admins to tell codes apart
     role: str = Field(max_length=16)
     department_id: int | None = Field(default=None, foreign_key="departments.id")
     community_id: int | None = Field(default=None, foreign_key="communities.id")
     expires_at: dt.datetime = _ts()
     used_at: dt.datetime | None = _ts(nullable=True)
     used_by: int | None = Field(default=None, foreign_key="accounts.id")
+    revoked_at: dt.datetime | None = _ts(nullable=True)
+    revoked_by: str | None = Field(default=None, max_length=64)
     created_by: str = Field(default="cli", max_length=64)
     created_at: dt.datetime = _ts()
 
@@ -170,6 +180,7 @@ class Task(SQLModel, table=True):
     sender_id: int | None = Field(default=None, foreign_key="accounts.id", index=True)
     department_id: int | None = Field(default=None, foreign_key="departments.id")  # ix_tasks_department_received
     department: str | None = Field(default=None, max_length=64)  # canonical name as classified
+    forwarded_by: str | None = Field(default=None, max_length=64)  # the sender's department, when it named another
     raw_text: str = Field(sa_column=sa.Column(sa.Text, nullable=False))
     kind: str = Field(max_length=24)
     nature: str = Field(max_length=24)
@@ -258,9 +269,12 @@ class ProcessedMessage(SQLModel, table=True):
     """Dedupe log: the first reply to each MsgId (or event key), replayed to WeChat's retries."""
 
     __tablename__ = "processed_messages"
+    __table_args__ = (sa.Index("ix_processed_messages_nonce", "nonce", unique=True),)
     key: str = Field(max_length=200, primary_key=True)
     channel: str = Field(max_length=16)
     reply: str = Field(sa_column=sa.Column(sa.Text, nullable=False))
+    # the signed URL's "channel:timestamp:nonce": one signed URL carries one message (replays are refused)
+    nonce: str | None = Field(default=None, max_length=160)
     created_at: dt.datetime = _ts(index=True)
 
 
@@ -299,9 +313,30 @@ class AdminUser(SQLModel, table=True):
     password_hash: str = Field(max_length=256)
     role: str = Field(default="admin", max_length=16)  # admin / viewer
     active: bool = True
-    failed_logins: int = 0
-    locked_until: dt.datetime | None = _ts(nullable=True)
     created_at: dt.datetime = _ts()
+
+
+class ConsoleSession(SQLModel, table=True):
+    """A console login, held on the server: the cookie carries only its token, whose SHA-256 is the key."""
+
+    __tablename__ = "console_sessions"
+    token_hash: str = Field(max_length=64, primary_key=True)
+    user_id: int = Field(foreign_key="admin_users.id", index=True)
+    created_at: dt.datetime = _ts()
+    last_seen_at: dt.datetime = _ts()
+    ended_at: dt.datetime | None = _ts(nullable=True)
+    ended_reason: str | None = Field(default=None, max_length=32)  # logout / password / deactivated / ended_all
+    client: str = Field(default="", max_length=64)
+
+
+class LoginThrottle(SQLModel, table=True):
+    """Failed console logins per username ("user:NAME") and per client ("client:ADDRESS")."""
+
+    __tablename__ = "login_throttle"
+    key: str = Field(max_length=160, primary_key=True)
+    failures: int = 0
+    last_failed_at: dt.datetime = _ts()
+    retry_at: dt.datetime | None = _ts(nullable=True)
 
 
 class RuleVersion(SQLModel, table=True):
@@ -347,3 +382,5 @@ OUTBOX = _table(OutboxMessage)
 ADMIN_USERS = _table(AdminUser)
 RULE_VERSIONS = _table(RuleVersion)
 DIGESTS = _table(DigestArchive)
+CONSOLE_SESSIONS = _table(ConsoleSession)
+LOGIN_THROTTLE = _table(LoginThrottle)
