@@ -18,7 +18,18 @@ from bot.chat.callback import setup_callback_routes
 from bot.chat.hints import SenderHints
 from bot.console import create_console_app
 from bot.edge import NETWORKS, Networks, add_security_headers, forwarded_middleware, is_allowed
-from bot.keys import CLOCK, CRYPTO_WECHAT, CRYPTO_WECOM, HINTS, HTTP, METRICS, PENDING, SERVICES, SETTINGS, Metrics
+from bot.keys import (
+    CLOCK,
+    CRYPTO_WECHAT,
+    CRYPTO_WECOM,
+    HINTS,
+    HTTP,
+    METRICS,
+    PENDING,
+    SERVICES,
+    SETTINGS,
+    Metrics,
+)
 from bot.push import build_senders
 from bot.settings import Settings
 from bot.wire.crypto import MessageCrypto

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from bot.settings import ConfigError, Settings, load_settings
+from intake.reports.safety import slug
 
 if TYPE_CHECKING:
     from intake.reports.digest import Digest
@@ -163,7 +164,7 @@ def cmd_digest(args: argparse.Namespace) -> int:
         return 1
     fmt = args.format
     if fmt in ("xlsx", "png"):
-        output = Path(args.output or f"digest-{digest.month}-{digest.scope}.{fmt}")
+        output = Path(args.output or f"digest-{digest.month}-{slug(digest.scope)}.{fmt}")
         written = write_xlsx(digest, output) if fmt == "xlsx" else render_chart_png(digest, output)
         print(written)
         return 0

@@ -99,12 +99,12 @@ async def forwarded_middleware(request: web.Request, handler: Handler) -> web.St
     trusted = request.app[NETWORKS].trusted_proxies
     if trusted:
         client, scheme = resolve_client(request, trusted)
-        if client != request.remote or scheme != request.scheme:
+        if client is not None and (client != request.remote or scheme != request.scheme):
             request = request.clone(remote=client, scheme=scheme)
     return await handler(request)
 
 
-async def add_security_headers(request: web.BaseRequest, response: web.StreamResponse) -> None:
+async def add_security_headers(request: web.Request, response: web.StreamResponse) -> None:
     """``on_response_prepare``: every answer, errors and redirects included, carries the headers."""
     for name, value in _HEADERS.items():
         response.headers.setdefault(name, value)

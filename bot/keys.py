@@ -54,4 +54,4 @@ METRICS = web.AppKey("metrics", Metrics)
 HINTS = web.AppKey("hints", SenderHints)
 PENDING: web.AppKey[set[asyncio.Task[None]]] = web.AppKey("pending")
 # the callbacks' clock (Unix seconds): time.time, or a fixed or moving clock in tests
-CLOCK = web.AppKey("clock", Callable[[], float])
+CLOCK: web.AppKey[Callable[[], float]] = web.AppKey("clock")

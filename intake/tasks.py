@@ -179,6 +179,8 @@ async def create_task(
     c = classification
     tz = settings.tz
     department_name = c.department or account.department
+    # a notice naming another issuer is that issuer's (its counts stay honest), forwarded by the sender's
+    forwarded_by = account.department if c.department and account.department not in (None, c.department) else None
     department_id = None
     if department_name:
         department_id = memory.departments.get(department_name)
@@ -204,6 +206,7 @@ async def create_task(
             "sender_id": account.id,
             "department_id": department_id,
             "department": department_name,
+            "forwarded_by": forwarded_by,
             "raw_text": text,
             "kind": c.kind.value,
             "nature": c.nature.value,
