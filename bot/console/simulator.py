@@ -17,8 +17,8 @@ from yarl import URL
 from bot.console import forms, queries, texts
 from bot.console.core import render, services_of, settings_of
 from bot.console.shared import create_invite, directory_names
-from bot.keys import CRYPTO_WECOM, HTTP
-from bot.wire.simulate import ChatCodec, WechatPlainCodec, WecomCodec, reply_content
+from bot.keys import CRYPTO_WECHAT, CRYPTO_WECOM, HTTP
+from bot.wire.simulate import ChatCodec, WechatPlainCodec, WechatSafeCodec, WecomCodec, reply_content
 from intake.errors import IntakeError
 from intake.store.models import ACCOUNTS, TASKS
 
@@ -32,6 +32,9 @@ def _codec(request: web.Request, channel: str) -> ChatCodec:
     if channel == "wecom":
         return WecomCodec(request.config_dict[CRYPTO_WECOM], corp_id=settings.wecom.corp_id,
                           agent_id=str(settings.wecom.agent_id), window_s=settings.server.timestamp_window_s)
+    if settings.wechat_requires_encryption:  # the server takes safe mode only: speak it
+        return WechatSafeCodec(request.config_dict[CRYPTO_WECHAT], token=settings.wechat.token,
+                               app_id=settings.wechat.app_id, window_s=settings.server.timestamp_window_s)
     return WechatPlainCodec(token=settings.wechat.token, app_id=settings.wechat.app_id)
 
 

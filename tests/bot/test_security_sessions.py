@@ -238,3 +238,13 @@ async def test_the_simulator_never_posts_to_the_requests_host(aiohttp_client: An
     assert resp.status == 200, await resp.text()
     accounts = await execute(client, sa.text("SELECT external_id FROM accounts"))
     assert [r.external_id for r in accounts] == ["o-sim"]
+
+
+async def test_the_simulator_speaks_safe_mode_where_encryption_is_required(aiohttp_client: Any,
+                                                                           sqlite_url: str) -> None:
+    client = await console(aiohttp_client, sqlite_url, wechat_require_encryption="true")
+    token = await login(client)
+    resp = await client.post("/admin/simulator", data={"csrf_token": token, "account": "", "openid": "o-safe-sim",
+                                                       "channel": "wechat", "message": "帮助"})
+    page = await resp.text()
+    assert resp.status == 200 and "绑定" in page and "require_encryption" not in page
