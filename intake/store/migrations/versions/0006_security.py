@@ -72,12 +72,27 @@ def _hash_invites() -> None:
         code = str(row.code).strip().upper()
         conn.execute(invites.update().where(invites.c.id == row.id).values(
             code_hash=hashlib.sha256(code.encode("utf-8")).hexdigest(), hint=code[-2:]))
+    _scrub_audited_codes(conn)
     with op.batch_alter_table("invites") as batch:
         batch.drop_index("ix_invites_code")
         batch.drop_column("code")
         batch.alter_column("code_hash", existing_type=_string(64), nullable=False)
         batch.alter_column("hint", existing_type=_string(4), nullable=False)
         batch.create_index("ix_invites_code_hash", ["code_hash"], unique=True)
+
+
+def _scrub_audited_codes(conn: sa.engine.Connection) -> None:
+    """The audit log of invite creation kept the code itself: keep only its hint there too."""
+    audit = sa.table("audit_log", sa.column("id"), sa.column("entity"), sa.column("action"),
+                     sa.column("after", sa.JSON))
+    rows = conn.execute(sa.select(audit.c.id, audit.c.after)
+                        .where(audit.c.entity == "invite", audit.c.action == "create")).all()
+    for row in rows:
+        after = dict(row.after or {})
+        code = str(after.pop("code", "") or "")
+        if code:
+            after["hint"] = code[-2:]
+            conn.execute(audit.update().where(audit.c.id == row.id).values(after=after))
 
 
 def upgrade() -> None:
