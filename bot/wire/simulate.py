@@ -77,17 +77,21 @@ class WecomCodec:
         self._agent_id = agent_id
         self._window_s = window_s
 
-    def build_post(self, *, user_id: str, text: str, now: int) -> tuple[dict[str, str], bytes]:
+    def _seal(self, user_id: str, text: str, now: int, *extra: tuple[str, str]) -> tuple[str, str, str, str]:
+        """(timestamp, nonce, Encrypt, msg_signature) of one text message from ``user_id``."""
         timestamp, nonce = str(now), secrets.token_hex(8)
         inner = build_xml([
             ("ToUserName", self._corp_id), ("FromUserName", user_id), ("CreateTime", now), ("MsgType", "text"),
-            ("Content", text), ("MsgId", _msg_id()), ("AgentID", self._agent_id),
+            ("Content", text), ("MsgId", _msg_id()), *extra,
         ])
         # the reply envelope carries exactly what a callback needs: Encrypt and its msg_signature
         envelope = parse_envelope(self._crypto.encrypt_reply(inner, timestamp=timestamp, nonce=nonce).encode("utf-8"))
-        body = build_xml([("ToUserName", self._corp_id), ("Encrypt", envelope["Encrypt"]), ("AgentID", self._agent_id)])
-        params = {"msg_signature": envelope["MsgSignature"], "timestamp": timestamp, "nonce": nonce}
-        return params, body.encode("utf-8")
+        return timestamp, nonce, envelope["Encrypt"], envelope["MsgSignature"]
+
+    def build_post(self, *, user_id: str, text: str, now: int) -> tuple[dict[str, str], bytes]:
+        timestamp, nonce, encrypted, signature = self._seal(user_id, text, now, ("AgentID", self._agent_id))
+        body = build_xml([("ToUserName", self._corp_id), ("Encrypt", encrypted), ("AgentID", self._agent_id)])
+        return {"msg_signature": signature, "timestamp": timestamp, "nonce": nonce}, body.encode("utf-8")
 
     def open_reply(self, raw: str, *, now: float) -> str:
         try:
@@ -116,15 +120,10 @@ class WechatSafeCodec(WecomCodec):
         self._token = token
 
     def build_post(self, *, user_id: str, text: str, now: int) -> tuple[dict[str, str], bytes]:
-        timestamp, nonce = str(now), secrets.token_hex(8)
-        inner = build_xml([
-            ("ToUserName", self._corp_id), ("FromUserName", user_id), ("CreateTime", now), ("MsgType", "text"),
-            ("Content", text), ("MsgId", _msg_id()),
-        ])
-        envelope = parse_envelope(self._crypto.encrypt_reply(inner, timestamp=timestamp, nonce=nonce).encode("utf-8"))
-        body = build_xml([("ToUserName", self._corp_id), ("Encrypt", envelope["Encrypt"])])
+        timestamp, nonce, encrypted, signature = self._seal(user_id, text, now)
+        body = build_xml([("ToUserName", self._corp_id), ("Encrypt", encrypted)])
         params = {"signature": build_signature(self._token, timestamp, nonce), "timestamp": timestamp,
-                  "nonce": nonce, "openid": user_id, "encrypt_type": "aes", "msg_signature": envelope["MsgSignature"]}
+                  "nonce": nonce, "openid": user_id, "encrypt_type": "aes", "msg_signature": signature}
         return params, body.encode("utf-8")
 
 
