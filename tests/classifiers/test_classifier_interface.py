@@ -30,7 +30,7 @@ from classifiers import (
 
 TZ = ZoneInfo("Asia/Shanghai")
 NOW = datetime(2026, 12, 7, 10, 15, tzinfo=TZ)
-DATA = Path(__file__).parent / "data"
+DATA = Path(__file__).parent.parent / "data"
 SPEC_KEYS = ["id", "department", "kind", "nature", "listing", "item", "certificate", "deadline", "deadline_time",
              "recurrence", "quantity", "funded", "amount_yuan", "communities", "evidence"]
 

@@ -9,7 +9,7 @@ import pytest
 from classifiers import Rules, load_rules
 from classifiers.cli import evaluate
 
-DATA = Path(__file__).parent / "data"
+DATA = Path(__file__).parent.parent / "data"
 COMMUNITIES = ("幸福社区", "和平社区", "光明社区")
 
 DEV_BAR = {

@@ -16,7 +16,7 @@ from classifiers.deadline import _PATTERNS, _patterns_for
 from classifiers.text import _WIDTH, normalize
 from classifiers.tokens import cut, tokenize
 
-DATA = Path(__file__).parent / "data"
+DATA = Path(__file__).parent.parent / "data"
 
 
 @pytest.fixture(scope="module")
