@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import logging
-from datetime import datetime
-from zoneinfo import ZoneInfo
+from datetime import datetime, tzinfo
 
 from classifiers.certificate import read_certificate
 from classifiers.communities import read_communities
@@ -19,27 +18,33 @@ from classifiers.quantity import read_quantity
 from classifiers.rules import Rules
 from classifiers.tokens import tokenize
 
-__all__ = ["TIMEZONE", "classify"]
+__all__ = ["classify"]
 
-TIMEZONE = ZoneInfo("Asia/Shanghai")
 MAX_TEXT = 20000
 REVIEW_BELOW = 0.35
 log = logging.getLogger(__name__)
 
 
-def _local(now: datetime) -> datetime:
-    if now.tzinfo is None:  # treat a naive time as already Shanghai time
-        return now.replace(tzinfo=TIMEZONE)
-    return now.astimezone(TIMEZONE)
+def _local(now: datetime, tz: tzinfo | None) -> datetime:
+    """The message time on the wall clock that its dates are read against.
+
+    With `tz`, an aware `now` is converted to it and a naive one is taken as already in it; without,
+    an aware `now` keeps its own zone and a naive one is read as it stands.
+    """
+    if tz is None:
+        return now
+    return now.replace(tzinfo=tz) if now.tzinfo is None else now.astimezone(tz)
 
 
 def _has_cjk(text: str) -> bool:
     return any("\u4e00" <= ch <= "\u9fff" for ch in text)
 
 
-def classify(text: str, *, now: datetime, sender_department: str | None, rules: Rules) -> Classification:
-    """Read one task notice. `now` is the message's own time (aware; naive means Asia/Shanghai)."""
-    local = _local(now)
+def classify(
+    text: str, *, now: datetime, sender_department: str | None, rules: Rules, tz: tzinfo | None = None
+) -> Classification:
+    """Read one task notice. `now` is the message's own time, read in its own zone or in `tz` when given."""
+    local = _local(now, tz)
     try:
         return _classify(text, now=local, sender_department=sender_department, rules=rules)
     except Exception:  # noqa: BLE001 - the contract is "never raises"; log and return a review case
