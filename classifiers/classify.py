@@ -86,7 +86,7 @@ def _classify(text: str, *, now: datetime, sender_department: str | None, rules:
     department = read_department(text, marks, sender_department=sender_department, rules=rules)
     certificate = read_certificate(text, rules=rules)
     kind = read_kind(text, marks, certificate_requested=certificate.requested, rules=rules)
-    listing = read_listing(marks, kind=kind.kind, certificate=certificate, department=department.department, rules=rules)
+    listing = read_listing(text, marks, kind=kind.kind, certificate=certificate, department=department.department, rules=rules)
     deadline = read_deadline(text, now=now, rules=rules)
     quantity = read_quantity(text, rules=rules)
     funding = read_funding(text, rules=rules)
@@ -103,7 +103,7 @@ def _classify(text: str, *, now: datetime, sender_department: str | None, rules:
     readable = _has_cjk(text)
     if not readable:
         confidence = min(confidence, 0.1)
-    needs_review = (not readable) or kind.score <= 0 or confidence < REVIEW_BELOW
+    needs_review = (not readable) or kind.score <= 0 or confidence < REVIEW_BELOW or listing.needs_review
 
     evidence = {
         "department": department.evidence,

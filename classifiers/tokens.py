@@ -42,7 +42,7 @@ class Token:
     start: int
     end: int
     department: str | None  # canonical department when the token names one
-    tags: tuple[Tag, ...]  # rule terms inside the token (empty for department names)
+    tags: tuple[Tag, ...]  # rule terms inside the token (only item words for department names)
 
 
 class WordInfo(NamedTuple):
@@ -183,7 +183,9 @@ def word_info(word: str, rules: Rules) -> WordInfo:
     dept = aliases.get(word)
     if dept is None and len(word) > 2 and word[0] in _DEPT_PREFIXES:
         dept = aliases.get(word[1:])
-    tags: tuple[Tag, ...] = () if dept is not None or len(word) < 2 else rules.tags_for(word)
+    tags: tuple[Tag, ...] = () if len(word) < 2 else rules.tags_for(word)
+    if dept is not None:  # a department's name (反诈中心) may hint at its item, never at a kind
+        tags = tuple(tag for tag in tags if tag.category == "item")
     forward = word in rules.forward_markers or any(word.endswith(m) for m in rules.forward_markers)
     stripped = word.strip()
     numeric = stripped.isdigit() or (bool(stripped) and all(ch in _CN_NUM for ch in stripped))

@@ -158,9 +158,14 @@ class Rules:
             if code not in self.items:
                 raise fail(reader.source("emergency.words"), f"emergency.words.{word}", f"事项 {code} 不存在")
             self.emergency_words[str(word)] = str(code)
+        self.emergency_calm = reader.words("emergency.calm", required=False)
+        self.strong_negative = _positive(reader, "listing.strong_negative", 3)
+        self.strong_admission = _positive(reader, "listing.strong_admission", 3)
 
     def _read_certificates(self, reader: Reader) -> None:
         self.certificate_verbs = reader.words("reading.issue_verbs")
+        self.certificate_negations = reader.words("reading.issue_negations", required=False)
+        self.other_issuers = reader.words("reading.other_issuers", required=False)
         self.certificate_items: list[CertificateItem] = []
         for name, body in reader.table("certificates").items():
             path = f"certificates.{name}"
@@ -211,10 +216,7 @@ class Rules:
     def _read_trace(self, reader: Reader) -> None:
         self.trace_words: dict[str, float] = reader.weights("trace.words", reader.get("trace.words"))
         self.trace_patterns = _patterns(reader, "trace", reader.table("trace", required=False))
-        threshold = reader.get("trace.threshold", 2)
-        if not isinstance(threshold, int | float) or isinstance(threshold, bool) or threshold <= 0:
-            raise fail(reader.source("trace"), "trace.threshold", "应为正数")
-        self.trace_threshold = float(threshold)
+        self.trace_threshold = _positive(reader, "trace.threshold", 2)
         self.whole_task_words = reader.words("trace.whole_task", required=False)
 
     # ------------------------------------------------------------------ compiled structures
@@ -302,6 +304,13 @@ class Rules:
 
     def __repr__(self) -> str:
         return f"Rules(version={self.version!r}, departments={len(self.departments)}, items={len(self.items)})"
+
+
+def _positive(reader: Reader, path: str, default: float) -> float:
+    value = reader.get(path, default)
+    if not isinstance(value, int | float) or isinstance(value, bool) or value <= 0:
+        raise fail(reader.source(path), path, "应为正数")
+    return float(value)
 
 
 def _patterns(reader: Reader, path: str, body: Mapping[str, Any]) -> tuple[tuple[re.Pattern[str], float], ...]:
