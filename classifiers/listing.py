@@ -15,6 +15,7 @@ __all__ = ["ListingResult", "read_listing"]
 
 DEPARTMENT_BONUS = 0.5
 DEPARTMENT_NAME_SHARE = 0.5  # an item word inside a department's name (反诈中心, 退役军人服务中心) counts half
+SHADOW_SCORE = 2.0  # a negative item's words this strong, even out of context, make an admission need review
 CALM_WINDOW = 4  # characters either side of an emergency word searched for calm words (高发, 预防 ...)
 _LISTING_ZH = {Listing.DUTY: "依法履职事项", Listing.ASSIST: "协助政府事项", Listing.NEGATIVE: "负面清单事项"}
 
@@ -31,12 +32,20 @@ class ListingResult:
     needs_review: bool = False
 
 
-def _tally(tokens: Sequence[Token]) -> tuple[dict[str, float], dict[str, list[str]], dict[str, set[int]], list[Token]]:
+def _tally(
+    text: str, tokens: Sequence[Token], rules: Rules
+) -> tuple[dict[str, float], dict[str, list[str]], dict[str, set[int]], list[Token]]:
     """Item scores (a department name's own item words count half), matched words, require groups, emergencies."""
     scores: dict[str, float] = defaultdict(float)
     words: dict[str, list[str]] = defaultdict(list)
     groups: dict[str, set[int]] = defaultdict(set)
     emergency: list[Token] = []
+    for code, pattern, weight in rules.item_patterns:
+        m = pattern.search(text)
+        if m is not None:
+            scores[code] += weight
+            words[code].append(m[0])
+            groups[code].update(range(len(rules.items[code].require)))
     for token in tokens:
         share = DEPARTMENT_NAME_SHARE if token.department is not None else 1.0
         for tag in token.tags:
@@ -85,7 +94,7 @@ def read_listing(
     matches as strongly (unless the negative item's own context words matched too), is held for review (unlisted, `needs_review`, both candidates in the evidence).
     An admission on weak evidence is kept but marked `needs_review`.
     """
-    scores, words, groups, emergency = _tally(tokens)
+    scores, words, groups, emergency = _tally(text, tokens, rules)
     no_emergency = Evidence("紧急:否", (), "未发现危及生命安全的突发事件")
     live = _live_emergency(text, emergency, rules) if emergency else None
     if live is not None:
@@ -123,8 +132,11 @@ def read_listing(
             return _item_result(negative, eligible, words, rules, no_emergency, review=False, rival=admitted)
         return _held(negative, admitted, eligible, words, rules, no_emergency)
     assert admitted is not None
-    weak = eligible[admitted] < rules.strong_admission
-    return _item_result(admitted, eligible, words, rules, no_emergency, review=weak, rival=None)
+    shadow = [c for c, v in scores.items() if rules.items[c].listing is Listing.NEGATIVE and v >= SHADOW_SCORE]
+    item = rules.items[admitted]
+    corroborated = len(set(words[admitted])) >= 2 or (department is not None and department in item.departments)
+    weak = eligible[admitted] < rules.strong_admission or not corroborated or bool(shadow) or kind.value in rules.review_kinds
+    return _item_result(admitted, eligible, words, rules, no_emergency, review=weak, rival=None, shadow=shadow)
 
 
 def _matched(code: str, words: dict[str, list[str]]) -> tuple[str, ...]:
@@ -133,14 +145,18 @@ def _matched(code: str, words: dict[str, list[str]]) -> tuple[str, ...]:
 
 def _item_result(
     code: str, eligible: dict[str, float], words: dict[str, list[str]], rules: Rules, no_emergency: Evidence, *, review: bool,
-    rival: str | None,
+    rival: str | None, shadow: Sequence[str] = (),
 ) -> ListingResult:
     item = rules.items[code]
     matched = _matched(code, words)
     why = f"“{'、'.join(matched[:5])}”对应 {code}「{item.text}」,属{_LISTING_ZH[item.listing]}"
     if rival is not None:
         why += f"(负面清单证据强于 {rival},予以拒绝)"
-    if review:
+    if shadow:
+        why += f"(也出现了负面清单 {'、'.join(shadow)} 的用语,需人工复核)"
+    elif review and eligible[code] >= rules.strong_admission:
+        why += "(这类任务常属负面清单,需人工复核)"
+    elif review:
         why += f"(证据较弱,得分 {eligible[code]:g},需人工复核)"
     ev = Evidence(f"准入:{code}", matched, why)
     return ListingResult(item.listing, code, None, False, eligible[code], ev, no_emergency, needs_review=review)

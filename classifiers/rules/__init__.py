@@ -46,6 +46,9 @@ class ItemRule:
     words: Mapping[str, float]
     require: tuple[frozenset[str], ...]
     departments: frozenset[str]
+    # regexes over the raw text for wordings that name no single term (每个社区认购……份); a match
+    # adds its weight and stands for the whole `require` context
+    patterns: tuple[tuple[re.Pattern[str], float], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,6 +154,7 @@ class Rules:
                 words=reader.weights(f"{path}.words", body.get("words")),
                 require=tuple(frozenset(reader.words(f"{path}.require", group)) for group in require),
                 departments=frozenset(reader.words(f"{path}.departments", body.get("departments", []), required=False)),
+                patterns=_patterns(reader, path, body),
             )
         emergency = reader.table("emergency.words", required=False)
         self.emergency_words: dict[str, str] = {}
@@ -161,6 +165,7 @@ class Rules:
         self.emergency_calm = reader.words("emergency.calm", required=False)
         self.strong_negative = _positive(reader, "listing.strong_negative", 3)
         self.strong_admission = _positive(reader, "listing.strong_admission", 3)
+        self.review_kinds = frozenset(reader.words("listing.review_kinds", required=False))
 
     def _read_certificates(self, reader: Reader) -> None:
         self.certificate_verbs = reader.words("reading.issue_verbs")
@@ -241,6 +246,9 @@ class Rules:
         # ranks used to break ties, looked up on every message
         self.kind_rank: dict[Kind, int] = {k: i for i, k in enumerate(self.kind_order)}
         self.item_rank: dict[str, int] = {code: i for i, code in enumerate(self.items)}
+        self.item_patterns: tuple[tuple[str, re.Pattern[str], float], ...] = tuple(
+            (code, pattern, weight) for code, item in self.items.items() for pattern, weight in item.patterns
+        )
         self._max_term = max((len(t) for t in self.terms), default=1)
 
         # one scan tells whether any funding, resident-money or negation word occurs at all
