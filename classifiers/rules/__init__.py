@@ -185,11 +185,13 @@ class Rules:
             )
 
     def _read_lexicon(self, reader: Reader) -> None:
-        off_work = reader.string("deadline.off_work_time")
-        try:
-            self.off_work_time = time.fromisoformat(off_work)
-        except ValueError as exc:
-            raise fail(reader.source("deadline"), "deadline.off_work_time", "应为 HH:MM") from exc
+        self.off_work_time: time | None = None
+        if reader.get("deadline.off_work_time") is not None:
+            off_work = reader.string("deadline.off_work_time")
+            try:
+                self.off_work_time = time.fromisoformat(off_work)
+            except ValueError as exc:
+                raise fail(reader.source("deadline"), "deadline.off_work_time", "应为 HH:MM") from exc
         self.background_after = reader.words("deadline.background_after", required=False)
         self.start_after = reader.words("deadline.start_after", required=False)
         recent = reader.get("deadline.recent_past_days", 62)
