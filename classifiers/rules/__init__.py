@@ -205,9 +205,13 @@ class Rules:
         }
         self.total_markers = reader.words("quantity.total_markers", required=False)
         self.one_units = frozenset(reader.words("quantity.one_units", required=False))
+        self.marked_units = frozenset(reader.words("quantity.marked_units", required=False))
+        self.not_community_before = reader.words("quantity.not_community_before", required=False)
+        self.community_share_before = reader.words("quantity.community_share_before", required=False)
         self.funding_words = reader.words("funding.words")
         self.resident_money = reader.words("funding.resident_money", required=False)
         self.funding_negations = reader.words("funding.negations", required=False)
+        self.transfer_words = frozenset(reader.words("funding.transfer_words", required=False))
         self.funding_patterns: list[re.Pattern[str]] = []
         for i, pattern in enumerate(reader.words("funding.patterns", required=False)):
             try:
