@@ -11,12 +11,13 @@ from classifiers.deadline import read_deadline
 from classifiers.department import read_department
 from classifiers.funding import read_funding
 from classifiers.keywords import read_keywords
-from classifiers.kind import read_kind
+from classifiers.kind import KindResult, read_kind
 from classifiers.listing import read_listing
 from classifiers.model import Classification, Evidence, Kind, Listing, Nature
 from classifiers.quantity import read_quantity
 from classifiers.rules import Rules
 from classifiers.tokens import tokenize
+from classifiers.trace import read_trace
 
 __all__ = ["classify"]
 
@@ -77,6 +78,17 @@ def _fallback(sender_department: str | None, rules: Rules) -> Classification:
     )
 
 
+def _confidence(text: str, kind: KindResult, item: str | None, department: str | None) -> float:
+    """How clearly the kind won, whether a list item matched, whether the department is known (0..1)."""
+    kind_conf = 0.0
+    if kind.score > 0:
+        kind_conf = min(1.0, kind.score / 5.0) * (0.5 + 0.5 * (kind.score - kind.runner_up) / kind.score)
+    item_conf = 1.0 if item is not None else 0.4
+    dept_conf = 1.0 if department is not None else 0.3
+    confidence = round(0.55 * kind_conf + 0.3 * item_conf + 0.15 * dept_conf, 3)
+    return confidence if _has_cjk(text) else min(confidence, 0.1)  # unreadable: always reviewed
+
+
 def _classify(text: str, *, now: datetime, sender_department: str | None, rules: Rules) -> Classification:
     if not isinstance(text, str):
         text = str(text)
@@ -92,18 +104,10 @@ def _classify(text: str, *, now: datetime, sender_department: str | None, rules:
     funding = read_funding(text, rules=rules)
     communities = read_communities(text, rules=rules)
     keywords = read_keywords(tokens, rules=rules)
+    trace = read_trace(text, rules=rules)
 
-    # confidence: how clearly the kind won, whether a list item matched, whether the department is known
-    kind_conf = 0.0
-    if kind.score > 0:
-        kind_conf = min(1.0, kind.score / 5.0) * (0.5 + 0.5 * (kind.score - kind.runner_up) / kind.score)
-    item_conf = 1.0 if listing.item is not None else 0.4
-    dept_conf = 1.0 if department.department is not None else 0.3
-    confidence = round(0.55 * kind_conf + 0.3 * item_conf + 0.15 * dept_conf, 3)
-    readable = _has_cjk(text)
-    if not readable:
-        confidence = min(confidence, 0.1)
-    needs_review = (not readable) or kind.score <= 0 or confidence < REVIEW_BELOW or listing.needs_review
+    confidence = _confidence(text, kind, listing.item, department.department)
+    needs_review = confidence < REVIEW_BELOW or kind.score <= 0 or listing.needs_review
 
     evidence = {
         "department": department.evidence,
@@ -116,6 +120,7 @@ def _classify(text: str, *, now: datetime, sender_department: str | None, rules:
         "funding": funding.evidence,
         "communities": communities.evidence,
         "emergency": listing.emergency_evidence,
+        "trace_demand": trace.evidence,
     }
     return Classification(
         department=department.department,
@@ -137,4 +142,5 @@ def _classify(text: str, *, now: datetime, sender_department: str | None, rules:
         confidence=confidence,
         needs_review=needs_review,
         rules_version=rules.version,
+        trace_demand=trace.words,
     )

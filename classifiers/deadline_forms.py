@@ -18,7 +18,7 @@ from classifiers.model import Recurrence
 from classifiers.rules import Rules
 from classifiers.text import NUM, parse_number
 
-__all__ = ["PATTERNS", "Ctx", "Mention", "add_months", "num", "patterns_for", "safe_date"]
+__all__ = ["PATTERNS", "Ctx", "Mention", "Resolver", "add_months", "num", "safe_date"]
 
 WEEKDAYS = {"一": 0, "二": 1, "三": 2, "四": 3, "五": 4, "六": 5, "日": 6, "天": 6, "末": 6}
 
@@ -373,45 +373,3 @@ PATTERNS: tuple[tuple[str, re.Pattern[str], Resolver], ...] = tuple(
         ("忽略", r"上月|上周|上个?星期|去年|上年度|\d+\s*周岁|\d+\s*岁|\d+\s*小时", _r_ignore),
     )
 )
-
-# A pattern can only match when its text holds one of these characters (a cheap pre-check) ...
-_TRIGGERS = {
-    "完整日期": "年", "数字日期": "-./", "月日": "月", "点分日期": "./", "今明后天": "今明后", "星期": "周星礼",
-    "本月某日": "月", "某日前": "日号", "月底": "底末", "某月底": "底末旬", "年底": "年", "季度末": "季",
-    "期限内": "内", "每周": "每", "每月": "每按", "每季度": "每", "每年": "每", "钟点": "点时", "时分": ":",
-    "下班前": "班", "忽略": "上去岁小", "节日": "春元端中重腊除劳国儿教妇建植",
-}
-# ... and, for some, one character of each of these groups too (lookaheads included) ...
-_ALSO: dict[str, tuple[str, ...]] = {
-    "月日": ("日号",), "本月某日": ("日号",), "某日前": ("前截",), "月底": ("月",), "某月底": ("月",),
-}
-# ... or a short regex every match must contain (":" alone is in nearly every notice: 各社区：).
-_HINTS: dict[str, re.Pattern[str]] = {"时分": re.compile(r"\d:[0-5]\d")}
-
-# trigger character -> the indexes (into PATTERNS) of the patterns it may start; patterns without a
-# trigger always run
-_ALWAYS = tuple(i for i, (name, _p, _r) in enumerate(PATTERNS) if name not in _TRIGGERS)
-_BY_CHAR: dict[str, tuple[int, ...]] = {}
-for _index, (_name, _pattern, _resolver) in enumerate(PATTERNS):
-    for _ch in _TRIGGERS.get(_name, ""):
-        _BY_CHAR[_ch] = (*_BY_CHAR.get(_ch, ()), _index)
-_TRIGGER_CHARS = frozenset(_BY_CHAR)
-
-
-def patterns_for(text: str) -> list[tuple[str, re.Pattern[str], Resolver]]:
-    """The patterns that can match `text` (by their trigger characters and hints), in table order."""
-    chosen = set(_ALWAYS)
-    for ch in _TRIGGER_CHARS.intersection(text):
-        chosen.update(_BY_CHAR[ch])
-    out = []
-    for i in sorted(chosen):
-        row = PATTERNS[i]
-        name = row[0]
-        also = _ALSO.get(name)
-        if also is not None and not all(any(ch in text for ch in group) for group in also):
-            continue
-        hint = _HINTS.get(name)
-        if hint is not None and hint.search(text) is None:
-            continue
-        out.append(row)
-    return out

@@ -12,7 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from classifiers import Rules, load_rules
-from classifiers.deadline_forms import PATTERNS, patterns_for
+from classifiers.deadline import patterns_for
+from classifiers.deadline_forms import PATTERNS
 from classifiers.text import _WIDTH, normalize
 from classifiers.tokens import cut, tokenize
 
