@@ -165,6 +165,7 @@ class Rules:
         self.emergency_calm = reader.words("emergency.calm", required=False)
         self.strong_negative = _positive(reader, "listing.strong_negative", 3)
         self.strong_admission = _positive(reader, "listing.strong_admission", 3)
+        self.admit_floor = _positive(reader, "listing.admit_floor", 2)
         self.review_kinds = frozenset(reader.words("listing.review_kinds", required=False))
 
     def _read_certificates(self, reader: Reader) -> None:
