@@ -147,9 +147,9 @@ async def _build_digest(settings: Settings, month: str, community: str | None) -
 
 def cmd_digest(args: argparse.Namespace) -> int:
     """``jianfu digest``: print or write one month's digest; errors are one line and an exit code."""
+    from intake.calendar import month_bounds
     from intake.errors import NotFound
     from intake.reports.digest import render_chart_png, render_markdown, to_json, write_xlsx
-    from intake.scheduler import month_bounds
 
     try:
         month_bounds(args.month, ZoneInfo("UTC"))

@@ -28,6 +28,7 @@ from intake.accounts import (
     touch_account,
 )
 from intake.errors import Forbidden, IntakeError, InvalidRequest, NotFound
+from intake.ratings import rate_department
 from intake.store.recent import IntakeMemory
 from intake.tasks import (
     complete_target,
@@ -35,7 +36,6 @@ from intake.tasks import (
     get_task,
     list_clerk_tasks,
     list_community_targets,
-    rate_department,
     set_task_deadline,
     withdraw_task,
 )

@@ -7,7 +7,6 @@ import io
 import json
 from typing import Any
 
-import sqlalchemy as sa
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -28,6 +27,8 @@ from bot.console.core import (
 )
 from bot.console.digest_pages import setup_digest_routes
 from bot.console.shared import create_invite, directory_names, int_param, submit_or_back
+from intake import tasks
+from intake.calendar import month_key, shift_month
 from intake.console_users import (
     INACTIVE,
     WRONG_CREDENTIALS,
@@ -37,7 +38,7 @@ from intake.console_users import (
     get_admin_user,
     record_login,
 )
-from intake.errors import IntakeError
+from intake.errors import IntakeError, NotFound
 from intake.outbox import count_by_status
 from intake.reports.export import (
     FilterError,
@@ -48,7 +49,7 @@ from intake.reports.export import (
 )
 from intake.reports.export import write_csv as export_csv
 from intake.rules_store import get_latest_overrides
-from intake.store.models import TASKS, OutboxStatus
+from intake.store.models import OutboxStatus
 
 __all__ = ["setup_routes"]
 
@@ -72,8 +73,17 @@ async def _rules_doc(request: web.Request) -> tuple[dict[str, Any], dict[str, An
     return services.rules.current.data, current
 
 
+async def _task_text(request: web.Request, code: str) -> tasks.TaskText:
+    """The task's text, department and keywords, or the 404 page that says how to find the task."""
+    async with services_of(request).engine.connect() as conn:
+        try:
+            return await tasks.get_task_text(conn, code=code)
+        except NotFound as exc:
+            fail(request, 404, str(exc))
+
+
 def _month_now(request: web.Request) -> str:
-    return queries.month_key(now_utc(), services_of(request).settings.tz)
+    return month_key(now_utc(), services_of(request).settings.tz)
 
 
 # --- login ---------------------------------------------------------------------------------------
@@ -161,7 +171,7 @@ async def handle_dashboard(request: web.Request) -> web.StreamResponse:
     cur = board.current
     return render(request, "dashboard.html", {
         "board": board, "cur": cur, "month": month, "community": community, "communities": communities,
-        "prev_month": queries.shift_month(month, -1), "next_month": queries.shift_month(month, 1),
+        "prev_month": shift_month(month, -1), "next_month": shift_month(month, 1),
         "chart_departments": charts.bar_chart(cur.by_department.most_common(15), title="本月各部门派发任务数"),
         "chart_kinds": charts.bar_chart([(texts.KIND_ZH.get(k, k), n) for k, n in cur.by_kind.most_common()],
                                         title="本月任务类型"),
@@ -267,10 +277,7 @@ async def handle_task_correct(request: web.Request) -> web.StreamResponse:
         rule_field = forms.text(form, "rule_field", limit=16) or "kind"
     except forms.FormError as exc:
         return await _form_error(request, code, str(exc))
-    async with services.engine.connect() as conn:
-        raw = (await conn.execute(sa.select(TASKS.c.raw_text).where(TASKS.c.code == code))).scalar()
-    if raw is None:
-        fail(request, 404, texts.TASK_NOT_FOUND.format(code=code))
+    raw = (await _task_text(request, code)).raw_text
     new_overrides = None
     note = None
     if keyword:
@@ -288,8 +295,8 @@ async def handle_task_correct(request: web.Request) -> web.StreamResponse:
         note = f"更正 {code}:关键词“{keyword}”→ {texts.FIELD_ZH.get(rule_field, rule_field)} {value}"
     actor, now = actor_of(request), now_utc()
 
-    async def unit(conn: AsyncConnection) -> actions.Correction:
-        return await actions.correct_task(conn, code=code, changes=changes, actor=actor, now=now,
+    async def unit(conn: AsyncConnection) -> tasks.Correction:
+        return await tasks.correct_task(conn, code=code, changes=changes, actor=actor, now=now,
                                           settings=services.settings, overrides=new_overrides, rule_note=note)
 
     try:
@@ -334,22 +341,18 @@ async def handle_admit(request: web.Request) -> web.StreamResponse:
                                           ("期限", duration)) if not value]
     if missing:
         return await _form_error(request, code, texts.ADMIT_NEEDS.format(missing="、".join(missing)))
-    async with services.engine.connect() as conn:
-        task = (await conn.execute(sa.select(TASKS.c.keywords, TASKS.c.department).where(TASKS.c.code == code))).first()
-    if task is None:
-        fail(request, 404, texts.TASK_NOT_FOUND.format(code=code))
+    task = await _task_text(request, code)
     rules, current = await _rules_doc(request)
     item = overrides.next_assist_code(rules)
     new_doc = overrides.add_assist_item(
-        rules, current, code=item, name=name, keywords=keywords or list(task.keywords or [])[:6], basis=basis,
+        rules, current, code=item, name=name, keywords=keywords or list(task.keywords)[:6], basis=basis,
         funding=funding, duration=duration, department=task.department, task_code=code)
-    funded = amount is not None or not any(w in funding for w in ("无", "没有", "暂无"))
     actor, now = actor_of(request), now_utc()
 
-    async def unit(conn: AsyncConnection) -> actions.Admission:
-        return await actions.admit_task(conn, code=code, item=item, name=name, basis=basis, funding=funding,
-                                        duration=duration, funded=funded, amount_yuan=amount, overrides=new_doc,
-                                        actor=actor, now=now, settings=services.settings)
+    async def unit(conn: AsyncConnection) -> tasks.Admission:
+        return await tasks.admit_task(conn, code=code, item=item, name=name, basis=basis, funding=funding,
+                                      duration=duration, amount_yuan=amount, overrides=new_doc,
+                                      actor=actor, now=now, settings=services.settings)
 
     try:
         result = await services.writer.submit(unit)
@@ -370,8 +373,8 @@ async def handle_refuse(request: web.Request) -> web.StreamResponse:
     actor, now = actor_of(request), now_utc()
 
     async def unit(conn: AsyncConnection) -> str:
-        return await actions.refuse_task(conn, code=code, reason=reason, actor=actor, now=now,
-                                         settings=services.settings)
+        return await tasks.refuse_task(conn, code=code, reason=reason, actor=actor, now=now,
+                                       settings=services.settings)
 
     try:
         await services.writer.submit(unit)

@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from intake.audit import list_audit
+from intake.calendar import month_key, shift_month
 from intake.reports.export import TaskFilters, task_select
 from intake.store.models import (
     ACCOUNTS,
@@ -44,8 +45,6 @@ __all__ = [
     "get_digest",
     "Dashboard",
     "build_dashboard",
-    "month_key",
-    "shift_month",
 ]
 
 PAGE_SIZE = 30
@@ -241,18 +240,6 @@ async def get_digest(conn: AsyncConnection, *, digest_id: int) -> dict[str, Any]
 
 
 # --- dashboard -----------------------------------------------------------------------------------
-
-def month_key(value: dt.datetime | dt.date, tz: ZoneInfo | None = None) -> str:
-    if isinstance(value, dt.datetime) and tz is not None:
-        value = value.astimezone(tz)
-    return f"{value.year:04d}-{value.month:02d}"
-
-
-def shift_month(month: str, delta: int) -> str:
-    y, m = (int(x) for x in month.split("-"))
-    index = y * 12 + (m - 1) + delta
-    return f"{index // 12:04d}-{index % 12 + 1:02d}"
-
 
 @dataclass
 class MonthFigures:
