@@ -12,7 +12,7 @@ from enum import StrEnum
 from typing import TypeVar
 
 from classifiers import messages
-from intake.store.models import OutboxStatus, Role, TargetStatus, TaskStatus
+from intake.store.values import ConsoleRole, OutboxStatus, Role, TargetStatus, TaskStatus
 
 __all__ = [
     "KIND_ZH",
@@ -70,7 +70,7 @@ OUTBOX_STATUS_ZH = _by_value({
 })
 OUTBOX_CHANNEL_ZH = {"log": "日志", "inbox": "站内信", "wecom_app": "企业微信应用", "wecom_robot": "企业微信群机器人",
                      "wechat": "公众号"}
-CONSOLE_ROLE_ZH = {"admin": "管理员", "viewer": "只读"}  # console users (admin_users.role), not chat accounts
+CONSOLE_ROLE_ZH = _by_value({ConsoleRole.admin: "管理员", ConsoleRole.viewer: "只读"})  # console users
 FIELD_ZH = {  # a task's fields, as the console's correction form and the clerk's correction notice name them
     "department": "下达部门",
     "kind": "任务类型",

@@ -17,7 +17,7 @@ from intake.accounts import get_community_by_name, get_department_by_name, set_b
 from intake.audit import add_audit
 from intake.errors import InvalidRequest, NotFound
 from intake.rules_store import add_rule_version, get_latest_overrides
-from intake.store.models import ACCOUNTS, COMMUNITIES, DEPARTMENTS
+from intake.store.models import ACCOUNTS, COMMUNITIES, DEPARTMENTS, Role
 
 __all__ = [
     "save_overrides",
@@ -111,11 +111,11 @@ async def bind_account_to(conn: AsyncConnection, *, account_id: int, role: str, 
                           community: str | None, actor: str, now: dt.datetime) -> None:
     before = await _account(conn, account_id)
     department_id = community_id = None
-    if role in ("clerk", "admin"):
+    if role in (Role.clerk, Role.admin):
         department_id = await get_department_by_name(conn, name=department or "")
         if department_id is None:
             raise InvalidRequest(texts.BIND_NEEDS_TARGET)
-    elif role == "head":
+    elif role == Role.head:
         community_id = await get_community_by_name(conn, name=community or "")
         if community_id is None:
             raise InvalidRequest(texts.BIND_NEEDS_TARGET)

@@ -49,7 +49,7 @@ from intake.reports.export import (
 )
 from intake.reports.export import write_csv as export_csv
 from intake.rules_store import get_latest_overrides
-from intake.store.models import OutboxStatus
+from intake.store.models import OutboxStatus, Role, TaskStatus
 
 __all__ = ["setup_routes"]
 
@@ -317,7 +317,7 @@ async def handle_task_correct(request: web.Request) -> web.StreamResponse:
 
 async def handle_review(request: web.Request) -> web.StreamResponse:
     services = services_of(request)
-    filters = TaskFilters(status="pending_review", sort="deadline")
+    filters = TaskFilters(status=TaskStatus.pending_review, sort="deadline")
     async with services.engine.connect() as conn:
         result = await queries.list_task_page(conn, filters=filters, tz=services.settings.tz, page=1, page_size=200)
     rules, _ = await _rules_doc(request)
@@ -512,8 +512,8 @@ async def handle_account_bind(request: web.Request) -> web.StreamResponse:
     role = forms.text(form, "role", limit=16)
     target = forms.text(form, "target", limit=64)
     actor, now = actor_of(request), now_utc()
-    department = target if role in ("clerk", "admin") else None
-    community = target if role == "head" else None
+    department = target if role in (Role.clerk, Role.admin) else None
+    community = target if role == Role.head else None
     return await _submit(request, lambda c: actions.bind_account_to(
         c, account_id=account_id, role=role, department=department, community=community, actor=actor, now=now),
         back="accounts", ok=f"账号 {account_id} 已绑定为{texts.ROLE_ZH.get(role, role)}({target})。")
