@@ -1,4 +1,4 @@
-"""Task kind: the one the community spends the work on (POLICY.md §2), by weighted rule words."""
+"""Task kind: the one the community spends the work on (docs/policy.md §2), by weighted rule words."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The classifier's result types: enums with the POLICY.md values, and the frozen Classification."""
+"""The classifier's result types: enums with the values of docs/policy.md, and the frozen Classification."""
 
 from __future__ import annotations
 
@@ -79,7 +79,7 @@ def _frozen_mapping(value: Mapping[str, Evidence]) -> Mapping[str, Evidence]:
 
 @dataclass(frozen=True, slots=True)
 class Classification:
-    """One task notice, read. Immutable; `to_json(id)` gives the SPEC.md jsonl object."""
+    """One task notice, read. Immutable; `to_json(id)` gives the `jianfu classify --jsonl` object (README)."""
 
     department: str | None
     kind: Kind
@@ -109,7 +109,7 @@ class Classification:
         return hash((self.department, self.kind, self.listing, self.item, self.deadline, self.rules_version))
 
     def to_json(self, id: str | None = None) -> dict[str, Any]:  # noqa: A002 - SPEC field name
-        """The SPEC.md jsonl object (`id` first)."""
+        """The `jianfu classify --jsonl` object (README), `id` first."""
         return {
             "id": id,
             "department": self.department,
