@@ -33,16 +33,11 @@ SQLALCHEMY_INTERNALS = {"_bind_processors", "_result_columns", "_cached_result_p
 TOO_LONG_MODULES = {
     "intake/reports/digest.py": "issue 14 splits reports into figures/digest/render/export",
     "intake/reports/export.py": "issue 14 splits reports into figures/digest/render/export",
-    "classifiers/deadline.py": "issue 13 (classifiers: no cycle, timezone passed in, memo beside the rules)",
-    "classifiers/rules/__init__.py": "issue 13 (classifiers: no cycle, timezone passed in, memo beside the rules)",
 }
 TOO_LONG_FUNCTIONS = {
     "intake/reports/digest.py:_assemble": "issue 14",
     "intake/reports/digest.py:_build": "issue 14",
     "intake/reports/digest.py:send_monthly_digests": "issue 14",
-    "classifiers/classify.py:_classify": "issue 13",
-    "classifiers/deadline.py:read_deadline": "issue 13",
-    "classifiers/rules/__init__.py:__init__": "issue 13",
 }
 
 
