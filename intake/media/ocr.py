@@ -84,9 +84,7 @@ def ocr_image(image: Image.Image, ocr: OcrEngine | None) -> str:
 
 def ocr_text(data: bytes, ocr: OcrEngine | None, limits: MediaLimits) -> str:
     """A picture file's text; ``NoText("image")`` when it holds no readable Chinese."""
-    if ocr is None:
-        raise Unsupported("ocr_off")
-    text = ocr_image(load_image(data, limits), ocr)
+    text = ocr_image(load_image(data, limits), ocr)  # decoded first: a broken picture is Corrupt either way
     if not has_chinese(text):
         raise NoText("image")
     return text
