@@ -16,7 +16,7 @@ MB = 1024 * 1024
 class MediaLimits:
     max_bytes: int = 20 * MB          # the original as received
     max_pages: int = 100              # PDF / OFD pages, spreadsheet sheets
-    max_ocr_pages: int = 10           # scanned pages rendered and read by OCR (about 1 s each, see bench)
+    max_ocr_pages: int = 5            # scanned pages rendered and read by OCR (5-8 s of CPU each, see bench)
     max_cells: int = 200_000          # spreadsheet cells, all sheets together (counted before they are read)
     max_chars: int = 300_000          # text read from the file
     max_pixels: int = 40_000_000      # one picture (width x height), checked before it is decoded

@@ -1,9 +1,13 @@
 """Extraction off the event loop: one warm worker process (``MediaWorker``).
 
-OCR costs seconds of CPU and a few hundred MB per page (bench/bench_media.py), and parsing a hostile
-document can spike memory; both run in a separate process so that neither the event loop nor the
-web process's memory feels it. The process is spawned once, loads the OCR model at start, runs at a
-lower CPU priority (``nice``) so text messages keep their latency, and reads one file at a time.
+Measured on this 2-core machine (bench/bench_media.py, bench/results_media.json): OCR of one A4 page
+costs 5-8 s of CPU with one onnxruntime thread (two threads were slower: their spinning competes for
+the same two cores) and lifts the process to 570-760 MB; the documents with a text layer cost 0.1-15 ms
+a page. Run in a thread of the web process, OCR raised a CPU-bound task's p99 from 0.5 ms to 8.6 ms and
+halved its throughput (the GIL and both cores are shared); in this worker, one onnxruntime thread at
+``nice`` 10, the same task's p99 stayed at 0.5 ms. So every file is read here, never in-line: the
+process is spawned once, loads the OCR model at start (about 1-2 s), and reads one file at a time;
+a hostile file's memory spike stays out of the web process too.
 
 The chat reply has a 5-second budget. The caller awaits ``extract`` under its own deadline and, past
 it, keeps the same future running and pushes the receipt later::
@@ -23,7 +27,9 @@ import contextlib
 import multiprocessing
 import os
 from collections.abc import Callable
+from concurrent.futures.process import BrokenProcessPool
 
+from intake.media.errors import Corrupt
 from intake.media.extract import extract
 from intake.media.limits import MediaLimits
 from intake.media.ocr import OcrEngine, RapidOcrEngine
@@ -65,9 +71,14 @@ class MediaWorker:
     arrive unchanged (every ``MediaError`` pickles)."""
 
     def __init__(self, *, limits: MediaLimits, ocr_factory: OcrFactory | None = rapid_ocr_factory,
-                 processes: int = 1, niceness: int = 5) -> None:
+                 processes: int = 1, niceness: int = 10) -> None:
         self.limits = limits
-        self._pool = concurrent.futures.ProcessPoolExecutor(
+        self._settings = (processes, ocr_factory, niceness)
+        self._pool = self._new_pool()
+
+    def _new_pool(self) -> concurrent.futures.ProcessPoolExecutor:
+        processes, ocr_factory, niceness = self._settings
+        return concurrent.futures.ProcessPoolExecutor(
             max_workers=processes, mp_context=multiprocessing.get_context("spawn"),
             initializer=_start_worker, initargs=(ocr_factory, niceness))
 
@@ -76,8 +87,16 @@ class MediaWorker:
         await asyncio.wrap_future(self._pool.submit(_ready))
 
     async def extract(self, data: bytes, *, filename: str) -> Extracted:
-        """``extract`` in the worker; the same result or ``MediaError``."""
-        return await asyncio.wrap_future(self._pool.submit(_run, data, filename, self.limits))
+        """``extract`` in the worker; the same result or ``MediaError``. A file that kills the worker
+        (out of memory, a crash in a native parser) is ``Corrupt("worker")``; a new worker is started."""
+        pool = self._pool
+        try:
+            return await asyncio.wrap_future(pool.submit(_run, data, filename, self.limits))
+        except BrokenProcessPool as exc:
+            if self._pool is pool:
+                self._pool = self._new_pool()
+                pool.shutdown(wait=False)
+            raise Corrupt("worker", "读取时出错") from exc
 
     async def close(self) -> None:
         """Stop the worker (a file being read is finished first)."""

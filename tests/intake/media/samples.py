@@ -158,3 +158,16 @@ def make_ofd(pages: tuple[tuple[str, ...], ...] = (NOTICE_LINES[1:], ("附件:�
         for name, text in files.items():
             archive.writestr(name, text.encode("utf-8"))
     return buffer.getvalue()
+
+
+class CrashingOcr:
+    """An OCR engine whose process dies when asked to read (a native crash, an OOM kill)."""
+
+    def read(self, image: Image.Image) -> tuple[()]:
+        import os
+
+        os._exit(70)
+
+
+def crashing_ocr_factory() -> CrashingOcr:
+    return CrashingOcr()

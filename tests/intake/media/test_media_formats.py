@@ -138,3 +138,16 @@ def test_docx_that_is_only_a_pasted_scan_is_read_by_ocr(cjk_font: Path, ocr_engi
     result = extract(buffer.getvalue(), filename="scan.docx", limits=limits, ocr=ocr_engine)
     assert result.source_type is SourceType.DOCX
     assert_ocr_read_the_notice(result)
+
+
+def test_ocr_models_are_the_ones_inside_the_installed_wheel() -> None:
+    """Nothing is fetched at run time: the three ONNX models ship in rapidocr_onnxruntime's package."""
+    import importlib.resources
+
+    import yaml
+
+    package = importlib.resources.files("rapidocr_onnxruntime")
+    config = yaml.safe_load(package.joinpath("config.yaml").read_text(encoding="utf-8"))
+    models = [config[stage]["model_path"] for stage in ("Det", "Cls", "Rec")]
+    assert all(package.joinpath(model).is_file() for model in models), models
+    assert all(not str(model).startswith(("http:", "https:")) for model in models)

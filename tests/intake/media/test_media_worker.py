@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from intake.media import Corrupt, MediaLimits, MediaWorker, SourceType, Unsupported, extract_in_thread
-from tests.intake.media.samples import make_docx, png_bytes, render_notice
+from tests.intake.media.samples import crashing_ocr_factory, make_docx, png_bytes, render_notice
 
 
 async def longest_stall(until: asyncio.Future[object]) -> float:
@@ -54,3 +54,16 @@ async def test_worker_without_ocr_reads_documents_and_refuses_pictures(cjk_font:
 async def test_extract_in_thread_gives_what_extract_gives(limits: MediaLimits) -> None:
     result = await extract_in_thread(make_docx(), filename="a.docx", limits=limits, ocr=None)
     assert result.source_type is SourceType.DOCX and "低保" in result.text
+
+
+async def test_file_that_kills_the_worker_is_corrupt_and_the_next_file_is_read(
+        cjk_font: Path, limits: MediaLimits) -> None:
+    worker = MediaWorker(limits=limits, ocr_factory=crashing_ocr_factory)
+    try:
+        with pytest.raises(Corrupt) as caught:
+            await worker.extract(png_bytes(render_notice(cjk_font)), filename="a.png")
+        assert caught.value.reason == "corrupt.worker"
+        result = await worker.extract(make_docx(), filename="a.docx")
+        assert "低保" in result.text
+    finally:
+        await worker.close()
