@@ -46,9 +46,9 @@ sys.path.insert(0, str(ROOT))
 
 import sqlalchemy as sa  # noqa: E402
 
-from intake.db import create_engine, upgrade_database  # noqa: E402
-from intake.digest import build_digest, build_monthly_digests  # noqa: E402
-from intake.settings import Settings, load_settings  # noqa: E402
+from bot.settings import Settings, load_settings  # noqa: E402
+from intake.reports.digest import build_digest, build_monthly_digests  # noqa: E402
+from intake.store.db import create_engine, upgrade_database  # noqa: E402
 from tests.pgcluster import PgCluster  # noqa: E402
 
 KINDS = ["report", "ledger", "certificate", "inspection", "meeting", "survey", "data_entry", "campaign", "signboard",

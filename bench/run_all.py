@@ -45,7 +45,7 @@ sys.path.insert(0, str(ROOT))
 import aiohttp  # noqa: E402
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes  # noqa: E402
 
-from intake.settings import Settings, load_settings  # noqa: E402
+from bot.settings import Settings, load_settings  # noqa: E402
 from tests.peer import WeChatPeer  # noqa: E402
 from tests.pgcluster import PgCluster  # noqa: E402
 from tests.serverproc import ServerProcess, bind_accounts, free_port, query_rows, wait_until  # noqa: E402

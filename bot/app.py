@@ -13,20 +13,19 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.callbacks import setup_callback_routes
-from bot.crypto import MessageCrypto
-from bot.hints import SenderHints
-from bot.keys import CRYPTO_WECHAT, CRYPTO_WECOM, HINTS, METRICS, PENDING, SERVICES, SETTINGS, Metrics
-from bot.simulator_support import WecomSimulatorSupport
+from bot.chat.callback import setup_callback_routes
+from bot.chat.hints import SenderHints
+from bot.console import create_console_app
+from bot.keys import CRYPTO_WECHAT, CRYPTO_WECOM, HINTS, HTTP, METRICS, PENDING, SERVICES, SETTINGS, Metrics
+from bot.push import build_senders
+from bot.settings import Settings
+from bot.wire.crypto import MessageCrypto
 from intake.accounts import seed_directory
-from intake.console import create_console_app
-from intake.console.simulator import WECOM_SIMULATOR
 from intake.context import Services
-from intake.db import create_engine, create_thread_engine, ping
-from intake.recent import IntakeMemory
 from intake.rules_store import RulesProvider
-from intake.settings import Settings
-from intake.writer import Writer
+from intake.store.db import create_engine, create_thread_engine, ping
+from intake.store.recent import IntakeMemory
+from intake.store.writer import Writer
 
 __all__ = ["create_app", "SchemaMissing"]
 
@@ -66,7 +65,9 @@ async def _services_ctx(app: web.Application) -> AsyncIterator[None]:
     )
     await writer.start()
     http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10))
-    app[SERVICES] = Services(settings=settings, engine=engine, writer=writer, rules=rules, http=http, memory=memory)
+    app[HTTP] = http
+    app[SERVICES] = Services(settings=settings, engine=engine, writer=writer, rules=rules, memory=memory,
+                             senders=build_senders(settings, http), public_url=settings.server.public_url)
     try:
         yield
     finally:
@@ -80,7 +81,7 @@ async def _services_ctx(app: web.Application) -> AsyncIterator[None]:
 
 
 async def _background_ctx(app: web.Application) -> AsyncIterator[None]:
-    from intake.background import run_background
+    from intake.jobs import run_background
 
     async with run_background(app[SERVICES]):
         yield
@@ -129,7 +130,6 @@ def create_app(settings: Settings, *, background: bool = True) -> web.Applicatio
     app[SETTINGS] = settings
     app[CRYPTO_WECHAT] = MessageCrypto(settings.wechat.token, settings.wechat.encoding_aes_key, settings.wechat.app_id)
     app[CRYPTO_WECOM] = MessageCrypto(settings.wecom.token, settings.wecom.encoding_aes_key, settings.wecom.corp_id)
-    app[WECOM_SIMULATOR] = WecomSimulatorSupport(app[CRYPTO_WECOM], settings)
     app[METRICS] = Metrics.create()
     app[PENDING] = set()
     app[HINTS] = SenderHints()

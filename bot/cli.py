@@ -6,13 +6,19 @@ import argparse
 import asyncio
 import datetime as dt
 import getpass
+import json
 import logging
 import sys
 import time
 from collections.abc import Sequence
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
 
-from intake.settings import ConfigError, Settings, load_settings
+from bot.settings import ConfigError, Settings, load_settings
+
+if TYPE_CHECKING:
+    from intake.reports.digest import Digest
 
 __all__ = ["main", "build_parser"]
 
@@ -50,7 +56,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_db_upgrade(args: argparse.Namespace) -> int:
-    from intake.db import upgrade_database
+    from intake.store.db import upgrade_database
 
     settings = _settings(args)
     logging.basicConfig(level=logging.WARNING)
@@ -60,7 +66,7 @@ def cmd_db_upgrade(args: argparse.Namespace) -> int:
 
 
 async def _with_conn(settings: Settings, work: Any) -> Any:
-    from intake.db import create_engine
+    from intake.store.db import create_engine
 
     engine = create_engine(settings)
     try:
@@ -72,7 +78,7 @@ async def _with_conn(settings: Settings, work: Any) -> Any:
 
 def cmd_invite(args: argparse.Namespace) -> int:
     from intake.accounts import add_invite, seed_directory
-    from intake.models import Role
+    from intake.store.models import Role
 
     settings = _settings(args)
     role = Role(args.role)
@@ -122,9 +128,52 @@ def cmd_admin_create(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from intake.export import run_export
+    from intake.reports.export import run_export
 
     return run_export(_settings(args), kind=args.what, fmt=args.format, month=args.month, output=args.output)
+
+
+async def _build_digest(settings: Settings, month: str, community: str | None) -> Digest:
+    from intake.reports.digest import build_digest
+    from intake.store.db import create_engine
+
+    engine = create_engine(settings)
+    try:
+        async with engine.connect() as conn:
+            return await build_digest(conn, month=month, community=community, settings=settings)
+    finally:
+        await engine.dispose()
+
+
+def cmd_digest(args: argparse.Namespace) -> int:
+    """``jianfu digest``: print or write one month's digest; errors are one line and an exit code."""
+    from intake.errors import NotFound
+    from intake.reports.digest import render_chart_png, render_markdown, to_json, write_xlsx
+    from intake.scheduler import month_bounds
+
+    try:
+        month_bounds(args.month, ZoneInfo("UTC"))
+    except ValueError:
+        print(f"--month {args.month!r} is not YYYY-MM", file=sys.stderr)
+        return 2
+    try:
+        digest = asyncio.run(_build_digest(_settings(args), args.month, args.community))
+    except NotFound as exc:
+        print(f"community {exc} not found", file=sys.stderr)
+        return 1
+    fmt = args.format
+    if fmt in ("xlsx", "png"):
+        output = Path(args.output or f"digest-{digest.month}-{digest.scope}.{fmt}")
+        written = write_xlsx(digest, output) if fmt == "xlsx" else render_chart_png(digest, output)
+        print(written)
+        return 0
+    text = render_markdown(digest) if fmt == "md" else json.dumps(to_json(digest), ensure_ascii=False, indent=2) + "\n"
+    if args.output:
+        Path(args.output).write_text(text, encoding="utf-8")
+        print(args.output)
+    else:
+        sys.stdout.write(text)
+    return 0
 
 
 def _ensure_config_option(parser: argparse.ArgumentParser) -> None:
@@ -174,11 +223,17 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--output", "-o", help="输出文件(xlsx 必填;默认标准输出)")
     export.set_defaults(func=cmd_export)
 
+    digest = sub.add_parser("digest", parents=[common], help="月度减负月报",
+                            description="打印或写出一个社区或全区的月度减负月报。")
+    digest.add_argument("--month", required=True, help="YYYY-MM")
+    digest.add_argument("--community", default=None, help="社区名称(默认全区)")
+    digest.add_argument("--format", choices=("md", "json", "xlsx", "png"), default="md")
+    digest.add_argument("--output", default=None, help="输出文件(xlsx、png 必填)")
+    digest.set_defaults(func=cmd_digest)
+
     from classifiers.cli import register as register_classifier
-    from intake.digest import register_cli as register_digest
 
     register_classifier(sub)
-    register_digest(sub)
     for command in sub.choices.values():
         _ensure_config_option(command)
     return parser

@@ -5,15 +5,16 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 
+import aiohttp
 from aiohttp import web
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
-from bot.crypto import MessageCrypto
-from bot.hints import SenderHints
-from intake.context import SERVICES
-from intake.settings import Settings
+from bot.chat.hints import SenderHints
+from bot.settings import Settings
+from bot.wire.crypto import MessageCrypto
+from intake.context import Services
 
-__all__ = ["SETTINGS", "SERVICES", "CRYPTO_WECHAT", "CRYPTO_WECOM", "METRICS", "PENDING", "HINTS", "Metrics"]
+__all__ = ["SETTINGS", "SERVICES", "HTTP", "CRYPTO_WECHAT", "CRYPTO_WECOM", "METRICS", "PENDING", "HINTS", "Metrics"]
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,8 @@ class Metrics:
 
 
 SETTINGS = web.AppKey("settings", Settings)
+SERVICES = web.AppKey("services", Services)
+HTTP = web.AppKey("http", aiohttp.ClientSession)
 CRYPTO_WECHAT = web.AppKey("crypto_wechat", MessageCrypto)
 CRYPTO_WECOM = web.AppKey("crypto_wecom", MessageCrypto)
 METRICS = web.AppKey("metrics", Metrics)

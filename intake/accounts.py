@@ -11,8 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from intake.audit import add_audit
 from intake.errors import InvalidRequest, NotFound
-from intake.models import ACCOUNTS, COMMUNITIES, DEPARTMENTS, INVITES, Role
-from intake.prepared import Prepared
+from intake.store.models import ACCOUNTS, COMMUNITIES, DEPARTMENTS, INVITES, Role
+from intake.store.sqlite_fast import Prepared
 
 __all__ = [
     "AccountView",

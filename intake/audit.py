@@ -8,8 +8,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from intake.models import AUDIT_LOG
-from intake.prepared import Prepared
+from intake.store.models import AUDIT_LOG
+from intake.store.sqlite_fast import Prepared
 
 __all__ = ["add_audit", "list_audit"]
 

@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from intake.audit import add_audit
 from intake.errors import Forbidden, InvalidRequest
-from intake.models import ADMIN_USERS
+from intake.store.models import ADMIN_USERS
 
 __all__ = [
     "ConsoleRole",

@@ -2,29 +2,26 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
-import aiohttp
-from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from intake.recent import IntakeMemory
 from intake.rules_store import RulesProvider
-from intake.settings import Settings
-from intake.writer import Writer
+from intake.senders import Sender
+from intake.settings import IntakeSettings
+from intake.store.recent import IntakeMemory
+from intake.store.writer import Writer
 
-__all__ = ["Services", "SERVICES"]
+__all__ = ["Services"]
 
 
 @dataclass(frozen=True)
 class Services:
-    settings: Settings
+    settings: IntakeSettings
     engine: AsyncEngine
     writer: Writer
     rules: RulesProvider
-    http: aiohttp.ClientSession
     memory: IntakeMemory  # what storing a notice reads, kept up to date by the writer
-
-
-# The app factory stores the Services here; sub-applications (the console) read it via request.config_dict.
-SERVICES = web.AppKey("services", Services)
+    senders: Mapping[str, Sender]  # one per channel name; the app factory builds them (bot.push)
+    public_url: str = "http://127.0.0.1:8080"  # where links in digests and pushes point

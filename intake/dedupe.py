@@ -7,8 +7,8 @@ import datetime as dt
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from intake.models import PROCESSED_MESSAGES
-from intake.prepared import Prepared
+from intake.store.models import PROCESSED_MESSAGES
+from intake.store.sqlite_fast import Prepared
 
 __all__ = ["get_processed_reply", "record_processed", "prune_processed"]
 

@@ -28,7 +28,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from intake.models import ACCOUNTS, COMMUNITIES, OUTBOX, OutboxStatus
+from intake.store.models import ACCOUNTS, COMMUNITIES, OUTBOX, OutboxStatus
 
 __all__ = [
     "ClaimedMessage",

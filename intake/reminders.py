@@ -17,10 +17,10 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from intake.models import REMINDERS, TASKS, TargetStatus
-from intake.models import TASK_TARGETS as TARGETS
-from intake.prepared import Prepared
-from intake.settings import ScheduleSettings, Settings
+from intake.settings import IntakeSettings, ScheduleSettings
+from intake.store.models import REMINDERS, TASKS, TargetStatus
+from intake.store.models import TASK_TARGETS as TARGETS
+from intake.store.sqlite_fast import Prepared
 
 __all__ = [
     "PlannedReminder",
@@ -195,7 +195,7 @@ _INSERT_REMINDERS = Prepared(sa.insert(REMINDERS))
 
 
 async def add_reminders(
-    conn: AsyncConnection, *, targets: Iterable[tuple[int, dt.date, str]], now: dt.datetime, settings: Settings
+    conn: AsyncConnection, *, targets: Iterable[tuple[int, dt.date, str]], now: dt.datetime, settings: IntakeSettings
 ) -> int:
     """Plan and store the reminders of targets given as (target id, due date, jitter seed); one statement."""
     values = [
@@ -208,7 +208,7 @@ async def add_reminders(
 
 
 async def roll_recurring(
-    conn: AsyncConnection, *, target_id: int, now: dt.datetime, settings: Settings, completed: bool = True
+    conn: AsyncConnection, *, target_id: int, now: dt.datetime, settings: IntakeSettings, completed: bool = True
 ) -> bool:
     """Move an open target of a recurring task to its next occurrence; False when it does not recur.
 

@@ -13,8 +13,8 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from classifiers import Rules, load_rules
-from intake.models import RULE_VERSIONS
-from intake.settings import Settings
+from intake.settings import IntakeSettings
+from intake.store.models import RULE_VERSIONS
 
 __all__ = ["RulesProvider", "add_rule_version", "get_latest_overrides"]
 
@@ -22,7 +22,7 @@ log = logging.getLogger(__name__)
 
 
 class RulesProvider:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: IntakeSettings) -> None:
         self._settings = settings
         self._version_id: int | None = None
         self._overrides: dict[str, Any] | None = None

@@ -20,7 +20,9 @@ from classifiers import Classification, Listing
 from intake.accounts import AccountView, get_or_add_department
 from intake.audit import add_audit
 from intake.errors import Forbidden, InvalidRequest, NotFound
-from intake.models import (
+from intake.reminders import add_reminders, is_short_notice, roll_recurring
+from intake.settings import IntakeSettings
+from intake.store.models import (
     COMMUNITIES,
     DEPARTMENTS,
     RATINGS,
@@ -31,10 +33,8 @@ from intake.models import (
     TargetStatus,
     TaskStatus,
 )
-from intake.prepared import Prepared
-from intake.recent import IntakeMemory, RecentTask
-from intake.reminders import add_reminders, is_short_notice, roll_recurring
-from intake.settings import Settings
+from intake.store.recent import IntakeMemory, RecentTask
+from intake.store.sqlite_fast import Prepared
 from intake.texts_notify import summarise
 
 __all__ = [
@@ -144,7 +144,7 @@ _TARGET_IDS = Prepared(
 
 
 async def add_target_reminders(
-    conn: AsyncConnection, *, task_id: int, received_at: dt.datetime, settings: Settings, code: str
+    conn: AsyncConnection, *, task_id: int, received_at: dt.datetime, settings: IntakeSettings, code: str
 ) -> int:
     """Plan reminders for every open target of an accepted task that has a deadline."""
     rows = (
@@ -168,7 +168,7 @@ async def create_task(
     channel: str,
     text: str,
     received_at: dt.datetime,
-    settings: Settings,
+    settings: IntakeSettings,
     memory: IntakeMemory,
 ) -> NewTask:
     """Store one notice: the task, its targets, its reminders and the audit entry, in the caller's transaction.
@@ -291,7 +291,7 @@ async def set_task_deadline(
     deadline_time: dt.time | None,
     actor: str,
     now: dt.datetime,
-    settings: Settings,
+    settings: IntakeSettings,
 ) -> TaskView:
     row = (await conn.execute(sa.select(TASKS.c.code, TASKS.c.deadline, TASKS.c.status, TASKS.c.received_at).where(TASKS.c.id == task_id))).one()
     short = deadline is not None and is_short_notice(
@@ -413,7 +413,7 @@ async def withdraw_task(conn: AsyncConnection, *, account: AccountView, code: st
 
 
 async def complete_target(
-    conn: AsyncConnection, *, account: AccountView, code: str, now: dt.datetime, settings: Settings
+    conn: AsyncConnection, *, account: AccountView, code: str, now: dt.datetime, settings: IntakeSettings
 ) -> tuple[TaskView, bool]:
     """Mark the head's community done on a task; returns the task and whether it rolled to a next occurrence."""
     task = await get_task(conn, code=code)

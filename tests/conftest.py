@@ -13,8 +13,8 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from intake.db import create_engine, upgrade_database
-from intake.settings import Settings, load_settings
+from bot.settings import Settings, load_settings
+from intake.store.db import create_engine, upgrade_database
 from tests.peer import WeChatPeer
 from tests.pgcluster import PgCluster, have_postgres
 

@@ -22,7 +22,7 @@ import sqlalchemy as sa
 from aiohttp import web
 from sqlmodel import SQLModel
 
-from intake.settings import Settings
+from bot.settings import Settings
 
 ERRMSG = {
     0: "ok", 40001: "invalid credential", 40014: "invalid access_token", 42001: "access_token expired",
@@ -136,7 +136,8 @@ class Services:
     engine: Any
     writer: Any
     rules: Any
-    http: Any
+    senders: Any
+    public_url: str
 
 
 @contextlib.asynccontextmanager
@@ -144,15 +145,18 @@ async def running_services(settings: Settings) -> AsyncIterator[Any]:
     """Engine, writer and HTTP session as the app factory would build them (rules are not needed here)."""
     import aiohttp
 
-    from intake.db import create_engine
-    from intake.writer import Writer
+    from bot.push import build_senders
+    from intake.store.db import create_engine
+    from intake.store.writer import Writer
 
     engine = create_engine(settings)
     writer = Writer(engine)
     await writer.start()
     async with aiohttp.ClientSession() as http:
         try:
-            yield Services(settings=settings, engine=engine, writer=writer, rules=None, http=http)
+            senders = build_senders(settings, http)
+            yield Services(settings=settings, engine=engine, writer=writer, rules=None, senders=senders,
+                           public_url=settings.server.public_url)
         finally:
             await writer.stop()
             await engine.dispose()

@@ -1,6 +1,6 @@
 """A stand-in for the WeChat / WeCom servers: builds callbacks exactly as they send them.
 
-Encryption uses wechatpy (test-only), an implementation independent of ``bot.crypto``,
+Encryption uses wechatpy (test-only), an implementation independent of ``bot.wire.crypto``,
 so a round trip through the app checks our wire format against someone else's.
 """
 
@@ -17,7 +17,7 @@ from defusedxml.ElementTree import fromstring
 from wechatpy.crypto import WeChatCrypto
 from wechatpy.enterprise.crypto import WeChatCrypto as WeComCrypto
 
-from intake.settings import Settings
+from bot.settings import Settings
 
 _ids = itertools.count(10_000_000_000)
 

@@ -25,7 +25,7 @@ from typing import Any
 import aiohttp
 import sqlalchemy as sa
 
-from intake.settings import Settings
+from bot.settings import Settings
 from tests.peer import WeChatPeer, text_xml
 
 __all__ = ["ServerProcess", "free_port", "jianfu_command", "wait_until", "add_invites", "bind_accounts", "query_rows",
@@ -171,8 +171,8 @@ RECEIPT_CODE = re.compile(r"R-\d{8}-\d{4,}")
 async def add_invites(settings: Settings, *, role: str, targets: Sequence[str]) -> list[str]:
     """Single-use binding codes written straight into the server's database (as `jianfu invite` does)."""
     from intake.accounts import add_invite
-    from intake.db import create_engine
-    from intake.models import Role
+    from intake.store.db import create_engine
+    from intake.store.models import Role
 
     engine = create_engine(settings)
     codes = []
@@ -201,7 +201,7 @@ async def bind_accounts(
 
 async def query_rows(settings: Settings, sql: str, **params: Any) -> list[Any]:
     """Read the server's database from outside the server (a fresh engine, closed after the query)."""
-    from intake.db import create_engine
+    from intake.store.db import create_engine
 
     engine = create_engine(settings)
     try:

@@ -1,0 +1,29 @@
+"""The admin console under ``/admin``: a server-rendered aiohttp sub-application (Jinja2, autoescaped).
+
+Mount it with ``app.add_subapp("/admin", create_console_app())``; it reads the
+:class:`~intake.context.Services` of the parent app from ``request.config_dict``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from aiohttp import web
+
+__all__ = ["create_console_app"]
+
+HERE = Path(__file__).resolve().parent
+
+
+def create_console_app() -> web.Application:
+    from bot.console.core import CODECS, LIMITER, LoginLimiter, session_middleware, setup_templates
+    from bot.console.digest_pages import BUILT, BuiltDigests
+    from bot.console.handlers import setup_routes
+
+    app = web.Application(middlewares=[session_middleware])
+    app[LIMITER] = LoginLimiter()
+    app[CODECS] = {}
+    app[BUILT] = BuiltDigests()
+    setup_templates(app, str(HERE / "templates"))
+    setup_routes(app, str(HERE / "static"))
+    return app

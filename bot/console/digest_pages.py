@@ -1,0 +1,183 @@
+"""Monthly digests in the console: the archive, one digest as a page, its chart (PNG), workbook and JSON.
+
+``/admin/digests/{month}/{scope}`` is the link the chat digest carries
+(``intake.reports.digest.digest_link``); ``scope`` is ``district`` or a community's name. The page is
+built from the log with the digest module's own builder and renderers, so it always agrees with
+``jianfu digest`` and the message the heads received.
+
+A month over a million-task log takes seconds to build, and opening one page asks for the page,
+its chart and maybe the workbook: each process keeps a built digest for :data:`KEEP_S` seconds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import sqlalchemy as sa
+from aiohttp import web
+
+from bot.console import queries, texts
+from bot.console.core import fail, now_utc, render, services_of, url
+from bot.console.markdown import markdown_to_html
+from bot.console.shared import int_param
+from intake.errors import NotFound
+from intake.reports import digest as digests
+from intake.reports.export import FilterError, parse_month
+from intake.store.models import COMMUNITIES, DIGESTS
+
+__all__ = ["setup_digest_routes", "digest_url", "BuiltDigests", "BUILT"]
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+KEEP_S = 60.0  # how long a built digest is served again (the page, its chart, its workbook)
+KEEP_MAX = 32
+
+
+class BuiltDigests:
+    """Digests built in the last KEEP_S seconds, by (month, scope)."""
+
+    def __init__(self) -> None:
+        self._kept: dict[tuple[str, str], tuple[float, digests.Digest]] = {}
+
+    def get(self, key: tuple[str, str], now: float) -> digests.Digest | None:
+        found = self._kept.get(key)
+        return found[1] if found is not None and now - found[0] < KEEP_S else None
+
+    def put(self, key: tuple[str, str], digest: digests.Digest, now: float) -> None:
+        self._kept = {k: v for k, v in self._kept.items() if now - v[0] < KEEP_S}
+        if len(self._kept) >= KEEP_MAX:
+            self._kept.pop(min(self._kept, key=lambda k: self._kept[k][0]))
+        self._kept[key] = (now, digest)
+
+
+BUILT = web.AppKey("console_built_digests", BuiltDigests)
+
+
+def digest_url(request: web.Request, month: str, scope: str, name: str = "digest_page") -> str:
+    return url(request, name, month=month, scope=scope)
+
+
+async def handle_digests(request: web.Request) -> web.StreamResponse:
+    async with services_of(request).engine.connect() as conn:
+        archived = await queries.list_digests(conn)
+        communities = (await conn.execute(
+            sa.select(COMMUNITIES.c.name).where(COMMUNITIES.c.active.is_(True)).order_by(COMMUNITIES.c.id))).scalars().all()
+    month = queries.shift_month(queries.month_key(now_utc(), services_of(request).settings.tz), -1)
+    return render(request, "digests.html", {"digests": archived, "communities": list(communities),
+                                            "last_month": month, "district_scope": digests.DISTRICT})
+
+
+async def handle_digest_by_id(request: web.Request) -> web.StreamResponse:
+    """Old archive links (by row id) lead to the month/scope page."""
+    digest_id = int_param(request, message="月报编号应当是数字,请从月报存档进入。")
+    async with services_of(request).engine.connect() as conn:
+        row = (await conn.execute(sa.select(DIGESTS.c.month, DIGESTS.c.scope).where(DIGESTS.c.id == digest_id))).first()
+    if row is None:
+        fail(request, 404, f"没有编号为 {digest_id} 的月报,请从月报存档进入。")
+    raise web.HTTPSeeOther(digest_url(request, str(row.month), str(row.scope)))
+
+
+async def handle_digest_view(request: web.Request) -> web.StreamResponse:
+    """The archive's "open any month" form (GET month, scope) → the digest's own address."""
+    month = request.query.get("month", "").strip()
+    scope = request.query.get("scope", "").strip() or digests.DISTRICT
+    _check_month(request, month)
+    raise web.HTTPSeeOther(digest_url(request, month, scope))
+
+
+def _check_month(request: web.Request, month: str) -> None:
+    try:
+        parse_month(month)
+    except FilterError as exc:
+        fail(request, 400, str(exc))
+
+
+async def _build(request: web.Request) -> tuple[digests.Digest, Any]:
+    """(digest of the URL's month and scope, archived row or None); 400/404 with what to do."""
+    month, scope = request.match_info["month"], request.match_info["scope"]
+    _check_month(request, month)
+    services = services_of(request)
+    kept = request.app[BUILT]
+    now = time.monotonic()
+    async with services.engine.connect() as conn:
+        built = kept.get((month, scope), now)
+        if built is None:
+            try:
+                built = await digests.build_digest(conn, month=month, settings=services.settings,
+                                                   community=None if scope == digests.DISTRICT else scope)
+            except NotFound:
+                fail(request, 404, texts.DIGEST_BAD_SCOPE.format(scope=scope))
+            kept.put((month, scope), built, now)
+        archived = (await conn.execute(sa.select(DIGESTS.c.id, DIGESTS.c.created_at).where(
+            DIGESTS.c.month == month, DIGESTS.c.scope == scope))).first()
+    return built, archived
+
+
+async def handle_digest_page(request: web.Request) -> web.StreamResponse:
+    digest, archived = await _build(request)
+    month, scope = digest.month, request.match_info["scope"]
+    markdown = digests.render_markdown(digest)
+    return render(request, "digest.html", {
+        "digest": digest, "scope": scope, "archived": archived,
+        "body": markdown_to_html(markdown), "markdown": markdown,
+        "chart_url": digest_url(request, month, scope, "digest_chart"),
+        "xlsx_url": digest_url(request, month, scope, "digest_xlsx"),
+        "json_url": digest_url(request, month, scope, "digest_json"),
+        "prev_url": digest_url(request, queries.shift_month(month, -1), scope),
+        "next_url": digest_url(request, queries.shift_month(month, 1), scope),
+    })
+
+
+def _render_file(digest: digests.Digest, kind: str) -> bytes:
+    """The chart PNG or the workbook, written to a temporary file by the digest module and read back."""
+    with tempfile.TemporaryDirectory(prefix="jianfu-digest-") as folder:
+        path = Path(folder) / f"digest.{kind}"
+        if kind == "png":
+            digests.render_chart_png(digest, path)
+        else:
+            digests.write_xlsx(digest, path)
+        return path.read_bytes()
+
+
+def _filename(digest: digests.Digest, suffix: str) -> str:
+    return f"attachment; filename=digest-{digest.month}.{suffix}; filename*=UTF-8''{quote(digest.title)}.{suffix}"
+
+
+async def handle_digest_chart(request: web.Request) -> web.StreamResponse:
+    digest, _ = await _build(request)
+    try:
+        data = await asyncio.get_running_loop().run_in_executor(None, _render_file, digest, "png")
+    except digests.CjkFontMissing:
+        return web.Response(status=503, text=texts.CHART_NO_FONT, content_type="text/plain", charset="utf-8")
+    return web.Response(body=data, content_type="image/png", headers={"Cache-Control": "private, max-age=300"})
+
+
+async def handle_digest_xlsx(request: web.Request) -> web.StreamResponse:
+    digest, _ = await _build(request)
+    data = await asyncio.get_running_loop().run_in_executor(None, _render_file, digest, "xlsx")
+    return web.Response(body=data, content_type=XLSX, headers={"Content-Disposition": _filename(digest, "xlsx")})
+
+
+async def handle_digest_json(request: web.Request) -> web.StreamResponse:
+    digest, _ = await _build(request)
+    return web.json_response(digests.to_json(digest), dumps=_dumps)
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, indent=2)
+
+
+def setup_digest_routes(app: web.Application) -> None:
+    r = app.router
+    r.add_get("/digests", handle_digests, name="digests")
+    r.add_get("/digests/view", handle_digest_view, name="digest_view")
+    r.add_get("/digests/{id:\\d+}", handle_digest_by_id, name="digest")
+    r.add_get("/digests/{month}/{scope}", handle_digest_page, name="digest_page")
+    r.add_get("/digests/{month}/{scope}/chart.png", handle_digest_chart, name="digest_chart")
+    r.add_get("/digests/{month}/{scope}/digest.xlsx", handle_digest_xlsx, name="digest_xlsx")
+    r.add_get("/digests/{month}/{scope}/digest.json", handle_digest_json, name="digest_json")

@@ -1,0 +1,69 @@
+"""Small helpers several console pages share: the directory's names, invites, the admin-only check."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+import sqlalchemy as sa
+from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from bot.console import texts
+from bot.console.core import actor_of, fail, now_utc, redirect, services_of, user_of
+from intake.accounts import add_invite
+from intake.console_users import ConsoleRole
+from intake.errors import IntakeError, InvalidRequest
+from intake.store.models import COMMUNITIES, DEPARTMENTS, Role
+
+__all__ = ["directory_names", "create_invite", "require_admin", "int_param", "submit_or_back"]
+
+T = TypeVar("T")
+
+
+def int_param(request: web.Request, name: str = "id", *, message: str = "编号应当是数字。") -> int:
+    """A numeric part of the URL; 404 with ``message`` when it is not a number."""
+    try:
+        return int(request.match_info[name])
+    except ValueError:
+        fail(request, 404, message)
+
+
+async def submit_or_back(request: web.Request, unit: Callable[[AsyncConnection], Awaitable[T]], *, back: str) -> T:
+    """Run ``unit`` through the writer; a refused change goes back to page ``back`` with the reason."""
+    try:
+        return await services_of(request).writer.submit(unit)
+    except IntakeError as exc:
+        redirect(request, back, flash=str(exc), level="error")
+
+
+async def directory_names(request: web.Request) -> tuple[list[str], list[str]]:
+    """(active department names, active community names)."""
+    async with services_of(request).engine.connect() as conn:
+        departments = (await conn.execute(
+            sa.select(DEPARTMENTS.c.name).where(DEPARTMENTS.c.active.is_(True)).order_by(DEPARTMENTS.c.name))).scalars().all()
+        communities = (await conn.execute(
+            sa.select(COMMUNITIES.c.name).where(COMMUNITIES.c.active.is_(True)).order_by(COMMUNITIES.c.id))).scalars().all()
+    return list(departments), list(communities)
+
+
+async def create_invite(request: web.Request, role_value: str, target: str) -> str:
+    """A binding code for a clerk (department) or a head (community); raises IntakeError with what was wrong."""
+    try:
+        role = Role(role_value)
+    except ValueError:
+        raise InvalidRequest(texts.BAD_CHOICE.format(field="角色", value=role_value)) from None
+    actor, now = actor_of(request), now_utc()
+
+    async def unit(c: AsyncConnection) -> str:
+        return await add_invite(c, role=role, department=target if role is not Role.head else None,
+                                community=target if role is Role.head else None, now=now, created_by=actor)
+
+    result: str = await services_of(request).writer.submit(unit)
+    return result
+
+
+def require_admin(request: web.Request) -> None:
+    """Pages only administrators may even read (console users)."""
+    if user_of(request).role != ConsoleRole.admin.value:
+        fail(request, 403, texts.ADMIN_ONLY)

@@ -1,0 +1,349 @@
+"""The tables. SQLModel over SQLAlchemy; the same definitions serve SQLite and PostgreSQL.
+
+Every timestamp is timezone-aware (stored as UTC). Enumerated values are stored
+as their string values so that the lists can grow without migrations.
+Migrations live in ``intake/store/migrations`` and are generated from this metadata.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from enum import StrEnum
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.types import TypeDecorator
+from sqlmodel import Field, SQLModel
+
+__all__ = [
+    "AwareDateTime",
+    "Role",
+    "TaskStatus",
+    "TargetStatus",
+    "OutboxStatus",
+    "Department",
+    "Community",
+    "Account",
+    "Invite",
+    "Task",
+    "TaskTarget",
+    "Reminder",
+    "Rating",
+    "AuditEntry",
+    "ProcessedMessage",
+    "TaskCodeCounter",
+    "OutboxMessage",
+    "AdminUser",
+    "RuleVersion",
+    "DigestArchive",
+    "utcnow",
+]
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class AwareDateTime(TypeDecorator[dt.datetime]):
+    """Stores aware datetimes as UTC and always returns aware UTC datetimes (SQLite drops the zone)."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: sa.Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the database; every datetime must be timezone-aware")
+        return value.astimezone(dt.UTC)
+
+    def process_result_value(self, value: dt.datetime | None, dialect: sa.Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=dt.UTC)
+        return value.astimezone(dt.UTC)
+
+
+def _ts(*, nullable: bool = False, index: bool = False) -> Any:
+    """An aware timestamp column; non-nullable ones default to now (UTC) when not given."""
+    return Field(
+        default=None,
+        sa_column=sa.Column(AwareDateTime(), nullable=nullable, index=index, default=None if nullable else utcnow),
+    )
+
+
+def _json(default: Any = None) -> Any:
+    return Field(default_factory=lambda: default() if callable(default) else default, sa_column=sa.Column(sa.JSON, nullable=True))
+
+
+class Role(StrEnum):
+    clerk = "clerk"
+    head = "head"
+    admin = "admin"
+
+
+class TaskStatus(StrEnum):
+    accepted = "accepted"
+    refused = "refused"
+    pending_review = "pending_review"
+    withdrawn = "withdrawn"
+    done = "done"
+
+
+class TargetStatus(StrEnum):
+    open = "open"
+    done = "done"
+    withdrawn = "withdrawn"
+    refused = "refused"
+
+
+class OutboxStatus(StrEnum):
+    pending = "pending"
+    sending = "sending"
+    sent = "sent"
+    dead = "dead"
+
+
+class Department(SQLModel, table=True):
+    __tablename__ = "departments"
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=64, unique=True, index=True)
+    active: bool = True
+    created_at: dt.datetime = _ts()
+
+
+class Community(SQLModel, table=True):
+    __tablename__ = "communities"
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=64, unique=True, index=True)
+    staff: int = 8
+    robot_webhook: str | None = Field(default=None, max_length=512)
+    active: bool = True
+    created_at: dt.datetime = _ts()
+
+
+class Account(SQLModel, table=True):
+    """A chat identity: (channel, OpenID/UserID), bound to a department or a community."""
+
+    __tablename__ = "accounts"
+    __table_args__ = (sa.UniqueConstraint("channel", "external_id", name="uq_accounts_channel_external"),)
+    id: int | None = Field(default=None, primary_key=True)
+    channel: str = Field(max_length=16)  # "wechat" | "wecom"
+    external_id: str = Field(max_length=128)
+    role: str | None = Field(default=None, max_length=16)  # Role, None while unbound
+    department_id: int | None = Field(default=None, foreign_key="departments.id")
+    community_id: int | None = Field(default=None, foreign_key="communities.id")
+    display_name: str | None = Field(default=None, max_length=64)
+    active: bool = True
+    bound_at: dt.datetime | None = _ts(nullable=True)
+    last_seen_at: dt.datetime | None = _ts(nullable=True)
+    # dialogue state: one pending question per account, answered by its next message
+    dialogue_state: str | None = Field(default=None, max_length=32)
+    dialogue_task_id: int | None = Field(default=None)
+    dialogue_expires_at: dt.datetime | None = _ts(nullable=True)
+    created_at: dt.datetime = _ts()
+
+
+class Invite(SQLModel, table=True):
+    __tablename__ = "invites"
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(max_length=32, unique=True, index=True)
+    role: str = Field(max_length=16)
+    department_id: int | None = Field(default=None, foreign_key="departments.id")
+    community_id: int | None = Field(default=None, foreign_key="communities.id")
+    expires_at: dt.datetime = _ts()
+    used_at: dt.datetime | None = _ts(nullable=True)
+    used_by: int | None = Field(default=None, foreign_key="accounts.id")
+    created_by: str = Field(default="cli", max_length=64)
+    created_at: dt.datetime = _ts()
+
+
+class Task(SQLModel, table=True):
+    __tablename__ = "tasks"
+    # one department's notices by time (filters by department in the console and the digests)
+    __table_args__ = (sa.Index("ix_tasks_department_received", "department_id", "received_at"),)
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(max_length=24, unique=True, index=True)  # R-YYYYMMDD-NNNN
+    msg_id: str = Field(max_length=128, unique=True)
+    channel: str = Field(max_length=16)
+    sender_id: int | None = Field(default=None, foreign_key="accounts.id", index=True)
+    department_id: int | None = Field(default=None, foreign_key="departments.id")  # ix_tasks_department_received
+    department: str | None = Field(default=None, max_length=64)  # canonical name as classified
+    raw_text: str = Field(sa_column=sa.Column(sa.Text, nullable=False))
+    kind: str = Field(max_length=24)
+    nature: str = Field(max_length=24)
+    listing: str = Field(max_length=16)
+    item: str | None = Field(default=None, max_length=16)
+    certificate: str | None = Field(default=None, max_length=16)
+    deadline: dt.date | None = Field(default=None, index=True)
+    deadline_time: dt.time | None = None
+    recurrence: str | None = Field(default=None, max_length=16)
+    quantity_value: int | None = None
+    quantity_unit: str | None = Field(default=None, max_length=16)
+    funded: bool = False
+    amount_yuan: float | None = None
+    emergency: bool = False
+    communities: list[str] = _json(list)
+    keywords: list[str] = _json(list)
+    evidence: dict[str, Any] = _json(dict)
+    confidence: float = 0.0
+    needs_review: bool = False
+    rules_version: str = Field(default="", max_length=64)
+    status: str = Field(max_length=16, index=True)
+    duplicate_of: int | None = Field(default=None, foreign_key="tasks.id")
+    repeat_collection: bool = False  # 重复采集: another department asked for the same data
+    short_notice: bool = False
+    corrected: bool = False
+    review_note: str | None = Field(default=None, sa_column=sa.Column(sa.Text, nullable=True))
+    received_at: dt.datetime = _ts(index=True)  # the message's CreateTime
+    created_at: dt.datetime = _ts()
+    updated_at: dt.datetime = _ts()
+
+
+class TaskTarget(SQLModel, table=True):
+    __tablename__ = "task_targets"
+    __table_args__ = (sa.UniqueConstraint("task_id", "community_id", name="uq_target_task_community"),)
+    id: int | None = Field(default=None, primary_key=True)
+    task_id: int = Field(foreign_key="tasks.id")  # uq_target_task_community leads with it
+    community_id: int = Field(foreign_key="communities.id", index=True)
+    status: str = Field(default=TargetStatus.open.value, max_length=16, index=True)
+    due_date: dt.date | None = Field(default=None, index=True)  # digests: assignments due in a month
+    done_at: dt.datetime | None = _ts(nullable=True)
+    done_by: int | None = Field(default=None, foreign_key="accounts.id")
+
+
+class Reminder(SQLModel, table=True):
+    __tablename__ = "reminders"
+    __table_args__ = (
+        sa.UniqueConstraint("target_id", "kind", "fire_at", name="uq_reminder_target_kind_fire"),
+        sa.Index("ix_reminders_unsent_fire", "sent_at", "fire_at"),  # the sweep: unsent and due
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    target_id: int = Field(foreign_key="task_targets.id")  # uq_reminder_target_kind_fire leads with it
+    kind: str = Field(max_length=16)  # before_3 / before_1 / due / overdue
+    fire_at: dt.datetime = _ts()
+    sent_at: dt.datetime | None = _ts(nullable=True)
+    cancelled: bool = False
+
+
+class Rating(SQLModel, table=True):
+    __tablename__ = "ratings"
+    __table_args__ = (sa.UniqueConstraint("community_id", "department_id", "month", name="uq_rating_month"),)
+    id: int | None = Field(default=None, primary_key=True)
+    community_id: int = Field(foreign_key="communities.id")
+    department_id: int = Field(foreign_key="departments.id")
+    month: str = Field(max_length=7)  # YYYY-MM
+    score: int
+    comment: str | None = Field(default=None, max_length=500)
+    account_id: int | None = Field(default=None, foreign_key="accounts.id")
+    created_at: dt.datetime = _ts()
+
+
+class AuditEntry(SQLModel, table=True):
+    """Append-only: every state change, who made it, before and after."""
+
+    __tablename__ = "audit_log"
+    id: int | None = Field(default=None, primary_key=True)
+    at: dt.datetime = _ts(index=True)
+    actor: str = Field(max_length=96)  # "account:12", "admin:wang", "system", "cli"
+    entity: str = Field(max_length=32)
+    entity_id: int | None = Field(default=None, index=True)
+    action: str = Field(max_length=48)
+    before: dict[str, Any] | None = _json(None)
+    after: dict[str, Any] | None = _json(None)
+
+
+class ProcessedMessage(SQLModel, table=True):
+    """Dedupe log: the first reply to each MsgId (or event key), replayed to WeChat's retries."""
+
+    __tablename__ = "processed_messages"
+    key: str = Field(max_length=200, primary_key=True)
+    channel: str = Field(max_length=16)
+    reply: str = Field(sa_column=sa.Column(sa.Text, nullable=False))
+    created_at: dt.datetime = _ts(index=True)
+
+
+class TaskCodeCounter(SQLModel, table=True):
+    __tablename__ = "task_code_counters"
+    day: str = Field(max_length=8, primary_key=True)  # YYYYMMDD
+    last: int = 0
+
+
+class OutboxMessage(SQLModel, table=True):
+    __tablename__ = "outbox"
+    __table_args__ = (sa.Index("ix_outbox_status_next_attempt", "status", "next_attempt_at"),)  # claim_due
+    id: int | None = Field(default=None, primary_key=True)
+    idempotency_key: str = Field(max_length=200, unique=True)
+    channel: str = Field(max_length=24)  # log / inbox / wecom_app / wecom_robot / wechat
+    recipient: str = Field(max_length=200)  # external id, community name, or "admins"
+    account_id: int | None = Field(default=None, foreign_key="accounts.id")
+    community_id: int | None = Field(default=None, foreign_key="communities.id")
+    kind: str = Field(max_length=32)  # receipt / reminder / digest / notice
+    subject: str = Field(default="", max_length=200)
+    body: str = Field(sa_column=sa.Column(sa.Text, nullable=False))
+    payload: dict[str, Any] | None = _json(None)
+    status: str = Field(default=OutboxStatus.pending.value, max_length=16, index=True)
+    attempts: int = 0
+    next_attempt_at: dt.datetime = _ts(index=True)
+    last_error: str | None = Field(default=None, sa_column=sa.Column(sa.Text, nullable=True))
+    read_at: dt.datetime | None = _ts(nullable=True)
+    created_at: dt.datetime = _ts()
+    sent_at: dt.datetime | None = _ts(nullable=True)
+
+
+class AdminUser(SQLModel, table=True):
+    __tablename__ = "admin_users"
+    id: int | None = Field(default=None, primary_key=True)
+    username: str = Field(max_length=64, unique=True, index=True)
+    password_hash: str = Field(max_length=256)
+    role: str = Field(default="admin", max_length=16)  # admin / viewer
+    active: bool = True
+    failed_logins: int = 0
+    locked_until: dt.datetime | None = _ts(nullable=True)
+    created_at: dt.datetime = _ts()
+
+
+class RuleVersion(SQLModel, table=True):
+    """The city's rule overrides, versioned: each edit stores the whole override document."""
+
+    __tablename__ = "rule_versions"
+    id: int | None = Field(default=None, primary_key=True)
+    content: dict[str, Any] = _json(dict)
+    author: str = Field(max_length=64)
+    note: str | None = Field(default=None, max_length=500)
+    created_at: dt.datetime = _ts()
+
+
+class DigestArchive(SQLModel, table=True):
+    __tablename__ = "digests"
+    __table_args__ = (sa.UniqueConstraint("month", "scope", name="uq_digest_month_scope"),)
+    id: int | None = Field(default=None, primary_key=True)
+    month: str = Field(max_length=7)
+    scope: str = Field(max_length=64)  # community name or "district"
+    content: dict[str, Any] = _json(dict)
+    created_at: dt.datetime = _ts()
+
+
+def _table(model: type[SQLModel]) -> sa.Table:
+    table = model.__table__  # type: ignore[attr-defined]
+    assert isinstance(table, sa.Table)
+    return table
+
+
+# Core tables, for typed statements (``sa.select(TASKS.c.id)``) in repository functions.
+DEPARTMENTS = _table(Department)
+COMMUNITIES = _table(Community)
+ACCOUNTS = _table(Account)
+INVITES = _table(Invite)
+TASKS = _table(Task)
+TASK_TARGETS = _table(TaskTarget)
+REMINDERS = _table(Reminder)
+RATINGS = _table(Rating)
+AUDIT_LOG = _table(AuditEntry)
+PROCESSED_MESSAGES = _table(ProcessedMessage)
+TASK_CODE_COUNTERS = _table(TaskCodeCounter)
+OUTBOX = _table(OutboxMessage)
+ADMIN_USERS = _table(AdminUser)
+RULE_VERSIONS = _table(RuleVersion)
+DIGESTS = _table(DigestArchive)

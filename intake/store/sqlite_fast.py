@@ -1,0 +1,128 @@
+"""Hot-path statements compiled once and, on SQLite, run on the driver's own cursor.
+
+Storing a notice takes about ten statements. Through SQLAlchemy each costs an execution
+context, a result object and per-row processing — several times what SQLite itself spends on
+a small indexed insert. :class:`Prepared` keeps the statement a SQLAlchemy Core construct (one
+definition, both dialects) but, when the writer holds a plain SQLite connection
+(:class:`intake.store.writer.ThreadConnection`), compiles it once for the exact parameter keys used,
+converts the values with SQLAlchemy's own bind processors (so what is stored is byte for byte
+what SQLAlchemy would store) and runs it on the ``sqlite3`` cursor. Everywhere else (PostgreSQL,
+the async SQLite engine) it is an ordinary ``conn.execute``.
+
+``rows`` gives plain tuples without result processing (for statements that return nothing,
+integers or text); ``mappings`` converts each column as SQLAlchemy would (booleans, timestamps).
+Python-side column defaults are not filled in on the fast path: an INSERT that leaves such a
+column out raises ``ValueError`` on first use (on SQLite, so in every test run), naming it.
+Expanding ``IN`` parameters are not supported.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+__all__ = ["Prepared"]
+
+
+@dataclass(frozen=True)
+class _Form:
+    sql: str
+    # per positional parameter: its key in the caller's parameters (None: the statement's own
+    # literal, given as the constant), and SQLAlchemy's bind processor for its type
+    plan: tuple[tuple[str | None, Any, Callable[[Any], Any] | None], ...]
+    # per result column (SELECT / RETURNING): its name and SQLAlchemy's result processor
+    columns: tuple[tuple[str, Callable[[Any], Any] | None], ...]
+
+
+class Prepared:
+    """One Core statement; ``await p.rows(conn, params)`` / ``await p.many(conn, rows)``."""
+
+    def __init__(self, statement: sa.Executable) -> None:
+        self.statement = statement
+        self._forms: dict[tuple[str, ...], _Form] = {}
+
+    def _form(self, dialect: sa.Dialect, keys: tuple[str, ...]) -> _Form:
+        form = self._forms.get(keys)
+        if form is None:
+            compiled = self.statement.compile(dialect=dialect, column_keys=list(keys))  # type: ignore[attr-defined]
+            names = tuple(compiled.positiontup or ())
+            # SQLAlchemy fills Python-side column defaults in its execution context, which is skipped here
+            missing = [n for n in names if n not in keys and compiled.binds[n].value is None
+                       and compiled.binds[n].callable is None]
+            if missing:
+                raise ValueError(f"pass {', '.join(missing)} explicitly: their column defaults are not applied here")
+            bind = getattr(compiled, "_bind_processors", {})
+            plan = tuple(
+                (n, None, bind.get(n)) if n in keys else (None, compiled.binds[n].effective_value, bind.get(n))
+                for n in names
+            )
+            columns = tuple((str(rc[0]), rc[3]._cached_result_processor(dialect, None))
+                            for rc in getattr(compiled, "_result_columns", ()))
+            form = self._forms[keys] = _Form(sql=compiled.string, plan=plan, columns=columns)
+        return form
+
+    @staticmethod
+    def _args(form: _Form, params: Mapping[str, Any]) -> tuple[Any, ...]:
+        out = []
+        for key, constant, process in form.plan:
+            value = constant if key is None else params[key]
+            out.append(value if process is None or value is None else process(value))
+        return tuple(out)
+
+    async def rows(self, conn: AsyncConnection, params: Mapping[str, Any] | None = None) -> list[tuple[Any, ...]]:
+        """Run once; the rows it returns (RETURNING or SELECT) as tuples."""
+        params = params or {}
+        driver = getattr(conn, "driver", None)
+        if driver is None:
+            result = await conn.execute(self.statement, dict(params))
+            return [tuple(row) for row in result.all()] if result.returns_rows else []
+        form = self._form(conn.dialect, tuple(params))
+        args = self._args(form, params)
+        try:
+            return driver.execute(form.sql, args).fetchall()  # type: ignore[no-any-return]
+        except sqlite3.Error as exc:
+            raise _wrapped(form.sql, args, exc) from exc
+
+    async def mappings(self, conn: AsyncConnection, params: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
+        """Run once; the rows as dicts by column name, values converted as SQLAlchemy converts them."""
+        params = params or {}
+        driver = getattr(conn, "driver", None)
+        if driver is None:
+            return [dict(row._mapping) for row in await conn.execute(self.statement, dict(params))]
+        form = self._form(conn.dialect, tuple(params))
+        args = self._args(form, params)
+        try:
+            rows = driver.execute(form.sql, args).fetchall()
+        except sqlite3.Error as exc:
+            raise _wrapped(form.sql, args, exc) from exc
+        return [
+            {name: value if process is None or value is None else process(value)
+             for (name, process), value in zip(form.columns, row, strict=True)}
+            for row in rows
+        ]
+
+    async def many(self, conn: AsyncConnection, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Run once per parameter set, in one call (all sets must have the same keys)."""
+        if not rows:
+            return
+        driver = getattr(conn, "driver", None)
+        if driver is None:
+            await conn.execute(self.statement, [dict(r) for r in rows])
+            return
+        form = self._form(conn.dialect, tuple(rows[0]))
+        args = [self._args(form, r) for r in rows]
+        try:
+            driver.executemany(form.sql, args)
+        except sqlite3.Error as exc:
+            raise _wrapped(form.sql, args, exc) from exc
+
+
+def _wrapped(sql: str, args: Any, exc: sqlite3.Error) -> sa.exc.StatementError:
+    """The driver's error as SQLAlchemy would raise it (the writer and callers handle those)."""
+    return sa.exc.DBAPIError.instance(sql, args, exc, sqlite3.Error)
+
