@@ -25,7 +25,7 @@ from intake.console_users import (
     throttle_keys,
 )
 
-__all__ = ["setup_login_routes"]
+__all__ = ["handle_login_form", "handle_login", "handle_logout"]
 
 
 async def handle_login_form(request: web.Request) -> web.StreamResponse:
@@ -88,10 +88,3 @@ async def handle_logout(request: web.Request) -> web.StreamResponse:
             lambda c: end_session(c, token=token, reason=SessionEnd.logout, now=now))
     session.logout()
     redirect(request, "login", flash=texts.LOGGED_OUT)
-
-
-def setup_login_routes(app: web.Application) -> None:
-    login = app.router.add_resource("/login", name="login")
-    login.add_route("GET", handle_login_form)
-    login.add_route("POST", handle_login)
-    app.router.add_post("/logout", handle_logout, name="logout")
