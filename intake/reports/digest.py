@@ -32,9 +32,9 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from intake.reports.safety import neutralise_workbook, slug
 from intake.calendar import digest_month_due, month_bounds, previous_month
 from intake.labels import KIND_ZH, LISTING_ZH
+from intake.reports.safety import neutralise_workbook, slug
 from intake.settings import IntakeSettings
 from intake.store.models import COMMUNITIES as T_COMMUNITIES
 from intake.store.models import DEPARTMENTS as T_DEPARTMENTS
