@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from bot.console import texts
 from intake.accounts import get_community_by_name, get_department_by_name, get_or_add_department, set_binding
 from intake.audit import add_audit
+from intake.corrections import CorrectionAction, add_correction_example
 from intake.errors import InvalidRequest, NotFound
 from intake.outbox import channel_for_account, list_community_recipients
 from intake.rules_store import add_rule_version, get_latest_overrides
@@ -175,6 +176,8 @@ async def correct_task(
             after={k: a for k, (_, a) in changed.items()} | ({"status": status} if status != task.status else {}),
             now=now,
         )
+        await add_correction_example(conn, task_id=task.id, action=CorrectionAction.correct, fields=changed,
+                                     actor=actor, now=now)
         if status != task.status:
             summary = ";".join(f"{texts.FIELD_ZH.get(k, k)} {b or '—'}→{a or '—'}" for k, (b, a) in changed.items())
             body = texts.CORRECT_CLERK.format(code=task.code, changes=summary + f";状态→{texts.STATUS_ZH.get(status, status)}")
@@ -216,6 +219,7 @@ async def admit_task(
         )
     )
     await _set_targets(conn, task_id=task.id, status=TaskStatus.accepted.value)
+    await add_correction_example(conn, task_id=task.id, action=CorrectionAction.admit, fields=(), actor=actor, now=now)
     await _replan(conn, task_id=task.id, code=task.code, status=TaskStatus.accepted.value, deadline=task.deadline,
                   now=now, settings=settings)
     await add_audit(
@@ -251,6 +255,7 @@ async def refuse_task(conn: AsyncConnection, *, code: str, reason: str, actor: s
             status=TaskStatus.refused.value, review_note=f"不予准入:{reason}", needs_review=False, updated_at=now)
     )
     await _set_targets(conn, task_id=task.id, status=TaskStatus.refused.value)
+    await add_correction_example(conn, task_id=task.id, action=CorrectionAction.refuse, fields=(), actor=actor, now=now)
     target_ids = sa.select(TARGETS.c.id).where(TARGETS.c.task_id == task.id)
     await conn.execute(sa.update(REMINDERS).where(REMINDERS.c.target_id.in_(target_ids), REMINDERS.c.sent_at.is_(None))
                        .values(cancelled=True))
