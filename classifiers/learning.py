@@ -83,6 +83,11 @@ class RuleChangeEffect:
     undone: tuple[CaseChange, ...]  # read right by the current rules, wrong by the proposed ones
     fixed: tuple[CaseChange, ...]  # read wrong now, right after
 
+    @property
+    def undone_cases(self) -> int:
+        """How many labelled examples (not fields) the change would undo."""
+        return len({change.id for change in self.undone})
+
 
 def read_cases(lines: Iterable[str]) -> list[LabelledCase]:
     """The readable lines of a labelled corpus (others are skipped: `jianfu eval` reports them)."""
@@ -114,11 +119,8 @@ def _candidates(text: str, rules: Rules) -> set[str]:
 
 
 def _known_words(rules: Rules, field: str, value: str) -> set[str]:
-    """Words that must not be suggested for `value`: its live triggers, departments, communities."""
-    if field == "item":
-        own = rules.items[value].words
-    else:
-        own = rules.kinds[Kind(value)].words
+    """The live triggers of `value`: never suggested again."""
+    own = rules.items[value].words if field == "item" else rules.kinds[Kind(value)].words
     return {w for w, weight in own.items() if weight > 0}
 
 

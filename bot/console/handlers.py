@@ -27,6 +27,7 @@ from bot.console.core import (
     url,
 )
 from bot.console.digest_pages import setup_digest_routes
+from bot.console.learning import build_rule_change_effect, is_undo_confirmed, setup_learning_routes
 from bot.console.shared import create_invite, directory_names, int_param, submit_or_back
 from intake.console_users import (
     INACTIVE,
@@ -392,7 +393,7 @@ async def _lists_context(request: web.Request) -> dict[str, Any]:
         "entries": {s: overrides.section_entries(rules, s) for s in overrides.SECTIONS},
         "texts_": {s: overrides.section_text(rules, s) for s in overrides.SECTIONS},
         "versions": versions, "rules_version": services.rules.current.version,
-        "open_section": request.query.get("section", ""), "form_error": "", "draft": {},
+        "open_section": request.query.get("section", ""), "form_error": "", "draft": {}, "undone": (),
     }
 
 
@@ -414,6 +415,12 @@ async def handle_list_save(request: web.Request) -> web.StreamResponse:
         context = await _lists_context(request)
         context.update(form_error=str(exc), open_section=section, draft={section: body})
         return render(request, "lists.html", context, status=400)
+    effect = await build_rule_change_effect(request, new_doc)
+    if not is_undo_confirmed(form, effect):  # shown before it is saved: the edit would undo a correction
+        context = await _lists_context(request)
+        context.update(form_error=texts.UNDO_CONFIRM.format(count=effect.undone_cases), open_section=section,
+                       draft={section: body}, undone=effect.undone)
+        return render(request, "lists.html", context, status=409)
     actor, now = actor_of(request), now_utc()
 
     async def unit(conn: AsyncConnection) -> int:
@@ -615,4 +622,5 @@ def setup_routes(app: web.Application, static_dir: str) -> None:
     sim.add_route("POST", simulator.handle_simulator_post)
     setup_admin_routes(app)
     setup_digest_routes(app)
+    setup_learning_routes(app)
     r.add_static("/static/", static_dir, name="static")

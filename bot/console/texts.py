@@ -115,3 +115,12 @@ SIM_BAD_REPLY = "企业微信回复无法解密:{error}"
 OUTBOX_STATUS_ZH = {"pending": "待发送", "sending": "发送中", "sent": "已发送", "dead": "投递失败"}
 OUTBOX_CHANNEL_ZH = {"log": "日志", "inbox": "站内信", "wecom_app": "企业微信应用", "wecom_robot": "企业微信群机器人",
                      "wechat": "公众号"}
+
+# --- learning from corrections -------------------------------------------------------------------
+LEARN_FIELDS = {"item": "清单事项", "kind": "任务类型"}
+LEARN_NO_CORRECTIONS = "还没有人工更正。在任务详情页更正分类、或在准入审核中准入或退回任务后,这里会给出学习建议。"
+LEARN_BAD_FIELD = "只能为清单事项(item)或任务类型(kind)学习关键词,请从“学习建议”页面进入。"
+LEARN_ACCEPTED = "已采纳:关键词“{word}”→ {label} {value}(规则第 {version} 版),立即生效。"
+LEARN_NOTE = "采纳学习建议:关键词“{word}”→ {label} {value}"
+UNDO_CONFIRM = ("这次修改会推翻 {count} 条已有的人工更正(见下表)。请改用别的关键词,或确认这些更正已不再适用后,"
+                "勾选“仍然保存”再提交。")
