@@ -108,11 +108,14 @@ def read_cases(lines: Iterable[str]) -> list[LabelledCase]:
 
 def _candidates(text: str, rules: Rules) -> set[str]:
     """Words of the text: jieba words, two neighbouring words joined (a compound the dictionary splits),
-    and the halves of a four-character word that are words themselves (津贴 out of 高龄津贴). Character n-grams across a word
-    boundary (会救 out of 社会|救助) are no words and are never candidates."""
+    and the halves of a four-character word that are words themselves (津贴 out of 高龄津贴). Character n-grams
+    across a word boundary (会救 out of 社会|救助) are no words, and the lexicon's stopwords (通知, 配合 …) say
+    nothing of the task: neither is ever a candidate."""
+    stop = rules.stopwords
     tokens = [w for w in cut(text, rules) if _HAN_RUN.fullmatch(w)]
-    words = set(tokens)
-    words.update(a + b for a, b in zip(tokens, tokens[1:], strict=False) if a != b and len(a) + len(b) <= 6)
+    words = {w for w in tokens if w not in stop}
+    words.update(a + b for a, b in zip(tokens, tokens[1:], strict=False)
+                 if a != b and a not in stop and b not in stop and len(a) + len(b) <= 6)
     known = rules.tokenizer.FREQ
     words.update(half for token in tokens if len(token) == 4 for half in (token[:2], token[2:]) if known.get(half))
     return words
