@@ -243,7 +243,7 @@ async def _task_context(request: web.Request, code: str) -> dict[str, Any]:
         "items": {code: e.get("text", "") for code, e in rules["items"].items()},
         "item_text": rules["items"].get(task["item"] or "", {}).get("text", ""),
         "next_item": overrides.next_assist_code(rules),
-        "form_error": "",
+        "form_error": "", "undone": (),
     }
 
 
@@ -287,6 +287,11 @@ async def handle_task_correct(request: web.Request) -> web.StreamResponse:
         except overrides.OverrideError as exc:
             return await _form_error(request, code, str(exc))
         note = f"更正 {code}:关键词“{keyword}”→ {texts.FIELD_ZH.get(rule_field, rule_field)} {value}"
+        effect = await build_rule_change_effect(request, new_overrides)
+        if not is_undo_confirmed(form, effect):
+            context = await _task_context(request, code)
+            context.update(form_error=texts.UNDO_CONFIRM.format(count=effect.undone_cases), undone=effect.undone)
+            return render(request, "task.html", context, status=409)
     actor, now = actor_of(request), now_utc()
 
     async def unit(conn: AsyncConnection) -> actions.Correction:

@@ -159,7 +159,7 @@ async def test_accepting_a_suggestion_is_previewed_then_saved_as_a_rule_version(
         "csrf_token": token, "field": "item", "value": "A8", "word": "养犬"})
     text = await resp.text()
     assert resp.status == 200 and "会被纠正的更正" in text and all(code in text for code in dogs)
-    assert "会被推翻的更正" not in text
+    assert "会被推翻的人工更正" not in text
     assert await scalar(engine, sa.select(sa.func.count()).select_from(RULE_VERSIONS)) == 0  # a preview saves nothing
     resp = await console.post("/admin/rules/suggest/accept", data={
         "csrf_token": token, "field": "item", "value": "A8", "word": "养犬"})
@@ -200,7 +200,7 @@ async def test_accepting_a_suggestion_that_undoes_a_correction_needs_confirmatio
     resp = await console.post("/admin/rules/suggest/accept", data={
         "csrf_token": token, "field": "item", "value": "A7", "word": "养犬登记"})
     text = await resp.text()
-    assert resp.status == 409 and "会被推翻的更正" in text and "仍然保存" in text
+    assert resp.status == 409 and "会被推翻的人工更正" in text and "仍然保存" in text
     assert await scalar(engine, sa.select(sa.func.count()).select_from(RULE_VERSIONS)) == 1
 
 
@@ -208,3 +208,19 @@ async def test_suggestions_for_an_unknown_field_say_what_is_possible(console, en
     await login(console)
     resp = await console.get("/admin/rules/suggest?field=department")
     assert resp.status == 400 and "清单事项" in await resp.text()
+
+
+async def test_a_correction_keyword_that_would_undo_earlier_corrections_is_shown_first(console, engine):
+    token, dogs = await _corrected_dogs(console, engine)
+    await console.post("/admin/rules/suggest/accept", data={
+        "csrf_token": token, "field": "item", "value": "A8", "word": "养犬"})
+    other = await _unlisted(engine, "【区公安分局】请各社区12月8日前报送养犬登记户数。", department="公安分局")
+    form = {"csrf_token": token, "department": "公安分局", "kind": "report", "listing": "assist", "item": "A7",
+            "deadline": "2026-12-08", "funded": "0", "rule_keyword": "养犬登记", "rule_field": "item"}
+    resp = await console.post(f"/admin/tasks/{other}/correct", data=form)
+    text = await resp.text()
+    assert resp.status == 409 and "会被推翻的人工更正" in text and all(code in text for code in dogs)
+    assert await scalar(engine, sa.select(TASKS.c.item).where(TASKS.c.code == other)) is None  # nothing saved
+    resp = await console.post(f"/admin/tasks/{other}/correct", data={**form, "confirm_undo": "1"})
+    assert resp.status == 200 and "已更正" in await resp.text()
+    assert await scalar(engine, sa.select(TASKS.c.item).where(TASKS.c.code == other)) == "A7"
