@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.console import actions, forms, overrides, texts
 from bot.console.core import actor_of, fail, now_utc, redirect, render, services_of
+from bot.console.shared import refresh_rules
 from classifiers.learning import (
     LabelledCase,
     RuleChangeEffect,
@@ -26,7 +27,7 @@ from classifiers.learning import (
 from intake.corrections import build_eval_lines, list_correction_examples
 from intake.rules_store import get_latest_overrides
 
-__all__ = ["build_rule_change_effect", "is_undo_confirmed", "setup_learning_routes"]
+__all__ = ["build_rule_change_effect", "handle_accept", "handle_preview", "handle_suggest", "is_undo_confirmed"]
 
 CONFIRM_FIELD = "confirm_undo"
 
@@ -122,16 +123,7 @@ async def handle_accept(request: web.Request) -> web.StreamResponse:
     async def unit(conn: AsyncConnection) -> int:
         return await actions.save_overrides(conn, content=new_doc, actor=actor, note=note, now=now)
 
-    services = services_of(request)
-    version = await services.writer.submit(unit)
-    async with services.engine.connect() as conn:
-        await services.rules.refresh(conn)
+    version = await services_of(request).writer.submit(unit)
+    await refresh_rules(request)
     redirect(request, "rule_suggest", query={"field": field},
              flash=texts.LEARN_ACCEPTED.format(word=word, label=label, value=value, version=version))
-
-
-def setup_learning_routes(app: web.Application) -> None:
-    r = app.router
-    r.add_get("/rules/suggest", handle_suggest, name="rule_suggest")
-    r.add_post("/rules/suggest/preview", handle_preview, name="rule_suggest_preview")
-    r.add_post("/rules/suggest/accept", handle_accept, name="rule_suggest_accept")
