@@ -236,6 +236,9 @@ def build_parser() -> argparse.ArgumentParser:
     from classifiers.cli import register as register_classifier
 
     register_classifier(sub)
+    from bot.cli_learning import register_learning
+
+    register_learning(sub, common)
     for command in sub.choices.values():
         _ensure_config_option(command)
     return parser

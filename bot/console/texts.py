@@ -78,3 +78,11 @@ INBOX_READ = "消息 {id} 已标为已读。"
 DIGEST_BAD_SCOPE = "没有名为“{scope}”的社区。月报范围应为 district(全区)或一个社区名称,请从月报存档进入。"
 CHART_NO_FONT = "服务器没有安装中文字体,无法生成月报图表(会显示成方框)。请安装 fonts-noto-cjk 后重试。"
 SIM_BAD_REPLY = "企业微信回复无法解密:{error}"
+# --- learning from corrections -------------------------------------------------------------------
+LEARN_FIELDS = {"item": "清单事项", "kind": "任务类型"}
+LEARN_NO_CORRECTIONS = "还没有人工更正。在任务详情页更正分类、或在准入审核中准入或退回任务后,这里会给出学习建议。"
+LEARN_BAD_FIELD = "只能为清单事项(item)或任务类型(kind)学习关键词,请从“学习建议”页面进入。"
+LEARN_ACCEPTED = "已采纳:关键词“{word}”→ {label} {value}(规则第 {version} 版),立即生效。"
+LEARN_NOTE = "采纳学习建议:关键词“{word}”→ {label} {value}"
+UNDO_CONFIRM = ("这次修改会推翻 {count} 条已有的人工更正(见下表)。请改用别的关键词,或确认这些更正已不再适用后,"
+                "勾选“仍然保存”再提交。")

@@ -37,6 +37,7 @@ __all__ = [
     "OutboxMessage",
     "AdminUser",
     "RuleVersion",
+    "CorrectionExample",
     "DigestArchive",
     "ConsoleSession",
     "LoginThrottle",
@@ -324,6 +325,23 @@ class RuleVersion(SQLModel, table=True):
     created_at: dt.datetime = _ts()
 
 
+class CorrectionExample(SQLModel, table=True):
+    """A console correction kept as a labelled example (issue 13): the notice as it came, the fields the
+    admin decided (in the `jianfu eval` format), and the rules version that read it before the correction."""
+
+    __tablename__ = "correction_examples"
+    id: int | None = Field(default=None, primary_key=True)
+    task_id: int = Field(foreign_key="tasks.id", index=True)
+    action: str = Field(max_length=16)  # correct / admit / refuse
+    text: str = Field(sa_column=sa.Column(sa.Text, nullable=False))
+    received_at: dt.datetime = _ts()  # the message's time: the `now` the notice is read at again
+    sender_department: str | None = Field(default=None, max_length=64)
+    expect: dict[str, Any] = _json(dict)
+    rules_version: str = Field(default="", max_length=64)
+    actor: str = Field(max_length=96)
+    created_at: dt.datetime = _ts()
+
+
 class DigestArchive(SQLModel, table=True):
     __tablename__ = "digests"
     __table_args__ = (sa.UniqueConstraint("month", "scope", name="uq_digest_month_scope"),)
@@ -355,6 +373,7 @@ TASK_CODE_COUNTERS = _table(TaskCodeCounter)
 OUTBOX = _table(OutboxMessage)
 ADMIN_USERS = _table(AdminUser)
 RULE_VERSIONS = _table(RuleVersion)
+CORRECTION_EXAMPLES = _table(CorrectionExample)
 DIGESTS = _table(DigestArchive)
 CONSOLE_SESSIONS = _table(ConsoleSession)
 LOGIN_THROTTLE = _table(LoginThrottle)

@@ -8,7 +8,18 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from bot.console.views import accounts, admin, dashboard, digests, lists, login, review, simulator, tasks
+from bot.console.views import (
+    accounts,
+    admin,
+    dashboard,
+    digests,
+    learning,
+    lists,
+    login,
+    review,
+    simulator,
+    tasks,
+)
 
 __all__ = ["setup_routes"]
 
@@ -31,6 +42,9 @@ def setup_routes(app: web.Application, static_dir: str) -> None:
     r.add_get("/lists", lists.handle_lists, name="lists")
     r.add_post("/lists/{section}", lists.handle_list_save, name="list_save")
     r.add_get("/lists/versions/{id}", lists.handle_list_version, name="list_version")
+    r.add_get("/rules/suggest", learning.handle_suggest, name="rule_suggest")
+    r.add_post("/rules/suggest/preview", learning.handle_preview, name="rule_suggest_preview")
+    r.add_post("/rules/suggest/accept", learning.handle_accept, name="rule_suggest_accept")
     r.add_get("/directory", accounts.handle_directory, name="directory")
     r.add_post("/departments", accounts.handle_department_add, name="department_add")
     r.add_post("/departments/{id}/active", accounts.handle_department_active, name="department_active")
