@@ -19,6 +19,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from classifiers import Classification, Listing
 from intake.accounts import AccountView, get_or_add_department
 from intake.audit import add_audit
+from intake.catalogue.forms import FormEntry
+from intake.catalogue.notice import CatalogueRecord, check_notice, get_form_rules, record_notice
 from intake.errors import Forbidden, InvalidRequest, NotFound
 from intake.reminders import add_reminders, is_short_notice, roll_recurring
 from intake.settings import IntakeSettings
@@ -107,6 +109,8 @@ class NewTask:
     asks_deadline: bool
     duplicate_of_code: str | None
     repeat_collection_with: tuple[str, ...]  # other departments that asked for the same data
+    stopped_form: FormEntry | None = None  # refused: the notice sends a form the catalogue stopped
+    catalogue: CatalogueRecord = CatalogueRecord()  # forms registered, 重复采集 at field level, merged forms
 
 
 def _counter_upsert(dialect: str) -> Any:
@@ -186,7 +190,9 @@ async def create_task(
             department_id = await get_or_add_department(conn, name=department_name)
     local_day = received_at.astimezone(tz).date()
     code = await next_task_code(conn, day=local_day)
-    status = _status_for(c)
+    form_rules = get_form_rules(settings.rule_paths)
+    notice = await check_notice(conn, text=text, rules=form_rules)
+    status = TaskStatus.refused.value if notice.stopped is not None else _status_for(c)
     duplicate = memory.find_duplicate(department_id=department_id, text=text, now=received_at)
     same_data = memory.find_same_data(department_id=department_id, kind=c.kind.value, keywords=c.keywords,
                                       now=received_at)
@@ -229,12 +235,18 @@ async def create_task(
             "repeat_collection": bool(same_data),
             "short_notice": short,
             "corrected": False,
+            "review_note": None if notice.stopped is None else f"报表目录停用:《{notice.stopped.name}》",
             "received_at": received_at,
             "created_at": received_at,
             "updated_at": received_at,
         },
     )
     task_id = int(inserted[0][0])
+    catalogue = await record_notice(
+        conn, notice=notice, task_id=task_id, department=department_name, department_id=department_id,
+        recurrence=c.recurrence.value if c.recurrence else None, received_at=received_at, rules=form_rules,
+        actor=f"account:{account.id}",
+    )
     if same_data:
         await _MARK_REPEAT.many(conn, [{"task_id": t} for t, _ in same_data])
     target_status = TargetStatus.refused.value if status == TaskStatus.refused.value else TargetStatus.open.value
@@ -280,6 +292,8 @@ async def create_task(
         asks_deadline=asks_deadline,
         duplicate_of_code=duplicate[1] if duplicate else None,
         repeat_collection_with=tuple(sorted({d for _, d in same_data if d})),
+        stopped_form=notice.stopped,
+        catalogue=catalogue,
     )
 
 
