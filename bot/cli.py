@@ -176,6 +176,44 @@ def cmd_digest(args: argparse.Namespace) -> int:
     return 0
 
 
+async def _build_report(settings: Settings, year: int, scope: str | None) -> Any:
+    from classifiers import load_rules
+    from intake.reports.burden import build_burden_report
+    from intake.store.db import create_engine
+
+    rules = load_rules(override_paths=settings.rule_paths, communities=settings.community_names)
+    engine = create_engine(settings)
+    try:
+        async with engine.connect() as conn:
+            return await build_burden_report(conn, year=year, scope=scope, settings=settings,
+                                             item_texts={code: item.text for code, item in rules.items.items()})
+    finally:
+        await engine.dispose()
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    """``jianfu report``: the yearly burden report as md (stdout or a file), docx or pdf."""
+    from intake.errors import NotFound
+    from intake.reports.burden_render import render_markdown, write_report
+    from intake.reports.digest import CjkFontMissing
+
+    try:
+        report = asyncio.run(_build_report(_settings(args), args.year, args.scope))
+    except NotFound as exc:
+        print(f"没有找到社区 {exc}:请检查 --scope community:社区名", file=sys.stderr)
+        return 1
+    if args.format == "md" and not args.output:
+        sys.stdout.write(render_markdown(report))
+        return 0
+    output = Path(args.output or f"burden-{report.year}-{report.scope_name}.{args.format}")
+    try:
+        print(write_report(report, fmt=args.format, path=output))
+    except CjkFontMissing as exc:
+        print(str(exc), file=sys.stderr)
+        return 1
+    return 0
+
+
 def _ensure_config_option(parser: argparse.ArgumentParser) -> None:
     """Every subcommand (also those registered by the classifier and digest modules) takes --config."""
     if "--config" not in parser._option_string_actions:
@@ -230,6 +268,14 @@ def build_parser() -> argparse.ArgumentParser:
     digest.add_argument("--format", choices=("md", "json", "xlsx", "png"), default="md")
     digest.add_argument("--output", default=None, help="输出文件(xlsx、png 必填)")
     digest.set_defaults(func=cmd_digest)
+
+    report = sub.add_parser("report", parents=[common], help="年度减负报告",
+                            description="按年度和范围生成减负报告(基本情况、存在问题、对策建议)。")
+    report.add_argument("--year", type=int, required=True, help="YYYY")
+    report.add_argument("--scope", default=None, help="district:区名 或 community:社区名(默认全区)")
+    report.add_argument("--format", choices=("md", "docx", "pdf"), default="md")
+    report.add_argument("--output", default=None, help="输出文件(md 默认打印到标准输出)")
+    report.set_defaults(func=cmd_report)
 
     from classifiers.cli import register as register_classifier
 

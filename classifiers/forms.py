@@ -154,7 +154,12 @@ def find_field_list(text: str, rules: FormRules) -> tuple[str, ...]:
         if at < 0:
             continue
         rest = re.split(r"[。\n]|等(?:项|栏|信息|内容)?", text[at + len(opener):].lstrip(":："), maxsplit=1)[0]
-        parts = re.split("|".join(map(re.escape, rules.field_separators)), rest)
+        first, *others = rules.field_separators
+        if first in rest:  # 姓名、身份证号、电话,同时……: the list ends at the first other separator
+            rest = re.split("|".join(map(re.escape, others)), rest, maxsplit=1)[0] if others else rest
+            parts = rest.split(first)
+        else:
+            parts = re.split("|".join(map(re.escape, rules.field_separators)), rest)
         return tuple(p.strip() for p in parts if p.strip() and len(p.strip()) <= 20)
     return ()
 

@@ -1,0 +1,170 @@
+"""The yearly burden report (年度减负报告), built from the log with a few GROUP BY queries.
+
+What is counted (the year is local time, by the task's ``received_at``; every received notice counts,
+refused ones included, as in the monthly digest):
+
+* **事项 (items)** — one department × one list item; a notice with no list item is its department ×
+  its kind; a recurring catalogued form whose notices carry no list item is its own item.
+  An item is administrative when most of its notices are.
+* **the seven counts** — assignments (notice × community) in all and of the kinds 检查考核, 台账,
+  报表, 证明, 会议; platforms are the distinct platforms (after admins' merges) named in notices
+  that reached the community. Per community: the total over the scope's communities.
+* **problems** — refused, unlisted, 费未随事转, short notice, duplicates, 层层加码 (a resent notice
+  that asks for more or sooner than the original), 重复采集 (notices and forms).
+
+The queries are Q1 (notices grouped), Q2 (assignments by community, department and kind), Q3
+(certificates), Q4 (层层加码), Q5 (platforms by community), Q6 (the catalogue); quotes are read per
+case with a LIMIT. ``BurdenReport.sources`` keeps each query's SQL and parameters.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from intake.catalogue.platforms import platform_roots
+from intake.catalogue.queries import CatalogueRow, catalogue_statement, list_catalogue
+from intake.errors import InvalidRequest, NotFound
+from intake.reports.burden_assemble import Inputs, assemble
+from intake.reports.burden_model import BurdenReport, Source
+from intake.settings import IntakeSettings
+from intake.store.models import COMMUNITIES, FORM_SENDS, PLATFORM_MENTIONS, TASK_TARGETS, TASKS
+
+__all__ = ["build_burden_report", "parse_scope", "year_bounds", "Scope"]
+
+NO_DEPARTMENT = "未注明部门"
+
+
+@dataclass(frozen=True)
+class Scope:
+    kind: str  # district | community
+    name: str
+    community_ids: tuple[int, ...] | None  # None: every community
+    communities: int
+
+
+def year_bounds(year: int, tz: Any) -> tuple[dt.datetime, dt.datetime]:
+    if not 1970 <= year <= 9999:
+        raise InvalidRequest(f"年份 {year} 不对,请写四位年份,如 2026。")
+    return dt.datetime(year, 1, 1, tzinfo=tz), dt.datetime(year + 1, 1, 1, tzinfo=tz)
+
+
+async def parse_scope(conn: AsyncConnection, *, scope: str | None, settings: IntakeSettings) -> Scope:
+    """``district:NAME`` (or nothing: the configured district) or ``community:NAME``."""
+    kind, _, name = (scope or f"district:{settings.district.name}").partition(":")
+    if kind == "district":
+        count = (await conn.execute(sa.select(sa.func.count()).select_from(COMMUNITIES)
+                                    .where(COMMUNITIES.c.active.is_(True)))).scalar_one()
+        return Scope("district", name or settings.district.name, None, max(int(count), 1))
+    if kind == "community":
+        cid = (await conn.execute(sa.select(COMMUNITIES.c.id).where(COMMUNITIES.c.name == name))).scalar_one_or_none()
+        if cid is None:
+            raise NotFound(name)
+        return Scope("community", name, (int(cid),), 1)
+    raise InvalidRequest(f"范围 {scope!r} 不对:请写 district:区名 或 community:社区名。")
+
+
+def _dept() -> Any:
+    return sa.func.coalesce(TASKS.c.department, NO_DEPARTMENT)
+
+
+def _filters(start: dt.datetime, end: dt.datetime, scope: Scope) -> list[Any]:
+    where: list[Any] = [TASKS.c.received_at >= start, TASKS.c.received_at < end]
+    if scope.community_ids is not None:
+        where.append(TASKS.c.id.in_(sa.select(TASK_TARGETS.c.task_id)
+                                    .where(TASK_TARGETS.c.community_id.in_(scope.community_ids))))
+    return where
+
+
+def q1_notices(where: Sequence[Any]) -> Any:
+    """Notices grouped; ``form`` is whether a notice with no list item sends a catalogued form."""
+    sends_form = sa.exists().where(FORM_SENDS.c.task_id == TASKS.c.id)
+    cols = [_dept(), TASKS.c.kind, TASKS.c.nature, TASKS.c.listing, TASKS.c.item, TASKS.c.status, TASKS.c.funded,
+            TASKS.c.short_notice, TASKS.c.duplicate_of.is_not(None), TASKS.c.repeat_collection,
+            TASKS.c.review_note.like("报表目录停用%"), sa.case((TASKS.c.item.is_(None), sends_form), else_=sa.false())]
+    names = ("department", "kind", "nature", "listing", "item", "status", "funded", "short_notice", "dup",
+             "repeat_collection", "stopped", "form")
+    labelled = [col.label(name) for col, name in zip(cols, names, strict=True)]
+    return sa.select(*labelled, sa.func.count().label("n")).where(*where).group_by(*cols)
+
+
+def q2_assignments(where: Sequence[Any], scope: Scope) -> Any:
+    stmt = (sa.select(TASK_TARGETS.c.community_id, _dept().label("department"), TASKS.c.kind,
+                      sa.func.count().label("n"))
+            .select_from(TASKS.join(TASK_TARGETS, TASK_TARGETS.c.task_id == TASKS.c.id)).where(*where))
+    if scope.community_ids is not None:
+        stmt = stmt.where(TASK_TARGETS.c.community_id.in_(scope.community_ids))
+    return stmt.group_by(TASK_TARGETS.c.community_id, _dept(), TASKS.c.kind)
+
+
+def q3_certificates(where: Sequence[Any]) -> Any:
+    name = TASKS.c.evidence["certificate"]["rule"].as_string()
+    return (sa.select(name.label("name"), TASKS.c.certificate, _dept().label("department"), sa.func.count().label("n"))
+            .where(*where, TASKS.c.kind == "certificate").group_by(name, TASKS.c.certificate, _dept()))
+
+
+def q4_escalations(where: Sequence[Any]) -> Any:
+    original = TASKS.alias("original")
+    more = sa.or_(TASKS.c.deadline < original.c.deadline, TASKS.c.quantity_value > original.c.quantity_value)
+    return (sa.select(TASKS.c.code, _dept().label("department"), TASKS.c.raw_text, TASKS.c.deadline,
+                      TASKS.c.quantity_value, original.c.code.label("original_code"),
+                      original.c.deadline.label("original_deadline"),
+                      original.c.quantity_value.label("original_quantity"))
+            .select_from(TASKS.join(original, original.c.id == TASKS.c.duplicate_of)).where(*where, more)
+            .order_by(TASKS.c.received_at))
+
+
+def q5_platforms(start: dt.datetime, end: dt.datetime, community_ids: Sequence[int] | None) -> Any:
+    joined = PLATFORM_MENTIONS.join(TASKS, TASKS.c.id == PLATFORM_MENTIONS.c.task_id).join(
+        TASK_TARGETS, TASK_TARGETS.c.task_id == PLATFORM_MENTIONS.c.task_id)
+    cols = [TASK_TARGETS.c.community_id, PLATFORM_MENTIONS.c.platform_id, _dept(), TASKS.c.item, TASKS.c.kind]
+    names = ("community_id", "platform_id", "department", "item", "kind")
+    stmt = (sa.select(*(c.label(n) for c, n in zip(cols, names, strict=True)), sa.func.count().label("n"))
+            .select_from(joined)
+            .where(PLATFORM_MENTIONS.c.received_at >= start, PLATFORM_MENTIONS.c.received_at < end))
+    if community_ids is not None:
+        stmt = stmt.where(TASK_TARGETS.c.community_id.in_(community_ids))
+    return stmt.group_by(*cols)
+
+
+def _source(conn: AsyncConnection, qid: str, title: str, stmt: Any) -> Source:
+    compiled = stmt.compile(dialect=conn.dialect)
+    params = ", ".join(f"{k}={v!s}" for k, v in compiled.params.items())
+    return Source(qid, title, " ".join(str(compiled).split()), params)
+
+
+async def _community_names(conn: AsyncConnection) -> dict[int, str]:
+    return {int(r.id): str(r.name) for r in (await conn.execute(sa.select(COMMUNITIES.c.id, COMMUNITIES.c.name)))}
+
+
+async def build_burden_report(
+    conn: AsyncConnection, *, year: int, scope: str | None, settings: IntakeSettings, item_texts: dict[str, str]
+) -> BurdenReport:
+    """The report of one year and scope; ``item_texts`` names the list items (code → wording)."""
+    start, end = year_bounds(year, settings.tz)
+    where_scope = await parse_scope(conn, scope=scope, settings=settings)
+    where = _filters(start, end, where_scope)
+    statements = {
+        "Q1": ("通知按部门、类型、清单、事项、状态、经费、时限、重复分组计数", q1_notices(where)),
+        "Q2": ("派发(通知×社区)按社区、部门、类型计数", q2_assignments(where, where_scope)),
+        "Q3": ("证明类通知按证明名称、出具结论、部门计数", q3_certificates(where)),
+        "Q4": ("层层加码:再次下发时截止提前或数量加大的通知", q4_escalations(where)),
+        "Q5": ("社区被要求录入的平台(通知×平台×社区)", q5_platforms(start, end, where_scope.community_ids)),
+        "Q6": ("报表目录:每张表的下发次数、填报社区数、填报份数",
+               catalogue_statement(start=start, end=end, community_ids=where_scope.community_ids)),
+    }
+    results = {qid: list((await conn.execute(stmt)).all()) for qid, (_, stmt) in statements.items() if qid != "Q6"}
+    forms: list[CatalogueRow] = await list_catalogue(conn, start=start, end=end,
+                                                     community_ids=where_scope.community_ids, only_sent=True)
+    inputs = Inputs(
+        year=year, scope=where_scope, where=tuple(where), results=results, forms=tuple(forms),
+        community_names=await _community_names(conn), platform_roots=await platform_roots(conn),
+        sources=tuple(_source(conn, qid, title, stmt) for qid, (title, stmt) in statements.items()),
+        item_texts=item_texts,
+    )
+    return await assemble(conn, inputs)
