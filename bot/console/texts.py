@@ -115,3 +115,14 @@ SIM_BAD_REPLY = "企业微信回复无法解密:{error}"
 OUTBOX_STATUS_ZH = {"pending": "待发送", "sending": "发送中", "sent": "已发送", "dead": "投递失败"}
 OUTBOX_CHANNEL_ZH = {"log": "日志", "inbox": "站内信", "wecom_app": "企业微信应用", "wecom_robot": "企业微信群机器人",
                      "wechat": "公众号"}
+
+# --- the form catalogue, platforms and the yearly report (issue 18) ------------------------------------
+FORM_NAME_REQUIRED = "请填写表格名称,如“高龄老人走访慰问登记表”。"
+FORM_ADDED = "已登记《{name}》到报表目录。"
+FORM_UPDATED = "《{name}》已在目录中,新字段已补充。"
+FORM_REPEAT = "重复采集:{total} 项字段中有 {shared} 项已由{department}在《{earlier}》中采集。"
+FORM_DECIDED = "《{name}》的目录决定:{decision}。"
+PLATFORM_SAVED = "平台已保存。"
+REPORT_BAD_YEAR = "年份“{year}”不对,请写四位年份,如 2026。"
+REPORT_BAD_SCOPE = "没有找到范围“{scope}”。范围应为 district:区名 或 community:社区名,请从下拉框选择。"
+REPORT_BAD_FORMAT = "没有“{fmt}”格式的报告,可下载 md、docx 或 pdf。"

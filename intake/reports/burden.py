@@ -81,31 +81,35 @@ def _filters(start: dt.datetime, end: dt.datetime, scope: Scope) -> list[Any]:
     return where
 
 
+def _grouped(columns: dict[str, Any], where: Sequence[Any], *, joined: Any = TASKS) -> Any:
+    """GROUP BY every column of an inner SELECT (PostgreSQL cannot match a repeated expression with
+    bound parameters, e.g. coalesce(department, $1), between the select list and GROUP BY)."""
+    inner = sa.select(*(col.label(name) for name, col in columns.items())).select_from(joined).where(*where).subquery()
+    cols = list(inner.c)
+    return sa.select(*cols, sa.func.count().label("n")).group_by(*cols)
+
+
 def q1_notices(where: Sequence[Any]) -> Any:
     """Notices grouped; ``form`` is whether a notice with no list item sends a catalogued form."""
     sends_form = sa.exists().where(FORM_SENDS.c.task_id == TASKS.c.id)
-    cols = [_dept(), TASKS.c.kind, TASKS.c.nature, TASKS.c.listing, TASKS.c.item, TASKS.c.status, TASKS.c.funded,
-            TASKS.c.short_notice, TASKS.c.duplicate_of.is_not(None), TASKS.c.repeat_collection,
-            TASKS.c.review_note.like("报表目录停用%"), sa.case((TASKS.c.item.is_(None), sends_form), else_=sa.false())]
-    names = ("department", "kind", "nature", "listing", "item", "status", "funded", "short_notice", "dup",
-             "repeat_collection", "stopped", "form")
-    labelled = [col.label(name) for col, name in zip(cols, names, strict=True)]
-    return sa.select(*labelled, sa.func.count().label("n")).where(*where).group_by(*cols)
+    return _grouped({
+        "department": _dept(), "kind": TASKS.c.kind, "nature": TASKS.c.nature, "listing": TASKS.c.listing,
+        "item": TASKS.c.item, "status": TASKS.c.status, "funded": TASKS.c.funded,
+        "short_notice": TASKS.c.short_notice, "dup": TASKS.c.duplicate_of.is_not(None),
+        "repeat_collection": TASKS.c.repeat_collection, "stopped": TASKS.c.review_note.like("报表目录停用%"),
+        "form": sa.case((TASKS.c.item.is_(None), sends_form), else_=sa.false()),
+    }, where)
 
 
 def q2_assignments(where: Sequence[Any], scope: Scope) -> Any:
-    stmt = (sa.select(TASK_TARGETS.c.community_id, _dept().label("department"), TASKS.c.kind,
-                      sa.func.count().label("n"))
-            .select_from(TASKS.join(TASK_TARGETS, TASK_TARGETS.c.task_id == TASKS.c.id)).where(*where))
-    if scope.community_ids is not None:
-        stmt = stmt.where(TASK_TARGETS.c.community_id.in_(scope.community_ids))
-    return stmt.group_by(TASK_TARGETS.c.community_id, _dept(), TASKS.c.kind)
+    extra = [] if scope.community_ids is None else [TASK_TARGETS.c.community_id.in_(scope.community_ids)]
+    return _grouped({"community_id": TASK_TARGETS.c.community_id, "department": _dept(), "kind": TASKS.c.kind},
+                    [*where, *extra], joined=TASKS.join(TASK_TARGETS, TASK_TARGETS.c.task_id == TASKS.c.id))
 
 
 def q3_certificates(where: Sequence[Any]) -> Any:
-    name = TASKS.c.evidence["certificate"]["rule"].as_string()
-    return (sa.select(name.label("name"), TASKS.c.certificate, _dept().label("department"), sa.func.count().label("n"))
-            .where(*where, TASKS.c.kind == "certificate").group_by(name, TASKS.c.certificate, _dept()))
+    return _grouped({"name": TASKS.c.evidence["certificate"]["rule"].as_string(), "certificate": TASKS.c.certificate,
+                     "department": _dept()}, [*where, TASKS.c.kind == "certificate"])
 
 
 def q4_escalations(where: Sequence[Any]) -> Any:
@@ -122,14 +126,11 @@ def q4_escalations(where: Sequence[Any]) -> Any:
 def q5_platforms(start: dt.datetime, end: dt.datetime, community_ids: Sequence[int] | None) -> Any:
     joined = PLATFORM_MENTIONS.join(TASKS, TASKS.c.id == PLATFORM_MENTIONS.c.task_id).join(
         TASK_TARGETS, TASK_TARGETS.c.task_id == PLATFORM_MENTIONS.c.task_id)
-    cols = [TASK_TARGETS.c.community_id, PLATFORM_MENTIONS.c.platform_id, _dept(), TASKS.c.item, TASKS.c.kind]
-    names = ("community_id", "platform_id", "department", "item", "kind")
-    stmt = (sa.select(*(c.label(n) for c, n in zip(cols, names, strict=True)), sa.func.count().label("n"))
-            .select_from(joined)
-            .where(PLATFORM_MENTIONS.c.received_at >= start, PLATFORM_MENTIONS.c.received_at < end))
+    where = [PLATFORM_MENTIONS.c.received_at >= start, PLATFORM_MENTIONS.c.received_at < end]
     if community_ids is not None:
-        stmt = stmt.where(TASK_TARGETS.c.community_id.in_(community_ids))
-    return stmt.group_by(*cols)
+        where.append(TASK_TARGETS.c.community_id.in_(community_ids))
+    return _grouped({"community_id": TASK_TARGETS.c.community_id, "platform_id": PLATFORM_MENTIONS.c.platform_id,
+                     "department": _dept(), "item": TASKS.c.item, "kind": TASKS.c.kind}, where, joined=joined)
 
 
 def _source(conn: AsyncConnection, qid: str, title: str, stmt: Any) -> Source:
