@@ -19,8 +19,8 @@ from intake.catalogue.forms import add_form_from_fields
 from intake.catalogue.notice import get_form_rules
 from intake.store.models import FORMS, PLATFORMS, Role
 from tests.bot.test_intake_chat import bound, rows
-from tests.console_support import add_user, build_app, login
 from tests.conftest import make_settings
+from tests.console_support import add_user, build_app, login
 from tests.peer import WeChatPeer
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
