@@ -184,9 +184,10 @@ async def _build_report(settings: Settings, year: int, scope: str | None) -> Any
     rules = load_rules(override_paths=settings.rule_paths, communities=settings.community_names)
     engine = create_engine(settings)
     try:
-        async with engine.connect() as conn:
+        async with engine.begin() as conn:  # settled months are kept for the next run (report_rollups)
             return await build_burden_report(conn, year=year, scope=scope, settings=settings,
-                                             item_texts={code: item.text for code, item in rules.items.items()})
+                                             item_texts={code: item.text for code, item in rules.items.items()},
+                                             now=dt.datetime.now(dt.UTC), store_rollups=True)
     finally:
         await engine.dispose()
 

@@ -32,10 +32,11 @@ from intake.catalogue.queries import CatalogueRow, catalogue_statement, list_cat
 from intake.errors import InvalidRequest, NotFound
 from intake.reports.burden_assemble import Inputs, assemble
 from intake.reports.burden_model import BurdenReport, Source
+from intake.reports.burden_rollup import Collected, add_rollups, collect, merge_rows, plain_row
 from intake.settings import IntakeSettings
 from intake.store.models import COMMUNITIES, FORM_SENDS, PLATFORM_MENTIONS, TASK_TARGETS, TASKS
 
-__all__ = ["build_burden_report", "parse_scope", "year_bounds", "Scope"]
+__all__ = ["build_burden_report", "build_burden_report_and_rollups", "parse_scope", "year_bounds", "Scope"]
 
 NO_DEPARTMENT = "未注明部门"
 
@@ -143,29 +144,66 @@ async def _community_names(conn: AsyncConnection) -> dict[int, str]:
     return {int(r.id): str(r.name) for r in (await conn.execute(sa.select(COMMUNITIES.c.id, COMMUNITIES.c.name)))}
 
 
-async def build_burden_report(
-    conn: AsyncConnection, *, year: int, scope: str | None, settings: IntakeSettings, item_texts: dict[str, str]
-) -> BurdenReport:
-    """The report of one year and scope; ``item_texts`` names the list items (code → wording)."""
+def _statements(scope: Scope) -> Any:
+    """The rolled queries (Q1, Q2, Q3, Q5) for a period of this scope."""
+
+    def build(start: dt.datetime, end: dt.datetime) -> dict[str, Any]:
+        where = _filters(start, end, scope)
+        return {"Q1": q1_notices(where), "Q2": q2_assignments(where, scope), "Q3": q3_certificates(where),
+                "Q5": q5_platforms(start, end, scope.community_ids)}
+
+    return build
+
+
+TITLES = {
+    "Q1": "通知按部门、类型、清单、事项、状态、经费、时限、重复分组计数(按月汇总)",
+    "Q2": "派发(通知×社区)按社区、部门、类型计数(按月汇总)",
+    "Q3": "证明类通知按证明名称、出具结论、部门计数(按月汇总)",
+    "Q4": "层层加码:再次下发时截止提前或数量加大的通知",
+    "Q5": "社区被要求录入的平台(通知×平台×社区,按月汇总)",
+    "Q6": "报表目录:每张表的下发次数、填报社区数、填报份数",
+}
+
+
+async def build_burden_report_and_rollups(
+    conn: AsyncConnection, *, year: int, scope: str | None, settings: IntakeSettings, item_texts: dict[str, str],
+    now: dt.datetime,
+) -> tuple[BurdenReport, Collected]:
+    """The report, and the settled months computed live (for the caller to keep with :func:`add_rollups`).
+
+    The district's rolled queries are summed month by month (kept months read from ``report_rollups``);
+    a community's run over the year directly.
+    """
     start, end = year_bounds(year, settings.tz)
-    where_scope = await parse_scope(conn, scope=scope, settings=settings)
-    where = _filters(start, end, where_scope)
-    statements = {
-        "Q1": ("通知按部门、类型、清单、事项、状态、经费、时限、重复分组计数", q1_notices(where)),
-        "Q2": ("派发(通知×社区)按社区、部门、类型计数", q2_assignments(where, where_scope)),
-        "Q3": ("证明类通知按证明名称、出具结论、部门计数", q3_certificates(where)),
-        "Q4": ("层层加码:再次下发时截止提前或数量加大的通知", q4_escalations(where)),
-        "Q5": ("社区被要求录入的平台(通知×平台×社区)", q5_platforms(start, end, where_scope.community_ids)),
-        "Q6": ("报表目录:每张表的下发次数、填报社区数、填报份数",
-               catalogue_statement(start=start, end=end, community_ids=where_scope.community_ids)),
-    }
-    results = {qid: list((await conn.execute(stmt)).all()) for qid, (_, stmt) in statements.items() if qid != "Q6"}
+    the_scope = await parse_scope(conn, scope=scope, settings=settings)
+    where = _filters(start, end, the_scope)
+    statements = _statements(the_scope)
+    if the_scope.community_ids is None:
+        collected = await collect(conn, year=year, tz=settings.tz, now=now, statements=statements)
+    else:
+        live = {q: [plain_row(r) for r in (await conn.execute(stmt)).all()] for q, stmt in statements(start, end).items()}
+        collected = Collected(rows={q: merge_rows([rows]) for q, rows in live.items()})
+    year_statements = {**statements(start, end), "Q4": q4_escalations(where),
+                       "Q6": catalogue_statement(start=start, end=end, community_ids=the_scope.community_ids)}
+    results = {**collected.rows, "Q4": list((await conn.execute(year_statements["Q4"])).all())}
     forms: list[CatalogueRow] = await list_catalogue(conn, start=start, end=end,
-                                                     community_ids=where_scope.community_ids, only_sent=True)
+                                                     community_ids=the_scope.community_ids, only_sent=True)
     inputs = Inputs(
-        year=year, scope=where_scope, where=tuple(where), results=results, forms=tuple(forms),
+        year=year, scope=the_scope, where=tuple(where), results=results, forms=tuple(forms),
         community_names=await _community_names(conn), platform_roots=await platform_roots(conn),
-        sources=tuple(_source(conn, qid, title, stmt) for qid, (title, stmt) in statements.items()),
+        sources=tuple(_source(conn, qid, TITLES[qid], year_statements[qid]) for qid in sorted(year_statements)),
         item_texts=item_texts,
     )
-    return await assemble(conn, inputs)
+    return await assemble(conn, inputs), collected
+
+
+async def build_burden_report(
+    conn: AsyncConnection, *, year: int, scope: str | None, settings: IntakeSettings, item_texts: dict[str, str],
+    now: dt.datetime, store_rollups: bool = False,
+) -> BurdenReport:
+    """The report of one year and scope; with ``store_rollups`` the settled months are kept (caller commits)."""
+    report, collected = await build_burden_report_and_rollups(
+        conn, year=year, scope=scope, settings=settings, item_texts=item_texts, now=now)
+    if store_rollups and collected.fresh:
+        await add_rollups(conn, collected=collected, now=now)
+    return report

@@ -42,6 +42,7 @@ __all__ = [
     "FormSend",
     "Platform",
     "PlatformMention",
+    "ReportRollup",
     "utcnow",
 ]
 
@@ -405,6 +406,19 @@ class PlatformMention(SQLModel, table=True):
     received_at: dt.datetime = _ts(index=True)
 
 
+class ReportRollup(SQLModel, table=True):
+    """One closed month's rows of one yearly-report query (intake/reports/burden_rollup.py)."""
+
+    __tablename__ = "report_rollups"
+    __table_args__ = (sa.UniqueConstraint("month", "query", name="uq_report_rollups_month_query"),)
+    id: int | None = Field(default=None, primary_key=True)
+    month: str = Field(max_length=7)  # YYYY-MM, local
+    query: str = Field(max_length=8)  # Q1, Q2, …
+    rows: list[dict[str, Any]] = _json(list)
+    audit_id: int = 0  # the newest audit entry when built: a later change to the month's tasks rebuilds it
+    built_at: dt.datetime = _ts()
+
+
 def _table(model: type[SQLModel]) -> sa.Table:
     table = model.__table__  # type: ignore[attr-defined]
     assert isinstance(table, sa.Table)
@@ -431,3 +445,4 @@ FORMS = _table(CatalogueForm)
 FORM_SENDS = _table(FormSend)
 PLATFORMS = _table(Platform)
 PLATFORM_MENTIONS = _table(PlatformMention)
+REPORT_ROLLUPS = _table(ReportRollup)

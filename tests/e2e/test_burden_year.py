@@ -20,6 +20,7 @@ import sqlalchemy as sa
 from docx import Document
 
 from bot.keys import SERVICES
+from intake.audit import add_audit
 from intake.reports.burden import build_burden_report
 from intake.reports.burden_model import BurdenReport
 from intake.reports.burden_render import render_markdown, write_report
@@ -74,20 +75,26 @@ async def build_year(client: Any, peer: Any) -> int:
     return sent
 
 
-async def one(client: Any, sql: str) -> Any:
+async def one(client: Any, sql: str, **bounds: Any) -> Any:
+    """One value of plain SQL over the log (``:start``/``:end`` the year unless given)."""
+    params = {"start": dt.datetime(YEAR, 1, 1, tzinfo=SH), "end": dt.datetime(YEAR + 1, 1, 1, tzinfo=SH), **bounds}
     async with client.server.app[SERVICES].engine.connect() as conn:
-        return (await conn.execute(sa.text(sql), {"start": dt.datetime(YEAR, 1, 1, tzinfo=SH),
-                                                  "end": dt.datetime(YEAR + 1, 1, 1, tzinfo=SH)})).scalar()
+        return (await conn.execute(sa.text(sql), params)).scalar()
 
 
 IN_YEAR = "t.received_at >= :start AND t.received_at < :end"
 
 
-async def build(client: Any, scope: str | None = None) -> BurdenReport:
+# every month of the year settled: the district's report may keep and reuse month rollups
+LATER = dt.datetime(YEAR + 1, 2, 10, 9, 0, tzinfo=SH)
+
+
+async def build(client: Any, scope: str | None = None, *, store: bool = False) -> BurdenReport:
     services = client.server.app[SERVICES]
-    async with services.engine.connect() as conn:
-        return await build_burden_report(conn, year=YEAR, scope=scope, settings=services.settings,
-                                         item_texts={c: i.text for c, i in services.rules.current.items.items()})
+    async with services.engine.begin() as conn:
+        return await build_burden_report(conn, year=YEAR, scope=scope, settings=services.settings, now=LATER,
+                                         item_texts={c: i.text for c, i in services.rules.current.items.items()},
+                                         store_rollups=store)
 
 
 @pytest.fixture
@@ -160,6 +167,29 @@ async def test_problems_match_the_log(year: Any) -> None:
     assert (certificate.name, certificate.decision, certificate.requests) == ("无犯罪记录证明", "refuse", 3)
     quoted = {q.code for q in report.count("inspection").quotes}
     assert quoted and quoted <= set(await codes(client, "inspection"))
+
+
+async def test_month_rollups_give_the_live_report_and_follow_later_changes(year: Any) -> None:
+    client, live, _ = year
+    assert await build(client, store=True) == live  # computed live, the twelve settled months kept
+    assert await one(client, "SELECT count(DISTINCT month) FROM report_rollups") == 12
+    assert await build(client) == live  # read back from the rollups
+    may = {"start": dt.datetime(YEAR, 5, 1, tzinfo=SH), "end": dt.datetime(YEAR, 6, 1, tzinfo=SH)}
+    in_may = await one(client, f"SELECT count(*) FROM tasks t WHERE {IN_YEAR}", **may)
+    engine = client.server.app[SERVICES].engine
+    async with engine.begin() as conn:  # kept rows are really what is read: empty May's
+        await conn.execute(sa.text("UPDATE report_rollups SET rows = '[]' WHERE month = '2026-05'"))
+    assert in_may and (await build(client)).tasks == live.tasks - in_may
+    # an audited change to a May notice (a correction: inspection → meeting) brings May back from the log
+    task_id = await one(client, f"SELECT min(id) FROM tasks t WHERE {IN_YEAR} AND kind = 'inspection'", **may)
+    async with engine.begin() as conn:
+        await conn.execute(sa.text("UPDATE tasks SET kind = 'meeting' WHERE id = :id"), {"id": task_id})
+        await add_audit(conn, actor="admin:wang", entity="task", entity_id=task_id, action="correct",
+                        before={"kind": "inspection"}, after={"kind": "meeting"}, now=LATER)
+    corrected = await build(client)
+    assert corrected.tasks == live.tasks
+    assert corrected.count("inspection").total == live.count("inspection").total - 5
+    assert corrected.count("meeting").total == live.count("meeting").total + 5
 
 
 async def codes(client: Any, kind: str) -> list[str]:

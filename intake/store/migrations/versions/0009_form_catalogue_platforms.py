@@ -1,4 +1,4 @@
-"""the form catalogue (报表目录) and the platforms named in notices (issue 18)
+"""the form catalogue (报表目录), the platforms named in notices and the yearly report's month rollups (issue 18)
 
 Revision ID: 0009
 Revises: 0004
@@ -85,9 +85,21 @@ def upgrade() -> None:
     )
     op.create_index("ix_platform_mentions_task_id", "platform_mentions", ["task_id"])
     op.create_index("ix_platform_mentions_received_at", "platform_mentions", ["received_at"])
+    op.create_table(
+        "report_rollups",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("month", sa.String(length=7), nullable=False),
+        sa.Column("query", sa.String(length=8), nullable=False),
+        sa.Column("rows", sa.JSON(), nullable=True),
+        sa.Column("audit_id", sa.Integer(), nullable=False),
+        sa.Column("built_at", AwareDateTime(), nullable=False),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("month", "query", name="uq_report_rollups_month_query"),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("report_rollups")
     op.drop_table("platform_mentions")
     op.drop_table("platforms")
     op.drop_table("form_sends")
