@@ -32,7 +32,8 @@ from intake.catalogue.queries import CatalogueRow, catalogue_statement, list_cat
 from intake.errors import InvalidRequest, NotFound
 from intake.reports.burden_assemble import Inputs, assemble
 from intake.reports.burden_model import BurdenReport, Source
-from intake.reports.burden_rollup import Collected, add_rollups, collect, merge_rows, plain_row
+from intake.reports.burden_quotes import q7_quote_candidates
+from intake.reports.burden_rollup import Collected, add_rollups, collect, combine, plain_row
 from intake.settings import IntakeSettings
 from intake.store.models import COMMUNITIES, FORM_SENDS, PLATFORM_MENTIONS, TASK_TARGETS, TASKS
 
@@ -116,7 +117,8 @@ def q3_certificates(where: Sequence[Any]) -> Any:
 def q4_escalations(where: Sequence[Any]) -> Any:
     original = TASKS.alias("original")
     more = sa.or_(TASKS.c.deadline < original.c.deadline, TASKS.c.quantity_value > original.c.quantity_value)
-    return (sa.select(TASKS.c.code, _dept().label("department"), TASKS.c.raw_text, TASKS.c.deadline,
+    return (sa.select(TASKS.c.code, _dept().label("department"), sa.func.substr(TASKS.c.raw_text, 1, 160).label("raw_text"),
+                      TASKS.c.deadline,
                       TASKS.c.quantity_value, original.c.code.label("original_code"),
                       original.c.deadline.label("original_deadline"),
                       original.c.quantity_value.label("original_quantity"))
@@ -145,12 +147,13 @@ async def _community_names(conn: AsyncConnection) -> dict[int, str]:
 
 
 def _statements(scope: Scope) -> Any:
-    """The rolled queries (Q1, Q2, Q3, Q5) for a period of this scope."""
+    """The rolled queries (Q1–Q5, Q7) for a period of this scope."""
 
     def build(start: dt.datetime, end: dt.datetime) -> dict[str, Any]:
         where = _filters(start, end, scope)
         return {"Q1": q1_notices(where), "Q2": q2_assignments(where, scope), "Q3": q3_certificates(where),
-                "Q5": q5_platforms(start, end, scope.community_ids)}
+                "Q4": q4_escalations(where), "Q5": q5_platforms(start, end, scope.community_ids),
+                "Q7": q7_quote_candidates(where)}
 
     return build
 
@@ -162,6 +165,7 @@ TITLES = {
     "Q4": "层层加码:再次下发时截止提前或数量加大的通知",
     "Q5": "社区被要求录入的平台(通知×平台×社区,按月汇总)",
     "Q6": "报表目录:每张表的下发次数、填报社区数、填报份数",
+    "Q7": "引用的通知:每类情形数量最大、时限最紧的通知(按月汇总)",
 }
 
 
@@ -182,10 +186,10 @@ async def build_burden_report_and_rollups(
         collected = await collect(conn, year=year, tz=settings.tz, now=now, statements=statements)
     else:
         live = {q: [plain_row(r) for r in (await conn.execute(stmt)).all()] for q, stmt in statements(start, end).items()}
-        collected = Collected(rows={q: merge_rows([rows]) for q, rows in live.items()})
-    year_statements = {**statements(start, end), "Q4": q4_escalations(where),
+        collected = Collected(rows={q: combine(q, [rows]) for q, rows in live.items()})
+    year_statements = {**statements(start, end),
                        "Q6": catalogue_statement(start=start, end=end, community_ids=the_scope.community_ids)}
-    results = {**collected.rows, "Q4": list((await conn.execute(year_statements["Q4"])).all())}
+    results = collected.rows
     forms: list[CatalogueRow] = await list_catalogue(conn, start=start, end=end,
                                                      community_ids=the_scope.community_ids, only_sent=True)
     inputs = Inputs(

@@ -30,15 +30,14 @@ from intake.reports.burden_model import (
     Source,
     UnfundedItem,
 )
+from intake.reports.burden_quotes import NOT_WORKED, CandidateQuotes
 from intake.store.models import PLATFORM_MENTIONS, TASKS
 from intake.texts_notify import summarise
 
 if TYPE_CHECKING:
     from intake.reports.burden import Scope
 
-__all__ = ["Inputs", "assemble", "quotes"]
-
-NOT_WORKED = ("refused", "withdrawn")
+__all__ = ["Inputs", "assemble"]
 
 
 @dataclass(frozen=True)
@@ -53,17 +52,18 @@ class Inputs:
     sources: tuple[Source, ...]
     item_texts: Mapping[str, str]
 
+    @property
+    def quotes(self) -> CandidateQuotes:
+        return CandidateQuotes(self.results["Q7"])
 
-async def quotes(conn: AsyncConnection, where: Sequence[Any], *, limit: int = 2, note: str = "") -> tuple[Quote, ...]:
-    """The notices behind a case: largest quantity first, then short notice, then the earliest."""
+
+async def _platform_quotes(conn: AsyncConnection, where: Sequence[Any], task_ids: Any) -> tuple[Quote, ...]:
+    """The notices that named the most-named platform (few rows: looked up by id)."""
     dept = sa.func.coalesce(TASKS.c.department, "未注明部门")
     rows = (await conn.execute(
-        sa.select(TASKS.c.code, dept.label("department"), TASKS.c.raw_text, TASKS.c.quantity_value,
-                  TASKS.c.quantity_unit)
-        .where(*where).order_by(TASKS.c.quantity_value.is_(None), TASKS.c.quantity_value.desc(),
-                                TASKS.c.short_notice.desc(), TASKS.c.received_at).limit(limit))).all()
-    return tuple(Quote(code=r.code, department=r.department, text=summarise(r.raw_text, limit=80),
-                       note=note or (f"数量 {r.quantity_value}{r.quantity_unit or ''}" if r.quantity_value else ""))
+        sa.select(TASKS.c.code, dept.label("department"), TASKS.c.raw_text)
+        .where(TASKS.c.id.in_(task_ids), *where).order_by(TASKS.c.id).limit(2))).all()
+    return tuple(Quote(code=r.code, department=r.department, text=summarise(r.raw_text, limit=80), note="")
                  for r in rows)
 
 
@@ -125,13 +125,11 @@ async def _seven(conn: AsyncConnection, inputs: Inputs) -> tuple[SevenCount, ...
         total = sum(by_community.values())
         most = max(by_community.items(), key=lambda kv: (kv[1], -kv[0]), default=(0, 0))
         top = _top(by_department)
-        where = [*inputs.where] + ([TASKS.c.kind == key] if key != "tasks" else [])
-        if top:
-            where.append(sa.func.coalesce(TASKS.c.department, "未注明部门") == top[0][0])
+        quoted = inputs.quotes.pick("kind", kind=None if key == "tasks" else key, department=top[0][0]) if top else ()
         counts.append(SevenCount(
             key=key, label=label, unit=unit, total=total, per_community=round(total / inputs.scope.communities, 1),
-            most=(inputs.community_names.get(most[0], "—"), most[1]), top_departments=top,
-            quotes=await quotes(conn, where) if total else (), source="Q2",
+            most=(inputs.community_names.get(most[0], "—"), most[1]), top_departments=top, quotes=quoted,
+            source="Q2",
         ))
     return tuple(counts)
 
@@ -165,7 +163,7 @@ async def _platform_count(conn: AsyncConnection, inputs: Inputs, label: str, uni
         top_root = max(by_platform.items(), key=lambda kv: (kv[1], -kv[0]))[0]
         ids = [pid for pid, (root, _) in inputs.platform_roots.items() if root == top_root]
         mentioned = sa.select(PLATFORM_MENTIONS.c.task_id).where(PLATFORM_MENTIONS.c.platform_id.in_(ids))
-        found = await quotes(conn, [*inputs.where, TASKS.c.id.in_(mentioned)])
+        found = await _platform_quotes(conn, inputs.where, mentioned)
     per_community = sum(load.platforms for load in loads) / inputs.scope.communities
     most = (loads[0].community, loads[0].platforms) if loads else ("—", 0)
     return SevenCount(key="platform", label=label, unit=unit, total=len(everyone), per_community=round(per_community, 1),
@@ -223,7 +221,6 @@ async def assemble(conn: AsyncConnection, inputs: Inputs) -> BurdenReport:
     for r in inputs.results["Q2"]:
         kind_assignments[r.kind] += r.n
     unfunded, never_funded = _unfunded_items(inputs)
-    w = list(inputs.where)
     escalations = inputs.results["Q4"]
     report = BurdenReport(
         year=inputs.year, scope=f"{inputs.scope.kind}:{inputs.scope.name}", scope_name=inputs.scope.name,
@@ -233,16 +230,15 @@ async def assemble(conn: AsyncConnection, inputs: Inputs) -> BurdenReport:
         seven=await _seven(conn, inputs),
         refused=_sum(inputs, lambda r: r.status == "refused"),
         refused_by_department=_by_department(inputs, lambda r: r.status == "refused"),
-        refused_quotes=await quotes(conn, [*w, TASKS.c.status == "refused"], limit=3),
+        refused_quotes=inputs.quotes.pick("refused", limit=3),
         stopped_forms_refused=_sum(inputs, lambda r: r.stopped),
         unlisted=_sum(inputs, lambda r: r.listing == "unlisted"),
         unlisted_by_department=_by_department(inputs, lambda r: r.listing == "unlisted"),
         unfunded=unfunded, unfunded_items=never_funded,
-        unfunded_quotes=await quotes(conn, [*w, TASKS.c.listing == "assist", TASKS.c.funded.is_(False),
-                                            TASKS.c.status.not_in(NOT_WORKED)]),
+        unfunded_quotes=inputs.quotes.pick("unfunded"),
         short_notice=_sum(inputs, lambda r: r.short_notice),
         short_by_department=_by_department(inputs, lambda r: r.short_notice),
-        short_quotes=await quotes(conn, [*w, TASKS.c.short_notice.is_(True)], note="留给社区不足3个工作日"),
+        short_quotes=inputs.quotes.pick("short", note="留给社区不足3个工作日"),
         duplicates=_sum(inputs, lambda r: r.dup), escalations=len(escalations),
         escalation_quotes=tuple(burden_advice.escalation_quote(r) for r in escalations[:3]),
         repeat_collection=_sum(inputs, lambda r: r.repeat_collection),

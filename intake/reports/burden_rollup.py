@@ -1,4 +1,4 @@
-"""Month rollups of the yearly report's additive queries (Q1, Q2, Q3, Q5), for the district scope.
+"""Month rollups of the yearly report's queries (counts Q1, Q2, Q3, Q5; lists Q4, Q7), for the district.
 
 A year over a million tasks is twelve months of GROUP BY over the log; eleven of them rarely change.
 Each settled month's rows are kept in ``report_rollups`` with the newest audit id at the time,
@@ -9,7 +9,7 @@ and read back instead of recomputed while they hold:
 * a kept month is **stale** when an audit entry newer than its rollup names a task received in that
   month (withdrawn, corrected, admitted, refused, a late arrival): it is computed again.
 
-Rows are summed over the months (every figure of these queries is a count), so the rollups give
+Counts are summed over the months and lists (层层加码, quote candidates) joined, so the rollups give
 the same report as the live queries; a test holds them to that.
 """
 
@@ -27,9 +27,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from intake.store.models import AUDIT_LOG, REPORT_ROLLUPS, TASKS
 
-__all__ = ["ROLLED", "SETTLE_DAYS", "Collected", "collect", "add_rollups", "merge_rows", "plain_row"]
+__all__ = ["ROLLED", "ADDITIVE", "SETTLE_DAYS", "Collected", "collect", "add_rollups", "merge_rows", "plain_row",
+           "combine"]
 
-ROLLED = ("Q1", "Q2", "Q3", "Q5")
+ROLLED = ("Q1", "Q2", "Q3", "Q4", "Q5", "Q7")
+ADDITIVE = ("Q1", "Q2", "Q3", "Q5")  # counts, summed over months; the others are lists, joined
 SETTLE_DAYS = 35
 
 Statements = Callable[[dt.datetime, dt.datetime], Mapping[str, Any]]
@@ -52,8 +54,23 @@ def _months(year: int, tz: ZoneInfo) -> list[tuple[str, dt.datetime, dt.datetime
     return out
 
 
+def _plain(value: Any) -> Any:
+    if value is None or isinstance(value, str | int | float):
+        return value
+    if isinstance(value, dt.date):  # dates and datetimes: ISO text (JSON)
+        return value.isoformat()
+    return bool(value)
+
+
 def plain_row(row: Any) -> dict[str, Any]:
-    return {k: (v if v is None or isinstance(v, str | int | float) else bool(v)) for k, v in row._mapping.items()}
+    return {k: _plain(v) for k, v in row._mapping.items()}
+
+
+def combine(query: str, parts: Sequence[Sequence[Mapping[str, Any]]]) -> list[Any]:
+    """A query's rows over several periods: counts summed, lists joined."""
+    if query in ADDITIVE:
+        return merge_rows(parts)
+    return [SimpleNamespace(**row) for rows in parts for row in rows]
 
 
 def merge_rows(parts: Sequence[Sequence[Mapping[str, Any]]]) -> list[Any]:
@@ -109,7 +126,7 @@ async def collect(conn: AsyncConnection, *, year: int, tz: ZoneInfo, now: dt.dat
             parts[query].append(rows)
             if settled:
                 fresh.append((month, query, rows))
-    return Collected(rows={q: merge_rows(p) for q, p in parts.items()}, fresh=fresh, audit_id=audit_id,
+    return Collected(rows={q: combine(q, p) for q, p in parts.items()}, fresh=fresh, audit_id=audit_id,
                      months_kept=kept)
 
 
