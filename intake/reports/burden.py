@@ -33,7 +33,7 @@ from intake.errors import InvalidRequest, NotFound
 from intake.reports.burden_assemble import Inputs, assemble
 from intake.reports.burden_model import BurdenReport, Source
 from intake.reports.burden_quotes import q7_quote_candidates
-from intake.reports.burden_rollup import Collected, add_rollups, collect, combine, plain_row
+from intake.reports.burden_rollup import Collected, add_rollups, collect, combine, plain_row, project
 from intake.settings import IntakeSettings
 from intake.store.models import COMMUNITIES, FORM_SENDS, PLATFORM_MENTIONS, TASK_TARGETS, TASKS
 
@@ -185,7 +185,8 @@ async def build_burden_report_and_rollups(
     if the_scope.community_ids is None:
         collected = await collect(conn, year=year, tz=settings.tz, now=now, statements=statements)
     else:
-        live = {q: [plain_row(r) for r in (await conn.execute(stmt)).all()] for q, stmt in statements(start, end).items()}
+        live = {q: project(q, [plain_row(r) for r in (await conn.execute(stmt)).all()])
+                for q, stmt in statements(start, end).items()}
         collected = Collected(rows={q: combine(q, [rows]) for q, rows in live.items()})
     year_statements = {**statements(start, end),
                        "Q6": catalogue_statement(start=start, end=end, community_ids=the_scope.community_ids)}

@@ -67,6 +67,10 @@ async def _platform_quotes(conn: AsyncConnection, where: Sequence[Any], task_ids
                  for r in rows)
 
 
+def _axis(inputs: Inputs, query: str, axis: str) -> list[Any]:
+    return [r for r in inputs.results[query] if r.axis == axis]
+
+
 def _top(counter: Counter[str], n: int = 3) -> tuple[tuple[str, int], ...]:
     return tuple(sorted(counter.items(), key=lambda kv: (-kv[1], kv[0]))[:n])
 
@@ -98,7 +102,7 @@ def _departments(inputs: Inputs) -> tuple[tuple[DepartmentItems, ...], int, int]
     for r in inputs.results["Q1"]:
         tasks[r.department] += r.n
     assignments: Counter[str] = Counter()
-    for r in inputs.results["Q2"]:
+    for r in _axis(inputs, "Q2", "department"):
         assignments[r.department] += r.n
     rows = []
     for department in set(by_department) | set(tasks):
@@ -116,12 +120,14 @@ async def _seven(conn: AsyncConnection, inputs: Inputs) -> tuple[SevenCount, ...
         if key == "platform":
             counts.append(await _platform_count(conn, inputs, label, unit))
             continue
-        rows = [r for r in inputs.results["Q2"] if key == "tasks" or r.kind == key]
         by_community: Counter[int] = Counter()
         by_department: Counter[str] = Counter()
-        for r in rows:
-            by_community[r.community_id] += r.n
-            by_department[r.department] += r.n
+        for r in _axis(inputs, "Q2", "community"):
+            if key == "tasks" or r.kind == key:
+                by_community[r.community_id] += r.n
+        for r in _axis(inputs, "Q2", "department"):
+            if key == "tasks" or r.kind == key:
+                by_department[r.department] += r.n
         total = sum(by_community.values())
         most = max(by_community.items(), key=lambda kv: (kv[1], -kv[0]), default=(0, 0))
         top = _top(by_department)
@@ -137,7 +143,7 @@ async def _seven(conn: AsyncConnection, inputs: Inputs) -> tuple[SevenCount, ...
 def _platform_loads(inputs: Inputs) -> tuple[PlatformLoad, ...]:
     per_community: dict[int, set[str]] = defaultdict(set)
     per_data: dict[tuple[int, str], set[str]] = defaultdict(set)
-    for r in inputs.results["Q5"]:
+    for r in _axis(inputs, "Q5", "data"):
         root = inputs.platform_roots.get(r.platform_id, (r.platform_id, str(r.platform_id)))[1]
         per_community[r.community_id].add(root)
         data = f"{r.item} {inputs.item_texts.get(r.item, '')}".strip() if r.item else KIND_ZH.get(r.kind, r.kind)
@@ -155,8 +161,9 @@ async def _platform_count(conn: AsyncConnection, inputs: Inputs, label: str, uni
     everyone = {name for load in loads for name in load.names}
     by_department: Counter[str] = Counter()
     by_platform: Counter[int] = Counter()
-    for r in inputs.results["Q5"]:
+    for r in _axis(inputs, "Q5", "department"):
         by_department[r.department] += r.n
+    for r in _axis(inputs, "Q5", "data"):
         by_platform[inputs.platform_roots.get(r.platform_id, (r.platform_id, ""))[0]] += r.n
     found: tuple[Quote, ...] = ()
     if by_platform:
@@ -218,7 +225,7 @@ async def assemble(conn: AsyncConnection, inputs: Inputs) -> BurdenReport:
     kind_assignments: Counter[str] = Counter()
     for r in inputs.results["Q1"]:
         kinds[r.kind] += r.n
-    for r in inputs.results["Q2"]:
+    for r in _axis(inputs, "Q2", "department"):
         kind_assignments[r.kind] += r.n
     unfunded, never_funded = _unfunded_items(inputs)
     escalations = inputs.results["Q4"]

@@ -28,7 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from intake.store.models import AUDIT_LOG, REPORT_ROLLUPS, TASKS
 
 __all__ = ["ROLLED", "ADDITIVE", "SETTLE_DAYS", "Collected", "collect", "add_rollups", "merge_rows", "plain_row",
-           "combine"]
+           "combine", "project", "PROJECTIONS"]
 
 ROLLED = ("Q1", "Q2", "Q3", "Q4", "Q5", "Q7")
 ADDITIVE = ("Q1", "Q2", "Q3", "Q5")  # counts, summed over months; the others are lists, joined
@@ -73,12 +73,35 @@ def combine(query: str, parts: Sequence[Sequence[Mapping[str, Any]]]) -> list[An
     return [SimpleNamespace(**row) for rows in parts for row in rows]
 
 
+# Counts whose groups cross several dimensions are kept as the projections the report reads
+# (a month of Q2 over 100 communities × 30 departments × 12 kinds is 36,000 groups; its two
+# projections, 1,560): (axis, the columns kept).
+PROJECTIONS: dict[str, tuple[tuple[str, tuple[str, ...]], ...]] = {
+    "Q2": (("community", ("community_id", "kind")), ("department", ("department", "kind"))),
+    "Q5": (("data", ("community_id", "platform_id", "item", "kind")), ("department", ("department",))),
+}
+
+
+def project(query: str, rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """The query's rows summed onto each of its projections (rows carry ``axis``), or the rows as they are."""
+    if query not in PROJECTIONS:
+        return [dict(row) for row in rows]
+    out: list[dict[str, Any]] = []
+    for axis, columns in PROJECTIONS[query]:
+        totals: dict[tuple[Any, ...], int] = {}
+        for row in rows:
+            key = tuple(row[c] for c in columns)
+            totals[key] = totals.get(key, 0) + int(row["n"])
+        out += [{"axis": axis, **dict(zip(columns, key, strict=True)), "n": n} for key, n in totals.items()]
+    return out
+
+
 def merge_rows(parts: Sequence[Sequence[Mapping[str, Any]]]) -> list[Any]:
     """Sum ``n`` over rows with the same other columns (one month's groups added to the next's)."""
-    totals: dict[tuple[tuple[str, Any], ...], int] = {}
+    totals: dict[tuple[Any, ...], int] = {}
     for rows in parts:
         for row in rows:
-            key = tuple((k, (bool(v) if isinstance(v, bool) else v)) for k, v in row.items() if k != "n")
+            key = tuple(kv for kv in row.items() if kv[0] != "n")
             totals[key] = totals.get(key, 0) + int(row["n"])
     return [SimpleNamespace(**dict(key), n=n) for key, n in totals.items()]
 
@@ -122,7 +145,7 @@ async def collect(conn: AsyncConnection, *, year: int, tz: ZoneInfo, now: dt.dat
                 parts[query].append(mine[query][1])
             continue
         for query, stmt in statements(start, end).items():
-            rows = [plain_row(r) for r in (await conn.execute(stmt)).all()]
+            rows = project(query, [plain_row(r) for r in (await conn.execute(stmt)).all()])
             parts[query].append(rows)
             if settled:
                 fresh.append((month, query, rows))
