@@ -23,7 +23,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from classifiers.forms import FormRules, normalise_fields, normalise_name
 from intake.audit import add_audit
 from intake.errors import InvalidRequest, NotFound
-from intake.store.models import FORM_SENDS, FORMS, FormDecision, FormSource
+from intake.store.models import FormDecision, FormSource
+from intake.store.models_catalogue import FORM_SENDS, FORMS
 
 __all__ = [
     "FieldRepeat",

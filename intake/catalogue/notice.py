@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
+from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
 
@@ -35,6 +36,11 @@ class NoticeCatalogue:
     fields: tuple[str, ...]  # the columns the notice lists (for its first form)
     platforms: tuple[str, ...]
     stopped: FormEntry | None = None
+
+    @property
+    def refusal_note(self) -> str | None:
+        """The task's review note when a stopped form refuses it."""
+        return None if self.stopped is None else f"报表目录停用:《{self.stopped.name}》"
 
 
 @dataclass(frozen=True)
@@ -66,7 +72,7 @@ async def record_notice(
     task_id: int,
     department: str | None,
     department_id: int | None,
-    recurrence: str | None,
+    recurrence: StrEnum | str | None,
     received_at: dt.datetime,
     rules: FormRules,
     actor: str,
@@ -78,7 +84,8 @@ async def record_notice(
     for index, name in enumerate(notice.forms):
         fields: Sequence[str] = notice.fields if index == 0 else ()
         entry = await add_form(conn, name=name, department=department, department_id=department_id, fields=fields,
-                               source=FormSource.notice, now=received_at, rules=rules, recurrence=recurrence,
+                               source=FormSource.notice, now=received_at, rules=rules,
+                               recurrence=None if recurrence is None else str(recurrence),
                                task_id=task_id, actor=actor)
         await add_form_send(conn, form_id=entry.id, task_id=task_id, received_at=received_at)
         entries.append(entry)

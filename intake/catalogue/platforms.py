@@ -17,7 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from intake.audit import add_audit
 from intake.errors import InvalidRequest, NotFound
-from intake.store.models import PLATFORM_MENTIONS, PLATFORMS, TASK_TARGETS
+from intake.store.models import TASK_TARGETS
+from intake.store.models_catalogue import PLATFORM_MENTIONS, PLATFORMS
 
 __all__ = ["PlatformRow", "add_platform_mentions", "list_platforms", "merge_platform", "rename_platform",
            "platform_roots"]

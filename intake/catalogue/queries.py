@@ -13,7 +13,8 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from intake.store.models import FORM_SENDS, FORMS, TASK_TARGETS, TASKS
+from intake.store.models import TASK_TARGETS, TASKS
+from intake.store.models_catalogue import FORM_SENDS, FORMS
 
 __all__ = ["CatalogueRow", "list_catalogue", "catalogue_statement"]
 

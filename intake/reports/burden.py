@@ -35,7 +35,8 @@ from intake.reports.burden_model import BurdenReport, Source
 from intake.reports.burden_quotes import q7_quote_candidates
 from intake.reports.burden_rollup import Collected, add_rollups, collect, combine, plain_row, project
 from intake.settings import IntakeSettings
-from intake.store.models import COMMUNITIES, FORM_SENDS, PLATFORM_MENTIONS, TASK_TARGETS, TASKS
+from intake.store.models import COMMUNITIES, TASK_TARGETS, TASKS
+from intake.store.models_catalogue import FORM_SENDS, PLATFORM_MENTIONS
 
 __all__ = ["build_burden_report", "build_burden_report_and_rollups", "parse_scope", "year_bounds", "Scope"]
 

@@ -31,7 +31,8 @@ from intake.reports.burden_model import (
     UnfundedItem,
 )
 from intake.reports.burden_quotes import NOT_WORKED, CandidateQuotes
-from intake.store.models import PLATFORM_MENTIONS, TASKS
+from intake.store.models import TASKS
+from intake.store.models_catalogue import PLATFORM_MENTIONS
 from intake.texts_notify import summarise
 
 if TYPE_CHECKING:

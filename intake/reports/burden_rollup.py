@@ -25,7 +25,8 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from intake.store.models import AUDIT_LOG, REPORT_ROLLUPS, TASKS
+from intake.store.models import AUDIT_LOG, TASKS
+from intake.store.models_catalogue import REPORT_ROLLUPS
 
 __all__ = ["ROLLED", "ADDITIVE", "SETTLE_DAYS", "Collected", "collect", "add_rollups", "merge_rows", "plain_row",
            "combine", "project", "PROJECTIONS"]

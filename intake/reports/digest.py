@@ -32,7 +32,8 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from intake.scheduler import digest_month_due, month_bounds, previous_month
+from intake.calendar import digest_month_due, month_bounds, previous_month
+from intake.labels import KIND_ZH, LISTING_ZH
 from intake.settings import IntakeSettings
 from intake.store.models import COMMUNITIES as T_COMMUNITIES
 from intake.store.models import DEPARTMENTS as T_DEPARTMENTS
@@ -41,7 +42,6 @@ from intake.store.models import RATINGS as T_RATINGS
 from intake.store.models import TASK_TARGETS as T_TARGETS
 from intake.store.models import TASKS as T_TASKS
 from intake.store.models import AwareDateTime
-from intake.texts_notify import KIND_ZH, LISTING_ZH
 
 if TYPE_CHECKING:
     from intake.context import Services

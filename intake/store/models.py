@@ -8,16 +8,26 @@ Migrations live in ``intake/store/migrations`` and are generated from this metad
 from __future__ import annotations
 
 import datetime as dt
-from enum import StrEnum
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
+from intake.store.values import (
+    ConsoleRole,
+    FormDecision,
+    FormSource,
+    OutboxStatus,
+    Role,
+    TargetStatus,
+    TaskStatus,
+)
+
 __all__ = [
     "AwareDateTime",
     "Role",
+    "ConsoleRole",
     "TaskStatus",
     "TargetStatus",
     "OutboxStatus",
@@ -82,34 +92,6 @@ def _ts(*, nullable: bool = False, index: bool = False) -> Any:
 
 def _json(default: Any = None) -> Any:
     return Field(default_factory=lambda: default() if callable(default) else default, sa_column=sa.Column(sa.JSON, nullable=True))
-
-
-class Role(StrEnum):
-    clerk = "clerk"
-    head = "head"
-    admin = "admin"
-
-
-class TaskStatus(StrEnum):
-    accepted = "accepted"
-    refused = "refused"
-    pending_review = "pending_review"
-    withdrawn = "withdrawn"
-    done = "done"
-
-
-class TargetStatus(StrEnum):
-    open = "open"
-    done = "done"
-    withdrawn = "withdrawn"
-    refused = "refused"
-
-
-class OutboxStatus(StrEnum):
-    pending = "pending"
-    sending = "sending"
-    sent = "sent"
-    dead = "dead"
 
 
 class Department(SQLModel, table=True):
@@ -304,7 +286,7 @@ class AdminUser(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     username: str = Field(max_length=64, unique=True, index=True)
     password_hash: str = Field(max_length=256)
-    role: str = Field(default="admin", max_length=16)  # admin / viewer
+    role: str = Field(default=ConsoleRole.admin.value, max_length=16)  # ConsoleRole
     active: bool = True
     failed_logins: int = 0
     locked_until: dt.datetime | None = _ts(nullable=True)
@@ -332,93 +314,6 @@ class DigestArchive(SQLModel, table=True):
     created_at: dt.datetime = _ts()
 
 
-class FormDecision(StrEnum):
-    """The catalogue's decision on a form (报表目录): not yet reviewed, keep, merge into another, stop."""
-
-    pending = "pending"
-    keep = "keep"
-    merge = "merge"
-    stop = "stop"
-
-
-class FormSource(StrEnum):
-    notice = "notice"  # named in a notice's text (《…表》)
-    attachment = "attachment"  # an attached spreadsheet's header row and sheet names
-    console = "console"  # entered by an admin
-
-
-class CatalogueForm(SQLModel, table=True):
-    """One form in the catalogue (报表目录): a department's form, its fields and the decision on it."""
-
-    __tablename__ = "forms"
-    __table_args__ = (sa.UniqueConstraint("name_key", "department", name="uq_forms_name_department"),)
-    id: int | None = Field(default=None, primary_key=True)
-    name: str = Field(max_length=200)
-    name_key: str = Field(max_length=200, index=True)  # normalised name: what a notice is matched by
-    department_id: int | None = Field(default=None, foreign_key="departments.id")
-    department: str = Field(default="", max_length=64)  # "" when the notice named none
-    fields: list[str] = _json(list)  # header cells as given
-    field_keys: list[str] = _json(list)  # normalised (classifiers.forms.normalise_field)
-    source: str = Field(max_length=16)  # FormSource
-    recurrence: str | None = Field(default=None, max_length=16)
-    decision: str = Field(default=FormDecision.pending.value, max_length=16)
-    merge_into_id: int | None = Field(default=None, foreign_key="forms.id")
-    decision_note: str | None = Field(default=None, sa_column=sa.Column(sa.Text, nullable=True))
-    decided_by: str | None = Field(default=None, max_length=64)
-    decided_at: dt.datetime | None = _ts(nullable=True)
-    repeat_of_id: int | None = Field(default=None, foreign_key="forms.id")  # 重复采集: the earlier form
-    repeat_shared: int = 0  # how many of this form's fields the earlier one already collects
-    first_task_id: int | None = Field(default=None, foreign_key="tasks.id")
-    first_seen_at: dt.datetime = _ts()
-    created_at: dt.datetime = _ts()
-
-
-class FormSend(SQLModel, table=True):
-    """A notice that sends a catalogued form to communities (its targets fill it in)."""
-
-    __tablename__ = "form_sends"
-    __table_args__ = (sa.UniqueConstraint("form_id", "task_id", name="uq_form_sends_form_task"),)
-    id: int | None = Field(default=None, primary_key=True)
-    form_id: int = Field(foreign_key="forms.id")  # uq_form_sends_form_task leads with it
-    task_id: int = Field(foreign_key="tasks.id", index=True)
-    received_at: dt.datetime = _ts(index=True)
-
-
-class Platform(SQLModel, table=True):
-    """A system, platform, app or mini program named in notices; admins rename and merge them."""
-
-    __tablename__ = "platforms"
-    id: int | None = Field(default=None, primary_key=True)
-    name: str = Field(max_length=64, unique=True)  # as recognised: what a notice is matched by
-    display_name: str = Field(max_length=64)
-    merged_into_id: int | None = Field(default=None, foreign_key="platforms.id")
-    created_at: dt.datetime = _ts()
-
-
-class PlatformMention(SQLModel, table=True):
-    """A notice that asks communities to type into a platform."""
-
-    __tablename__ = "platform_mentions"
-    __table_args__ = (sa.UniqueConstraint("platform_id", "task_id", name="uq_platform_mentions_platform_task"),)
-    id: int | None = Field(default=None, primary_key=True)
-    platform_id: int = Field(foreign_key="platforms.id")
-    task_id: int = Field(foreign_key="tasks.id", index=True)
-    received_at: dt.datetime = _ts(index=True)
-
-
-class ReportRollup(SQLModel, table=True):
-    """One closed month's rows of one yearly-report query (intake/reports/burden_rollup.py)."""
-
-    __tablename__ = "report_rollups"
-    __table_args__ = (sa.UniqueConstraint("month", "query", name="uq_report_rollups_month_query"),)
-    id: int | None = Field(default=None, primary_key=True)
-    month: str = Field(max_length=7)  # YYYY-MM, local
-    query: str = Field(max_length=8)  # Q1, Q2, …
-    rows: list[dict[str, Any]] = _json(list)
-    audit_id: int = 0  # the newest audit entry when built: a later change to the month's tasks rebuilds it
-    built_at: dt.datetime = _ts()
-
-
 def _table(model: type[SQLModel]) -> sa.Table:
     table = model.__table__  # type: ignore[attr-defined]
     assert isinstance(table, sa.Table)
@@ -441,8 +336,12 @@ OUTBOX = _table(OutboxMessage)
 ADMIN_USERS = _table(AdminUser)
 RULE_VERSIONS = _table(RuleVersion)
 DIGESTS = _table(DigestArchive)
-FORMS = _table(CatalogueForm)
-FORM_SENDS = _table(FormSend)
-PLATFORMS = _table(Platform)
-PLATFORM_MENTIONS = _table(PlatformMention)
-REPORT_ROLLUPS = _table(ReportRollup)
+
+# the form catalogue, platforms and report rollups (issue 18), registered on the same metadata
+from intake.store.models_catalogue import (  # noqa: E402
+    CatalogueForm,
+    FormSend,
+    Platform,
+    PlatformMention,
+    ReportRollup,
+)

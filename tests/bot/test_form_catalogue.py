@@ -17,7 +17,8 @@ import sqlalchemy as sa
 from bot.keys import SERVICES
 from intake.catalogue.forms import add_form_from_fields
 from intake.catalogue.notice import get_form_rules
-from intake.store.models import FORMS, PLATFORMS, Role
+from intake.store.models import Role
+from intake.store.models_catalogue import FORMS, PLATFORMS
 from tests.bot.test_intake_chat import bound, rows
 from tests.conftest import make_settings
 from tests.console_support import add_user, build_app, login

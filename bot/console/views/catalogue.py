@@ -35,7 +35,8 @@ from intake.reports.burden_rollup import add_rollups
 from intake.reports.digest import CjkFontMissing
 from intake.store.models import FormDecision, FormSource
 
-__all__ = ["setup_catalogue_routes"]
+__all__ = ["handle_catalogue", "handle_form_add", "handle_form_decision", "handle_platforms",
+           "handle_platform_update", "handle_report", "handle_report_file"]
 
 MIME = {"md": "text/markdown; charset=utf-8", "pdf": "application/pdf",
         "docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document"}
@@ -186,15 +187,3 @@ async def handle_report_file(request: web.Request) -> web.StreamResponse:
     filename = quote(f"{report.title}.{fmt}")
     return web.Response(body=body, headers={"Content-Type": MIME[fmt],
                                             "Content-Disposition": f"attachment; filename*=UTF-8''{filename}"})
-
-
-def setup_catalogue_routes(app: web.Application) -> None:
-    r = app.router
-    page = r.add_resource("/catalogue", name="catalogue")
-    page.add_route("GET", handle_catalogue)
-    page.add_route("POST", handle_form_add)
-    r.add_post("/catalogue/{id}/decision", handle_form_decision, name="form_decision")
-    r.add_get("/platforms", handle_platforms, name="platforms")
-    r.add_post("/platforms/{id}", handle_platform_update, name="platform_update")
-    r.add_get("/report", handle_report, name="report")
-    r.add_get("/report.{fmt}", handle_report_file, name="report_file")
