@@ -227,7 +227,8 @@ async def _handle_intake(
             conn, account_id=account.id, state=AWAITING_DEADLINE, task_id=new.task.id,
             expires_at=msg.received_at + dt.timedelta(minutes=ctx.settings.dialogue.timeout_minutes),
         )
-    return texts.build_receipt(new, item_text=item_text(ctx.rules, new.task.item), reminder_days=ctx.settings.schedule.reminder_days)
+    return texts.build_receipt(new, item_text=item_text(ctx.rules, new.task.item),
+                               reminder_days=ctx.settings.schedule.reminder_days, tz=ctx.settings.tz)
 
 
 async def _handle_deadline_answer(
