@@ -8,6 +8,7 @@ turns into Chinese replies.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -31,6 +32,7 @@ from intake.store.models import (
     TASK_TARGETS,
     TASKS,
     TargetStatus,
+    TaskSource,
     TaskStatus,
 )
 from intake.store.recent import IntakeMemory, RecentTask
@@ -49,6 +51,12 @@ __all__ = [
     "list_community_targets",
     "withdraw_task",
     "complete_target",
+    "quiet_target",
+    "get_community_task",
+    "set_task_funding",
+    "needs_funding_answer",
+    "NO_FUNDING_WORDS",
+    "HELD_FOR_FUNDING",
     "rate_department",
     "add_target_reminders",
     "next_task_code",
@@ -60,6 +68,9 @@ _MARK_REPEAT = Prepared(
     sa.update(TASKS).where(TASKS.c.id == sa.bindparam("task_id")).values(repeat_collection=sa.true())
 )
 OPEN_STATUSES = (TaskStatus.accepted.value, TaskStatus.pending_review.value)
+# review_note of an assist task held under [admission] unfunded_assist = "hold" until its funding is stated
+HELD_FOR_FUNDING = "待说明经费或工作条件(费随事转)"
+NO_FUNDING_WORDS = frozenset({"无", "没有", "无经费", "没有经费", "暂无"})
 
 
 @dataclass(frozen=True)
@@ -95,6 +106,10 @@ class TaskView:
     duplicate_of_code: str | None
     repeat_collection: bool
     targets: tuple[TargetView, ...] = field(default=())
+    source: str = TaskSource.bot.value
+    trace_demand: tuple[str, ...] = ()
+    funding_note: str | None = None
+    review_note: str | None = None
 
     @property
     def is_open(self) -> bool:
@@ -107,6 +122,13 @@ class NewTask:
     asks_deadline: bool
     duplicate_of_code: str | None
     repeat_collection_with: tuple[str, ...]  # other departments that asked for the same data
+    asks_funding: bool = False  # [admission] unfunded_assist "ask"/"hold": the clerk is asked once
+
+
+def needs_funding_answer(task: TaskView, policy: str) -> bool:
+    """An assist task sent without funding, under a policy that asks the clerk for it."""
+    return (policy in ("ask", "hold") and task.listing == "assist" and not task.funded
+            and task.status in OPEN_STATUSES and task.funding_note is None)
 
 
 def _counter_upsert(dialect: str) -> Any:
@@ -130,10 +152,12 @@ async def next_task_code(conn: AsyncConnection, *, day: dt.date) -> str:
     return f"R-{key}-{number:04d}"
 
 
-def _status_for(c: Classification) -> str:
+def _status_for(c: Classification, *, unfunded_assist: str) -> str:
     if c.listing == Listing.NEGATIVE:
         return TaskStatus.refused.value
     if c.listing == Listing.UNLISTED:
+        return TaskStatus.pending_review.value
+    if unfunded_assist == "hold" and c.listing == Listing.ASSIST and not c.funded and not c.emergency:
         return TaskStatus.pending_review.value
     return TaskStatus.accepted.value
 
@@ -170,10 +194,13 @@ async def create_task(
     received_at: dt.datetime,
     settings: IntakeSettings,
     memory: IntakeMemory,
+    source: str = TaskSource.bot.value,
+    community_ids: Sequence[tuple[int, str]] | None = None,
 ) -> NewTask:
     """Store one notice: the task, its targets, its reminders and the audit entry, in the caller's transaction.
 
-    The directory and the look-backs for resends and 重复采集 come from ``memory`` (brought up to date
+    ``source`` says how it reached Jianfu; a community's report (``community_ids`` its one community, whose
+    head already has it) is addressed to that community and counts as announced. The directory and the look-backs for resends and 重复采集 come from ``memory`` (brought up to date
     by the writer at the start of this transaction), not from queries per notice.
     """
     c = classification
@@ -186,7 +213,8 @@ async def create_task(
             department_id = await get_or_add_department(conn, name=department_name)
     local_day = received_at.astimezone(tz).date()
     code = await next_task_code(conn, day=local_day)
-    status = _status_for(c)
+    status = _status_for(c, unfunded_assist=settings.admission.unfunded_assist)
+    held = status == TaskStatus.pending_review.value and c.listing == Listing.ASSIST
     duplicate = memory.find_duplicate(department_id=department_id, text=text, now=received_at)
     same_data = memory.find_same_data(department_id=department_id, kind=c.kind.value, keywords=c.keywords,
                                       now=received_at)
@@ -229,6 +257,10 @@ async def create_task(
             "repeat_collection": bool(same_data),
             "short_notice": short,
             "corrected": False,
+            "review_note": HELD_FOR_FUNDING if held else None,
+            "source": source,
+            "trace_demand": list(c.trace_demand) or None,
+            "funding_note": None,
             "received_at": received_at,
             "created_at": received_at,
             "updated_at": received_at,
@@ -238,14 +270,16 @@ async def create_task(
     if same_data:
         await _MARK_REPEAT.many(conn, [{"task_id": t} for t, _ in same_data])
     target_status = TargetStatus.refused.value if status == TaskStatus.refused.value else TargetStatus.open.value
-    communities = memory.target_communities(c.communities)
+    communities = list(community_ids) if community_ids is not None else memory.target_communities(c.communities)
+    announced = received_at if source == TaskSource.community.value else None
     target_ids: list[int] = []
     if communities:
         # one executemany, then one read of the ids (RETURNING with many rows is a statement per row)
         await _INSERT_TARGETS.many(
             conn,
             [
-                {"task_id": task_id, "community_id": cid, "status": target_status, "due_date": c.deadline}
+                {"task_id": task_id, "community_id": cid, "status": target_status, "due_date": c.deadline,
+                 "announced_at": announced, "quiet": False}
                 for cid, _ in communities
             ],
         )
@@ -260,7 +294,8 @@ async def create_task(
     ))
     await add_audit(
         conn, actor=f"account:{account.id}", entity="task", entity_id=task_id, action="create",
-        after={"code": code, "status": status, "listing": c.listing.value, "item": c.item, "kind": c.kind.value},
+        after={"code": code, "status": status, "listing": c.listing.value, "item": c.item, "kind": c.kind.value,
+               "source": source},
         now=received_at,
     )
     view = TaskView(
@@ -273,6 +308,7 @@ async def create_task(
         repeat_collection=bool(same_data),
         targets=tuple(TargetView(community=name, status=target_status, due_date=c.deadline, done_at=None)
                       for _, name in communities),
+        source=source, trace_demand=tuple(c.trace_demand), review_note=HELD_FOR_FUNDING if held else None,
     )
     asks_deadline = c.deadline is None and status != TaskStatus.refused.value
     return NewTask(
@@ -280,6 +316,8 @@ async def create_task(
         asks_deadline=asks_deadline,
         duplicate_of_code=duplicate[1] if duplicate else None,
         repeat_collection_with=tuple(sorted({d for _, d in same_data if d})),
+        asks_funding=source != TaskSource.community.value
+        and needs_funding_answer(view, settings.admission.unfunded_assist),
     )
 
 
@@ -339,6 +377,8 @@ async def get_task(conn: AsyncConnection, *, code: str) -> TaskView:
         quantity_value=row.quantity_value, quantity_unit=row.quantity_unit, needs_review=row.needs_review,
         short_notice=row.short_notice, duplicate_of_code=duplicate_code, repeat_collection=row.repeat_collection,
         targets=tuple(TargetView(community=t.name, status=t.status, due_date=t.due_date, done_at=t.done_at) for t in targets),
+        source=row.source, trace_demand=tuple(row.trace_demand or ()), funding_note=row.funding_note,
+        review_note=row.review_note,
     )
 
 
@@ -477,13 +517,79 @@ async def rate_department(
             )
         )
     ).first()
-    values: dict[str, Any] = {"score": score, "comment": comment, "account_id": account.id, "created_at": now}
+    # anonymous: neither the rating nor its audit entry names the rater's account
+    values: dict[str, Any] = {"score": score, "comment": comment, "account_id": None, "created_at": now}
     if existing is None:
         await conn.execute(sa.insert(RATINGS).values(community_id=account.community_id, department_id=department_id,
                                                     month=month, **values))
     else:
         await conn.execute(sa.update(RATINGS).where(RATINGS.c.id == existing.id).values(**values))
-    await add_audit(conn, actor=f"account:{account.id}", entity="rating", entity_id=None, action="rate",
-                    before={"score": existing.score} if existing else None,
-                    after={"department": department, "month": month, "score": score, "comment": comment}, now=now)
+    await add_audit(conn, actor="anonymous", entity="rating", entity_id=None, action="rate",
+                    before=None, after={"department": department, "month": month}, now=now)
     return month
+
+
+async def _head_target(conn: AsyncConnection, *, account: AccountView, task: TaskView) -> Any:
+    """The head's community's target on a task; Forbidden when the task was not addressed to it."""
+    if account.community_id is None:
+        raise Forbidden("您的账号未绑定社区。")
+    target = (
+        await conn.execute(
+            sa.select(TASK_TARGETS.c.id, TASK_TARGETS.c.status, TASK_TARGETS.c.quiet)
+            .where(TASK_TARGETS.c.task_id == task.id, TASK_TARGETS.c.community_id == account.community_id)
+        )
+    ).first()
+    if target is None:
+        raise Forbidden(f"{task.code} 没有派给{account.community},只能查看和处理派给本社区的任务。")
+    return target
+
+
+async def get_community_task(conn: AsyncConnection, *, account: AccountView, code: str) -> TaskView:
+    """A task addressed to the head's community (``查询 R-…`` by a head)."""
+    task = await get_task(conn, code=code)
+    await _head_target(conn, account=account, task=task)
+    return task
+
+
+async def quiet_target(conn: AsyncConnection, *, account: AccountView, code: str, now: dt.datetime) -> TaskView:
+    """``不再提醒 R-…``: no more reminders of this task for the head's community (nothing else changes)."""
+    task = await get_task(conn, code=code)
+    target = await _head_target(conn, account=account, task=task)
+    if not target.quiet:
+        await conn.execute(sa.update(TASK_TARGETS).where(TASK_TARGETS.c.id == target.id).values(quiet=True))
+        await conn.execute(
+            sa.update(REMINDERS).where(REMINDERS.c.target_id == target.id, REMINDERS.c.sent_at.is_(None))
+            .values(cancelled=True)
+        )
+        await add_audit(conn, actor=f"account:{account.id}", entity="task_target", entity_id=target.id,
+                        action="quiet", before={"quiet": False}, after={"quiet": True}, now=now)
+    return task
+
+
+async def set_task_funding(
+    conn: AsyncConnection, *, task_id: int, answer: str, actor: str, now: dt.datetime, settings: IntakeSettings
+) -> TaskView:
+    """Record the clerk's answer to the funding question; funding stated clears 费未随事转.
+
+    A task held for its funding (``[admission] unfunded_assist = "hold"``) is dispatched once funding is
+    stated: its communities hear of it at the next sweep and its reminders are planned. "无" keeps the flag
+    (and a held task waits for the admins' review).
+    """
+    row = (await conn.execute(sa.select(TASKS).where(TASKS.c.id == task_id))).one()
+    funded = answer not in NO_FUNDING_WORDS
+    values: dict[str, Any] = {"funding_note": answer[:500], "updated_at": now}
+    if funded:
+        values["funded"] = True
+    release = funded and row.status == TaskStatus.pending_review.value and row.review_note == HELD_FOR_FUNDING
+    if release:
+        values.update(status=TaskStatus.accepted.value, review_note=None)
+    await conn.execute(sa.update(TASKS).where(TASKS.c.id == task_id).values(**values))
+    if release:
+        await conn.execute(sa.update(TASK_TARGETS).where(TASK_TARGETS.c.task_id == task_id).values(announced_at=None))
+        if row.deadline is not None:
+            await add_target_reminders(conn, task_id=task_id, received_at=now, settings=settings, code=row.code)
+    await add_audit(conn, actor=actor, entity="task", entity_id=task_id, action="funding",
+                    before={"funded": row.funded, "status": row.status},
+                    after={"funded": funded or row.funded, "funding_note": answer[:500],
+                           "status": values.get("status", row.status)}, now=now)
+    return await get_task(conn, code=row.code)

@@ -20,6 +20,8 @@ __all__ = [
     "Role",
     "TaskStatus",
     "TargetStatus",
+    "TaskSource",
+    "CounterKind",
     "OutboxStatus",
     "Department",
     "Community",
@@ -28,6 +30,8 @@ __all__ = [
     "Task",
     "TaskTarget",
     "Reminder",
+    "TaskReport",
+    "CounterEntry",
     "Rating",
     "AuditEntry",
     "ProcessedMessage",
@@ -96,6 +100,24 @@ class TargetStatus(StrEnum):
     done = "done"
     withdrawn = "withdrawn"
     refused = "refused"
+
+
+class TaskSource(StrEnum):
+    """How a task reached Jianfu: a department's chat message, a community head's report, the console."""
+
+    bot = "bot"
+    community = "community"
+    console = "console"
+
+
+class CounterKind(StrEnum):
+    """Counter work a community logs in one line (its own ledgers)."""
+
+    certificate = "certificate"
+    inspection = "inspection"
+    meeting = "meeting"
+    secondment = "secondment"
+    platform = "platform"
 
 
 class OutboxStatus(StrEnum):
@@ -196,6 +218,11 @@ class Task(SQLModel, table=True):
     short_notice: bool = False
     corrected: bool = False
     review_note: str | None = Field(default=None, sa_column=sa.Column(sa.Text, nullable=True))
+    source: str = Field(default=TaskSource.bot.value, max_length=16,
+                        sa_column_kwargs={"server_default": TaskSource.bot.value})  # TaskSource
+    trace_demand: list[str] | None = _json(None)  # the words of a 留痕 demand (POLICY §6), None when none
+    funding_note: str | None = Field(default=None, max_length=500)  # the clerk's answer to the funding question
+    review_reminded_at: dt.datetime | None = _ts(nullable=True)  # [review] remind_after_days push sent
     received_at: dt.datetime = _ts(index=True)  # the message's CreateTime
     created_at: dt.datetime = _ts()
     updated_at: dt.datetime = _ts()
@@ -211,6 +238,8 @@ class TaskTarget(SQLModel, table=True):
     due_date: dt.date | None = Field(default=None, index=True)  # digests: assignments due in a month
     done_at: dt.datetime | None = _ts(nullable=True)
     done_by: int | None = Field(default=None, foreign_key="accounts.id")
+    announced_at: dt.datetime | None = _ts(nullable=True)  # the head heard of it (None: next sweep tells)
+    quiet: bool = Field(default=False, sa_column_kwargs={"server_default": sa.false()})  # 不再提醒
 
 
 class Reminder(SQLModel, table=True):
@@ -225,6 +254,45 @@ class Reminder(SQLModel, table=True):
     fire_at: dt.datetime = _ts()
     sent_at: dt.datetime | None = _ts(nullable=True)
     cancelled: bool = False
+
+
+class TaskReport(SQLModel, table=True):
+    """A notice a community head reported (it reached the community outside Jianfu), and the task it counts as."""
+
+    __tablename__ = "task_reports"
+    id: int | None = Field(default=None, primary_key=True)
+    task_id: int | None = Field(default=None, foreign_key="tasks.id", index=True)  # None while the issuer is asked
+    community_id: int = Field(foreign_key="communities.id", index=True)
+    account_id: int | None = Field(default=None, foreign_key="accounts.id")
+    msg_id: str = Field(max_length=128, unique=True)
+    raw_text: str = Field(sa_column=sa.Column(sa.Text, nullable=False))
+    linked: bool = False  # matched a task already logged: counted once, under that task
+    received_at: dt.datetime = _ts()
+
+
+class CounterEntry(SQLModel, table=True):
+    """One line of counter work (a certificate, an inspection, a meeting, a secondment, a platform)."""
+
+    __tablename__ = "counter_entries"
+    __table_args__ = (sa.Index("ix_counter_entries_community_day", "community_id", "day"),)
+    id: int | None = Field(default=None, primary_key=True)
+    community_id: int = Field(foreign_key="communities.id")  # ix_counter_entries_community_day
+    account_id: int | None = Field(default=None, foreign_key="accounts.id")
+    kind: str = Field(max_length=16)  # CounterKind
+    day: dt.date
+    count: int = 1  # certificates: copies; others 1
+    party: str = Field(max_length=64)  # who asked, inspected, held the meeting, borrowed, runs the platform
+    subject: str = Field(default="", max_length=200)
+    refused: bool = False  # certificates: the community refused to issue it
+    decision: str | None = Field(default=None, max_length=16)  # certificates: the list's issue/conditional/refuse
+    people: int | None = None
+    hours: float | None = None
+    period_days: int | None = None  # secondments
+    systems: int | None = None  # platforms
+    raw_text: str = Field(max_length=500)
+    removed: bool = False  # undone by the head or deleted by an admin
+    created_at: dt.datetime = _ts()
+    updated_at: dt.datetime = _ts()
 
 
 class Rating(SQLModel, table=True):
@@ -340,6 +408,8 @@ TASKS = _table(Task)
 TASK_TARGETS = _table(TaskTarget)
 REMINDERS = _table(Reminder)
 RATINGS = _table(Rating)
+TASK_REPORTS = _table(TaskReport)
+COUNTER_ENTRIES = _table(CounterEntry)
 AUDIT_LOG = _table(AuditEntry)
 PROCESSED_MESSAGES = _table(ProcessedMessage)
 TASK_CODE_COUNTERS = _table(TaskCodeCounter)
