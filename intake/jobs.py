@@ -37,6 +37,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from intake import texts_notify
+from intake.announce import queue_dispatch_notices, queue_review_reminders
 from intake.outbox import (
     ClaimedMessage,
     add_outbox_message,
@@ -50,6 +51,7 @@ from intake.reminders import DueReminder, coalesce_due, is_roll_due, roll_recurr
 from intake.scheduler import JobQueue
 from intake.senders import OutgoingMessage, Sender, SendResult
 from intake.settings import IntakeSettings
+from intake.store.models import COMMUNITIES as T_COMMUNITIES
 from intake.store.models import REMINDERS as T_REMINDERS
 from intake.store.models import TASK_TARGETS as T_TARGETS
 from intake.store.models import TASKS as T_TASKS
@@ -240,6 +242,7 @@ async def queue_due_reminders(services: Services, *, now: dt.datetime, report: S
     settings = services.settings
     report = report or SweepReport()
     today = now.astimezone(settings.tz).date()
+    end_of_day = dt.datetime.combine(today + dt.timedelta(days=1), dt.time(), tzinfo=settings.tz)
 
     async def unit(conn: AsyncConnection) -> tuple[int, int, int, int]:
         # reminders of targets that are no longer open, or tasks no longer running, are cancelled
@@ -272,18 +275,22 @@ async def queue_due_reminders(services: Services, *, now: dt.datetime, report: S
                 .where(
                     T_REMINDERS.c.sent_at.is_(None),
                     T_REMINDERS.c.cancelled.is_(False),
-                    T_REMINDERS.c.fire_at <= now,
+                    T_REMINDERS.c.fire_at < end_of_day,
                     T_TARGETS.c.status == "open",
+                    T_TARGETS.c.quiet.is_(False),
                     T_TASKS.c.status == "accepted",
                 )
                 .order_by(T_REMINDERS.c.fire_at, T_REMINDERS.c.id)
                 .limit(REMINDER_BATCH)
             )
         ).all()
+        # one morning message per community: once one of its reminders is due, the rest of the day's go with it
+        waking = {int(r.community_id) for r in rows if r.fire_at <= now}
+        rows = [r for r in rows if int(r.community_id) in waking]
         by_id = {int(r.id): r for r in rows}
         send, skip = coalesce_due(
             (DueReminder(id=int(r.id), target_id=int(r.target_id), kind=r.kind, fire_at=r.fire_at) for r in rows),
-            now=now,
+            now=end_of_day,
         )
         if skip:
             await conn.execute(
@@ -292,32 +299,13 @@ async def queue_due_reminders(services: Services, *, now: dt.datetime, report: S
                 .values(sent_at=now, cancelled=True)
             )
         queued_messages = 0
-        recipients_cache: dict[int, Any] = {}
+        per_community: dict[int, list[Any]] = {}
         for reminder in send:
             row = by_id[reminder.id]
-            community_id = int(row.community_id)
-            if community_id not in recipients_cache:
-                recipients_cache[community_id] = await list_community_recipients(
-                    conn, community_id=community_id, configured=settings.notify.heads
-                )
-            due = row.due_date or today
-            body = texts_notify.reminder_text(
-                kind=row.kind, code=row.code, department=row.department, task_kind=row.task_kind,
-                summary=texts_notify.summarise(row.raw_text), due=due, today=today, recurrence=row.recurrence,
-            )
-            subject = texts_notify.reminder_subject(kind=row.kind, code=row.code)
-            for rcp in recipients_cache[community_id]:
-                payload: dict[str, Any] = {"task": row.code, "reminder": row.kind, "due": due.isoformat(),
-                                           "fields": {"code": row.code, "due": due.isoformat(),
-                                                      "department": row.department or ""}}
-                if rcp.webhook:
-                    payload["webhook"] = rcp.webhook
-                new_id = await add_outbox_message(
-                    conn, idempotency_key=f"reminder:{reminder.id}:{rcp.channel}:{rcp.recipient}",
-                    channel=rcp.channel, recipient=rcp.recipient, kind="reminder", subject=subject, body=body,
-                    account_id=rcp.account_id, community_id=rcp.community_id, payload=payload, now=now,
-                )
-                queued_messages += new_id is not None
+            per_community.setdefault(int(row.community_id), []).append(row)
+        for community_id, due_rows in per_community.items():
+            queued_messages += await _queue_morning_message(conn, community_id=community_id, rows=due_rows,
+                                                            today=today, now=now, settings=settings)
         if send:
             await conn.execute(
                 sa.update(T_REMINDERS).where(T_REMINDERS.c.id.in_([r.id for r in send])).values(sent_at=now)
@@ -330,6 +318,39 @@ async def queue_due_reminders(services: Services, *, now: dt.datetime, report: S
     report.reminders_cancelled += cancelled
     report.messages_queued += messages
     return report
+
+
+async def _queue_morning_message(
+    conn: AsyncConnection, *, community_id: int, rows: list[Any], today: dt.date, now: dt.datetime,
+    settings: IntakeSettings,
+) -> int:
+    """One message listing what is due for a community (no reply asked for); returns messages queued."""
+    items = [
+        texts_notify.DueItem(code=r.code, department=r.department, kind=r.task_kind,
+                             summary=texts_notify.summarise(r.raw_text), due=r.due_date or today, reminder=r.kind)
+        for r in sorted(rows, key=lambda r: (r.due_date or today, r.code))
+    ]
+    recipients = await list_community_recipients(conn, community_id=community_id, configured=settings.notify.heads)
+    name = (await conn.execute(sa.select(T_COMMUNITIES.c.name).where(T_COMMUNITIES.c.id == community_id))).scalar()
+    body = texts_notify.build_morning_reminder(str(name or ""), items, today=today)
+    first = items[0]
+    subject = texts_notify.reminder_subject(kind=rows[0].kind, code=first.code)
+    queued = 0
+    for rcp in recipients:
+        payload: dict[str, Any] = {"tasks": [i.code for i in items], "reminder": rows[0].kind,
+                                   "due": first.due.isoformat(),
+                                   "fields": {"code": first.code, "due": first.due.isoformat(),
+                                              "department": first.department or ""}}
+        if rcp.webhook:
+            payload["webhook"] = rcp.webhook
+        key = f"reminders:{community_id}:{today.isoformat()}:{min(int(r.id) for r in rows)}"
+        new_id = await add_outbox_message(
+            conn, idempotency_key=f"{key}:{rcp.channel}:{rcp.recipient}", channel=rcp.channel,
+            recipient=rcp.recipient, kind="reminder", subject=subject, body=body, account_id=rcp.account_id,
+            community_id=rcp.community_id, payload=payload, now=now,
+        )
+        queued += new_id is not None
+    return queued
 
 
 def _outgoing(message: ClaimedMessage, *, now: dt.datetime) -> OutgoingMessage:
@@ -418,6 +439,8 @@ async def run_sweep(
     report = SweepReport()
     senders = senders if senders is not None else services.senders
     report.rolled = await roll_due_recurring(services, now=now)
+    report.messages_queued += await queue_dispatch_notices(services, now=now)
+    report.messages_queued += await queue_review_reminders(services, now=now)
     await queue_due_reminders(services, now=now, report=report)
     if digests:
         report.digests = await send_monthly_digests(services, now=now, only_if_due=True)
