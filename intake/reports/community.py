@@ -28,7 +28,15 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from intake.scheduler import month_bounds
 from intake.settings import IntakeSettings
-from intake.store.models import COMMUNITIES, COUNTER_ENTRIES, DEPARTMENTS, RATINGS, TASK_REPORTS, TASKS, TaskSource
+from intake.store.models import (
+    COMMUNITIES,
+    COUNTER_ENTRIES,
+    DEPARTMENTS,
+    RATINGS,
+    TASK_REPORTS,
+    TASKS,
+    TaskSource,
+)
 from intake.store.models import TASK_TARGETS as TARGETS
 
 if TYPE_CHECKING:
