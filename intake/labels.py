@@ -23,6 +23,7 @@ __all__ = [
     "ROLE_ZH",
     "CHANNEL_ZH",
     "REMINDER_ZH",
+    "SOURCE_ZH",
 ]
 
 
@@ -49,4 +50,5 @@ STATUS_ZH = {
 TARGET_STATUS_ZH = {"open": "进行中", "done": "已完成", "withdrawn": "已撤回", "refused": "已拒收"}
 ROLE_ZH = {"clerk": "部门联络员", "head": "社区书记/主任", "admin": "区级管理员"}
 CHANNEL_ZH = {"wechat": "公众号", "wecom": "企业微信"}
+SOURCE_ZH = {"bot": "部门经减负通", "community": "社区报送", "console": "管理后台"}
 REMINDER_ZH = {"before_3": "提前3天", "before_1": "提前1天", "due": "当天", "overdue": "逾期"}

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.console import actions, charts, forms, overrides, queries, simulator, texts
 from bot.console.admin_pages import setup_admin_routes
+from bot.console.community_pages import setup_community_routes
 from bot.console.core import (
     LIMITER,
     USER,
@@ -615,4 +616,5 @@ def setup_routes(app: web.Application, static_dir: str) -> None:
     sim.add_route("POST", simulator.handle_simulator_post)
     setup_admin_routes(app)
     setup_digest_routes(app)
+    setup_community_routes(app)
     r.add_static("/static/", static_dir, name="static")

@@ -27,6 +27,7 @@ from intake.labels import (
     ROLE_ZH as ROLE_ZH,
 )
 from intake.labels import (
+    SOURCE_ZH as SOURCE_ZH,
     STATUS_ZH as STATUS_ZH,
 )
 from intake.labels import (
