@@ -28,6 +28,8 @@ from intake.labels import (
 )
 from intake.labels import (
     SOURCE_ZH as SOURCE_ZH,
+)
+from intake.labels import (
     STATUS_ZH as STATUS_ZH,
 )
 from intake.labels import (

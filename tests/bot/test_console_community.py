@@ -70,3 +70,25 @@ async def test_community_page_lists_corrects_removes_and_exports_the_ledgers(con
     assert sheet.max_row == 3 and wb["迎检记录"].max_row == 2  # the removed inspection is not in the book
     assert (await client.get(f"{base}", params={"month": "2026-13"})).status == 400
     assert (await client.get("/admin/communities/999/work")).status == 404
+
+
+async def test_a_heads_signed_digest_link_opens_read_only_and_expires(console) -> None:
+    from bot.keys import SERVICES
+    from intake.links import build_digest_link
+
+    client, peer = console
+    await say(client, peer, HEAD, "证明 3 银行 贷款资信", NOW)
+    services = client.server.app[SERVICES]
+    future = dt.datetime.now(dt.UTC) + dt.timedelta(days=30)
+    link = build_digest_link("", services.link_secret, community="幸福社区", month="2026-12", expires_at=future)
+    page = await client.get(link)
+    assert page.status == 200 and "幸福社区2026年12月减负月报" in await page.text()
+    assert "按时率" in await page.text()  # the community's own figures, for itself only
+    assert (await client.get(link.replace("2026-12", "2026-11"))).status == 403  # signed for one month only
+    other = link.replace("%E5%B9%B8%E7%A6%8F", "%E5%92%8C%E5%B9%B3")  # 幸福 → 和平: another community
+    assert (await client.get(other)).status == 403
+    past = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=1)
+    expired = build_digest_link("", services.link_secret, community="幸福社区", month="2026-12", expires_at=past)
+    resp = await client.get(expired)
+    assert resp.status == 403 and "已过期" in await resp.text()
+    assert (await client.post(link)).status == 405  # read-only
