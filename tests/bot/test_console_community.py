@@ -92,3 +92,11 @@ async def test_a_heads_signed_digest_link_opens_read_only_and_expires(console) -
     resp = await client.get(expired)
     assert resp.status == 403 and "已过期" in await resp.text()
     assert (await client.post(link)).status == 405  # read-only
+
+
+async def test_the_dashboard_shows_no_on_time_rates_of_communities(console) -> None:
+    client, _ = console
+    await login(client)
+    for params in ({}, {"community": "幸福社区"}):
+        page = await (await client.get("/admin/", params=params)).text()
+        assert "按时" not in page
