@@ -99,7 +99,8 @@ async def _sources(conn: AsyncConnection, *, start: dt.datetime, end: dt.datetim
     """[reported, via Jianfu, trace demands] per department, per community and (key None) the district."""
     result: dict[int | None, dict[str, list[int]]] = defaultdict(lambda: defaultdict(lambda: [0, 0, 0]))
     reported = TASKS.c.source == TaskSource.community.value
-    trace = TASKS.c.trace_demand.is_not(None)
+    # a JSON column may hold SQL NULL or JSON null (PostgreSQL stores None as 'null'): both mean no demand
+    trace = sa.func.coalesce(sa.cast(TASKS.c.trace_demand, sa.String), "null") != "null"
     columns = [_DEPARTMENT.label("department"), reported.label("reported"), trace.label("trace")]
     district = await conn.execute(
         sa.select(*columns, sa.func.count().label("n")).where(*_month_filter(start, end))

@@ -998,11 +998,12 @@ async def send_monthly_digests(services: Services, *, now: dt.datetime, only_if_
         if digest.tasks:
             chart = await asyncio.to_thread(render_chart_png, digest, out_dir / f"{month}-{digest.scope}.png")
         link = digest_link(services.public_url, month=month, scope=digest.scope)
-        if not digest.is_district and services.link_secret:
+        link_secret = getattr(services, "link_secret", "")  # Services built before links existed have none
+        if not digest.is_district and link_secret:
             from intake.links import build_digest_link
 
             expires = now + dt.timedelta(days=settings.links.digest_days)
-            link = build_digest_link(services.public_url, services.link_secret, community=digest.scope, month=month,
+            link = build_digest_link(services.public_url, link_secret, community=digest.scope, month=month,
                                      expires_at=expires)
         text = render_chat_text(digest, limit_bytes=schedule.digest_chat_bytes, link=link)
 
