@@ -23,7 +23,6 @@ _NAME_CUT = re.compile(r".*(?:出具|开具|提供|需要|需|要|开|为|给|�
 _CONTENT = re.compile(r"(?:证明|写明|注明|载明)(?!材料|书|文件)([^，,。；;！!？?\n]{2,40})")
 _CLAUSE = re.compile(r"[，,。；;！!？?\n]")
 _NEGATION_WINDOW = 8
-_RANK = {CertificateDecision.REFUSE: 2, CertificateDecision.CONDITIONAL: 1, CertificateDecision.ISSUE: 0}
 _DECISION_ZH = {"issue": "社区应出具", "conditional": "核实后或凭承诺可出具", "refuse": "不应由社区出具"}
 
 
@@ -70,17 +69,13 @@ def _subjects(text: str) -> list[str]:
     return subjects
 
 
-def _match(subjects: list[str], items: list[CertificateItem]) -> tuple[CertificateItem, str, str] | None:
+def _match(subjects: list[str], ranked: tuple[tuple[str, CertificateItem], ...]) -> tuple[CertificateItem, str, str] | None:
     """The best certificate item over every subject: the longest word, then refuse over issue."""
-    best: tuple[int, int, CertificateItem, str, str] | None = None
-    for subject in subjects:
-        for item in items:
-            for word in item.words:
-                if word in subject:
-                    key = (len(word), _RANK[item.decision])
-                    if best is None or key > best[:2]:
-                        best = (key[0], key[1], item, word, subject)
-    return (best[2], best[3], best[4]) if best else None
+    for word, item in ranked:
+        for subject in subjects:
+            if word in subject:
+                return item, word, subject
+    return None
 
 
 def read_certificate(text: str, *, rules: Rules) -> CertificateResult:
@@ -91,7 +86,7 @@ def read_certificate(text: str, *, rules: Rules) -> CertificateResult:
     if not verbs:
         return CertificateResult(False, None, None, Evidence("证明:无出具要求", ("证明",), "提到证明,但未要求社区出具"))
     subjects = _subjects(text)
-    found = _match(subjects, rules.certificate_items)
+    found = _match(subjects, rules.certificate_ranked)
     if found is not None:
         item, word, subject = found
         why = f"“{subject}”说的是{word},属于{item.name},{_DECISION_ZH[item.decision.value]}"

@@ -132,6 +132,10 @@ def read_listing(
             return _item_result(negative, eligible, words, rules, no_emergency, review=False, rival=admitted)
         return _held(negative, admitted, eligible, words, rules, no_emergency)
     assert admitted is not None
+    if eligible[admitted] < rules.admit_floor:  # one passing word (垃圾, 老人) is no evidence of a listed item
+        why = f"只有“{'、'.join(_matched(admitted, words))}”一类零星用语,不足以认定为 {admitted},待管理员准入审核"
+        ev = Evidence("准入:未列入清单", _matched(admitted, words), why)
+        return ListingResult(Listing.UNLISTED, None, None, False, eligible[admitted], ev, no_emergency, needs_review=True)
     shadow = [c for c, v in scores.items() if rules.items[c].listing is Listing.NEGATIVE and v >= SHADOW_SCORE]
     item = rules.items[admitted]
     corroborated = len(set(words[admitted])) >= 2 or (department is not None and department in item.departments)

@@ -26,6 +26,7 @@ from classifiers.rules.reader import Reader, RulesError, fail, merge, read_toml,
 __all__ = ["CertificateItem", "ItemRule", "KindRule", "Rules", "RulesError", "Tag", "load_rules"]
 
 RULE_WORD_FREQ = 20000
+_DECISION_RANK = {CertificateDecision.REFUSE: 2, CertificateDecision.CONDITIONAL: 1, CertificateDecision.ISSUE: 0}
 MAX_SUBSTRING_TOKEN = 16
 
 
@@ -165,6 +166,7 @@ class Rules:
         self.emergency_calm = reader.words("emergency.calm", required=False)
         self.strong_negative = _positive(reader, "listing.strong_negative", 3)
         self.strong_admission = _positive(reader, "listing.strong_admission", 3)
+        self.admit_floor = _positive(reader, "listing.admit_floor", 2)
         self.review_kinds = frozenset(reader.words("listing.review_kinds", required=False))
 
     def _read_certificates(self, reader: Reader) -> None:
@@ -249,6 +251,11 @@ class Rules:
         for word, code in self.emergency_words.items():
             add(word, Tag("emergency", code, 1.0, word))
         self.terms: dict[str, tuple[Tag, ...]] = {t: tuple(tags) for t, tags in terms.items()}
+        # every certificate word with its item: longest first, then refuse > conditional > issue
+        pairs = [(word, item) for item in self.certificate_items for word in item.words]
+        self.certificate_ranked: tuple[tuple[str, CertificateItem], ...] = tuple(
+            sorted(pairs, key=lambda p: (-len(p[0]), -_DECISION_RANK[p[1].decision]))
+        )
         # ranks used to break ties, looked up on every message
         self.kind_rank: dict[Kind, int] = {k: i for i, k in enumerate(self.kind_order)}
         self.item_rank: dict[str, int] = {code: i for i, code in enumerate(self.items)}

@@ -43,16 +43,16 @@ def _report(rules: Rules, name: str, half: str | None = None) -> dict[str, objec
         return evaluate(handle, rules, half=half)
 
 
-# measured (tune / check): department .994/.987, kind .970/.881, listing .982/.874, item .970/.868,
+# measured (tune / check): department .994/.987, kind .970/.887, listing .988/.887, item .976/.881,
 # deadline .970/.981, quantity .982/.950, funded .994/.969, certificate 1.00/.969;
-# wrongly refused 0/0, wrongly admitted 0/2
+# wrongly refused 0/0, wrongly admitted 0/1
 TRAIN_BAR = {
-    "tune": {"department": 0.98, "kind": 0.95, "listing": 0.96, "item": 0.95, "deadline": 0.95, "quantity": 0.96,
+    "tune": {"department": 0.98, "kind": 0.95, "listing": 0.97, "item": 0.96, "deadline": 0.95, "quantity": 0.96,
              "funded": 0.98, "certificate": 0.98},
-    "check": {"department": 0.97, "kind": 0.86, "listing": 0.85, "item": 0.85, "deadline": 0.96, "quantity": 0.93,
+    "check": {"department": 0.97, "kind": 0.87, "listing": 0.87, "item": 0.86, "deadline": 0.96, "quantity": 0.93,
               "funded": 0.95, "certificate": 0.95},
 }
-HARM_BAR = {"tune": (0, 1), "check": (1, 2)}  # at most (wrongly refused, wrongly admitted)
+HARM_BAR = {"tune": (0, 1), "check": (1, 1)}  # at most (wrongly refused, wrongly admitted)
 
 
 @pytest.mark.parametrize(("name", "bar", "minimum_cases"), [("dev.jsonl", DEV_BAR, 60), ("classifier_cases.jsonl", CASES_BAR, 40)])

@@ -93,9 +93,15 @@ def test_a_negative_contested_by_a_stronger_admitted_item_is_held_with_both_cand
 
 
 def test_a_weak_admission_is_kept_but_marked_for_review(rules: Rules) -> None:
-    result = classify("请各社区宣传消费者权益保护知识。", now=NOW, sender_department="市场监管局", rules=rules)
-    assert result.listing is Listing.ASSIST and result.needs_review
+    result = classify("请各社区在宣传栏张贴就业政策问答。", now=NOW, sender_department="总工会", rules=rules)
+    assert result.listing is Listing.ASSIST and result.item == "A5" and result.needs_review
     assert not is_wrongly_admitted("unlisted", result.to_json("x"))
+
+
+def test_one_passing_word_is_no_listed_item(rules: Rules) -> None:
+    result = classify("请各社区宣传消费者权益保护知识。", now=NOW, sender_department="市场监管局", rules=rules)
+    assert result.listing is Listing.UNLISTED and result.item is None and result.needs_review
+    assert "权益" in result.evidence["listing"].words
 
 
 def test_a_well_evidenced_admission_is_not_sent_to_review(rules: Rules) -> None:
