@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import json
 import datetime as dt
 import itertools
+import json
 from pathlib import Path
 from typing import Any
 
