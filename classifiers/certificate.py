@@ -97,5 +97,5 @@ def read_certificate(text: str, *, rules: Rules) -> CertificateResult:
 
 def find_certificate_item(name: str, *, rules: Rules) -> CertificateItem | None:
     """The certificate list's item for a certificate named in a few words (贷款资信, 居住), or None."""
-    found = _match([name], rules.certificate_items)
+    found = _match([name], rules.certificate_ranked)
     return found[0] if found else None
