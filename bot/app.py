@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bot.chat.callback import setup_callback_routes
 from bot.chat.hints import SenderHints
 from bot.console import create_console_app
+from bot.console.public_digest import setup_public_digest_routes
 from bot.edge import NETWORKS, Networks, add_security_headers, forwarded_middleware, is_allowed
 from bot.keys import (
     CLOCK,
@@ -35,6 +36,7 @@ from bot.settings import Settings
 from bot.wire.crypto import MessageCrypto
 from intake.accounts import seed_directory
 from intake.context import Services
+from intake.links import derive_link_secret
 from intake.rules_store import RulesProvider
 from intake.store.db import create_engine, create_thread_engine, ping
 from intake.store.recent import IntakeMemory
@@ -84,7 +86,8 @@ async def _services_ctx(app: web.Application) -> AsyncIterator[None]:
     http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10))
     app[HTTP] = http
     app[SERVICES] = Services(settings=settings, engine=engine, writer=writer, rules=rules, memory=memory,
-                             senders=build_senders(settings, http), public_url=settings.server.public_url)
+                             senders=build_senders(settings, http), public_url=settings.server.public_url,
+                             link_secret=derive_link_secret(settings.server.session_secret))
     try:
         yield
     finally:
@@ -168,5 +171,6 @@ def create_app(settings: Settings, *, background: bool = True, clock: Callable[[
     app.router.add_get("/healthz", handle_health)
     app.router.add_get("/metrics", handle_metrics)
     setup_callback_routes(app)
+    setup_public_digest_routes(app)
     app.add_subapp("/admin", create_console_app())
     return app

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from classifiers.model import CertificateDecision, Evidence
 from classifiers.rules import CertificateItem, Rules
 
-__all__ = ["CertificateResult", "read_certificate"]
+__all__ = ["CertificateResult", "read_certificate", "find_certificate_item"]
 
 _NAME = re.compile(r"([^，。；、：,;:\s“”\"（）()《》]{1,14}?)(?:的)?证明(?!材料)")
 _NAME_CUT = re.compile(r".*(?:出具|开具|提供|需要|需|要|开|为|给|办|的|与)")
@@ -93,3 +93,9 @@ def read_certificate(text: str, *, rules: Rules) -> CertificateResult:
         return CertificateResult(True, item.decision, item.name, Evidence(f"证明:{item.name}", (*verbs[:2], word), why))
     names = tuple(subjects[:3])
     return CertificateResult(True, None, None, Evidence("证明:未列入清单", (*verbs[:2], *names), "要求出具的证明不在证明事项清单中,需人工判断"))
+
+
+def find_certificate_item(name: str, *, rules: Rules) -> CertificateItem | None:
+    """The certificate list's item for a certificate named in a few words (贷款资信, 居住), or None."""
+    found = _match([name], rules.certificate_ranked)
+    return found[0] if found else None

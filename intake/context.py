@@ -25,3 +25,4 @@ class Services:
     memory: IntakeMemory  # what storing a notice reads, kept up to date by the writer
     senders: Mapping[str, Sender]  # one per channel name; the app factory builds them (bot.push)
     public_url: str = "http://127.0.0.1:8080"  # where links in digests and pushes point
+    link_secret: str = ""  # signs heads' read-only digest links (intake.links); empty: links go to the console

@@ -32,9 +32,9 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from intake import texts_notify
+from intake.announce import queue_dispatch_notices, queue_review_reminders
 from intake.outbox import (
     ClaimedMessage,
-    Recipient,
     add_outbox_message,
     claim_due,
     list_community_recipients,
@@ -45,6 +45,7 @@ from intake.outbox import (
 from intake.reminders import DueReminder, coalesce_due
 from intake.senders import OutgoingMessage, Sender, SendResult
 from intake.settings import IntakeSettings, NotifySettings
+from intake.store.models import COMMUNITIES as T_COMMUNITIES
 from intake.store.models import REMINDERS as T_REMINDERS
 from intake.store.models import TASK_TARGETS as T_TARGETS
 from intake.store.models import TASKS as T_TASKS
@@ -104,8 +105,8 @@ _DEAD_TARGETS = (
 )
 
 
-async def _list_due_reminders(conn: AsyncConnection, *, now: dt.datetime) -> list[Any]:
-    """Unsent, uncancelled reminders due by `now` of open targets of running tasks, oldest first."""
+async def _list_due_reminders(conn: AsyncConnection, *, until: dt.datetime) -> list[Any]:
+    """Unsent, uncancelled reminders due before `until` of open, not quiet targets of running tasks, oldest first."""
     return list((
         await conn.execute(
             sa.select(
@@ -118,8 +119,9 @@ async def _list_due_reminders(conn: AsyncConnection, *, now: dt.datetime) -> lis
             .where(
                 T_REMINDERS.c.sent_at.is_(None),
                 T_REMINDERS.c.cancelled.is_(False),
-                T_REMINDERS.c.fire_at <= now,
+                T_REMINDERS.c.fire_at < until,
                 T_TARGETS.c.status == TargetStatus.open,
+                T_TARGETS.c.quiet.is_(False),  # 不再提醒
                 T_TASKS.c.status == TaskStatus.accepted,
             )
             .order_by(T_REMINDERS.c.fire_at, T_REMINDERS.c.id)
@@ -128,56 +130,33 @@ async def _list_due_reminders(conn: AsyncConnection, *, now: dt.datetime) -> lis
     ).all())
 
 
-async def _queue_reminder(conn: AsyncConnection, row: Any, recipients: list[Recipient], *, today: dt.date,
-                          now: dt.datetime) -> int:
-    """One reminder as an outbox row per recipient (idempotency key per reminder and recipient)."""
-    due = row.due_date or today
-    body = texts_notify.reminder_text(
-        kind=row.kind, code=row.code, department=row.department, task_kind=row.task_kind,
-        summary=texts_notify.summarise(row.raw_text), due=due, today=today, recurrence=row.recurrence,
-    )
-    subject = texts_notify.reminder_subject(kind=row.kind, code=row.code)
-    queued = 0
-    for rcp in recipients:
-        payload: dict[str, Any] = {"task": row.code, "reminder": row.kind, "due": due.isoformat(),
-                                   "fields": {"code": row.code, "due": due.isoformat(),
-                                              "department": row.department or ""}}
-        if rcp.webhook:
-            payload["webhook"] = rcp.webhook
-        new_id = await add_outbox_message(
-            conn, idempotency_key=f"reminder:{row.id}:{rcp.channel}:{rcp.recipient}",
-            channel=rcp.channel, recipient=rcp.recipient, kind="reminder", subject=subject, body=body,
-            account_id=rcp.account_id, community_id=rcp.community_id, payload=payload, now=now,
-        )
-        queued += new_id is not None
-    return queued
-
-
 async def _queue_due(conn: AsyncConnection, *, now: dt.datetime, settings: IntakeSettings) -> tuple[int, int, int, int]:
     """(sent, skipped, cancelled, messages queued): one transaction of the sweep's reminder step."""
     # reminders of targets that are no longer open, or tasks no longer running, are cancelled
     cancelled = await cancel_unsent_reminders(conn, targets=_DEAD_TARGETS, fired_by=now)
-    rows = await _list_due_reminders(conn, now=now)
+    today = now.astimezone(settings.tz).date()
+    end_of_day = dt.datetime.combine(today + dt.timedelta(days=1), dt.time(), tzinfo=settings.tz)
+    rows = await _list_due_reminders(conn, until=end_of_day)
+    # one morning message per community: once one of its reminders is due, the rest of the day's go with it
+    waking = {int(r.community_id) for r in rows if r.fire_at <= now}
+    rows = [r for r in rows if int(r.community_id) in waking]
     by_id = {int(r.id): r for r in rows}
     send, skip = coalesce_due(
         (DueReminder(id=int(r.id), target_id=int(r.target_id), kind=r.kind, fire_at=r.fire_at) for r in rows),
-        now=now,
+        now=end_of_day,
     )
     if skip:
         await conn.execute(
             sa.update(T_REMINDERS).where(T_REMINDERS.c.id.in_([r.id for r in skip])).values(sent_at=now, cancelled=True)
         )
-    today = now.astimezone(settings.tz).date()
-    queued = 0
-    recipients: dict[int, list[Recipient]] = {}
+    per_community: dict[int, list[Any]] = {}
     for reminder in send:
         row = by_id[reminder.id]
-        community_id = int(row.community_id)
-        if community_id not in recipients:
-            recipients[community_id] = await list_community_recipients(
-                conn, community_id=community_id, configured=settings.notify.heads
-            )
-        queued += await _queue_reminder(conn, row, recipients[community_id], today=today, now=now)
+        per_community.setdefault(int(row.community_id), []).append(row)
+    queued = 0
+    for community_id, due_rows in per_community.items():
+        queued += await _queue_morning_message(conn, community_id=community_id, rows=due_rows, today=today, now=now,
+                                               settings=settings)
     if send:
         await conn.execute(sa.update(T_REMINDERS).where(T_REMINDERS.c.id.in_([r.id for r in send])).values(sent_at=now))
     return len(send), len(skip), cancelled, queued
@@ -196,6 +175,39 @@ async def queue_due_reminders(services: Services, *, now: dt.datetime, report: S
     report.reminders_cancelled += cancelled
     report.messages_queued += messages
     return report
+
+
+async def _queue_morning_message(
+    conn: AsyncConnection, *, community_id: int, rows: list[Any], today: dt.date, now: dt.datetime,
+    settings: IntakeSettings,
+) -> int:
+    """One message listing what is due for a community (no reply asked for); returns messages queued."""
+    items = [
+        texts_notify.DueItem(code=r.code, department=r.department, kind=r.task_kind,
+                             summary=texts_notify.summarise(r.raw_text), due=r.due_date or today, reminder=r.kind)
+        for r in sorted(rows, key=lambda r: (r.due_date or today, r.code))
+    ]
+    recipients = await list_community_recipients(conn, community_id=community_id, configured=settings.notify.heads)
+    name = (await conn.execute(sa.select(T_COMMUNITIES.c.name).where(T_COMMUNITIES.c.id == community_id))).scalar()
+    body = texts_notify.build_morning_reminder(str(name or ""), items, today=today)
+    first = items[0]
+    subject = texts_notify.reminder_subject(kind=rows[0].kind, code=first.code)
+    queued = 0
+    for rcp in recipients:
+        payload: dict[str, Any] = {"tasks": [i.code for i in items], "reminder": rows[0].kind,
+                                   "due": first.due.isoformat(),
+                                   "fields": {"code": first.code, "due": first.due.isoformat(),
+                                              "department": first.department or ""}}
+        if rcp.webhook:
+            payload["webhook"] = rcp.webhook
+        key = f"reminders:{community_id}:{today.isoformat()}:{min(int(r.id) for r in rows)}"
+        new_id = await add_outbox_message(
+            conn, idempotency_key=f"{key}:{rcp.channel}:{rcp.recipient}", channel=rcp.channel,
+            recipient=rcp.recipient, kind="reminder", subject=subject, body=body, account_id=rcp.account_id,
+            community_id=rcp.community_id, payload=payload, now=now,
+        )
+        queued += new_id is not None
+    return queued
 
 
 def _outgoing(message: ClaimedMessage, *, now: dt.datetime) -> OutgoingMessage:
@@ -283,6 +295,8 @@ async def run_sweep(
     report = SweepReport()
     senders = senders if senders is not None else services.senders
     report.rolled = await roll_due_recurring(services, now=now)
+    report.messages_queued += await queue_dispatch_notices(services, now=now)
+    report.messages_queued += await queue_review_reminders(services, now=now)
     await queue_due_reminders(services, now=now, report=report)
     if digests:
         report.digests = await send_monthly_digests(services, now=now, only_if_due=True)

@@ -12,7 +12,15 @@ from enum import StrEnum
 from typing import TypeVar
 
 from classifiers import messages
-from intake.store.values import ConsoleRole, OutboxStatus, Role, TargetStatus, TaskStatus
+from intake.store.values import (
+    ConsoleRole,
+    CounterKind,
+    OutboxStatus,
+    Role,
+    TargetStatus,
+    TaskSource,
+    TaskStatus,
+)
 
 __all__ = [
     "KIND_ZH",
@@ -29,6 +37,8 @@ __all__ = [
     "OUTBOX_CHANNEL_ZH",
     "CONSOLE_ROLE_ZH",
     "FIELD_ZH",
+    "SOURCE_ZH",
+    "COUNTER_ZH",
 ]
 
 
@@ -61,6 +71,14 @@ TARGET_STATUS_ZH = _by_value({
 STATUS_ZH = _by_value(_TASK_STATUS) | {TargetStatus.open.value: TARGET_STATUS_ZH[TargetStatus.open]}
 ROLE_ZH = _by_value({Role.clerk: "部门联络员", Role.head: "社区书记/主任", Role.admin: "区级管理员"})
 CHANNEL_ZH = {"wechat": "公众号", "wecom": "企业微信"}
+SOURCE_ZH = _by_value({TaskSource.bot: "部门经减负通", TaskSource.community: "社区报送", TaskSource.console: "管理后台"})
+COUNTER_ZH = _by_value({  # a community's counter work (its own ledgers)
+    CounterKind.certificate: "证明",
+    CounterKind.inspection: "检查",
+    CounterKind.meeting: "会议",
+    CounterKind.secondment: "借调",
+    CounterKind.platform: "平台",
+})
 REMINDER_ZH = {"before_3": "提前3天", "before_1": "提前1天", "due": "当天", "overdue": "逾期"}
 OUTBOX_STATUS_ZH = _by_value({
     OutboxStatus.pending: "待发送",

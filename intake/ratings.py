@@ -38,13 +38,13 @@ async def rate_department(
             )
         )
     ).first()
-    values: dict[str, Any] = {"score": score, "comment": comment, "account_id": account.id, "created_at": now}
+    # anonymous: neither the rating nor its audit entry names the rater's account
+    values: dict[str, Any] = {"score": score, "comment": comment, "account_id": None, "created_at": now}
     if existing is None:
         await conn.execute(sa.insert(RATINGS).values(community_id=account.community_id, department_id=department_id,
                                                     month=month, **values))
     else:
         await conn.execute(sa.update(RATINGS).where(RATINGS.c.id == existing.id).values(**values))
-    await add_audit(conn, actor=f"account:{account.id}", entity="rating", entity_id=None, action="rate",
-                    before={"score": existing.score} if existing else None,
-                    after={"department": department, "month": month, "score": score, "comment": comment}, now=now)
+    await add_audit(conn, actor="anonymous", entity="rating", entity_id=None, action="rate",
+                    before=None, after={"department": department, "month": month}, now=now)
     return month

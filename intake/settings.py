@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -90,6 +91,22 @@ class DialogueSettings(FrozenModel):
     timeout_minutes: int = Field(30, ge=1)
 
 
+class ReviewSettings(FrozenModel):
+    # an unlisted task still unreviewed after this many days is pushed to the admins again, and its
+    # department and communities are told it is pending
+    remind_after_days: int = Field(3, ge=1)
+
+
+class AdmissionSettings(FrozenModel):
+    # an assist task sent without funding (费未随事转): "flag" dispatches and counts it, "ask" also asks the
+    # clerk once for the funding or working conditions, "hold" keeps it for review until funding is stated
+    unfunded_assist: Literal["flag", "ask", "hold"] = "ask"
+
+
+class LinkSettings(FrozenModel):
+    digest_days: int = Field(45, ge=1)  # how long a head's signed digest link opens
+
+
 class IntakeSettings(FrozenModel):
     """The sections the domain reads; ``bot.settings.Settings`` adds the server and the chat channels."""
 
@@ -101,6 +118,9 @@ class IntakeSettings(FrozenModel):
     timezone: TimezoneSettings = TimezoneSettings()
     district: DistrictSettings = DistrictSettings()
     dialogue: DialogueSettings = DialogueSettings()
+    review: ReviewSettings = ReviewSettings()
+    admission: AdmissionSettings = AdmissionSettings()
+    links: LinkSettings = LinkSettings()
     base_dir: Path = Path(".")
 
     @property

@@ -6,8 +6,10 @@ The Chinese names of stored values (kinds, listings, statuses…) are in :mod:`i
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 
-from intake.labels import KIND_ZH
+from intake.labels import KIND_ZH, LISTING_ZH, NATURE_ZH
+from intake.store.values import TaskStatus
 
 __all__ = [
     "WEEKDAY_ZH",
@@ -31,6 +33,11 @@ __all__ = [
     "NO_COMMUNITY_TO_RATE",
     "SCORE_OUT_OF_RANGE",
     "NO_FUNDING_WORDS",
+    "DispatchItem",
+    "DueItem",
+    "build_dispatch_notice",
+    "build_morning_reminder",
+    "build_review_pending",
 ]
 
 # --- errors of task changes: what was wrong, and what to do -------------------------------------
@@ -91,10 +98,97 @@ def reminder_text(
     elif kind == "due":
         when = f"今天({_due(due)})截止"
     else:
-        late = max(1, (today - due).days)
-        when = f"已于{_due(due)}截止,逾期{late}天"
+        when = f"截止日{_due(due)}已过"
     cycle = {"weekly": "(每周)", "monthly": "(每月)", "quarterly": "(每季度)", "yearly": "(每年)"}.get(recurrence or "", "")
-    return (
-        f"【减负通提醒】{code} {who}·{what}{cycle}「{summary}」{when}。\n"
-        f"完成后请回复“完成 {code}”;如认为不属于社区职责,可在月度评价中反映。"
-    )
+    return f"【减负通提醒】{code} {who}·{what}{cycle}「{summary}」{when}。"
+
+
+NOTICE_FULL_CHARS = 300  # a notice longer than this is cut, with 查询 R-… for the rest
+
+
+@dataclass(frozen=True)
+class DispatchItem:
+    """One task a community hears of at dispatch (or of its refusal)."""
+
+    code: str
+    department: str | None
+    kind: str
+    nature: str
+    status: str
+    listing: str
+    item: str | None
+    item_text: str | None
+    deadline: dt.date | None
+    funded: bool
+    amount_yuan: float | None
+    funding_note: str | None
+    trace_demand: tuple[str, ...]
+    raw_text: str
+
+
+def _dispatch_block(item: DispatchItem) -> list[str]:
+    who = item.department or "未注明部门"
+    what = KIND_ZH.get(item.kind, item.kind)
+    label = " ".join(p for p in (LISTING_ZH.get(item.listing, item.listing), item.item, item.item_text) if p)
+    if item.status == TaskStatus.refused:
+        return [f"■ {item.code} {who}发来的{what}任务已按 {item.item or '负面清单'} 拒收,社区无需办理。({label})"]
+    deadline = _due(item.deadline) if item.deadline else "未定"
+    lines = [f"■ {item.code} {who}·{what}({NATURE_ZH.get(item.nature, item.nature)}) 截止:{deadline}",
+             f"准入:{label}"]
+    if item.status == TaskStatus.pending_review:
+        lines.append("待准入审核,审核通过前无需办理。")
+    if item.funded:
+        lines.append("经费:" + (f"{item.amount_yuan:g}元" if item.amount_yuan else (item.funding_note or "通知已写明")))
+    elif item.listing == "assist":
+        lines.append("费未随事转:可要求部门提供经费或工作条件")
+    if item.trace_demand:
+        lines.append(f"留痕要求(“{'、'.join(item.trace_demand[:4])}”)社区可不做,已记入该部门月报。")
+    text = item.raw_text.strip()
+    if len(text) > NOTICE_FULL_CHARS:
+        text = text[:NOTICE_FULL_CHARS] + f"…(全文请回复“查询 {item.code}”)"
+    lines.append(text)
+    return lines
+
+
+def build_dispatch_notice(community: str, items: list[DispatchItem]) -> str:
+    """One message per community and sweep: every task dispatched to it (or refused) since the last one."""
+    head = f"【减负通】{community}新收到{len(items)}项任务通知:" if len(items) > 1 else f"【减负通】{community}新收到任务通知:"
+    blocks = ["\n".join(_dispatch_block(item)) for item in items]
+    return "\n\n".join([head, *blocks])
+
+
+@dataclass(frozen=True)
+class DueItem:
+    code: str
+    department: str | None
+    kind: str
+    summary: str
+    due: dt.date
+    reminder: str  # before_N / due / overdue…
+
+
+def build_morning_reminder(community: str, items: list[DueItem], *, today: dt.date) -> str:
+    """One morning message per community: what is due; no reply is asked for."""
+    lines = [f"【减负通】{community}{today.month}月{today.day}日到期提醒({len(items)}项):"]
+    for item in items:
+        if item.reminder.startswith("before_"):
+            when = f"{_due(item.due)}截止,还有{(item.due - today).days}天"
+        elif item.reminder == "due":
+            when = "今天截止"
+        else:
+            when = f"截止日{_due(item.due)}已过"
+        lines.append(f"· {item.code} {item.department or '未注明部门'}·{KIND_ZH.get(item.kind, item.kind)}"
+                     f"「{item.summary}」{when}")
+    lines.append("无需回复。不需要再提醒的任务可回复“不再提醒 R-编号”。")
+    return "\n".join(lines)
+
+
+def build_review_pending(*, code: str, department: str | None, days: int, audience: str) -> str:
+    """The review clock: an unlisted task unreviewed after [review] remind_after_days."""
+    who = department or "未注明部门"
+    if audience == "admins":
+        return f"【待审核提醒】{code}({who})已等待准入审核{days}天,请在管理后台“待审核”中处理。"
+    if audience == "clerk":
+        return (f"【减负通】{code} 仍在区减负办准入审核中(已{days}天),审核通过前不派发。"
+                "如需加快,请补充法律依据、经费保障和工作期限。")
+    return f"【减负通】{code}({who})仍在准入审核中,审核通过前无需办理。"

@@ -187,7 +187,7 @@ async def add_task(engine: Any, *, received_at: dt.datetime, community_ids: list
     task_id = await insert(engine, "tasks", **values)
     targets = [
         await insert(engine, "task_targets", task_id=task_id, community_id=cid, status=target_status, due_date=due,
-                     done_at=done_at)
+                     done_at=done_at, announced_at=received_at)
         for cid in community_ids
     ]
     return task_id, targets

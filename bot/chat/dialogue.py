@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.chat import texts
+from bot.chat.community import handle_counter, handle_head_query, handle_head_text, handle_quiet, handle_undo
 from bot.settings import Settings
 from classifiers import Classification, Rules, classify
 from intake.accounts import (
@@ -28,23 +29,30 @@ from intake.accounts import (
     set_dialogue,
     touch_account,
 )
+from intake.counter import is_counter_line, resolve_department
 from intake.errors import Forbidden, IntakeError, InvalidRequest, NotFound
 from intake.ratings import rate_department
 from intake.store.models import Role
 from intake.store.recent import IntakeMemory
 from intake.tasks import (
+    NO_FUNDING_ANSWERS,
     complete_target,
     create_task,
     get_task,
     list_clerk_tasks,
     list_community_targets,
+    needs_funding_answer,
     set_task_deadline,
+    set_task_funding,
     withdraw_task,
 )
 
 __all__ = ["Ahead", "Incoming", "DialogueContext", "normalize", "is_command", "handle_text", "handle_event"]
 
 AWAITING_DEADLINE = "awaiting_deadline"
+AWAITING_FUNDING = "awaiting_funding"
+FUNDING_ANSWER_MAX_CHARS = 60
+FUNDING_ANSWER_SHORT = 30
 # last_seen_at opens WeChat's 48-hour window for customer-service messages; minutes of slack are fine
 LAST_SEEN_RESOLUTION = dt.timedelta(minutes=10)
 DEADLINE_ANSWER_MAX_CHARS = 30
@@ -108,6 +116,8 @@ async def handle_query(ctx: DialogueContext, conn: AsyncConnection, account: Acc
     code = m.group(1) or m.group(2)
     if not code:
         return texts.NEEDS_CODE.format(verb="查询")
+    if account.role == Role.head:
+        return await handle_head_query(ctx, conn, account, code)
     task = await get_task(conn, code=code)
     if task.department != account.department and task.sender_id != account.id:
         raise Forbidden(f"{task.code} 不是{account.department}的任务,只能查询本部门发出的任务。")
@@ -140,26 +150,7 @@ async def handle_complete(ctx: DialogueContext, conn: AsyncConnection, account: 
     return texts.build_completed(task, account.community, rolled)
 
 
-_BRACKETS = str.maketrans("", "", "【】[]()()")
-
-
-def resolve_department(rules: Rules, name: str) -> str | None:
-    """A department's canonical name from its name or any alias in the rules (区/市 prefixes allowed)."""
-    name = name.translate(_BRACKETS)
-    for candidate in (name, name[1:] if name[:1] in ("区", "市", "县") else None):
-        if candidate and candidate in rules.alias_to_department:
-            return rules.alias_to_department[candidate]
-    return None
-
-
-def item_text(rules: Rules, code: str | None) -> str | None:
-    """The list item's wording, quoted in receipts (C: the certificate list)."""
-    if code is None:
-        return None
-    if code == "C":
-        return "社区出具证明事项"
-    item = rules.items.get(code)
-    return item.text if item is not None else None
+item_text = texts.item_wording  # the list item's wording, quoted in receipts
 
 
 async def handle_rate(ctx: DialogueContext, conn: AsyncConnection, account: AccountView, msg: Incoming, m: re.Match[str]) -> str:
@@ -189,15 +180,17 @@ _CODE = r"(?:\s*(R-\S*)|\s+([A-Za-z0-9-]{1,24}))?"
 ROUTES: tuple[Route, ...] = (
     Route(re.compile(r"^绑定\s*([A-Za-z0-9]{4,32})$"), None, handle_bind),
     Route(re.compile(r"^(?:帮助|help|\?|？)$", re.IGNORECASE), None, handle_help),
-    Route(re.compile(rf"^查询{_CODE}$", re.IGNORECASE), frozenset({Role.clerk, Role.admin}), handle_query),
+    Route(re.compile(rf"^查询{_CODE}$", re.IGNORECASE), frozenset({Role.clerk, Role.admin, Role.head}), handle_query),
     Route(re.compile(rf"^撤回{_CODE}$", re.IGNORECASE), frozenset({Role.clerk, Role.admin}), handle_withdraw),
     Route(re.compile(r"^我的任务$"), frozenset({Role.clerk, Role.admin}), handle_my_tasks),
     Route(re.compile(r"^任务$"), frozenset({Role.head}), handle_community_tasks),
     Route(re.compile(rf"^完成{_CODE}$", re.IGNORECASE), frozenset({Role.head}), handle_complete),
+    Route(re.compile(rf"^不再提醒{_CODE}$", re.IGNORECASE), frozenset({Role.head}), handle_quiet),
+    Route(re.compile(r"^撤销$"), frozenset({Role.head}), handle_undo),
     Route(re.compile(r"^评价(?:\s+(\S+?))?(?:\s*([1-5])(?!\d))?(?:\s+(.*))?$"), frozenset({Role.head}), handle_rate),
     # a known command sent by the wrong role gets an explanation, not intake
     Route(
-        re.compile(rf"^(?:(?:查询|撤回|完成){_CODE}|我的任务|任务|评价(?:\s+\S+){{0,3}})$", re.IGNORECASE),
+        re.compile(rf"^(?:(?:查询|撤回|完成|不再提醒){_CODE}|我的任务|任务|撤销|评价(?:\s+\S+){{0,3}})$", re.IGNORECASE),
         None,
         handle_wrong_role,
     ),
@@ -207,6 +200,15 @@ ROUTES: tuple[Route, ...] = (
 def is_command(text: str) -> bool:
     text = normalize(text)
     return any(route.pattern.match(text) for route in ROUTES)
+
+
+def _is_funding_answer(text: str, classification: Classification) -> bool:
+    """"无", a short text that states funding, or a short line without a deadline (not a new notice)."""
+    if text in NO_FUNDING_ANSWERS:
+        return True
+    if len(text) > FUNDING_ANSWER_MAX_CHARS:
+        return False
+    return classification.funded or (len(text) <= FUNDING_ANSWER_SHORT and classification.deadline is None)
 
 
 def _is_deadline_answer(text: str, classification: Classification) -> bool:
@@ -222,9 +224,10 @@ async def _handle_intake(
         conn, account=account, classification=classification, msg_id=msg.msg_id, channel=msg.channel,
         text=msg.text, received_at=msg.received_at, settings=ctx.settings, memory=ctx.memory,
     )
-    if new.asks_deadline:
+    state = AWAITING_DEADLINE if new.asks_deadline else AWAITING_FUNDING if new.asks_funding else None
+    if state is not None:
         await set_dialogue(
-            conn, account_id=account.id, state=AWAITING_DEADLINE, task_id=new.task.id,
+            conn, account_id=account.id, state=state, task_id=new.task.id,
             expires_at=msg.received_at + dt.timedelta(minutes=ctx.settings.dialogue.timeout_minutes),
         )
     return texts.build_receipt(new, item_text=item_text(ctx.rules, new.task.item),
@@ -243,7 +246,28 @@ async def _handle_deadline_answer(
         conn, task_id=account.dialogue_task_id, deadline=deadline, deadline_time=deadline_time,
         actor=f"account:{account.id}", now=msg.received_at, settings=ctx.settings,
     )
-    return texts.build_deadline_set(task)
+    if not needs_funding_answer(task, ctx.settings.admission.unfunded_assist):
+        return texts.build_deadline_set(task)
+    await set_dialogue(
+        conn, account_id=account.id, state=AWAITING_FUNDING, task_id=task.id,
+        expires_at=msg.received_at + dt.timedelta(minutes=ctx.settings.dialogue.timeout_minutes),
+    )
+    return texts.build_deadline_set(task) + "\n" + texts.ASK_FUNDING
+
+
+async def _handle_funding_answer(
+    ctx: DialogueContext, conn: AsyncConnection, account: AccountView, msg: Incoming, text: str
+) -> str:
+    assert account.dialogue_task_id is not None
+    await clear_dialogue(conn, account_id=account.id)
+    task = await set_task_funding(conn, task_id=account.dialogue_task_id, answer=text,
+                                  actor=f"account:{account.id}", now=msg.received_at, settings=ctx.settings)
+    return texts.build_funding_recorded(task)
+
+
+def _is_awaiting(account: AccountView, state: str, now: dt.datetime) -> bool:
+    return (account.dialogue_state == state and account.dialogue_expires_at is not None
+            and account.dialogue_expires_at > now)
 
 
 async def _dispatch(
@@ -264,15 +288,14 @@ async def _dispatch(
     if not account.is_bound:
         return texts.HELP_UNBOUND
     if account.role == Role.head:
-        return texts.build_help(account, ctx.settings.server.public_url)
+        if is_counter_line(text):
+            return await handle_counter(ctx, conn, account, msg, text)
+        return await handle_head_text(ctx, conn, account, msg, text)
     if classification is None:
         classification = classify(msg.text, now=msg.received_at, sender_department=account.department, rules=ctx.rules)
-    if (
-        account.dialogue_state == AWAITING_DEADLINE
-        and account.dialogue_expires_at is not None
-        and account.dialogue_expires_at > msg.received_at
-        and _is_deadline_answer(text, classification)
-    ):
+    if _is_awaiting(account, AWAITING_FUNDING, msg.received_at) and _is_funding_answer(text, classification):
+        return await _handle_funding_answer(ctx, conn, account, msg, text)
+    if _is_awaiting(account, AWAITING_DEADLINE, msg.received_at) and _is_deadline_answer(text, classification):
         return await _handle_deadline_answer(ctx, conn, account, msg, text, classification)
     if account.dialogue_state is not None:
         await clear_dialogue(conn, account_id=account.id)

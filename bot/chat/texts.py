@@ -5,10 +5,13 @@ from __future__ import annotations
 import datetime as dt
 from zoneinfo import ZoneInfo
 
+from classifiers import Rules
 from intake.accounts import AccountView, BindResult
 from intake.catalogue import texts as catalogue_texts
-from intake.labels import KIND_ZH, LISTING_ZH, NATURE_ZH, ROLE_ZH, STATUS_ZH, TARGET_STATUS_ZH
-from intake.store.models import Role, TargetStatus
+from intake.community_reports import ReportResult
+from intake.counter import CounterEntryView
+from intake.labels import COUNTER_ZH, KIND_ZH, LISTING_ZH, NATURE_ZH, ROLE_ZH, STATUS_ZH, TARGET_STATUS_ZH
+from intake.store.models import Role, TargetStatus, TaskSource, TaskStatus
 from intake.tasks import CommunityTask, NewTask, TaskView
 
 WEEKDAYS = "一二三四五六日"
@@ -28,14 +31,24 @@ HELP_CLERK = (
 )
 HELP_HEAD = (
     "您已绑定为{target}负责人。\n"
-    "· 任务:列出本社区进行中的任务(截止近的在前);\n"
-    "· 完成 R-编号:标记本社区已完成;\n"
-    "· 评价 部门 1-5 [意见]:评价本月部门派发工作,如“评价 民政局 4 材料要求清楚”。"
+    "· 任务:列出本社区进行中的任务(截止近的在前);查询 R-编号:看通知全文和准入结论;\n"
+    "· 通过工作群、电话、纸质收到的通知:直接把全文发过来,系统登记并计入月报;\n"
+    "· 一行记一笔:证明 3 银行 贷款资信 / 检查 应急管理局 暗访 2小时 / 会议 街道 安全部署会 2人 半天 / "
+    "借调 1人 人社局 2个月 / 平台 卫健 4个系统 录入同一批老人信息;撤销:删去刚记的一笔;\n"
+    "· 不再提醒 R-编号:停止该任务的提醒;完成 R-编号(可选):标记已完成;\n"
+    "· 评价 部门 1-5 [意见]:匿名评价本月部门派发工作,如“评价 民政局 4 材料要求清楚”。"
 )
 HELP_ADMIN = "您已绑定为管理员({target})。请在管理后台审核任务、查看报表:{url}/admin"
 WELCOME = "欢迎关注减负通!\n" + HELP_UNBOUND
 NOT_TEXT = "暂时只能处理文字消息,请发送文字。需要帮助请回复“帮助”。"
 ASK_DEADLINE = "请补充截止时间,或回复'不限'。"
+ASK_FUNDING = "请说明经费或工作条件,或回复'无'。"
+ASK_ISSUER = (
+    "已收到这条通知,但没看出是哪个部门发的。请回复发文部门(如“民政局”),不清楚请回复“不清楚”。"
+)
+NOTHING_TO_UNDO = "没有可撤销的登记。"
+TRACE_NOT_NEEDED = "留痕要求(“{words}”)不属于工作本身,社区可不做;已记入该部门的月报。"
+UNFUNDED_HEAD = "费未随事转:可要求部门提供经费或工作条件"
 NO_DEADLINE_WORDS = frozenset({"不限", "无", "没有", "无截止", "不限时", "长期"})
 BUSY = "系统繁忙,您的消息已收到,处理结果稍后推送给您。"
 
@@ -125,6 +138,8 @@ def build_receipt(new: NewTask, *, item_text: str | None, reminder_days: tuple[i
         lines.append("费未随事转:协助事项应“权随责走、费随事转”,本通知未写明经费或工作条件,将计入月度报表。")
     elif task.funded and task.amount_yuan:
         lines.append(f"经费:{task.amount_yuan:g}元")
+    if task.trace_demand:
+        lines.append(f"留痕要求:“{'、'.join(task.trace_demand[:4])}”属形式主义留痕,社区可不做,已计入月度报表。")
     if task.short_notice:
         lines.append("时限紧:留给社区的工作日不足3天,将计入月度报表。")
     if new.duplicate_of_code:
@@ -133,7 +148,9 @@ def build_receipt(new: NewTask, *, item_text: str | None, reminder_days: tuple[i
     lines += [catalogue_texts.build_merged(name, into) for name, into in new.catalogue.merged]
     if new.repeat_collection_with:
         lines.append(f"重复采集:{'、'.join(new.repeat_collection_with)}近期已向社区采集类似数据,已标记供区减负办核查。")
-    if task.listing == "unlisted":
+    if task.review_note and task.listing == "assist":
+        lines.append("下一步:协助事项须写明经费或工作条件(费随事转),说明前暂不派发。")
+    elif task.listing == "unlisted":
         lines.append(
             "下一步:该事项未列入社区工作事项清单,已转区减负办准入审核,审核通过前不派发。"
             "请准备准入申请材料:法律法规依据、经费保障(费随事转)、工作期限。"
@@ -148,6 +165,8 @@ def build_receipt(new: NewTask, *, item_text: str | None, reminder_days: tuple[i
         lines.append("下一步:已派发社区。")
     if new.asks_deadline:
         lines.append(ASK_DEADLINE)
+    elif new.asks_funding:
+        lines.append(ASK_FUNDING)
     return "\n".join(lines)
 
 
@@ -194,7 +213,7 @@ def build_community_tasks(community: str, tasks: list[CommunityTask]) -> str:
             f"· {t.code} {t.department or ''}{KIND_ZH.get(t.kind, t.kind)} 截止{format_deadline(t.due_date, t.deadline_time)}"
             f" {t.summary}"
         )
-    lines.append("完成后回复“完成 R-编号”。")
+    lines.append("回复“查询 R-编号”看全文;不需要再提醒的回复“不再提醒 R-编号”。")
     return "\n".join(lines)
 
 
@@ -235,3 +254,128 @@ CLERK_ONLY = "只有部门联络员可以派发和查询任务。您的账号为
 HEAD_ONLY = "只有社区负责人可以使用“{verb}”。可回复“帮助”查看可用命令。"
 INACTIVE = "您的账号已停用,如需恢复请联系管理员。"
 STORAGE_DOWN = "系统暂时无法保存,您的消息未登记,请稍后重发。"
+
+
+def item_wording(rules: Rules, code: str | None) -> str | None:
+    """The list item's wording, quoted in receipts (C: the certificate list)."""
+    if code is None:
+        return None
+    if code == "C":
+        return "社区出具证明事项"
+    item = rules.items.get(code)
+    return item.text if item is not None else None
+
+
+def funding_line(task: TaskView) -> str | None:
+    """What a head is told about a task's funding (费随事转), or None when it does not apply."""
+    if task.funded:
+        detail = f"{task.amount_yuan:g}元" if task.amount_yuan else (task.funding_note or "通知已写明")
+        return f"经费:{detail}"
+    if task.listing == "assist":
+        return UNFUNDED_HEAD
+    return None
+
+
+def head_decision(task: TaskView, item_text: str | None) -> str:
+    """The admission decision as a head reads it: may the community be asked to do this at all?"""
+    listing = format_listing(task, item_text)
+    if task.status == TaskStatus.refused:
+        return f"准入:{listing},已拒收,社区无需办理。"
+    if task.status == TaskStatus.pending_review:
+        return f"准入:{listing};待准入审核,审核通过前无需办理。"
+    return f"准入:{listing}"
+
+
+def build_task_for_head(task: TaskView, *, item_text: str | None) -> str:
+    source = "社区报送" if task.source == TaskSource.community else "部门通过减负通派发"
+    lines = [
+        f"{task.code} {task.department or '未注明部门'}·{KIND_ZH.get(task.kind, task.kind)}"
+        f"({NATURE_ZH.get(task.nature, task.nature)}) {STATUS_ZH.get(task.status, task.status)}",
+        f"截止:{format_deadline(task.deadline, task.deadline_time, task.recurrence)}",
+        head_decision(task, item_text),
+    ]
+    if (funding := funding_line(task)) is not None:
+        lines.append(funding)
+    if task.trace_demand:
+        lines.append(TRACE_NOT_NEEDED.format(words="、".join(task.trace_demand[:4])))
+    lines += [f"来源:{source}", "通知全文:", task.raw_text]
+    return "\n".join(lines)
+
+
+def build_quieted(task: TaskView) -> str:
+    return f"{task.code} 不再提醒本社区。任务本身不变,需要时仍可“查询 {task.code}”。"
+
+
+COUNTER_EXAMPLES = {
+    "certificate": "证明 [份数] 索取方 证明事项 [拒开],如“证明 3 银行 贷款资信”",
+    "inspection": "检查 检查单位 [内容] [时长],如“检查 应急管理局 暗访 2小时”",
+    "meeting": "会议 主办单位 会议名称 [人数] [时长],如“会议 街道 安全部署会 2人 半天”",
+    "secondment": "借调 人数 借调单位 [期限],如“借调 1人 人社局 2个月”",
+    "platform": "平台 部门 系统个数 [录入内容],如“平台 卫健 4个系统 录入同一批老人信息”",
+}
+DECISION_ZH = {"issue": "社区应出具", "conditional": "核实后或凭承诺可出具", "refuse": "不应由社区出具(N10)"}
+
+
+def build_counter_format_error(kind: str, problem: str) -> str:
+    return f"没有登记:{problem}。格式:{COUNTER_EXAMPLES[kind]}。"
+
+
+def _counter_detail(e: CounterEntryView) -> str:
+    parts = [e.party, e.subject]
+    if e.people:
+        parts.append(f"{e.people}人")
+    if e.systems:
+        parts.append(f"{e.systems}个系统")
+    if e.hours:
+        parts.append(f"{e.hours:g}小时")
+    if e.period_days:
+        parts.append(f"{e.period_days}天")
+    return " ".join(p for p in parts if p)
+
+
+def build_counter_logged(e: CounterEntryView) -> str:
+    if e.kind == "certificate":
+        done = "拒开" if e.refused else "出具"
+        text = f"已记入证明出具台账:{e.day.month}月{e.day.day}日 {done}{e.count}份 {e.party} {e.subject}"
+        if e.should_not_issue:
+            return text + "。按证明事项清单,此类证明不应由社区出具(N10),下次可拒开并请对方向有关部门核实。撤销请回复“撤销”。"
+        verdict = DECISION_ZH.get(e.decision or "", "不在证明事项清单中")
+        return text + f"({verdict})。撤销请回复“撤销”。"
+    ledger = {"inspection": "迎检记录", "meeting": "会议记录"}.get(e.kind, "工作记录")
+    return f"已记入{ledger}:{e.day.month}月{e.day.day}日 {COUNTER_ZH[e.kind]} {_counter_detail(e)}。撤销请回复“撤销”。"
+
+
+def build_undone(e: CounterEntryView) -> str:
+    return f"已撤销:{e.raw_text}"
+
+
+def issuer_not_found(text: str) -> str:
+    return f"没有找到部门“{text}”。请回复发文部门的名称(如“民政局”“街道”),不清楚请回复“不清楚”。"
+
+
+def build_report_receipt(result: ReportResult, *, item_text: str | None) -> str:
+    task = result.task
+    if result.linked:
+        return (f"已收到。这条通知与已登记的 {task.code}({task.department or '未注明部门'})相同,已关联到该任务,"
+                f"不重复计数。\n{head_decision(task, item_text)}\n回复“查询 {task.code}”看详情。")
+    lines = [
+        f"已登记(社区报送) {task.code}",
+        f"部门:{task.department or '未注明部门'}",
+        f"类型:{KIND_ZH.get(task.kind, task.kind)}({NATURE_ZH.get(task.nature, task.nature)})",
+        f"截止:{format_deadline(task.deadline, task.deadline_time, task.recurrence)}",
+        head_decision(task, item_text),
+    ]
+    if (funding := funding_line(task)) is not None:
+        lines.append(funding)
+    if task.trace_demand:
+        lines.append(TRACE_NOT_NEEDED.format(words="、".join(task.trace_demand[:4])))
+    lines.append("已计入本社区和全区的月度报表(来源:社区报送,该部门未通过减负通派发)。")
+    return "\n".join(lines)
+
+
+def build_funding_recorded(task: TaskView) -> str:
+    if not task.funded:
+        return f"{task.code} 已记录:未提供经费或工作条件,按费未随事转计入月度报表。"
+    if task.status == TaskStatus.accepted and task.review_note is None:
+        return f"{task.code} 已记录经费或工作条件:{task.funding_note},社区可见。"
+    return f"{task.code} 已记录经费或工作条件:{task.funding_note}。"

@@ -78,7 +78,7 @@ async def list_task_page(
     stmt = task_select(
         filters, tz, TASKS.c.id, TASKS.c.code, TASKS.c.department, TASKS.c.forwarded_by, TASKS.c.kind, TASKS.c.nature, TASKS.c.listing, TASKS.c.item,
         TASKS.c.deadline, TASKS.c.deadline_time, TASKS.c.status, TASKS.c.received_at, TASKS.c.raw_text, TASKS.c.needs_review,
-        TASKS.c.corrected, TASKS.c.funded, TASKS.c.duplicate_of, TASKS.c.repeat_collection, TASKS.c.short_notice,
+        TASKS.c.corrected, TASKS.c.funded, TASKS.c.source, TASKS.c.duplicate_of, TASKS.c.repeat_collection, TASKS.c.short_notice,
         progress.c.n, progress.c.done,
     ).outerjoin(progress, progress.c.task_id == TASKS.c.id)
     if filters.sort == "deadline":

@@ -34,6 +34,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from intake.calendar import digest_month_due, month_bounds, previous_month
 from intake.labels import KIND_ZH, LISTING_ZH
+from intake.reports import community as community_side
+from intake.reports.community import CommunitySide
 from intake.reports.safety import neutralise_workbook, slug
 from intake.settings import IntakeSettings
 from intake.store.models import COMMUNITIES as T_COMMUNITIES
@@ -169,6 +171,7 @@ class Digest:
     trend: Trend
     league: tuple[LeagueRow, ...] = ()
     heatmap: HeatMap | None = None
+    community: CommunitySide | None = None  # reports, counter work, bypassing departments, trace demands
 
     @property
     def is_district(self) -> bool:
@@ -416,8 +419,10 @@ async def _ratings(
 
 
 def _rating_rows(per_department: dict[str, tuple[int, int]]) -> tuple[RatingRow, ...]:
+    """Averages over at least MIN_RATERS communities only: fewer would let a department guess its rater."""
     return tuple(
-        RatingRow(name, round(total / n, 2), n) for name, (total, n) in sorted(per_department.items()) if n
+        RatingRow(name, round(total / n, 2), n) for name, (total, n) in sorted(per_department.items())
+        if n >= community_side.MIN_RATERS
     )
 
 
@@ -679,7 +684,7 @@ async def _build(
             prev=prev.get(key, _Core()), timeliness=timeliness.get(key, (0, 0, 0, 0)),
             ratings=_rating_rows(ratings.get(key, {})), unfunded_codes=codes.get(key, ()),
         ))
-    return digests
+    return await community_side.add_community_side(conn, digests, month=month, settings=settings)
 
 
 async def build_digest(conn: AsyncConnection, *, month: str, community: str | None, settings: IntakeSettings) -> Digest:
@@ -713,6 +718,14 @@ def _quantities(row: KindRow) -> str:
     return "、".join(f"{v}{u}" for u, v in row.quantities) or "—"
 
 
+def _timeliness_lines(d: Digest) -> list[str]:
+    """On-time and overdue figures belong to a community's own digest only: never in district views."""
+    if d.is_district:
+        return []
+    return [f"- 本月到期 {d.due} 件:按时完成 {d.on_time},逾期完成 {d.late},逾期未完成 {d.overdue}"
+            f"(按时率 {_pct(d.on_time_rate)})"]
+
+
 def render_markdown(digest: Digest) -> str:
     d = digest
     lines = [
@@ -724,8 +737,7 @@ def render_markdown(digest: Digest) -> str:
         "- 准入:" + ",".join(f"{LISTING_ZH[k]} {v}" for k, v in d.listing),
         f"- 待审核 {d.pending_review} 件;费未随事转 {d.unfunded_assist} 件;临时急件 {d.short_notice} 件;"
         f"重复派发 {d.duplicates} 件;重复采集 {d.repeat_collection} 件",
-        f"- 本月到期 {d.due} 件:按时完成 {d.on_time},逾期完成 {d.late},逾期未完成 {d.overdue}"
-        f"(按时率 {_pct(d.on_time_rate)})",
+        *_timeliness_lines(d),
         f"- 估算工作量 {d.estimated_hours:g} 小时 / 人力 {d.capacity_hours:g} 小时({d.staff} 人),"
         f"占 {_pct(d.load_ratio)}",
         f"- 较 {d.trend.month}:任务 {_signed(d.trend.tasks_change)} 件,工时 {_signed(d.trend.hours_change)} 小时",
@@ -746,6 +758,7 @@ def render_markdown(digest: Digest) -> str:
         "",
         *(f"{i}. {r.department}:{r.hours:g} 小时,{r.tasks} 件" for i, r in enumerate(d.top_departments, 1)),
     ]
+    lines += community_side.render_markdown_lines(d.community)
     if d.unfunded_codes:
         lines += ["", "## 费未随事转", "", "、".join(d.unfunded_codes)]
     if d.ratings:
@@ -779,7 +792,8 @@ def render_chat_text(digest: Digest, *, limit_bytes: int = 2000, link: str = "")
         f"估算 {d.estimated_hours:g} 小时,占人力 {_pct(d.load_ratio)}。",
         "准入:" + ",".join(f"{LISTING_ZH[k]}{v}" for k, v in d.listing) + "。",
         f"费未随事转 {d.unfunded_assist},临时急件 {d.short_notice},重复派发 {d.duplicates},重复采集 {d.repeat_collection}。",
-        f"到期 {d.due} 件,按时率 {_pct(d.on_time_rate)},逾期未完成 {d.overdue}。",
+        *([] if d.is_district else [f"到期 {d.due} 件,按时率 {_pct(d.on_time_rate)},逾期未完成 {d.overdue}。"]),
+        *community_side.chat_lines(d.community),
         f"较上月:任务 {_signed(d.trend.tasks_change)},工时 {_signed(d.trend.hours_change)}。",
     ]
     if d.top_departments:
@@ -826,8 +840,10 @@ def write_xlsx(digest: Digest, path: str | Path) -> Path:
         ("人力工时", d.capacity_hours), ("工作量占比", d.load_ratio), ("上月任务", d.trend.tasks),
         ("上月工时", d.trend.hours),
     ]
+    timeliness = {"本月到期", "按时完成", "逾期完成", "逾期未完成", "按时率"}  # a community's own figures only
     for row in overview:
-        ws.append(list(row))
+        if not (d.is_district and row[0] in timeliness):
+            ws.append(list(row))
     ws.column_dimensions["A"].width = 16
     ws.column_dimensions["B"].width = 28
 
@@ -845,6 +861,7 @@ def write_xlsx(digest: Digest, path: str | Path) -> Path:
     sheet("按部门", ["部门", "件数", "行政事务", "被拒收", "估算工时"],
           [[r.department, r.tasks, r.administrative, r.refused, r.hours] for r in d.by_department])
     sheet("评价", ["部门", "平均分", "评价数"], [[r.department, r.average, r.count] for r in d.ratings])
+    sheet("社区报送与窗口工作", ["项目", "数量"], community_side.sheet_rows(d.community))
     if d.league:
         sheet("部门排行", ["部门", "件数", "被拒收", "拒收率", "费未随事转", "临时急件", "重复派发", "重复采集", "工时", "评分"],
               [[r.department, r.tasks, r.refused, r.refused_share, r.unfunded, r.short_notice, r.duplicates,
@@ -983,6 +1000,13 @@ async def send_monthly_digests(services: Services, *, now: dt.datetime, only_if_
         if digest.tasks:
             chart = await asyncio.to_thread(render_chart_png, digest, out_dir / f"{month}-{slug(digest.scope)}.png")
         link = digest_link(services.public_url, month=month, scope=digest.scope)
+        link_secret = getattr(services, "link_secret", "")  # Services built before links existed have none
+        if not digest.is_district and link_secret:
+            from intake.links import build_digest_link
+
+            expires = now + dt.timedelta(days=settings.links.digest_days)
+            link = build_digest_link(services.public_url, link_secret, community=digest.scope, month=month,
+                                     expires_at=expires)
         text = render_chat_text(digest, limit_bytes=schedule.digest_chat_bytes, link=link)
 
         async def unit(conn: AsyncConnection, digest: Digest = digest, chart: Path | None = chart,

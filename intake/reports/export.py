@@ -70,6 +70,7 @@ class TaskFilters:
     kind: str = ""
     listing: str = ""
     status: str = ""
+    source: str = ""  # TaskSource: bot / community / console
     date_from: dt.date | None = None
     date_to: dt.date | None = None
     month: str = ""
@@ -92,7 +93,7 @@ class TaskFilters:
             raise FilterError(f"排序方式“{sort}”无效,请选择“最新在前”或“截止日期”。")
         return cls(
             department=get("department"), community=get("community"), kind=get("kind"), listing=get("listing"),
-            status=get("status"),
+            status=get("status"), source=get("source"),
             date_from=_parse_date(get("from")) if get("from") else None,
             date_to=_parse_date(get("to")) if get("to") else None,
             month=month, q=get("q"), sort=sort,
@@ -102,7 +103,7 @@ class TaskFilters:
         """The filters as query parameters (for pagination and export links)."""
         params = {
             "department": self.department, "community": self.community, "kind": self.kind,
-            "listing": self.listing, "status": self.status,
+            "listing": self.listing, "status": self.status, "source": self.source,
             "from": self.date_from.isoformat() if self.date_from else "",
             "to": self.date_to.isoformat() if self.date_to else "",
             "month": self.month, "q": self.q, "sort": "" if self.sort == "new" else self.sort,
@@ -119,6 +120,8 @@ def _apply_filters(stmt: sa.Select[Any], filters: TaskFilters, tz: ZoneInfo) -> 
         stmt = stmt.where(TASKS.c.listing == filters.listing)
     if filters.status:
         stmt = stmt.where(TASKS.c.status == filters.status)
+    if filters.source:
+        stmt = stmt.where(TASKS.c.source == filters.source)
     if filters.community:
         stmt = stmt.where(
             sa.exists().where(

@@ -16,11 +16,13 @@ from sqlmodel import Field, SQLModel
 
 from intake.store.values import (
     ConsoleRole,
+    CounterKind,
     FormDecision,
     FormSource,
     OutboxStatus,
     Role,
     TargetStatus,
+    TaskSource,
     TaskStatus,
 )
 
@@ -30,6 +32,8 @@ __all__ = [
     "ConsoleRole",
     "TaskStatus",
     "TargetStatus",
+    "TaskSource",
+    "CounterKind",
     "OutboxStatus",
     "Department",
     "Community",
@@ -38,6 +42,7 @@ __all__ = [
     "Task",
     "TaskTarget",
     "Reminder",
+    "TaskReport", "CounterEntry",  # intake.store.models_community
     "Rating",
     "AuditEntry",
     "ProcessedMessage",
@@ -47,6 +52,7 @@ __all__ = [
     "RuleVersion",
     "CorrectionExample",
     "DigestArchive",
+    "TASK_REPORTS", "COUNTER_ENTRIES",
     "CONSOLE_SESSIONS",
     "LOGIN_THROTTLE",
     "ConsoleSession",
@@ -199,6 +205,11 @@ class Task(SQLModel, table=True):
     short_notice: bool = False
     corrected: bool = False
     review_note: str | None = Field(default=None, sa_column=sa.Column(sa.Text, nullable=True))
+    source: str = Field(default=TaskSource.bot.value, max_length=16,
+                        sa_column_kwargs={"server_default": TaskSource.bot.value})  # TaskSource
+    trace_demand: list[str] | None = _json(None)  # the words of a 留痕 demand (POLICY §6), None when none
+    funding_note: str | None = Field(default=None, max_length=500)  # the clerk's answer to the funding question
+    review_reminded_at: dt.datetime | None = _ts(nullable=True)  # [review] remind_after_days push sent
     received_at: dt.datetime = _ts(index=True)  # the message's CreateTime
     created_at: dt.datetime = _ts()
     updated_at: dt.datetime = _ts()
@@ -214,6 +225,8 @@ class TaskTarget(SQLModel, table=True):
     due_date: dt.date | None = Field(default=None, index=True)  # digests: assignments due in a month
     done_at: dt.datetime | None = _ts(nullable=True)
     done_by: int | None = Field(default=None, foreign_key="accounts.id")
+    announced_at: dt.datetime | None = _ts(nullable=True)  # the head heard of it (None: next sweep tells)
+    quiet: bool = Field(default=False, sa_column_kwargs={"server_default": sa.false()})  # 不再提醒
 
 
 class Reminder(SQLModel, table=True):
@@ -378,6 +391,9 @@ from intake.store.models_catalogue import (  # noqa: E402
     PlatformMention,
     ReportRollup,
 )
+
+# a community's reported notices and counter work (issue 12), registered on the same metadata
+from intake.store.models_community import COUNTER_ENTRIES, TASK_REPORTS, CounterEntry, TaskReport  # noqa: E402
 
 # console sessions and login throttling (issue 15), registered on the same metadata
 from intake.store.models_console import CONSOLE_SESSIONS, LOGIN_THROTTLE, ConsoleSession, LoginThrottle  # noqa: E402

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-__all__ = ["Role", "ConsoleRole", "TaskStatus", "TargetStatus", "OutboxStatus", "FormDecision", "FormSource"]
+__all__ = ["Role", "ConsoleRole", "TaskStatus", "TargetStatus", "TaskSource", "CounterKind", "OutboxStatus",
+           "FormDecision", "FormSource"]
 
 
 class Role(StrEnum):
@@ -37,6 +38,24 @@ class TargetStatus(StrEnum):
     done = "done"
     withdrawn = "withdrawn"
     refused = "refused"
+
+
+class TaskSource(StrEnum):
+    """How a task reached Jianfu: a department's chat message, a community head's report, the console."""
+
+    bot = "bot"
+    community = "community"
+    console = "console"
+
+
+class CounterKind(StrEnum):
+    """Counter work a community logs in one line (its own ledgers)."""
+
+    certificate = "certificate"
+    inspection = "inspection"
+    meeting = "meeting"
+    secondment = "secondment"
+    platform = "platform"
 
 
 class OutboxStatus(StrEnum):

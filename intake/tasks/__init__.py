@@ -5,6 +5,10 @@
   ``roll_recurring`` (one target) and ``roll_due_targets`` (the sweep).
 * :mod:`intake.tasks.review`: the admin's ``correct_task``, ``admit_task``, ``refuse_task``, with the
   notices they owe to clerks and heads queued in the same transaction.
+* :mod:`intake.tasks.funding`: ``set_task_funding`` records the clerk's answer to the funding question
+  (费随事转) and releases a task held for it.
+* :mod:`intake.tasks.community`: a head's ``get_community_task``, ``quiet_target`` (不再提醒) and
+  ``link_community_target`` (a reported notice that was logged already).
 * :mod:`intake.tasks.reminding`: ``cancel_unsent_reminders`` and ``replan_reminders``, used by all of them.
 * :mod:`intake.tasks.views`: ``TaskView`` and the reads.
 
@@ -18,7 +22,9 @@ from intake.tasks.changes import (
     set_task_deadline,
     withdraw_task,
 )
+from intake.tasks.community import get_community_task, link_community_target, quiet_target
 from intake.tasks.create import NewTask, create_task, next_task_code, status_for_listing
+from intake.tasks.funding import HELD_FOR_FUNDING, NO_FUNDING_ANSWERS, needs_funding_answer, set_task_funding
 from intake.tasks.reminding import cancel_unsent_reminders, replan_reminders
 from intake.tasks.review import (
     CORRECTABLE,
@@ -43,6 +49,8 @@ from intake.tasks.views import (
 
 __all__ = [
     "CORRECTABLE",
+    "HELD_FOR_FUNDING",
+    "NO_FUNDING_ANSWERS",
     "OPEN_STATUSES",
     "Admission",
     "CommunityTask",
@@ -56,16 +64,21 @@ __all__ = [
     "complete_target",
     "correct_task",
     "create_task",
+    "get_community_task",
     "get_task",
     "get_task_text",
     "is_funded",
+    "link_community_target",
     "list_clerk_tasks",
     "list_community_targets",
+    "needs_funding_answer",
     "next_task_code",
+    "quiet_target",
     "refuse_task",
     "replan_reminders",
     "roll_due_targets",
     "roll_recurring",
+    "set_task_funding",
     "set_task_deadline",
     "status_for_listing",
     "withdraw_task",

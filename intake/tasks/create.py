@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,9 +19,10 @@ from intake.catalogue.forms import FormEntry
 from intake.catalogue.notice import CatalogueRecord, check_notice, get_form_rules, record_notice
 from intake.reminders import add_reminders, is_short_notice
 from intake.settings import IntakeSettings
-from intake.store.models import TASK_CODE_COUNTERS, TASK_TARGETS, TASKS, TargetStatus, TaskStatus
+from intake.store.models import TASK_CODE_COUNTERS, TASK_TARGETS, TASKS, TargetStatus, TaskSource, TaskStatus
 from intake.store.recent import IntakeMemory, RecentTask
 from intake.store.sqlite_fast import Prepared
+from intake.tasks.funding import HELD_FOR_FUNDING, needs_funding_answer
 from intake.tasks.views import TargetView, TaskView
 
 __all__ = ["NewTask", "create_task", "next_task_code", "status_for_listing"]
@@ -43,6 +45,7 @@ class NewTask:
     repeat_collection_with: tuple[str, ...]  # other departments that asked for the same data
     stopped_form: FormEntry | None = None  # refused: the notice sends a form the catalogue stopped
     catalogue: CatalogueRecord = CatalogueRecord()  # forms registered, 重复采集 at field level, merged forms
+    asks_funding: bool = False  # [admission] unfunded_assist "ask"/"hold": the clerk is asked once
 
 
 def _counter_upsert(dialect: str) -> Any:
@@ -75,6 +78,14 @@ def status_for_listing(listing: str) -> TaskStatus:
     return TaskStatus.accepted
 
 
+def _status_for(c: Classification, *, unfunded_assist: str) -> TaskStatus:
+    """:func:`status_for_listing`, and under ``[admission] unfunded_assist = "hold"`` an unfunded assist task
+    (not an emergency) waits for its funding to be stated."""
+    if unfunded_assist == "hold" and c.listing == Listing.ASSIST and not c.funded and not c.emergency:
+        return TaskStatus.pending_review
+    return status_for_listing(c.listing)
+
+
 @dataclass(frozen=True)
 class _Facts:
     """What storing a notice decides before it writes: code, status, department and the look-backs."""
@@ -102,7 +113,7 @@ async def _decide(conn: AsyncConnection, c: Classification, *, account: AccountV
         working_days=settings.schedule.short_notice_working_days,
     )
     return _Facts(
-        code=code, status=status_for_listing(c.listing), department=department, department_id=department_id,
+        code=code, status=_status_for(c, unfunded_assist=settings.admission.unfunded_assist), department=department, department_id=department_id,
         duplicate=memory.find_duplicate(department_id=department_id, text=text, now=received_at),
         same_data=list(memory.find_same_data(department_id=department_id, kind=c.kind.value, keywords=c.keywords,
                                              now=received_at)),
@@ -111,7 +122,7 @@ async def _decide(conn: AsyncConnection, c: Classification, *, account: AccountV
 
 
 def _task_row(c: Classification, f: _Facts, *, account: AccountView, msg_id: str, channel: str, text: str,
-              received_at: dt.datetime) -> dict[str, Any]:
+              received_at: dt.datetime, source: str) -> dict[str, Any]:
     """The tasks row of a classified notice (a table of columns)."""
     quantity = c.quantity
     return {
@@ -130,23 +141,46 @@ def _task_row(c: Classification, f: _Facts, *, account: AccountView, msg_id: str
         "confidence": c.confidence, "needs_review": c.needs_review, "rules_version": c.rules_version,
         "status": f.status.value, "duplicate_of": f.duplicate[0] if f.duplicate else None,
         "repeat_collection": bool(f.same_data), "short_notice": f.short_notice, "corrected": False,
+        "source": source, "trace_demand": list(c.trace_demand) or None, "funding_note": None,
         "received_at": received_at, "created_at": received_at, "updated_at": received_at,
     }
 
 
 async def _add_targets(conn: AsyncConnection, *, task_id: int, community_ids: list[int], status: TargetStatus,
-                       due: dt.date | None) -> list[int]:
+                       due: dt.date | None, announced_at: dt.datetime | None) -> list[int]:
     if not community_ids:
         return []
     # one executemany, then one read of the ids (RETURNING with many rows is a statement per row)
     await _INSERT_TARGETS.many(
-        conn, [{"task_id": task_id, "community_id": cid, "status": status.value, "due_date": due} for cid in community_ids]
+        conn, [{"task_id": task_id, "community_id": cid, "status": status.value, "due_date": due,
+                "announced_at": announced_at, "quiet": False} for cid in community_ids]
     )
     return [int(row[0]) for row in await _TARGET_IDS.rows(conn, {"task_id": task_id})]
 
 
+def _review_note(c: Classification, f: _Facts, *, refusal_note: str | None) -> str | None:
+    """Why the task waits or was refused: held under [admission] unfunded_assist = "hold" until its funding is
+    stated, or the catalogue's refusal."""
+    held = f.status == TaskStatus.pending_review and c.listing == Listing.ASSIST
+    return HELD_FOR_FUNDING if held else refusal_note
+
+
+async def _store_targets(conn: AsyncConnection, c: Classification, f: _Facts, *, task_id: int,
+                         communities: list[tuple[int, str]], received_at: dt.datetime, announced: bool,
+                         settings: IntakeSettings) -> tuple[TargetView, ...]:
+    """The task's targets (announced: a community's own report) and, for an accepted task, their reminders."""
+    status = TargetStatus.refused if f.status == TaskStatus.refused else TargetStatus.open
+    target_ids = await _add_targets(conn, task_id=task_id, community_ids=[cid for cid, _ in communities],
+                                    status=status, due=c.deadline, announced_at=received_at if announced else None)
+    if f.status == TaskStatus.accepted and c.deadline is not None:
+        await add_reminders(conn, targets=[(tid, c.deadline, f"{f.code}:{tid}") for tid in target_ids],
+                            now=received_at, settings=settings)
+    return tuple(TargetView(community=name, status=status.value, due_date=c.deadline, done_at=None)
+                 for _, name in communities)
+
+
 def _view(c: Classification, f: _Facts, *, task_id: int, account: AccountView, text: str,
-          targets: tuple[TargetView, ...]) -> TaskView:
+          targets: tuple[TargetView, ...], source: str, review_note: str | None) -> TaskView:
     quantity = c.quantity
     return TaskView(
         id=task_id, code=f.code, department=f.department, kind=c.kind.value, nature=c.nature.value,
@@ -156,7 +190,7 @@ def _view(c: Classification, f: _Facts, *, task_id: int, account: AccountView, t
         quantity_value=quantity.value if quantity else None, quantity_unit=quantity.unit if quantity else None,
         needs_review=c.needs_review, short_notice=f.short_notice,
         duplicate_of_code=f.duplicate[1] if f.duplicate else None, repeat_collection=bool(f.same_data),
-        targets=targets,
+        targets=targets, source=source, trace_demand=tuple(c.trace_demand), review_note=review_note,
     )
 
 
@@ -171,34 +205,34 @@ async def create_task(
     received_at: dt.datetime,
     settings: IntakeSettings,
     memory: IntakeMemory,
+    source: str = TaskSource.bot.value,
+    community_ids: Sequence[tuple[int, str]] | None = None,
 ) -> NewTask:
     """Store one notice: the task, its targets, its reminders and the audit entry, in the caller's transaction.
 
-    The directory and the look-backs for resends and 重复采集 come from ``memory`` (brought up to date
-    by the writer at the start of this transaction), not from queries per notice.
+    ``source`` says how it reached Jianfu; a community's report (``community_ids`` its one community, whose
+    head already has it) is addressed to that community and counts as announced. The directory and the
+    look-backs for resends and 重复采集 come from ``memory`` (brought up to date by the writer at the start
+    of this transaction), not from queries per notice.
     """
     c = classification
     notice = await check_notice(conn, text=text, rules=get_form_rules(settings.rule_paths))
     f = await _decide(conn, c, account=account, text=text, received_at=received_at, settings=settings, memory=memory)
     if notice.stopped is not None:  # the catalogue stopped a form this notice sends
         f = dataclasses.replace(f, status=TaskStatus.refused)
-    row = _task_row(c, f, account=account, msg_id=msg_id, channel=channel, text=text, received_at=received_at)
-    row["review_note"] = notice.refusal_note
+    row = _task_row(c, f, account=account, msg_id=msg_id, channel=channel, text=text, received_at=received_at,
+                    source=source)
+    row["review_note"] = _review_note(c, f, refusal_note=notice.refusal_note)
     # a constant statement with separate parameters: compiled once, cached by SQLAlchemy
-    inserted = await _INSERT_TASK.rows(conn, row)
-    task_id = int(inserted[0][0])
+    task_id = int((await _INSERT_TASK.rows(conn, row))[0][0])
     catalogue = await record_notice(conn, notice=notice, task_id=task_id, department=f.department,
                                     department_id=f.department_id, recurrence=c.recurrence, received_at=received_at,
                                     rules=get_form_rules(settings.rule_paths), actor=f"account:{account.id}")
     if f.same_data:
         await _MARK_REPEAT.many(conn, [{"task_id": t} for t, _ in f.same_data])
-    target_status = TargetStatus.refused if f.status == TaskStatus.refused else TargetStatus.open
-    communities = memory.target_communities(c.communities)
-    target_ids = await _add_targets(conn, task_id=task_id, community_ids=[cid for cid, _ in communities],
-                                    status=target_status, due=c.deadline)
-    if f.status == TaskStatus.accepted and c.deadline is not None:
-        await add_reminders(conn, targets=[(tid, c.deadline, f"{f.code}:{tid}") for tid in target_ids],
-                            now=received_at, settings=settings)
+    communities = list(community_ids) if community_ids is not None else memory.target_communities(c.communities)
+    targets = await _store_targets(conn, c, f, task_id=task_id, communities=communities, received_at=received_at,
+                                   announced=source == TaskSource.community, settings=settings)
     memory.add(RecentTask(
         id=task_id, code=f.code, department_id=f.department_id, department=f.department, kind=c.kind.value,
         keywords=frozenset(c.keywords), raw_text=text, duplicate_of=f.duplicate[0] if f.duplicate else None,
@@ -207,15 +241,16 @@ async def create_task(
     await add_audit(
         conn, actor=f"account:{account.id}", entity="task", entity_id=task_id, action="create",
         after={"code": f.code, "status": f.status.value, "listing": c.listing.value, "item": c.item,
-               "kind": c.kind.value},
+               "kind": c.kind.value, "source": source},
         now=received_at,
     )
-    targets = tuple(TargetView(community=name, status=target_status.value, due_date=c.deadline, done_at=None)
-                    for _, name in communities)
+    view = _view(c, f, task_id=task_id, account=account, text=text, targets=targets, source=source,
+                 review_note=row["review_note"])
     return NewTask(
-        task=_view(c, f, task_id=task_id, account=account, text=text, targets=targets),
+        task=view,
         asks_deadline=c.deadline is None and f.status != TaskStatus.refused,
         duplicate_of_code=f.duplicate[1] if f.duplicate else None,
         repeat_collection_with=tuple(sorted({d for _, d in f.same_data if d})),
         stopped_form=notice.stopped, catalogue=catalogue,
+        asks_funding=source != TaskSource.community and needs_funding_answer(view, settings.admission.unfunded_assist),
     )

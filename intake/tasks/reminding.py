@@ -60,7 +60,8 @@ async def replan_reminders(
     targets = (
         await conn.execute(
             sa.select(TASK_TARGETS.c.id, TASK_TARGETS.c.due_date)
-            .where(TASK_TARGETS.c.task_id == task_id, TASK_TARGETS.c.status == TargetStatus.open)
+            .where(TASK_TARGETS.c.task_id == task_id, TASK_TARGETS.c.status == TargetStatus.open,
+                   TASK_TARGETS.c.quiet.is_(False))  # 不再提醒: a quiet target gets none
         )
     ).all()
     rows = planned_reminder_rows(

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from intake.errors import NotFound
-from intake.store.models import COMMUNITIES, TASK_TARGETS, TASKS, TargetStatus, TaskStatus
+from intake.store.models import COMMUNITIES, TASK_TARGETS, TASKS, TargetStatus, TaskSource, TaskStatus
 from intake.texts_notify import TASK_NOT_FOUND, summarise
 
 __all__ = [
@@ -60,6 +60,10 @@ class TaskView:
     duplicate_of_code: str | None
     repeat_collection: bool
     targets: tuple[TargetView, ...] = field(default=())
+    source: str = TaskSource.bot.value
+    trace_demand: tuple[str, ...] = ()
+    funding_note: str | None = None
+    review_note: str | None = None
 
     @property
     def is_open(self) -> bool:
@@ -111,6 +115,8 @@ async def get_task(conn: AsyncConnection, *, code: str) -> TaskView:
         quantity_value=row.quantity_value, quantity_unit=row.quantity_unit, needs_review=row.needs_review,
         short_notice=row.short_notice, duplicate_of_code=duplicate_code, repeat_collection=row.repeat_collection,
         targets=tuple(TargetView(community=t.name, status=t.status, due_date=t.due_date, done_at=t.done_at) for t in targets),
+        source=row.source, trace_demand=tuple(row.trace_demand or ()), funding_note=row.funding_note,
+        review_note=row.review_note,
     )
 
 

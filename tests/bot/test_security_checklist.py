@@ -90,7 +90,8 @@ async def test_unbound_accounts_cannot_create_tasks(app_client: tuple[Any, WeCha
     assert "绑定" in (await stranger.say(ASSIST)).content
 
     head = await _bind(client, peer, "o-head-xf", Role.head, "幸福社区")
-    assert not (await head.say(ASSIST)).content.startswith("已登记")
+    # a head's notice is a report of what reached the community, addressed to it alone: never a dispatch
+    assert (await head.say(ASSIST)).content.startswith("已登记(社区报送)")
 
     # a code already used by one account does not bind a second one
     async with client.server.app[SERVICES].engine.begin() as conn:
@@ -105,7 +106,8 @@ async def test_unbound_accounts_cannot_create_tasks(app_client: tuple[Any, WeCha
     await peer.post_wechat(client, event_xml(from_user="o-leaver", event="unsubscribe"))
     assert not (await leaver.say(ASSIST)).content.startswith("已登记")
 
-    assert await _count(client, "SELECT count(*) FROM tasks") == 0
+    assert await _count(client, "SELECT count(*) FROM tasks WHERE source <> 'community'") == 0
+    assert await _count(client, "SELECT count(*) FROM task_targets") == 1
 
 
 async def test_head_cannot_act_on_another_community(app_client: tuple[Any, WeChatPeer]) -> None:

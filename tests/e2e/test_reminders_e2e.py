@@ -91,24 +91,25 @@ async def test_a_chat_task_is_reminded_once_at_the_head_and_done_stops_the_rest(
         return await run_sweep(services, now=at, senders=senders, digests=False)
 
     await sweep(fire["before_3"] - dt.timedelta(minutes=1))
-    assert head.messages == []
+    (notice,) = head.messages  # the head heard of the task at its dispatch, not from its first reminder
+    assert notice.kind == "notice" and code in notice.body and "准入" in notice.body
     report = await sweep(fire["before_3"])
     assert report.sent >= 1
-    (message,) = head.messages
+    notice, message = head.messages
     assert message.recipient == HEAD and message.channel == "wechat" and message.kind == "reminder"
-    assert code in message.body and "还有3天" in message.body and f"完成 {code}" in message.body
+    assert code in message.body and "还有3天" in message.body and "完成" not in message.body
     assert message.payload["reminder"] == "before_3" and message.payload["due"] == "2026-12-25"
 
     await sweep(fire["before_3"] + dt.timedelta(minutes=10))  # the other communities' jitter has passed too
-    assert len(head.messages) == 1
+    assert len(head.messages) == 2
     outbox = await rows(client, "SELECT status FROM outbox WHERE recipient = :r", r=HEAD)
-    assert [o.status for o in outbox] == ["sent"]
+    assert [o.status for o in outbox] == ["sent", "sent"]
 
     done = await say(client, peer, HEAD, f"完成 {code}", at=dt.datetime(2026, 12, 23, 10, 0, tzinfo=SH))
     assert "已标记" in done.content, done.content
     for day in (24, 25, 26, 27):
         await sweep(dt.datetime(2026, 12, day, 12, 0, tzinfo=SH))
-    assert len(head.messages) == 1  # nothing after 完成
+    assert len(head.messages) == 2  # nothing after 完成
     left = await rows(client, """
         SELECT r.kind, r.sent_at, r.cancelled FROM reminders r
         JOIN task_targets g ON g.id = r.target_id JOIN communities c ON c.id = g.community_id

@@ -26,7 +26,7 @@ def _task(code: str, msg_id: str) -> dict[str, Any]:
         "evidence": {"kind": {"why": "“报送”指向报表"}}, "funded": False, "emergency": True, "confidence": 0.75,
         "needs_review": False, "rules_version": "v1", "status": "accepted", "repeat_collection": False,
         "short_notice": True, "corrected": False, "amount_yuan": 1200.5, "received_at": AT, "created_at": AT,
-        "updated_at": AT,
+        "updated_at": AT, "source": "bot", "trace_demand": ["照片不少于10张"], "funding_note": None, "review_note": None,
     }
 
 

@@ -45,8 +45,7 @@ async def handle_dashboard(request: web.Request) -> web.StreamResponse:
         "chart_trend": charts.stacked_months(
             [(f.month[2:], f.administrative, f.service) for f in board.months],
             labels=("行政事务", "服务性事务"), title="近13个月任务量:行政事务与服务性事务"),
-        "chart_ontime": charts.rate_line([(f.month[2:], f.on_time_rate) for f in board.months],
-                                         title="近13个月按时完成率"),
+        # no on-time rates here: they belong to a community's own digest only (no completion tracking)
         "dept_table": queries.group_months(board.months), "digests": digests, "outbox_dead": outbox_dead,
     })
 
