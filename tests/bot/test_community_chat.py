@@ -14,7 +14,7 @@ from bot.keys import SERVICES
 from intake.announce import queue_dispatch_notices, queue_review_reminders
 from tests.conftest import make_settings
 from tests.e2e.test_community_month import HEAD, SH, bind, say
-from tests.peer import WeChatPeer
+from tests.peer import MovingClock, WeChatPeer
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
@@ -27,7 +27,7 @@ CLERK = "o-clerk-mz"
 
 async def _client(aiohttp_client: Any, sqlite_url: str, **overrides: str) -> tuple[Any, WeChatPeer]:
     settings = make_settings(sqlite_url, **overrides)
-    return await aiohttp_client(create_app(settings, background=False)), WeChatPeer(settings)
+    return await aiohttp_client(create_app(settings, background=False, clock=MovingClock(NOW.timestamp()))), WeChatPeer(settings)
 
 
 @pytest.fixture

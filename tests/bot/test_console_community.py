@@ -8,11 +8,12 @@ import io
 import pytest
 from openpyxl import load_workbook
 
+from bot.app import create_app
 from tests.bot.test_community_chat import LEVY, NOW, rows
 from tests.conftest import make_settings
-from tests.console_support import add_user, build_app, login
+from tests.console_support import add_user, login
 from tests.e2e.test_community_month import HEAD, bind, say
-from tests.peer import WeChatPeer
+from tests.peer import MovingClock, WeChatPeer
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
@@ -21,7 +22,7 @@ pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 async def console(aiohttp_client, sqlite_url, engine):
     await add_user(engine)
     settings = make_settings(sqlite_url)
-    client = await aiohttp_client(build_app(settings))
+    client = await aiohttp_client(create_app(settings, background=False, clock=MovingClock(NOW.timestamp())))
     peer = WeChatPeer(settings)
     await bind(client, peer, HEAD, NOW - dt.timedelta(days=1), community="幸福社区")
     return client, peer

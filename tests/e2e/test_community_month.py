@@ -18,13 +18,13 @@ from typing import Any
 import pytest
 
 from bot.app import create_app
-from bot.keys import SERVICES
+from bot.keys import CLOCK, SERVICES
 from bot.settings import Settings
 from intake.accounts import add_invite
 from intake.reports.digest import Digest, build_monthly_digests, render_chat_text, render_markdown
 from intake.store.models import Role
 from tests.conftest import make_settings
-from tests.peer import WeChatPeer, text_xml
+from tests.peer import MovingClock, WeChatPeer, text_xml
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
@@ -53,8 +53,9 @@ class MonthRecord:
 
 
 async def say(client: Any, peer: WeChatPeer, user: str, text: str, at: dt.datetime) -> str:
+    client.server.app[CLOCK].now = int(at.timestamp())  # the server's clock follows the conversation
     xml = text_xml(from_user=user, content=text, create_time=int(at.timestamp()), msg_id=next(_msg_ids))
-    return (await peer.post_wechat(client, xml)).content
+    return (await peer.post_wechat(client, xml, timestamp=int(at.timestamp()))).content
 
 
 async def bind(client: Any, peer: WeChatPeer, user: str, at: dt.datetime, **target: str) -> None:
@@ -152,7 +153,7 @@ async def month_digests(client: Any, month: str) -> tuple[Digest, dict[str, Dige
 @pytest.fixture
 async def env(aiohttp_client: Any, db_url: str) -> AsyncIterator[tuple[Any, WeChatPeer, Settings]]:
     settings = make_settings(db_url)
-    client = await aiohttp_client(create_app(settings, background=False))
+    client = await aiohttp_client(create_app(settings, background=False, clock=MovingClock(0)))
     yield client, WeChatPeer(settings), settings
 
 
