@@ -9,12 +9,15 @@ import aiohttp
 from aiohttp import web
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
+from bot.chat.fetch import MediaApi
 from bot.chat.hints import SenderHints
 from bot.settings import Settings
 from bot.wire.crypto import MessageCrypto
 from intake.context import Services
+from intake.media import MediaWorker
 
-__all__ = ["SETTINGS", "SERVICES", "HTTP", "CRYPTO_WECHAT", "CRYPTO_WECOM", "METRICS", "PENDING", "HINTS", "Metrics"]
+__all__ = ["SETTINGS", "SERVICES", "HTTP", "CRYPTO_WECHAT", "CRYPTO_WECOM", "METRICS", "PENDING", "HINTS", "Metrics",
+           "MEDIA_WORKER", "MEDIA_APIS"]
 
 
 @dataclass(frozen=True)
@@ -52,3 +55,5 @@ CRYPTO_WECOM = web.AppKey("crypto_wecom", MessageCrypto)
 METRICS = web.AppKey("metrics", Metrics)
 HINTS = web.AppKey("hints", SenderHints)
 PENDING: web.AppKey[set[asyncio.Task[None]]] = web.AppKey("pending")
+MEDIA_WORKER = web.AppKey("media_worker", MediaWorker)  # reads files and pictures off the event loop
+MEDIA_APIS: web.AppKey[dict[str, MediaApi]] = web.AppKey("media_apis")  # channel name -> its media/get

@@ -23,6 +23,7 @@ __all__ = [
     "ROLE_ZH",
     "CHANNEL_ZH",
     "REMINDER_ZH",
+    "SOURCE_ZH",
 ]
 
 
@@ -50,3 +51,7 @@ TARGET_STATUS_ZH = {"open": "进行中", "done": "已完成", "withdrawn": "已�
 ROLE_ZH = {"clerk": "部门联络员", "head": "社区书记/主任", "admin": "区级管理员"}
 CHANNEL_ZH = {"wechat": "公众号", "wecom": "企业微信"}
 REMINDER_ZH = {"before_3": "提前3天", "before_1": "提前1天", "due": "当天", "overdue": "逾期"}
+SOURCE_ZH = {
+    "text": "文字", "voice": "语音", "image": "图片", "docx": "Word文件", "pdf": "PDF文件", "pdf_scanned": "PDF扫描件",
+    "xlsx": "Excel表格", "xls": "Excel表格", "ofd": "OFD文件", "txt": "文本文件", "link": "链接",
+}

@@ -22,6 +22,7 @@ from intake.audit import add_audit
 from intake.errors import Forbidden, InvalidRequest, NotFound
 from intake.reminders import add_reminders, is_short_notice, roll_recurring
 from intake.settings import IntakeSettings
+from intake.sources import NoticeSource, source_values
 from intake.store.models import (
     COMMUNITIES,
     DEPARTMENTS,
@@ -170,6 +171,7 @@ async def create_task(
     received_at: dt.datetime,
     settings: IntakeSettings,
     memory: IntakeMemory,
+    source: NoticeSource | None = None,
 ) -> NewTask:
     """Store one notice: the task, its targets, its reminders and the audit entry, in the caller's transaction.
 
@@ -229,6 +231,7 @@ async def create_task(
             "repeat_collection": bool(same_data),
             "short_notice": short,
             "corrected": False,
+            **source_values(source),
             "received_at": received_at,
             "created_at": received_at,
             "updated_at": received_at,

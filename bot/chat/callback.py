@@ -13,6 +13,7 @@ import datetime as dt
 import logging
 import secrets
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 import sqlalchemy as sa
@@ -29,6 +30,8 @@ from bot.chat.dialogue import (
     is_command,
     normalize,
 )
+from bot.chat.hints import SenderHint
+from bot.chat.media import is_media_message, needs_download, read_message
 from bot.keys import CRYPTO_WECHAT, CRYPTO_WECOM, HINTS, METRICS, PENDING, SERVICES, SETTINGS
 from bot.wire.crypto import MessageCrypto, check_signature
 from bot.wire.errors import BodyTooLargeError, SignatureError, WireError
@@ -39,7 +42,9 @@ from intake.accounts import AccountView, get_account
 from intake.context import Services
 from intake.dedupe import get_processed_reply, record_processed
 from intake.errors import StorageUnavailable
+from intake.media import MediaError
 from intake.outbox import add_outbox_message, channel_for_account
+from intake.sources import NoticeSource
 from intake.store.writer import Unit
 
 __all__ = ["setup_callback_routes"]
@@ -130,19 +135,14 @@ def _open_body(request: web.Request, channel: Channel, body: bytes, crypto: Mess
     return body, False
 
 
-def _received_at(message: Message, services: Services) -> dt.datetime:
-    return dt.datetime.fromtimestamp(message.create_time, tz=services.settings.tz)
-
-
-async def _late_push(
-    services: Services, channel: Channel, message: Message, future: asyncio.Future[str], unit: Unit[str]
-) -> None:
+async def _late_push(services: Services, channel: Channel, message: Message, future: asyncio.Future[str],
+                     resubmit: Callable[[], Awaitable[str]]) -> None:
     """The handler missed the reply budget and WeChat got `success` (it will not retry): finish the work
     here, retrying while the database is unavailable, and send the answer through the outbound channel."""
     delay = 1.0
     for attempt in range(LATE_ATTEMPTS):
         try:
-            reply = await (future if attempt == 0 else services.writer.submit(unit))
+            reply = await (future if attempt == 0 else resubmit())
             break
         except StorageUnavailable as exc:
             log.error("late message %s not stored yet (try %d of %d): %s", message.dedupe_key, attempt + 1,
@@ -173,53 +173,142 @@ async def _late_push(
     await services.writer.submit(push)
 
 
+async def _hint(request: web.Request, channel: Channel, external_id: str) -> SenderHint:
+    """A cached guess of who the sender is (refreshed after each message they send)."""
+    hints = request.app[HINTS]
+    key = (channel.name, external_id)
+    hint = hints.get(key)
+    if hint is None:
+        async with request.app[SERVICES].engine.connect() as conn:
+            account = await get_account(conn, channel=channel.name, external_id=external_id)
+        hint = hints.put(key, account)
+    return hint
+
+
 async def _ahead(request: web.Request, ctx: DialogueContext, channel: Channel, message: TextMessage,
                  received_at: dt.datetime) -> Ahead | None:
     """Classify a clerk's notice outside the writer, using a cached guess of who the sender is."""
-    services = request.app[SERVICES]
-    hints = request.app[HINTS]
-    key = (channel.name, message.from_user)
-    hint = hints.get(key)
-    if hint is None:
-        async with services.engine.connect() as conn:
-            account = await get_account(conn, channel=channel.name, external_id=message.from_user)
-        hint = hints.put(key, account)
+    hint = await _hint(request, channel, message.from_user)
     if not hint.reads_notices or is_command(message.content):
         return None
     classification = classify(message.content, now=received_at, sender_department=hint.department, rules=ctx.rules)
     return Ahead(classification=classification, department=hint.department)
 
 
-async def _process(request: web.Request, channel: Channel, message: Message, started: float) -> str:
-    """Dedupe, dispatch and store in one writer unit; returns the reply text ('' for none)."""
-    services = request.app[SERVICES]
-    ctx = DialogueContext(settings=request.app[SETTINGS], rules=services.rules.current, memory=services.memory)
-    key = f"{channel.name}:{message.dedupe_key}"
-    received_at = _received_at(message, services)
-    ahead = await _ahead(request, ctx, channel, message, received_at) if isinstance(message, TextMessage) else None
-    replayed = False
+@dataclass
+class _Outcome:
+    """What the writer unit learnt: whether it replayed a stored reply, and who the sender is."""
+
+    replayed: bool = False
     sender: AccountView | None = None
 
+
+def _build_unit(ctx: DialogueContext, channel: Channel, message: Message, key: str, outcome: _Outcome, *,
+                incoming: Incoming | None, ahead: Ahead | None = None, fixed: str | None = None) -> Unit[str]:
+    """Dedupe, dispatch and record the reply, in one writer unit: ``incoming`` goes through the dialogue,
+    an event gets its answer, anything else the ``fixed`` reply."""
+
     async def unit(conn: AsyncConnection) -> str:
-        nonlocal replayed, sender
         stored = await get_processed_reply(conn, key=key)
         if stored is not None:
-            replayed = True
+            outcome.replayed = True
             return stored
-        if isinstance(message, TextMessage):
-            incoming = Incoming(channel=channel.name, external_id=message.from_user, text=message.content,
-                                msg_id=key, received_at=received_at)
-            reply, sender = await handle_text(ctx, conn, incoming, ahead)
+        if incoming is not None:
+            reply, outcome.sender = await handle_text(ctx, conn, incoming, ahead)
         elif isinstance(message, Event):
             event = message.raw.get("Event", "").lower()
             reply = await handle_event(ctx, conn, channel=channel.name, external_id=message.from_user,
-                                       event=event, now=received_at)
+                                       event=event, now=_received_at(message, ctx))
         else:
-            reply = texts.NOT_TEXT
+            reply = fixed if fixed is not None else texts.NOT_TEXT
         await record_processed(conn, key=key, channel=channel.name, reply=reply, now=dt.datetime.now(dt.UTC))
         return reply
 
+    return unit
+
+
+def _received_at(message: Message, ctx: DialogueContext) -> dt.datetime:
+    return dt.datetime.fromtimestamp(message.create_time, tz=ctx.settings.tz)
+
+
+def _context(request: web.Request) -> DialogueContext:
+    services = request.app[SERVICES]
+    return DialogueContext(settings=request.app[SETTINGS], rules=services.rules.current, memory=services.memory)
+
+
+async def _process(request: web.Request, channel: Channel, message: Message, started: float) -> str:
+    """Dedupe, dispatch and store in one writer unit; returns the reply text ('' for none)."""
+    if is_media_message(message):
+        return await _process_media(request, channel, message, started)
+    services = request.app[SERVICES]
+    ctx = _context(request)
+    key = f"{channel.name}:{message.dedupe_key}"
+    incoming = None
+    ahead = None
+    if isinstance(message, TextMessage):
+        incoming = Incoming(channel=channel.name, external_id=message.from_user, text=message.content,
+                            msg_id=key, received_at=_received_at(message, ctx))
+        ahead = await _ahead(request, ctx, channel, message, incoming.received_at)
+    outcome = _Outcome()
+    unit = _build_unit(ctx, channel, message, key, outcome, incoming=incoming, ahead=ahead)
     future = services.writer.enqueue(unit)
+    return await _await_reply(request, channel, message, started, future, lambda: services.writer.submit(unit),
+                              outcome, incoming)
+
+
+async def _read_incoming(request: web.Request, ctx: DialogueContext, channel: Channel, message: Message,
+                         key: str) -> tuple[Incoming | None, str | None]:
+    """A voice, picture or link message as the Incoming it stands for, or the answer why it cannot be."""
+    received_at = _received_at(message, ctx)
+
+    def incoming(text: str, source: NoticeSource | None) -> Incoming:
+        return Incoming(channel=channel.name, external_id=message.from_user, text=text, msg_id=key,
+                        received_at=received_at, source=source)
+
+    if needs_download(message) and not (await _hint(request, channel, message.from_user)).reads_notices:
+        return incoming(texts.HELP_WORD, None), None  # unbound or a head: what this account can do
+    try:
+        reading = await read_message(request.app, channel.name, message, now=dt.datetime.now(dt.UTC))
+    except MediaError as exc:
+        log.info("%s from %s not read: %s", message.msg_type, key, exc.reason)
+        return None, exc.user_message
+    return incoming(reading.text, reading.source), None
+
+
+async def _process_media(request: web.Request, channel: Channel, message: Message, started: float) -> str:
+    """Read the message first (a download and the worker for pictures), then the same unit as a typed
+    notice; past the reply budget the reading goes on and the receipt is pushed later."""
+    services = request.app[SERVICES]
+    ctx = _context(request)
+    key = f"{channel.name}:{message.dedupe_key}"
+    async with services.engine.connect() as conn:
+        stored = await get_processed_reply(conn, key=key)  # a retry answered already: no second download
+    if stored is not None:
+        request.app[METRICS].retries.labels(channel.name).inc()
+        return stored
+    outcome = _Outcome()
+    units: list[Unit[str]] = []
+    read: list[Incoming | None] = [None]
+
+    async def run() -> str:
+        read[0], fixed = await _read_incoming(request, ctx, channel, message, key)
+        units.append(_build_unit(ctx, channel, message, key, outcome, incoming=read[0], fixed=fixed))
+        return await services.writer.submit(units[-1])
+
+    job = asyncio.ensure_future(run())
+    reply = await _await_reply(request, channel, message, started, job, lambda: services.writer.submit(units[-1]),
+                               outcome, None)
+    if outcome.sender is not None and read[0] is not None:
+        request.app[HINTS].put((channel.name, message.from_user), outcome.sender)
+    return reply
+
+
+async def _await_reply(request: web.Request, channel: Channel, message: Message, started: float,
+                       future: asyncio.Future[str], resubmit: Callable[[], Awaitable[str]], outcome: _Outcome,
+                       incoming: Incoming | None) -> str:
+    """The reply within the budget, or '' (WeChat gets `success`) and the reply pushed later."""
+    services = request.app[SERVICES]
+    key = f"{channel.name}:{message.dedupe_key}"
     remaining = request.app[SETTINGS].server.reply_budget_s - (time.monotonic() - started)
     try:
         done, _ = await asyncio.wait((future,), timeout=max(remaining, 0.0))
@@ -237,15 +326,15 @@ async def _process(request: web.Request, channel: Channel, message: Message, sta
     except TimeoutError:
         request.app[METRICS].late.labels(channel.name).inc()
         log.warning("reply budget exceeded for %s; answering success and pushing later", key)
-        task = asyncio.create_task(_late_push(services, channel, message, future, unit))
+        task = asyncio.create_task(_late_push(services, channel, message, future, resubmit))
         request.app[PENDING].add(task)
         task.add_done_callback(request.app[PENDING].discard)
         return ""
-    if replayed:
+    if outcome.replayed:
         request.app[METRICS].retries.labels(channel.name).inc()
     hint_key = (channel.name, message.from_user)
-    if isinstance(message, TextMessage) and sender is not None and not normalize(message.content).startswith("绑定"):
-        request.app[HINTS].put(hint_key, sender)
+    if incoming is not None and outcome.sender is not None and not normalize(incoming.text).startswith("绑定"):
+        request.app[HINTS].put(hint_key, outcome.sender)
     else:
         request.app[HINTS].forget(hint_key)  # binding or (un)subscribing changes who the sender is
     return reply

@@ -28,6 +28,7 @@ from intake.accounts import (
     touch_account,
 )
 from intake.errors import Forbidden, IntakeError, InvalidRequest, NotFound
+from intake.sources import NoticeSource, get_task_code_by_original
 from intake.store.recent import IntakeMemory
 from intake.tasks import (
     complete_target,
@@ -55,6 +56,7 @@ class Incoming:
     text: str
     msg_id: str
     received_at: dt.datetime
+    source: NoticeSource | None = None  # None: typed; else speech, a picture, a file or a link (intake.sources)
 
 
 @dataclass(frozen=True)
@@ -212,16 +214,26 @@ def _is_deadline_answer(text: str, classification: Classification) -> bool:
 async def _handle_intake(
     ctx: DialogueContext, conn: AsyncConnection, account: AccountView, msg: Incoming, classification: Classification
 ) -> str:
+    source = msg.source
+    if source is not None and source.sha256 is not None:
+        logged = await get_task_code_by_original(conn, sha256=source.sha256)
+        if logged is not None:
+            return texts.MEDIA_RESEND.format(code=logged)
     new = await create_task(
         conn, account=account, classification=classification, msg_id=msg.msg_id, channel=msg.channel,
-        text=msg.text, received_at=msg.received_at, settings=ctx.settings, memory=ctx.memory,
+        text=msg.text, received_at=msg.received_at, settings=ctx.settings, memory=ctx.memory, source=source,
     )
     if new.asks_deadline:
         await set_dialogue(
             conn, account_id=account.id, state=AWAITING_DEADLINE, task_id=new.task.id,
             expires_at=msg.received_at + dt.timedelta(minutes=ctx.settings.dialogue.timeout_minutes),
         )
-    return texts.build_receipt(new, item_text=item_text(ctx.rules, new.task.item), reminder_days=ctx.settings.schedule.reminder_days)
+    receipt = texts.build_receipt(new, item_text=item_text(ctx.rules, new.task.item),
+                                  reminder_days=ctx.settings.schedule.reminder_days)
+    if source is None or source.type == "text":
+        return receipt
+    note = texts.build_source_note(source.type.value, msg.text, code=new.task.code, ocr=source.ocr)
+    return receipt + "\n" + note
 
 
 async def _handle_deadline_answer(

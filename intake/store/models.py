@@ -196,6 +196,10 @@ class Task(SQLModel, table=True):
     short_notice: bool = False
     corrected: bool = False
     review_note: str | None = Field(default=None, sa_column=sa.Column(sa.Text, nullable=True))
+    # how the notice arrived (intake.media.SourceType): text, voice, image, docx, pdf, link...
+    source_type: str = Field(default="text", max_length=16, sa_column_kwargs={"server_default": "text"})
+    source_sha256: str | None = Field(default=None, max_length=64, index=True)  # the original file (resends)
+    source_name: str | None = Field(default=None, max_length=255)  # the sender's file name, or the link
     received_at: dt.datetime = _ts(index=True)  # the message's CreateTime
     created_at: dt.datetime = _ts()
     updated_at: dt.datetime = _ts()
