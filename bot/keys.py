@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import aiohttp
@@ -16,7 +17,7 @@ from bot.wire.crypto import MessageCrypto
 from intake.context import Services
 from intake.media import MediaWorker
 
-__all__ = ["SETTINGS", "SERVICES", "HTTP", "CRYPTO_WECHAT", "CRYPTO_WECOM", "METRICS", "PENDING", "HINTS", "Metrics",
+__all__ = ["SETTINGS", "SERVICES", "HTTP", "CRYPTO_WECHAT", "CRYPTO_WECOM", "METRICS", "PENDING", "HINTS", "CLOCK", "Metrics",
            "MEDIA_WORKER", "MEDIA_APIS"]
 
 
@@ -57,3 +58,5 @@ HINTS = web.AppKey("hints", SenderHints)
 PENDING: web.AppKey[set[asyncio.Task[None]]] = web.AppKey("pending")
 MEDIA_WORKER = web.AppKey("media_worker", MediaWorker)  # reads files and pictures off the event loop
 MEDIA_APIS: web.AppKey[dict[str, MediaApi]] = web.AppKey("media_apis")  # channel name -> its media/get
+# the callbacks' clock (Unix seconds): time.time, or a fixed or moving clock in tests
+CLOCK: web.AppKey[Callable[[], float]] = web.AppKey("clock")

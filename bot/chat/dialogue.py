@@ -20,6 +20,7 @@ from bot.settings import Settings
 from classifiers import Classification, Rules, classify
 from intake.accounts import (
     AccountView,
+    BindRefused,
     bind_account,
     clear_dialogue,
     deactivate_account,
@@ -28,7 +29,9 @@ from intake.accounts import (
     touch_account,
 )
 from intake.errors import Forbidden, IntakeError, InvalidRequest, NotFound
+from intake.ratings import rate_department
 from intake.sources import NoticeSource, get_task_code_by_original
+from intake.store.models import Role
 from intake.store.recent import IntakeMemory
 from intake.tasks import (
     complete_target,
@@ -36,7 +39,6 @@ from intake.tasks import (
     get_task,
     list_clerk_tasks,
     list_community_targets,
-    rate_department,
     set_task_deadline,
     withdraw_task,
 )
@@ -91,8 +93,12 @@ async def handle_bind(ctx: DialogueContext, conn: AsyncConnection, account: Acco
     code = m.group(1).upper()
     try:
         result = await bind_account(conn, channel=msg.channel, external_id=msg.external_id, code=code, now=msg.received_at)
-    except NotFound:
-        return texts.invite_not_found(code)
+    except BindRefused as exc:
+        if exc.retry_at is not None:
+            return texts.bind_wait(exc.retry_at, msg.received_at)
+        return texts.INVITE_REFUSED
+    except Forbidden:
+        return texts.INACTIVE
     return texts.build_bound(result, ctx.settings.server.public_url)
 
 
@@ -174,7 +180,7 @@ async def handle_rate(ctx: DialogueContext, conn: AsyncConnection, account: Acco
 
 async def handle_wrong_role(ctx: DialogueContext, conn: AsyncConnection, account: AccountView, msg: Incoming, m: re.Match[str]) -> str:
     verb = m.group(0).split(" ")[0]
-    if account.role == "head":
+    if account.role == Role.head:
         return texts.CLERK_ONLY.format(role="社区负责人")
     return texts.HEAD_ONLY.format(verb=verb)
 
@@ -185,12 +191,12 @@ _CODE = r"(?:\s*(R-\S*)|\s+([A-Za-z0-9-]{1,24}))?"
 ROUTES: tuple[Route, ...] = (
     Route(re.compile(r"^绑定\s*([A-Za-z0-9]{4,32})$"), None, handle_bind),
     Route(re.compile(r"^(?:帮助|help|\?|？)$", re.IGNORECASE), None, handle_help),
-    Route(re.compile(rf"^查询{_CODE}$", re.IGNORECASE), frozenset({"clerk", "admin"}), handle_query),
-    Route(re.compile(rf"^撤回{_CODE}$", re.IGNORECASE), frozenset({"clerk", "admin"}), handle_withdraw),
-    Route(re.compile(r"^我的任务$"), frozenset({"clerk", "admin"}), handle_my_tasks),
-    Route(re.compile(r"^任务$"), frozenset({"head"}), handle_community_tasks),
-    Route(re.compile(rf"^完成{_CODE}$", re.IGNORECASE), frozenset({"head"}), handle_complete),
-    Route(re.compile(r"^评价(?:\s+(\S+?))?(?:\s*([1-5])(?!\d))?(?:\s+(.*))?$"), frozenset({"head"}), handle_rate),
+    Route(re.compile(rf"^查询{_CODE}$", re.IGNORECASE), frozenset({Role.clerk, Role.admin}), handle_query),
+    Route(re.compile(rf"^撤回{_CODE}$", re.IGNORECASE), frozenset({Role.clerk, Role.admin}), handle_withdraw),
+    Route(re.compile(r"^我的任务$"), frozenset({Role.clerk, Role.admin}), handle_my_tasks),
+    Route(re.compile(r"^任务$"), frozenset({Role.head}), handle_community_tasks),
+    Route(re.compile(rf"^完成{_CODE}$", re.IGNORECASE), frozenset({Role.head}), handle_complete),
+    Route(re.compile(r"^评价(?:\s+(\S+?))?(?:\s*([1-5])(?!\d))?(?:\s+(.*))?$"), frozenset({Role.head}), handle_rate),
     # a known command sent by the wrong role gets an explanation, not intake
     Route(
         re.compile(rf"^(?:(?:查询|撤回|完成){_CODE}|我的任务|任务|评价(?:\s+\S+){{0,3}})$", re.IGNORECASE),
@@ -268,7 +274,7 @@ async def _dispatch(
         return texts.INACTIVE
     if not account.is_bound:
         return texts.HELP_UNBOUND
-    if account.role == "head":
+    if account.role == Role.head:
         return texts.build_help(account, ctx.settings.server.public_url)
     if classification is None:
         classification = classify(msg.text, now=msg.received_at, sender_department=account.department, rules=ctx.rules)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import datetime as dt
 
 from intake.accounts import AccountView, BindResult
-from intake.labels import KIND_ZH, LISTING_ZH, NATURE_ZH, STATUS_ZH, TARGET_STATUS_ZH
+from intake.labels import KIND_ZH, LISTING_ZH, NATURE_ZH, ROLE_ZH, STATUS_ZH, TARGET_STATUS_ZH
+from intake.store.models import Role, TargetStatus
 from intake.tasks import CommunityTask, NewTask, TaskView
 
 WEEKDAYS = "一二三四五六日"
@@ -80,17 +81,17 @@ def format_listing(task: TaskView, item_text: str | None) -> str:
 
 
 def build_bound(result: BindResult, url: str) -> str:
-    role = {"clerk": "部门联络员", "head": "社区负责人", "admin": "管理员"}.get(result.role, result.role)
+    role = ROLE_ZH.get(result.role, result.role)
     first = f"绑定成功:{result.target} {role}。" if not result.rebound else f"已改为绑定:{result.target} {role}。"
     return first + "\n" + build_help_role(result.role, result.target, url)
 
 
 def build_help_role(role: str | None, target: str | None, url: str) -> str:
-    if role == "clerk":
+    if role == Role.clerk:
         return HELP_CLERK.format(target=target or "")
-    if role == "head":
+    if role == Role.head:
         return HELP_HEAD.format(target=target or "")
-    if role == "admin":
+    if role == Role.admin:
         return HELP_ADMIN.format(target=target or "", url=url)
     return HELP_UNBOUND
 
@@ -166,7 +167,7 @@ def build_task_status(task: TaskView) -> str:
         f"清单:{LISTING_ZH.get(task.listing, task.listing)} {task.item or ''}".rstrip(),
     ]
     if task.targets:
-        done = sum(1 for t in task.targets if t.status == "done")
+        done = sum(1 for t in task.targets if t.status == TargetStatus.done)
         lines.append(f"进度:{done}/{len(task.targets)} 个社区已完成")
         for target in task.targets:
             lines.append(f"· {target.community}:{TARGET_STATUS_ZH.get(target.status, target.status)}")
@@ -178,7 +179,7 @@ def build_clerk_tasks(tasks: list[TaskView]) -> str:
         return "您目前没有进行中的任务。"
     lines = [f"您发出的进行中任务({len(tasks)}):"]
     for task in tasks:
-        done = sum(1 for t in task.targets if t.status == "done")
+        done = sum(1 for t in task.targets if t.status == TargetStatus.done)
         lines.append(
             f"· {task.code} {KIND_ZH.get(task.kind, task.kind)} 截止{format_deadline(task.deadline)} "
             f"{STATUS_ZH.get(task.status, task.status)} {done}/{len(task.targets)}"
@@ -217,8 +218,13 @@ def code_not_found(code: str) -> str:
     return f"没有找到任务 {code},请检查编号(格式如 R-20261127-0001)。发送“我的任务”或“任务”可查看编号。"
 
 
-def invite_not_found(code: str) -> str:
-    return f"邀请码 {code} 不存在,请核对后重新发送“绑定 邀请码”,或向管理员申请新的邀请码。"
+# one answer for an unknown, used, expired or revoked code: it must not tell which codes exist
+INVITE_REFUSED = "邀请码无效或已失效(不存在、已被使用、已过期或已作废)。请核对后重新发送“绑定 邀请码”,或向管理员申请新的邀请码。"
+
+
+def bind_wait(retry_at: dt.datetime, now: dt.datetime) -> str:
+    minutes = max(1, -(-int((retry_at - now).total_seconds()) // 60))
+    return f"错误的邀请码次数过多,请 {minutes} 分钟后再发送“绑定 邀请码”。如没有可用的邀请码,请向管理员申请。"
 
 
 def department_not_found(name: str) -> str:

@@ -14,7 +14,9 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from classifiers import Listing
 from intake.audit import list_audit
+from intake.calendar import month_key, shift_month
 from intake.reports.export import TaskFilters, task_select
 from intake.store.models import (
     ACCOUNTS,
@@ -26,6 +28,9 @@ from intake.store.models import (
     REMINDERS,
     RULE_VERSIONS,
     TASKS,
+    Role,
+    TargetStatus,
+    TaskStatus,
 )
 from intake.store.models import AUDIT_LOG as AUDIT
 from intake.store.models import TASK_TARGETS as TARGETS
@@ -44,8 +49,6 @@ __all__ = [
     "get_digest",
     "Dashboard",
     "build_dashboard",
-    "month_key",
-    "shift_month",
 ]
 
 PAGE_SIZE = 30
@@ -66,14 +69,14 @@ async def list_task_page(
     total = int((await conn.execute(task_select(filters, tz, sa.func.count(TASKS.c.id)))).scalar_one())
     pages = max(1, -(-total // page_size))
     page = min(max(1, page), pages)
-    done = sa.func.sum(sa.case((TARGETS.c.status == "done", 1), else_=0))
+    done = sa.func.sum(sa.case((TARGETS.c.status == TargetStatus.done, 1), else_=0))
     progress = (
         sa.select(TARGETS.c.task_id, sa.func.count(TARGETS.c.id).label("n"), done.label("done"))
         .group_by(TARGETS.c.task_id)
         .subquery()
     )
     stmt = task_select(
-        filters, tz, TASKS.c.id, TASKS.c.code, TASKS.c.department, TASKS.c.kind, TASKS.c.nature, TASKS.c.listing, TASKS.c.item,
+        filters, tz, TASKS.c.id, TASKS.c.code, TASKS.c.department, TASKS.c.forwarded_by, TASKS.c.kind, TASKS.c.nature, TASKS.c.listing, TASKS.c.item,
         TASKS.c.deadline, TASKS.c.deadline_time, TASKS.c.status, TASKS.c.received_at, TASKS.c.raw_text, TASKS.c.needs_review,
         TASKS.c.corrected, TASKS.c.funded, TASKS.c.duplicate_of, TASKS.c.repeat_collection, TASKS.c.short_notice,
         progress.c.n, progress.c.done,
@@ -163,7 +166,7 @@ async def list_departments(conn: AsyncConnection) -> list[dict[str, Any]]:
     )
     clerks = (
         sa.select(ACCOUNTS.c.department_id, sa.func.count(ACCOUNTS.c.id).label("clerks"))
-        .where(ACCOUNTS.c.role == "clerk", ACCOUNTS.c.active.is_(True)).group_by(ACCOUNTS.c.department_id).subquery()
+        .where(ACCOUNTS.c.role == Role.clerk, ACCOUNTS.c.active.is_(True)).group_by(ACCOUNTS.c.department_id).subquery()
     )
     rows = await conn.execute(
         sa.select(DEPARTMENTS.c.id, DEPARTMENTS.c.name, DEPARTMENTS.c.active, counts.c.tasks, clerks.c.clerks)
@@ -177,11 +180,11 @@ async def list_departments(conn: AsyncConnection) -> list[dict[str, Any]]:
 async def list_communities(conn: AsyncConnection) -> list[dict[str, Any]]:
     open_targets = (
         sa.select(TARGETS.c.community_id, sa.func.count(TARGETS.c.id).label("open"))
-        .where(TARGETS.c.status == "open").group_by(TARGETS.c.community_id).subquery()
+        .where(TARGETS.c.status == TargetStatus.open).group_by(TARGETS.c.community_id).subquery()
     )
     heads = (
         sa.select(ACCOUNTS.c.community_id, sa.func.count(ACCOUNTS.c.id).label("heads"))
-        .where(ACCOUNTS.c.role == "head", ACCOUNTS.c.active.is_(True)).group_by(ACCOUNTS.c.community_id).subquery()
+        .where(ACCOUNTS.c.role == Role.head, ACCOUNTS.c.active.is_(True)).group_by(ACCOUNTS.c.community_id).subquery()
     )
     rows = await conn.execute(
         sa.select(COMMUNITIES.c.id, COMMUNITIES.c.name, COMMUNITIES.c.staff, COMMUNITIES.c.active, COMMUNITIES.c.robot_webhook,
@@ -208,7 +211,8 @@ async def list_accounts(conn: AsyncConnection, *, limit: int = 500) -> list[dict
 async def list_invites(conn: AsyncConnection, *, limit: int = 100) -> list[dict[str, Any]]:
     used_by = ACCOUNTS.alias("used_by")
     rows = await conn.execute(
-        sa.select(INVITES.c.id, INVITES.c.code, INVITES.c.role, INVITES.c.expires_at, INVITES.c.used_at, INVITES.c.created_by,
+        sa.select(INVITES.c.id, INVITES.c.hint, INVITES.c.role, INVITES.c.expires_at, INVITES.c.used_at,
+                  INVITES.c.revoked_at, INVITES.c.revoked_by, INVITES.c.created_by,
                   INVITES.c.created_at, DEPARTMENTS.c.name.label("department"), COMMUNITIES.c.name.label("community"),
                   used_by.c.external_id.label("used_by"))
         .outerjoin(DEPARTMENTS, DEPARTMENTS.c.id == INVITES.c.department_id)
@@ -241,18 +245,6 @@ async def get_digest(conn: AsyncConnection, *, digest_id: int) -> dict[str, Any]
 
 
 # --- dashboard -----------------------------------------------------------------------------------
-
-def month_key(value: dt.datetime | dt.date, tz: ZoneInfo | None = None) -> str:
-    if isinstance(value, dt.datetime) and tz is not None:
-        value = value.astimezone(tz)
-    return f"{value.year:04d}-{value.month:02d}"
-
-
-def shift_month(month: str, delta: int) -> str:
-    y, m = (int(x) for x in month.split("-"))
-    index = y * 12 + (m - 1) + delta
-    return f"{index // 12:04d}-{index % 12 + 1:02d}"
-
 
 @dataclass
 class MonthFigures:
@@ -312,7 +304,7 @@ async def build_dashboard(
             f.service += 1
         else:
             f.administrative += 1
-        if row.status == "refused" or row.listing == "negative":
+        if row.status == TaskStatus.refused or row.listing == Listing.NEGATIVE:
             f.refused += 1
         if row.listing == "unlisted":
             f.unlisted += 1
@@ -326,19 +318,20 @@ async def build_dashboard(
         sa.select(TARGETS.c.due_date, TARGETS.c.status, TARGETS.c.done_at)
         .join(TASKS, TASKS.c.id == TARGETS.c.task_id)
         .where(TARGETS.c.due_date >= start.date(), TARGETS.c.due_date < end.date(),
-               TARGETS.c.status.in_(("open", "done")), TASKS.c.status.in_(("accepted", "done")))
+               TARGETS.c.status.in_((TargetStatus.open, TargetStatus.done)),
+               TASKS.c.status.in_((TaskStatus.accepted, TaskStatus.done)))
     )
     if community:
         tstmt = tstmt.join(COMMUNITIES, COMMUNITIES.c.id == TARGETS.c.community_id).where(COMMUNITIES.c.name == community)
     for trow in await conn.execute(tstmt):
         f = figures.get(month_key(trow.due_date))
-        if f is None or (trow.status == "open" and trow.due_date >= today):
+        if f is None or (trow.status == TargetStatus.open and trow.due_date >= today):
             continue
         f.due_targets += 1
-        if trow.status == "done" and trow.done_at is not None and trow.done_at.astimezone(tz).date() <= trow.due_date:
+        if trow.status == TargetStatus.done and trow.done_at is not None and trow.done_at.astimezone(tz).date() <= trow.due_date:
             f.on_time += 1
     pending = int((await conn.execute(
-        sa.select(sa.func.count(TASKS.c.id)).where(TASKS.c.status == "pending_review")
+        sa.select(sa.func.count(TASKS.c.id)).where(TASKS.c.status == TaskStatus.pending_review)
     )).scalar_one())
     months = list(figures.values())
     return Dashboard(month=month, current=figures[month], months=months, pending_review=pending)

@@ -32,7 +32,9 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from intake.scheduler import digest_month_due, month_bounds, previous_month
+from intake.calendar import digest_month_due, month_bounds, previous_month
+from intake.labels import KIND_ZH, LISTING_ZH
+from intake.reports.safety import neutralise_workbook, slug
 from intake.settings import IntakeSettings
 from intake.store.models import COMMUNITIES as T_COMMUNITIES
 from intake.store.models import DEPARTMENTS as T_DEPARTMENTS
@@ -41,7 +43,6 @@ from intake.store.models import RATINGS as T_RATINGS
 from intake.store.models import TASK_TARGETS as T_TARGETS
 from intake.store.models import TASKS as T_TASKS
 from intake.store.models import AwareDateTime
-from intake.texts_notify import KIND_ZH, LISTING_ZH
 
 if TYPE_CHECKING:
     from intake.context import Services
@@ -851,6 +852,7 @@ def write_xlsx(digest: Digest, path: str | Path) -> Path:
     if d.heatmap:
         sheet("社区×部门", ["社区", *d.heatmap.departments],
               [[c, *row] for c, row in zip(d.heatmap.communities, d.heatmap.cells, strict=True)])
+    neutralise_workbook(wb)  # department and community names come from outside
     wb.save(path)
     return path
 
@@ -979,7 +981,7 @@ async def send_monthly_digests(services: Services, *, now: dt.datetime, only_if_
     for digest in [*digests, district]:
         chart: Path | None = None
         if digest.tasks:
-            chart = await asyncio.to_thread(render_chart_png, digest, out_dir / f"{month}-{digest.scope}.png")
+            chart = await asyncio.to_thread(render_chart_png, digest, out_dir / f"{month}-{slug(digest.scope)}.png")
         link = digest_link(services.public_url, month=month, scope=digest.scope)
         text = render_chat_text(digest, limit_bytes=schedule.digest_chat_bytes, link=link)
 

@@ -23,6 +23,7 @@ from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font, PatternFill
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from intake.reports.safety import neutralise_workbook, safe_cell
 from intake.store.models import ACCOUNTS, COMMUNITIES, TASKS
 from intake.store.models import TASK_TARGETS as TARGETS
 
@@ -44,42 +45,13 @@ __all__ = [
     "run_export",
 ]
 
-from intake.labels import (  # noqa: E402
-    CERTIFICATE_ZH,
-    KIND_ZH,
-    LISTING_ZH,
-    NATURE_ZH,
-    RECURRENCE_ZH,
-    SOURCE_ZH,
-    STATUS_ZH,
-)
+from intake.calendar import month_bounds, parse_month  # noqa: E402
+from intake.errors import BadFilter as FilterError  # noqa: E402
+from intake.labels import CERTIFICATE_ZH, KIND_ZH, LISTING_ZH, NATURE_ZH, RECURRENCE_ZH, SOURCE_ZH, STATUS_ZH  # noqa: E402
 
 BATCH = 500
 PROGRESS_MIN = 200  # show a progress bar on a terminal from this many tasks on
 
-
-
-class FilterError(ValueError):
-    """A filter value that cannot be read; the message says which and how to write it."""
-
-
-def parse_month(value: str) -> tuple[int, int]:
-    try:
-        year, month = value.strip().split("-")
-        y, m = int(year), int(month)
-        if not (2000 <= y <= 2100 and 1 <= m <= 12 and len(month) == 2):
-            raise ValueError(value)
-    except ValueError as exc:
-        raise FilterError(f"月份“{value}”格式不对,请写成 YYYY-MM,例如 2025-01。") from exc
-    return y, m
-
-
-def month_bounds(value: str, tz: ZoneInfo) -> tuple[dt.datetime, dt.datetime]:
-    """[start, end) of a local calendar month as aware datetimes."""
-    y, m = parse_month(value)
-    start = dt.datetime(y, m, 1, tzinfo=tz)
-    end = dt.datetime(y + (m == 12), m % 12 + 1, 1, tzinfo=tz)
-    return start, end
 
 
 def _parse_date(value: str) -> dt.date:
@@ -339,19 +311,12 @@ def record_row(record: dict[str, Any]) -> list[Any]:
     return [("" if values[key] is None else values[key]) for key, _ in TASK_COLUMNS]
 
 
-def _safe_cell(value: Any) -> Any:
-    """Neutralise spreadsheet formulas in text that came from a chat message."""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
-    return value
-
-
 def write_csv(records: Iterable[dict[str, Any]], out: IO[str]) -> int:
     writer = csv.writer(out)
     writer.writerow([title for _, title in TASK_COLUMNS])
     count = 0
     for record in records:
-        writer.writerow([_safe_cell(v) for v in record_row(record)])
+        writer.writerow([safe_cell(v) for v in record_row(record)])
         count += 1
     return count
 
@@ -387,7 +352,8 @@ def build_tasks_workbook(records: Iterable[dict[str, Any]], *, title: str = "受
     ws.title = title[:31]
     _header(ws, [t for _, t in TASK_COLUMNS], _TASK_WIDTHS)
     for record in records:
-        ws.append([_safe_cell(v) for v in record_row(record)])
+        ws.append([safe_cell(v) for v in record_row(record)])
+    neutralise_workbook(wb)
     buffer = io.BytesIO()
     wb.save(buffer)
     return buffer.getvalue()
@@ -410,7 +376,7 @@ def _ledger_cells(index: int, record: dict[str, Any], target: dict[str, Any]) ->
         record["code"],
         (record["received_at"] or "")[:10],
         record["department"] or "",
-        _safe_cell(" ".join(str(record["text"]).split())),
+        safe_cell(" ".join(str(record["text"]).split())),
         LISTING_ZH.get(record["listing"], record["listing"]),
         record["item"] or "",
         target["due_date"] or record["deadline"] or "",
@@ -469,6 +435,7 @@ async def build_ledger_workbook(
     _header(ws, LEDGER_COLUMNS, _LEDGER_WIDTHS)
     for index, (record, target) in enumerate(refused, start=1):
         ws.append(_ledger_cells(index, record, target))
+    neutralise_workbook(wb)  # department and community names, titles: every cell, not only the notice text
     buffer = io.BytesIO()
     wb.save(buffer)
     return buffer.getvalue()
@@ -520,7 +487,7 @@ async def _export(settings: Any, *, fmt: str, filters: TaskFilters, out: IO[str]
                 writer.writerow([title for _, title in TASK_COLUMNS])
             async for record in _collect(conn, filters, tz, total, show):
                 if writer is not None:
-                    writer.writerow([_safe_cell(v) for v in record_row(record)])
+                    writer.writerow([safe_cell(v) for v in record_row(record)])
                 else:
                     out.write(json.dumps(record, ensure_ascii=False) + "\n")
             out.flush()

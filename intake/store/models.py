@@ -8,16 +8,18 @@ Migrations live in ``intake/store/migrations`` and are generated from this metad
 from __future__ import annotations
 
 import datetime as dt
-from enum import StrEnum
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
+from intake.store.values import ConsoleRole, OutboxStatus, Role, TargetStatus, TaskStatus
+
 __all__ = [
     "AwareDateTime",
     "Role",
+    "ConsoleRole",
     "TaskStatus",
     "TargetStatus",
     "OutboxStatus",
@@ -35,7 +37,10 @@ __all__ = [
     "OutboxMessage",
     "AdminUser",
     "RuleVersion",
+    "CorrectionExample",
     "DigestArchive",
+    "ConsoleSession",
+    "LoginThrottle",
     "utcnow",
 ]
 
@@ -77,34 +82,6 @@ def _json(default: Any = None) -> Any:
     return Field(default_factory=lambda: default() if callable(default) else default, sa_column=sa.Column(sa.JSON, nullable=True))
 
 
-class Role(StrEnum):
-    clerk = "clerk"
-    head = "head"
-    admin = "admin"
-
-
-class TaskStatus(StrEnum):
-    accepted = "accepted"
-    refused = "refused"
-    pending_review = "pending_review"
-    withdrawn = "withdrawn"
-    done = "done"
-
-
-class TargetStatus(StrEnum):
-    open = "open"
-    done = "done"
-    withdrawn = "withdrawn"
-    refused = "refused"
-
-
-class OutboxStatus(StrEnum):
-    pending = "pending"
-    sending = "sending"
-    sent = "sent"
-    dead = "dead"
-
-
 class Department(SQLModel, table=True):
     __tablename__ = "departments"
     id: int | None = Field(default=None, primary_key=True)
@@ -136,6 +113,9 @@ class Account(SQLModel, table=True):
     community_id: int | None = Field(default=None, foreign_key="communities.id")
     display_name: str | None = Field(default=None, max_length=64)
     active: bool = True
+    disabled_at: dt.datetime | None = _ts(nullable=True)  # disabled by an admin: only an admin enables it again
+    bind_failures: int = 0  # wrong 绑定 codes in a row; past a few, the next try waits (bind_retry_at)
+    bind_retry_at: dt.datetime | None = _ts(nullable=True)
     bound_at: dt.datetime | None = _ts(nullable=True)
     last_seen_at: dt.datetime | None = _ts(nullable=True)
     # dialogue state: one pending question per account, answered by its next message
@@ -146,15 +126,20 @@ class Account(SQLModel, table=True):
 
 
 class Invite(SQLModel, table=True):
+    """A single-use binding code. Only its SHA-256 is stored: the code is shown once, then only its hint."""
+
     __tablename__ = "invites"
     id: int | None = Field(default=None, primary_key=True)
-    code: str = Field(max_length=32, unique=True, index=True)
+    code_hash: str = Field(max_length=64, unique=True, index=True)
+    hint: str = Field(max_length=4)  # the code's last 2 characters, for admins to tell codes apart
     role: str = Field(max_length=16)
     department_id: int | None = Field(default=None, foreign_key="departments.id")
     community_id: int | None = Field(default=None, foreign_key="communities.id")
     expires_at: dt.datetime = _ts()
     used_at: dt.datetime | None = _ts(nullable=True)
     used_by: int | None = Field(default=None, foreign_key="accounts.id")
+    revoked_at: dt.datetime | None = _ts(nullable=True)
+    revoked_by: str | None = Field(default=None, max_length=64)
     created_by: str = Field(default="cli", max_length=64)
     created_at: dt.datetime = _ts()
 
@@ -170,6 +155,7 @@ class Task(SQLModel, table=True):
     sender_id: int | None = Field(default=None, foreign_key="accounts.id", index=True)
     department_id: int | None = Field(default=None, foreign_key="departments.id")  # ix_tasks_department_received
     department: str | None = Field(default=None, max_length=64)  # canonical name as classified
+    forwarded_by: str | None = Field(default=None, max_length=64)  # the sender's department, when it named another
     raw_text: str = Field(sa_column=sa.Column(sa.Text, nullable=False))
     kind: str = Field(max_length=24)
     nature: str = Field(max_length=24)
@@ -262,9 +248,12 @@ class ProcessedMessage(SQLModel, table=True):
     """Dedupe log: the first reply to each MsgId (or event key), replayed to WeChat's retries."""
 
     __tablename__ = "processed_messages"
+    __table_args__ = (sa.Index("ix_processed_messages_nonce", "nonce", unique=True),)
     key: str = Field(max_length=200, primary_key=True)
     channel: str = Field(max_length=16)
     reply: str = Field(sa_column=sa.Column(sa.Text, nullable=False))
+    # the signed URL's "channel:timestamp:nonce": one signed URL carries one message (replays are refused)
+    nonce: str | None = Field(default=None, max_length=160)
     created_at: dt.datetime = _ts(index=True)
 
 
@@ -301,11 +290,32 @@ class AdminUser(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     username: str = Field(max_length=64, unique=True, index=True)
     password_hash: str = Field(max_length=256)
-    role: str = Field(default="admin", max_length=16)  # admin / viewer
+    role: str = Field(default=ConsoleRole.admin.value, max_length=16)  # ConsoleRole
     active: bool = True
-    failed_logins: int = 0
-    locked_until: dt.datetime | None = _ts(nullable=True)
     created_at: dt.datetime = _ts()
+
+
+class ConsoleSession(SQLModel, table=True):
+    """A console login, held on the server: the cookie carries only its token, whose SHA-256 is the key."""
+
+    __tablename__ = "console_sessions"
+    token_hash: str = Field(max_length=64, primary_key=True)
+    user_id: int = Field(foreign_key="admin_users.id", index=True)
+    created_at: dt.datetime = _ts()
+    last_seen_at: dt.datetime = _ts()
+    ended_at: dt.datetime | None = _ts(nullable=True)
+    ended_reason: str | None = Field(default=None, max_length=32)  # logout / password / deactivated / ended_all
+    client: str = Field(default="", max_length=64)
+
+
+class LoginThrottle(SQLModel, table=True):
+    """Failed console logins per username ("user:NAME") and per client ("client:ADDRESS")."""
+
+    __tablename__ = "login_throttle"
+    key: str = Field(max_length=160, primary_key=True)
+    failures: int = 0
+    last_failed_at: dt.datetime = _ts()
+    retry_at: dt.datetime | None = _ts(nullable=True)
 
 
 class RuleVersion(SQLModel, table=True):
@@ -316,6 +326,23 @@ class RuleVersion(SQLModel, table=True):
     content: dict[str, Any] = _json(dict)
     author: str = Field(max_length=64)
     note: str | None = Field(default=None, max_length=500)
+    created_at: dt.datetime = _ts()
+
+
+class CorrectionExample(SQLModel, table=True):
+    """A console correction kept as a labelled example (issue 13): the notice as it came, the fields the
+    admin decided (in the `jianfu eval` format), and the rules version that read it before the correction."""
+
+    __tablename__ = "correction_examples"
+    id: int | None = Field(default=None, primary_key=True)
+    task_id: int = Field(foreign_key="tasks.id", index=True)
+    action: str = Field(max_length=16)  # correct / admit / refuse
+    text: str = Field(sa_column=sa.Column(sa.Text, nullable=False))
+    received_at: dt.datetime = _ts()  # the message's time: the `now` the notice is read at again
+    sender_department: str | None = Field(default=None, max_length=64)
+    expect: dict[str, Any] = _json(dict)
+    rules_version: str = Field(default="", max_length=64)
+    actor: str = Field(max_length=96)
     created_at: dt.datetime = _ts()
 
 
@@ -350,4 +377,7 @@ TASK_CODE_COUNTERS = _table(TaskCodeCounter)
 OUTBOX = _table(OutboxMessage)
 ADMIN_USERS = _table(AdminUser)
 RULE_VERSIONS = _table(RuleVersion)
+CORRECTION_EXAMPLES = _table(CorrectionExample)
 DIGESTS = _table(DigestArchive)
+CONSOLE_SESSIONS = _table(ConsoleSession)
+LOGIN_THROTTLE = _table(LoginThrottle)

@@ -1,7 +1,7 @@
 """how a notice arrived: tasks.source_type, source_sha256 (the original, for resends), source_name
 
 Revision ID: 0011
-Revises: 0004
+Revises: 0010
 Create Date: 2026-12-03 10:00:00
 """
 
@@ -12,7 +12,7 @@ import sqlmodel
 from alembic import op
 
 revision: str = "0011"
-down_revision: str | None = "0004"
+down_revision: str | None = "0010"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
