@@ -108,10 +108,16 @@ async def get_media(http: aiohttp.ClientSession, api: MediaApi, *, media_id: str
 
 
 def is_allowed_link(url: str, hosts: tuple[str, ...]) -> bool:
-    """Only http(s) links to one of ``hosts`` exactly (no user info, no other port) are fetched."""
-    parts = urlsplit(url)
-    return (parts.scheme in ("https", "http") and parts.hostname in hosts and parts.username is None
-            and parts.port in (None, 80, 443))
+    """Only http(s) links to one of ``hosts`` (a host name on the default port, or ``host:port``),
+    without user info, are fetched."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return False
+    if parts.scheme not in ("https", "http") or not parts.hostname or parts.username is not None:
+        return False
+    return f"{parts.hostname}:{port}" in hosts if port is not None else parts.hostname in hosts
 
 
 async def get_link_html(http: aiohttp.ClientSession, url: str, *, timeout_s: float, max_bytes: int) -> str | None:
