@@ -14,14 +14,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from PIL import Image
 
 from bot.app import create_app
 from bot.chat import texts
-from bot.keys import CLOCK, PENDING
+from bot.keys import CLOCK, PENDING, SERVICES
+from intake.media.texts import NO_TEXT_IMAGE
 from intake.store.models import Role
 from tests.bot.test_intake_chat import ASSIST_UNFUNDED, NOW, Chat, bound, rows
-from tests.conftest import make_settings
+from tests.conftest import IN_CI, make_settings
 from tests.fake_wechat_api import FakeWeChatApi
+from tests.intake.media.conftest import find_cjk_font
+from tests.intake.media.samples import png_bytes, render_notice
 from tests.peer import MovingClock, Reply, WeChatPeer
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
@@ -145,3 +149,93 @@ async def test_link_article_is_fetched_from_an_allowed_host_only(aiohttp_client:
                                       f"<Url>{elsewhere}</Url>")
     assert not fake.calls_to("/s/a3")
     assert (await rows(client, "SELECT raw_text FROM tasks ORDER BY id"))[1][0] == "入户核查\n民政局通知"
+
+
+@pytest.fixture(scope="module")
+def notice_png() -> bytes:
+    font = find_cjk_font()
+    if font is None:
+        if IN_CI:
+            pytest.fail("the Noto CJK font is missing; .ci/run must install fonts-noto-cjk")
+        pytest.skip("the Noto CJK font is not installed (apt-get install fonts-noto-cjk); it runs under CI=true")
+    return png_bytes(render_notice(font))
+
+
+async def test_picture_is_read_by_ocr_kept_once_and_a_resend_is_recognised(
+    clerk: Chat, typed: Typed, fake: FakeWeChatApi, notice_png: bytes
+) -> None:
+    fake.media["img-1"] = (notice_png, "img-1.jpg")
+    fake.media["img-2"] = (notice_png, "img-2.jpg")
+    answer = await _answer(clerk, await _send(clerk, "image", "<PicUrl>http://x/1.jpg</PicUrl><MediaId>img-1</MediaId>"))
+    receipt, note = _receipt_and_note(answer)
+    [(text, source_type, sha256, code)] = await rows(
+        clerk.client, "SELECT raw_text, source_type, source_sha256, code FROM tasks")
+    assert source_type == "image" and "低保" in text and "入户核查" in text
+    assert receipt == await typed(text)
+    assert "图片识别" in note and text[:40] in note and f"撤回 {code}" in note
+    media_dir = clerk.client.server.app[SERVICES].settings.media_dir
+    assert (media_dir / sha256[:2] / sha256).read_bytes() == notice_png
+    again = await _answer(clerk, await _send(clerk, "image", "<PicUrl>http://x/2.jpg</PicUrl><MediaId>img-2</MediaId>"))
+    assert again == texts.MEDIA_RESEND.format(code=code)
+    assert len(await rows(clerk.client, "SELECT id FROM tasks")) == 1
+    assert len(fake.calls_to("/cgi-bin/token")) == 1  # one access_token for both downloads
+
+
+async def test_picture_without_chinese_gets_the_clear_answer_and_leaves_nothing(
+    clerk: Chat, fake: FakeWeChatApi
+) -> None:
+    fake.media["blank"] = (png_bytes(Image.new("RGB", (600, 300), "white")), "blank.png")
+    answer = await _answer(clerk, await _send(clerk, "image", "<PicUrl>http://x/b.jpg</PicUrl><MediaId>blank</MediaId>"))
+    assert answer == NO_TEXT_IMAGE
+    assert await rows(clerk.client, "SELECT id FROM tasks") == []
+    media_dir = clerk.client.server.app[SERVICES].settings.media_dir
+    assert not media_dir.exists() or not any(media_dir.rglob("*"))
+
+
+async def test_media_download_refetches_an_expired_token_once_and_reports_a_missing_media_id(
+    clerk: Chat, fake: FakeWeChatApi
+) -> None:
+    fake.media["doc"] = ("【区民政局】请各社区于12月25日前上报低保核查表。".encode(), "notice.txt")
+    first = await _answer(clerk, await _send(clerk, "image", "<PicUrl>http://x/t.jpg</PicUrl><MediaId>doc</MediaId>"))
+    assert first.startswith("已登记")
+    fake.expire_tokens()
+    gone = await _answer(clerk, await _send(clerk, "image", "<PicUrl>http://x/g.jpg</PicUrl><MediaId>gone</MediaId>"))
+    assert gone == texts.MEDIA_DOWNLOAD_FAILED
+    assert len(fake.calls_to("/cgi-bin/token")) == 2  # the stale token was replaced once
+    assert len(await rows(clerk.client, "SELECT id FROM tasks")) == 1
+
+
+async def test_wecom_picture_goes_through_the_wecom_media_api(aiohttp_client: Any, sqlite_url: str,
+                                                               fake: FakeWeChatApi) -> None:
+    client, peer = await _client(aiohttp_client, sqlite_url, fake)
+    chat = await bound(client, peer, "zhangsan", Role.clerk, "民政局", channel="wecom")
+    fake.media["wx-doc"] = (ASSIST_UNFUNDED.encode("gb18030"), "通知.txt")
+    answer = await _answer(chat, await _send(chat, "image", "<PicUrl>http://x/w.jpg</PicUrl><MediaId>wx-doc</MediaId>"))
+    assert answer.startswith("已登记") and "文本文件" in answer
+    assert fake.calls_to("/cgi-bin/gettoken") and not fake.calls_to("/cgi-bin/token")
+    assert await rows(client, "SELECT source_type, channel FROM tasks") == [("txt", "wecom")]
+
+
+async def test_export_carries_the_source_type(clerk: Chat) -> None:
+    from intake.reports.export import TaskFilters, iter_task_records, record_row
+
+    await _send(clerk, "voice", f"<MediaId>v3</MediaId><Format>amr</Format><Recognition>{ASSIST_UNFUNDED}</Recognition>")
+    await clerk.say(ASSIST_UNFUNDED.replace("68户", "70户"))
+    services = clerk.client.server.app[SERVICES]
+    async with services.engine.connect() as conn:
+        records = [r async for r in iter_task_records(conn, filters=TaskFilters(), tz=services.settings.tz)]
+    assert [r["source_type"] for r in records] == ["voice", "text"]
+    assert "语音" in record_row(records[0]) and "文字" in record_row(records[1])
+
+
+async def test_file_past_max_bytes_is_refused_while_it_downloads_and_leaves_nothing(
+    aiohttp_client: Any, sqlite_url: str, fake: FakeWeChatApi
+) -> None:
+    client, peer = await _client(aiohttp_client, sqlite_url, fake, max_bytes=4096)
+    chat = await bound(client, peer, "o-clerk-big", Role.clerk, "民政局")
+    fake.media["big"] = (("通知" * 3000).encode(), "big.txt")
+    answer = await _answer(chat, await _send(chat, "image", "<PicUrl>http://x/big.jpg</PicUrl><MediaId>big</MediaId>"))
+    assert answer.startswith("文件太大") and "4 KB" in answer
+    assert await rows(client, "SELECT id FROM tasks") == []
+    media_dir = client.server.app[SERVICES].settings.media_dir
+    assert not media_dir.exists() or not any(media_dir.rglob("*"))
