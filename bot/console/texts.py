@@ -16,6 +16,7 @@ from intake.labels import (
     RECURRENCE_ZH,
     REMINDER_ZH,
     ROLE_ZH,
+    SOURCE_ZH,
     STATUS_ZH,
     TARGET_STATUS_ZH,
 )
@@ -24,7 +25,7 @@ from intake.texts_notify import NOT_PENDING, NOTHING_CHANGED, TASK_NOT_FOUND
 __all__ = [
     "CERTIFICATE_ZH", "CHANNEL_ZH", "CONSOLE_ROLE_ZH", "FIELD_ZH", "KIND_ZH", "LISTING_ZH", "NATURE_ZH",
     "OUTBOX_CHANNEL_ZH", "OUTBOX_STATUS_ZH", "RECURRENCE_ZH", "REMINDER_ZH", "ROLE_ZH", "STATUS_ZH",
-    "TARGET_STATUS_ZH", "NOTHING_CHANGED", "NOT_PENDING", "TASK_NOT_FOUND",
+    "SOURCE_ZH", "TARGET_STATUS_ZH", "NOTHING_CHANGED", "NOT_PENDING", "TASK_NOT_FOUND",
 ]
 
 LIST_SECTIONS = {
@@ -86,3 +87,5 @@ LEARN_ACCEPTED = "已采纳:关键词“{word}”→ {label} {value}(规则第 {
 LEARN_NOTE = "采纳学习建议:关键词“{word}”→ {label} {value}"
 UNDO_CONFIRM = ("这次修改会推翻 {count} 条已有的人工更正(见下表)。请改用别的关键词,或确认这些更正已不再适用后,"
                 "勾选“仍然保存”再提交。")
+
+ORIGINAL_MISSING = "任务 {code} 没有保存原件(文字、语音或链接消息),或原件已被清理。"

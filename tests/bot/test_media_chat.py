@@ -239,3 +239,32 @@ async def test_file_past_max_bytes_is_refused_while_it_downloads_and_leaves_noth
     assert await rows(client, "SELECT id FROM tasks") == []
     media_dir = client.server.app[SERVICES].settings.media_dir
     assert not media_dir.exists() or not any(media_dir.rglob("*"))
+
+
+async def test_console_task_page_shows_the_original_next_to_the_text_with_a_download(
+    clerk: Chat, fake: FakeWeChatApi
+) -> None:
+    from tests.console_support import add_user, login
+
+    original = "【区民政局】请各社区于12月25日前上报低保核查表。".encode("gb18030")
+    fake.media["form"] = (original, "核查通知.txt")
+    await _answer(clerk, await _send(clerk, "image", "<PicUrl>http://x/f.jpg</PicUrl><MediaId>form</MediaId>"))
+    [(code,)] = await rows(clerk.client, "SELECT code FROM tasks")
+    await _answer(clerk, await clerk.say(ASSIST_UNFUNDED))
+    [(typed_code,)] = await rows(clerk.client, "SELECT code FROM tasks WHERE source_type = 'text'")
+    client = clerk.client
+    await add_user(client.server.app[SERVICES].engine)
+    await login(client)
+    page = await (await client.get(f"/admin/tasks/{code}")).text()
+    assert "读自文本文件「核查通知.txt」" in page and f"/admin/tasks/{code}/original" in page
+    assert "上报低保核查表" in page  # the text read from it, beside it
+    download = await client.get(f"/admin/tasks/{code}/original")
+    assert download.status == 200 and await download.read() == original
+    assert download.headers["Content-Type"] == "application/octet-stream"
+    assert "attachment" in download.headers["Content-Disposition"]
+    assert (await client.get(f"/admin/tasks/{code}/original?inline=1")).headers["Content-Type"] == \
+        "application/octet-stream"  # only pictures are shown inline
+    typed_page = await (await client.get(f"/admin/tasks/{typed_code}")).text()
+    assert "下载原件" not in typed_page
+    missing = await client.get(f"/admin/tasks/{typed_code}/original")
+    assert missing.status == 404

@@ -35,6 +35,7 @@ def setup_routes(app: web.Application, static_dir: str) -> None:
     r.add_get("/tasks.csv", tasks.handle_tasks_csv, name="tasks_csv")
     r.add_get("/tasks.xlsx", tasks.handle_tasks_xlsx, name="tasks_xlsx")
     r.add_get("/tasks/{code}", tasks.handle_task, name="task")
+    r.add_get("/tasks/{code}/original", tasks.handle_task_original, name="task_original")
     r.add_post("/tasks/{code}/correct", tasks.handle_task_correct, name="task_correct")
     r.add_post("/tasks/{code}/admit", review.handle_admit, name="task_admit")
     r.add_post("/tasks/{code}/refuse", review.handle_refuse, name="task_refuse")
