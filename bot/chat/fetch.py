@@ -12,7 +12,7 @@ import datetime as dt
 import json
 import re
 from dataclasses import dataclass
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 import aiohttp
 
@@ -83,7 +83,7 @@ async def _get_once(http: aiohttp.ClientSession, api: MediaApi, token: str, medi
     if ("json" in kind or "text/plain" in kind) and (errcode := _api_error(data)) is not None:
         return errcode
     found = _FILENAME.search(disposition)
-    return Download(data=data, filename=found.group(1).strip() if found else media_id)
+    return Download(data=data, filename=unquote(found.group(1).strip()) if found else media_id)
 
 
 async def get_media(http: aiohttp.ClientSession, api: MediaApi, *, media_id: str, now: dt.datetime,
