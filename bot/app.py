@@ -114,6 +114,12 @@ def _media_apis(settings: Settings, senders: Mapping[str, Sender]) -> dict[str, 
     }
 
 
+def _log_warm_start(task: asyncio.Future[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("media worker did not start; files and pictures get an error until it does",
+                  exc_info=task.exception())
+
+
 async def _media_ctx(app: web.Application) -> AsyncIterator[None]:
     """The worker process that reads files and pictures; with ``warm_start`` its OCR model loads now,
     in the background (start-up does not wait for it)."""
@@ -121,6 +127,8 @@ async def _media_ctx(app: web.Application) -> AsyncIterator[None]:
     worker = MediaWorker(limits=media.limits(), ocr_factory=rapid_ocr_factory if media.ocr else None)
     app[MEDIA_WORKER] = worker
     warming = asyncio.ensure_future(worker.start()) if media.warm_start else None
+    if warming is not None:
+        warming.add_done_callback(_log_warm_start)
     try:
         yield
     finally:

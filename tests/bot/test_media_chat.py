@@ -268,3 +268,17 @@ async def test_console_task_page_shows_the_original_next_to_the_text_with_a_down
     assert "下载原件" not in typed_page
     missing = await client.get(f"/admin/tasks/{typed_code}/original")
     assert missing.status == 404
+
+
+async def test_app_opens_the_media_worker_from_the_media_settings(aiohttp_client: Any, sqlite_url: str,
+                                                                   fake: FakeWeChatApi) -> None:
+    from bot.keys import MEDIA_WORKER
+    from intake.media import Unsupported
+
+    client, _ = await _client(aiohttp_client, sqlite_url, fake, warm_start=True, ocr=False, max_pages=7)
+    worker = client.server.app[MEDIA_WORKER]
+    assert worker.limits.max_pages == 7 and worker.limits.max_bytes == 20 * 1024 * 1024
+    read = await worker.extract(ASSIST_UNFUNDED.encode(), filename="a.txt")
+    assert read.text == ASSIST_UNFUNDED
+    with pytest.raises(Unsupported):  # ocr = false: pictures are refused with the reason
+        await worker.extract(png_bytes(Image.new("RGB", (60, 30), "white")), filename="a.png")
