@@ -10,7 +10,8 @@
 3. Start-up to the first healthy answer; resident memory after at least 10,000 messages.
 4. The peer: WeRoBot's text echo under gunicorn (workers = cores), SQLite sessions on and off,
    installed into its own virtual environment by this script (not part of the project).
-5. The other helpers' benchmarks (bench/bench_classify.py, bench/bench_digest.py, bench/bench_media.py), their output gathered.
+5. The other helpers' benchmarks (bench/bench_classify.py, bench/bench_digest.py, bench/bench_media.py,
+   bench/bench_report.py), their output gathered.
 
 Prints a table and writes bench/results.json. Figures are compared with the baselines of the same
 run; the targets are reported as met or missed, never adjusted.
@@ -499,7 +500,7 @@ def _answers(port: int) -> bool:
 def section_others(results: dict[str, Any], timeout: float) -> None:
     """The classifier and digest helpers' own benchmarks: run them, keep what they print."""
     results["others"] = {}
-    for name in ("bench_classify.py", "bench_digest.py", "bench_media.py"):
+    for name in ("bench_classify.py", "bench_digest.py", "bench_media.py", "bench_report.py"):
         script = BENCH / name
         if not script.exists():
             results["others"][name] = {"status": "missing"}

@@ -235,7 +235,7 @@ async def _handle_intake(
             expires_at=msg.received_at + dt.timedelta(minutes=ctx.settings.dialogue.timeout_minutes),
         )
     receipt = texts.build_receipt(new, item_text=item_text(ctx.rules, new.task.item),
-                                  reminder_days=ctx.settings.schedule.reminder_days)
+                                  reminder_days=ctx.settings.schedule.reminder_days, tz=ctx.settings.tz)
     if source is None or source.type == "text":
         return receipt
     note = texts.build_source_note(source.type.value, msg.text, code=new.task.code, ocr=source.ocr)

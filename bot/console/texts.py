@@ -88,4 +88,15 @@ LEARN_NOTE = "采纳学习建议:关键词“{word}”→ {label} {value}"
 UNDO_CONFIRM = ("这次修改会推翻 {count} 条已有的人工更正(见下表)。请改用别的关键词,或确认这些更正已不再适用后,"
                 "勾选“仍然保存”再提交。")
 
+# --- the form catalogue, platforms and the yearly report (issue 18) ------------------------------------
+FORM_NAME_REQUIRED = "请填写表格名称,如“高龄老人走访慰问登记表”。"
+FORM_ADDED = "已登记《{name}》到报表目录。"
+FORM_UPDATED = "《{name}》已在目录中,新字段已补充。"
+FORM_REPEAT = "重复采集:{total} 项字段中有 {shared} 项已由{department}在《{earlier}》中采集。"
+FORM_DECIDED = "《{name}》的目录决定:{decision}。"
+PLATFORM_SAVED = "平台已保存。"
+REPORT_BAD_YEAR = "年份“{year}”不对,请写四位年份,如 2026。"
+REPORT_BAD_SCOPE = "没有找到范围“{scope}”。范围应为 district:区名 或 community:社区名,请从下拉框选择。"
+REPORT_BAD_FORMAT = "没有“{fmt}”格式的报告,可下载 md、docx 或 pdf。"
+
 ORIGINAL_MISSING = "任务 {code} 没有保存原件(文字、语音或链接消息),或原件已被清理。"

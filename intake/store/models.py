@@ -14,7 +14,15 @@ import sqlalchemy as sa
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
-from intake.store.values import ConsoleRole, OutboxStatus, Role, TargetStatus, TaskStatus
+from intake.store.values import (
+    ConsoleRole,
+    FormDecision,
+    FormSource,
+    OutboxStatus,
+    Role,
+    TargetStatus,
+    TaskStatus,
+)
 
 __all__ = [
     "AwareDateTime",
@@ -39,8 +47,17 @@ __all__ = [
     "RuleVersion",
     "CorrectionExample",
     "DigestArchive",
+    "CONSOLE_SESSIONS",
+    "LOGIN_THROTTLE",
     "ConsoleSession",
     "LoginThrottle",
+    "FormDecision",
+    "FormSource",
+    "CatalogueForm",
+    "FormSend",
+    "Platform",
+    "PlatformMention",
+    "ReportRollup",
     "utcnow",
 ]
 
@@ -295,29 +312,6 @@ class AdminUser(SQLModel, table=True):
     created_at: dt.datetime = _ts()
 
 
-class ConsoleSession(SQLModel, table=True):
-    """A console login, held on the server: the cookie carries only its token, whose SHA-256 is the key."""
-
-    __tablename__ = "console_sessions"
-    token_hash: str = Field(max_length=64, primary_key=True)
-    user_id: int = Field(foreign_key="admin_users.id", index=True)
-    created_at: dt.datetime = _ts()
-    last_seen_at: dt.datetime = _ts()
-    ended_at: dt.datetime | None = _ts(nullable=True)
-    ended_reason: str | None = Field(default=None, max_length=32)  # logout / password / deactivated / ended_all
-    client: str = Field(default="", max_length=64)
-
-
-class LoginThrottle(SQLModel, table=True):
-    """Failed console logins per username ("user:NAME") and per client ("client:ADDRESS")."""
-
-    __tablename__ = "login_throttle"
-    key: str = Field(max_length=160, primary_key=True)
-    failures: int = 0
-    last_failed_at: dt.datetime = _ts()
-    retry_at: dt.datetime | None = _ts(nullable=True)
-
-
 class RuleVersion(SQLModel, table=True):
     """The city's rule overrides, versioned: each edit stores the whole override document."""
 
@@ -379,5 +373,15 @@ ADMIN_USERS = _table(AdminUser)
 RULE_VERSIONS = _table(RuleVersion)
 CORRECTION_EXAMPLES = _table(CorrectionExample)
 DIGESTS = _table(DigestArchive)
-CONSOLE_SESSIONS = _table(ConsoleSession)
-LOGIN_THROTTLE = _table(LoginThrottle)
+
+# the form catalogue, platforms and report rollups (issue 18), registered on the same metadata
+from intake.store.models_catalogue import (  # noqa: E402
+    CatalogueForm,
+    FormSend,
+    Platform,
+    PlatformMention,
+    ReportRollup,
+)
+
+# console sessions and login throttling (issue 15), registered on the same metadata
+from intake.store.models_console import CONSOLE_SESSIONS, LOGIN_THROTTLE, ConsoleSession, LoginThrottle  # noqa: E402

@@ -5,7 +5,7 @@ The notice text, the message time, the sender's department, the fields the admin
 scores the current rules on them; `jianfu rules suggest` learns trigger words from them.
 
 Revision ID: 0010
-Revises: 0006
+Revises: 0009
 Create Date: 2026-12-03 09:30:00
 """
 
@@ -18,7 +18,7 @@ from alembic import op
 import intake.store.models
 
 revision: str = "0010"
-down_revision: str | None = "0006"
+down_revision: str | None = "0009"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
