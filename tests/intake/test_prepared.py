@@ -25,7 +25,7 @@ def _task(code: str, msg_id: str) -> dict[str, Any]:
         "deadline_time": dt.time(17, 30), "communities": ["幸福社区"], "keywords": ["台账", "报送"],
         "evidence": {"kind": {"why": "“报送”指向报表"}}, "funded": False, "emergency": True, "confidence": 0.75,
         "needs_review": False, "rules_version": "v1", "status": "accepted", "repeat_collection": False,
-        "short_notice": True, "corrected": False, "amount_yuan": 1200.5, "received_at": AT, "created_at": AT,
+        "short_notice": True, "corrected": False, "source_type": "text", "amount_yuan": 1200.5, "received_at": AT, "created_at": AT,
         "updated_at": AT,
     }
 
