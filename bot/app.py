@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 
 import aiohttp
 import sqlalchemy as sa
@@ -15,6 +15,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.chat.callback import setup_callback_routes
+from bot.chat.fetch import MediaApi
 from bot.chat.hints import SenderHints
 from bot.console import create_console_app
 from bot.console.public_digest import setup_public_digest_routes
@@ -25,19 +26,23 @@ from bot.keys import (
     CRYPTO_WECOM,
     HINTS,
     HTTP,
+    MEDIA_APIS,
+    MEDIA_WORKER,
     METRICS,
     PENDING,
     SERVICES,
     SETTINGS,
     Metrics,
 )
-from bot.push import build_senders
+from bot.push import WeChatSender, WeComAppSender, build_senders
 from bot.settings import Settings
 from bot.wire.crypto import MessageCrypto
 from intake.accounts import seed_directory
 from intake.context import Services
 from intake.links import derive_link_secret
+from intake.media import MediaWorker, rapid_ocr_factory
 from intake.rules_store import RulesProvider
+from intake.senders import Sender
 from intake.store.db import create_engine, create_thread_engine, ping
 from intake.store.recent import IntakeMemory
 from intake.store.writer import Writer
@@ -85,8 +90,10 @@ async def _services_ctx(app: web.Application) -> AsyncIterator[None]:
     await writer.start()
     http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10))
     app[HTTP] = http
+    senders = build_senders(settings, http)
+    app[MEDIA_APIS] = _media_apis(settings, senders)
     app[SERVICES] = Services(settings=settings, engine=engine, writer=writer, rules=rules, memory=memory,
-                             senders=build_senders(settings, http), public_url=settings.server.public_url,
+                             senders=senders, public_url=settings.server.public_url,
                              link_secret=derive_link_secret(settings.server.session_secret))
     try:
         yield
@@ -98,6 +105,39 @@ async def _services_ctx(app: web.Application) -> AsyncIterator[None]:
         await writer.stop()
         await http.close()
         await engine.dispose()
+
+
+def _media_apis(settings: Settings, senders: Mapping[str, Sender]) -> dict[str, MediaApi]:
+    """media/get per channel, on the token cache of that channel's sender (one access_token per app)."""
+    wechat, wecom = senders["wechat"], senders["wecom_app"]
+    assert isinstance(wechat, WeChatSender) and isinstance(wecom, WeComAppSender)
+    return {
+        "wechat": MediaApi(base=settings.wechat.api_base, tokens=wechat.tokens, secret=settings.wechat.app_secret),
+        "wecom": MediaApi(base=settings.wecom.api_base, tokens=wecom.tokens, secret=settings.wecom.secret),
+    }
+
+
+def _log_warm_start(task: asyncio.Future[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("media worker did not start; files and pictures get an error until it does",
+                  exc_info=task.exception())
+
+
+async def _media_ctx(app: web.Application) -> AsyncIterator[None]:
+    """The worker process that reads files and pictures; with ``warm_start`` its OCR model loads now,
+    in the background (start-up does not wait for it)."""
+    media = app[SETTINGS].media
+    worker = MediaWorker(limits=media.limits(), ocr_factory=rapid_ocr_factory if media.ocr else None)
+    app[MEDIA_WORKER] = worker
+    warming = asyncio.ensure_future(worker.start()) if media.warm_start else None
+    if warming is not None:
+        warming.add_done_callback(_log_warm_start)
+    try:
+        yield
+    finally:
+        if warming is not None and not warming.done():
+            warming.cancel()
+        await worker.close()
 
 
 async def _background_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -163,6 +203,7 @@ def create_app(settings: Settings, *, background: bool = True, clock: Callable[[
     app[METRICS] = Metrics.create()
     app[PENDING] = set()
     app[HINTS] = SenderHints()
+    app.cleanup_ctx.append(_media_ctx)
     app.cleanup_ctx.append(_services_ctx)
     app.cleanup_ctx.append(_rules_refresh_ctx)
     if background:

@@ -10,12 +10,15 @@ import aiohttp
 from aiohttp import web
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
+from bot.chat.fetch import MediaApi
 from bot.chat.hints import SenderHints
 from bot.settings import Settings
 from bot.wire.crypto import MessageCrypto
 from intake.context import Services
+from intake.media import MediaWorker
 
-__all__ = ["SETTINGS", "SERVICES", "HTTP", "CRYPTO_WECHAT", "CRYPTO_WECOM", "METRICS", "PENDING", "HINTS", "CLOCK", "Metrics"]
+__all__ = ["SETTINGS", "SERVICES", "HTTP", "CRYPTO_WECHAT", "CRYPTO_WECOM", "METRICS", "PENDING", "HINTS", "CLOCK", "Metrics",
+           "MEDIA_WORKER", "MEDIA_APIS"]
 
 
 @dataclass(frozen=True)
@@ -53,5 +56,7 @@ CRYPTO_WECOM = web.AppKey("crypto_wecom", MessageCrypto)
 METRICS = web.AppKey("metrics", Metrics)
 HINTS = web.AppKey("hints", SenderHints)
 PENDING: web.AppKey[set[asyncio.Task[None]]] = web.AppKey("pending")
+MEDIA_WORKER = web.AppKey("media_worker", MediaWorker)  # reads files and pictures off the event loop
+MEDIA_APIS: web.AppKey[dict[str, MediaApi]] = web.AppKey("media_apis")  # channel name -> its media/get
 # the callbacks' clock (Unix seconds): time.time, or a fixed or moving clock in tests
 CLOCK: web.AppKey[Callable[[], float]] = web.AppKey("clock")

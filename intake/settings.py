@@ -8,10 +8,13 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+if TYPE_CHECKING:
+    from intake.media.limits import MediaLimits
 
 __all__ = ["ConfigError", "FrozenModel", "IntakeSettings"]
 
@@ -105,6 +108,26 @@ class AdmissionSettings(FrozenModel):
 
 class LinkSettings(FrozenModel):
     digest_days: int = Field(45, ge=1)  # how long a head's signed digest link opens
+class MediaSettings(FrozenModel):
+    """``[media]``: what a file or picture may cost to read, where originals are kept, link fetching."""
+
+    max_bytes: int = Field(20 * 1024 * 1024, ge=1024)  # the original as received (also the media download cap)
+    max_pages: int = Field(100, ge=1)  # PDF / OFD pages, spreadsheet sheets
+    max_ocr_pages: int = Field(5, ge=0)  # scanned pages read by OCR (5-7 s of CPU each)
+    max_cells: int = Field(200_000, ge=1)  # spreadsheet cells, all sheets together
+    dir: str = "data/media"  # originals, by SHA-256, relative to config.toml
+    ocr: bool = True  # read pictures and scans (RapidOCR in the worker process)
+    warm_start: bool = True  # start the worker and load the OCR model at start-up, not on the first picture
+    fetch_links: bool = False  # fetch the article behind a link message (allowed hosts only)
+    link_hosts: tuple[str, ...] = ("mp.weixin.qq.com",)
+    link_timeout_s: float = Field(5.0, gt=0, le=30)
+    link_max_bytes: int = Field(2 * 1024 * 1024, ge=1024)
+
+    def limits(self) -> MediaLimits:
+        from intake.media.limits import MediaLimits
+
+        return MediaLimits(max_bytes=self.max_bytes, max_pages=self.max_pages, max_ocr_pages=self.max_ocr_pages,
+                           max_cells=self.max_cells)
 
 
 class IntakeSettings(FrozenModel):
@@ -121,6 +144,7 @@ class IntakeSettings(FrozenModel):
     review: ReviewSettings = ReviewSettings()
     admission: AdmissionSettings = AdmissionSettings()
     links: LinkSettings = LinkSettings()
+    media: MediaSettings = MediaSettings()
     base_dir: Path = Path(".")
 
     @property
@@ -130,6 +154,10 @@ class IntakeSettings(FrozenModel):
     @property
     def community_names(self) -> tuple[str, ...]:
         return tuple(c.name for c in self.district.communities)
+
+    @property
+    def media_dir(self) -> Path:
+        return self.base_dir / self.media.dir
 
     @property
     def rule_paths(self) -> tuple[Path, ...]:

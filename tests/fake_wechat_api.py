@@ -28,6 +28,7 @@ ERRMSG = {
     0: "ok", 40001: "invalid credential", 40014: "invalid access_token", 42001: "access_token expired",
     45009: "api freq out of limit", 45033: "user api freq out of limit", 45015: "response out of time limit",
     45047: "out of response count limit", 43004: "require subscribe", 93000: "invalid webhook url",
+    40007: "invalid media_id",
 }
 
 
@@ -45,6 +46,8 @@ class FakeWeChatApi:
     issued: set[str] = field(default_factory=set)
     scripted: dict[str, list[int]] = field(default_factory=lambda: defaultdict(list))
     counter: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+    media: dict[str, tuple[bytes, str]] = field(default_factory=dict)  # media_id -> (bytes, file name)
+    pages: dict[str, str] = field(default_factory=dict)  # /s/<name> -> an article's HTML
 
     def script(self, path: str, *errcodes: int) -> None:
         self.scripted[path].extend(errcodes)
@@ -65,7 +68,38 @@ class FakeWeChatApi:
         for path in ("/cgi-bin/message/send", "/cgi-bin/message/custom/send", "/cgi-bin/message/template/send"):
             app.router.add_post(path, self.message)
         app.router.add_post("/cgi-bin/webhook/send", self.webhook)
+        app.router.add_get("/cgi-bin/media/get", self.media_get)
+        app.router.add_get("/s/{name}", self.page)
         return app
+
+    def _token_error(self, params: dict[str, str]) -> int | None:
+        token = params.get("access_token", "")
+        if token not in self.issued:
+            return 40014
+        if token not in self.valid_tokens:
+            return 42001
+        return None
+
+    async def media_get(self, request: web.Request) -> web.StreamResponse:
+        """media/get: the file's bytes with Content-Disposition, or a JSON error (as WeChat/WeCom answer)."""
+        params = dict(request.query)
+        self.calls.append(Call(request.path, params, None))
+        error = self._token_error(params)
+        if error is not None:
+            return self._reply(error)
+        found = self.media.get(params.get("media_id", ""))
+        if found is None:
+            return self._reply(40007)
+        data, name = found
+        return web.Response(body=data, content_type="application/octet-stream",
+                            headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+    async def page(self, request: web.Request) -> web.Response:
+        self.calls.append(Call(request.path, dict(request.query), None))
+        html = self.pages.get(request.match_info["name"])
+        if html is None:
+            raise web.HTTPNotFound()
+        return web.Response(text=html, content_type="text/html")
 
     async def token(self, request: web.Request) -> web.Response:
         params = dict(request.query)

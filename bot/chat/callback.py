@@ -8,45 +8,35 @@ database that cannot commit gets 503 so WeChat retries, never a receipt.
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import logging
 import secrets
 import time
 from dataclasses import dataclass
 
-import sqlalchemy as sa
 from aiohttp import web
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.chat import texts
 from bot.chat.dialogue import (
     Ahead,
     DialogueContext,
     Incoming,
-    handle_event,
-    handle_text,
     is_command,
-    normalize,
 )
-from bot.keys import CLOCK, CRYPTO_WECHAT, CRYPTO_WECOM, HINTS, METRICS, PENDING, SERVICES, SETTINGS
+from bot.chat.flow import Outcome, await_reply, build_unit, get_sender_hint
+from bot.chat.media import is_media_message, process_media
+from bot.keys import CLOCK, CRYPTO_WECHAT, CRYPTO_WECOM, METRICS, SERVICES, SETTINGS
 from bot.wire.crypto import MessageCrypto, check_signature
 from bot.wire.errors import BodyTooLargeError, EncryptionRequiredError, ReplayError, WireError, XmlError
-from bot.wire.messages import Event, Message, TextMessage, parse_message
+from bot.wire.messages import Message, TextMessage, parse_message
 from bot.wire.replies import SUCCESS, build_text_reply
 from classifiers import classify
-from intake.accounts import AccountView, get_account
 from intake.context import Services
-from intake.dedupe import get_processed, record_processed
 from intake.errors import StorageUnavailable
-from intake.outbox import add_outbox_message, channel_for_account
-from intake.store.writer import Unit
 
 __all__ = ["setup_callback_routes"]
 
 log = logging.getLogger(__name__)
-
-LATE_ATTEMPTS = 5  # a message answered `success` is tried this often (1 s, 2 s, 4 s ... apart)
 
 
 MAX_NONCE_CHARS = 64
@@ -162,74 +152,14 @@ def _received_at(message: Message, services: Services, *, now: float, window_s: 
     return dt.datetime.fromtimestamp(message.create_time, tz=tz)
 
 
-async def _late_push(
-    services: Services, channel: Channel, message: Message, future: asyncio.Future[str | None],
-    unit: Unit[str | None],
-) -> None:
-    """The handler missed the reply budget and WeChat got `success` (it will not retry): finish the work
-    here, retrying while the database is unavailable, and send the answer through the outbound channel."""
-    delay = 1.0
-    for attempt in range(LATE_ATTEMPTS):
-        try:
-            reply = await (future if attempt == 0 else services.writer.submit(unit))
-            break
-        except StorageUnavailable as exc:
-            log.error("late message %s not stored yet (try %d of %d): %s", message.dedupe_key, attempt + 1,
-                      LATE_ATTEMPTS, exc)
-            await asyncio.sleep(delay)
-            delay *= 2
-        except sa.exc.IntegrityError:
-            return  # another delivery of the same message was stored and answered
-        except Exception:  # task boundary: log with the traceback
-            log.exception("late message %s failed", message.dedupe_key)
-            return
-    else:
-        log.critical("message %s from %s was answered `success` but could not be stored: %s",
-                     message.dedupe_key, message.from_user, message.raw.get("Content", "")[:200])
-        return
-    if not reply:
-        return
-    now = dt.datetime.now(dt.UTC)
-
-    async def push(conn: AsyncConnection) -> int | None:
-        return await add_outbox_message(
-            # back through the chat the message came from (WeCom app message or Official Account service message)
-            conn, idempotency_key=f"late:{channel.name}:{message.dedupe_key}",
-            channel=channel_for_account("auto", channel.name), recipient=message.from_user, kind="late_reply",
-            body=reply, now=now,
-        )
-
-    await services.writer.submit(push)
-
-
 async def _ahead(request: web.Request, ctx: DialogueContext, channel: Channel, message: TextMessage,
                  received_at: dt.datetime) -> Ahead | None:
     """Classify a clerk's notice outside the writer, using a cached guess of who the sender is."""
-    services = request.app[SERVICES]
-    hints = request.app[HINTS]
-    key = (channel.name, message.from_user)
-    hint = hints.get(key)
-    if hint is None:
-        async with services.engine.connect() as conn:
-            account = await get_account(conn, channel=channel.name, external_id=message.from_user)
-        hint = hints.put(key, account)
+    hint = await get_sender_hint(request, channel.name, message.from_user)
     if not hint.reads_notices or is_command(message.content):
         return None
     classification = classify(message.content, now=received_at, sender_department=hint.department, rules=ctx.rules)
     return Ahead(classification=classification, department=hint.department)
-
-
-async def _answer_race(request: web.Request, channel: Channel, key: str, nonce: str) -> str:
-    """Another process stored the same delivery (WeChat's retry raced it), or the same signed URL with
-    another message, first: the first one's reply, or ReplayError."""
-    async with request.app[SERVICES].engine.connect() as conn:
-        seen = await get_processed(conn, key=key, nonce=nonce)
-    if seen.reply is None:
-        if seen.replayed_nonce:
-            raise ReplayError(f"the signed URL (nonce {nonce[:80]!r}) already carried another message")
-        raise LookupError(key)
-    request.app[METRICS].retries.labels(channel.name).inc()
-    return seen.reply
 
 
 async def _process(request: web.Request, channel: Channel, message: Message, started: float, nonce: str) -> str:
@@ -242,62 +172,21 @@ async def _process(request: web.Request, channel: Channel, message: Message, sta
     key = f"{channel.name}:{message.dedupe_key}"
     received_at = _received_at(message, services, now=request.app[CLOCK](),
                                window_s=settings.server.timestamp_window_s)
-    ahead = await _ahead(request, ctx, channel, message, received_at) if isinstance(message, TextMessage) else None
-    replayed = False
-    sender: AccountView | None = None
-
-    async def unit(conn: AsyncConnection) -> str | None:
-        nonlocal replayed, sender
-        seen = await get_processed(conn, key=key, nonce=nonce)
-        if seen.reply is not None:
-            replayed = True
-            return seen.reply
-        if seen.replayed_nonce:
-            return None
-        if isinstance(message, TextMessage):
-            incoming = Incoming(channel=channel.name, external_id=message.from_user, text=message.content,
-                                msg_id=key, received_at=received_at)
-            reply, sender = await handle_text(ctx, conn, incoming, ahead)
-        elif isinstance(message, Event):
-            event = message.raw.get("Event", "").lower()
-            reply = await handle_event(ctx, conn, channel=channel.name, external_id=message.from_user,
-                                       event=event, now=received_at)
-        else:
-            reply = texts.NOT_TEXT
-        await record_processed(conn, key=key, channel=channel.name, reply=reply, now=dt.datetime.now(dt.UTC),
-                               nonce=nonce)
-        return reply
-
+    if is_media_message(message):
+        return await process_media(request, ctx, channel.name, message, started=started, nonce=nonce,
+                                   received_at=received_at)
+    incoming = ahead = None
+    if isinstance(message, TextMessage):
+        incoming = Incoming(channel=channel.name, external_id=message.from_user, text=message.content,
+                            msg_id=key, received_at=received_at)
+        ahead = await _ahead(request, ctx, channel, message, received_at)
+    outcome = Outcome()
+    unit = build_unit(ctx, channel.name, message, key=key, nonce=nonce, received_at=received_at, outcome=outcome,
+                      incoming=incoming, ahead=ahead)
     future = services.writer.enqueue(unit)
-    remaining = settings.server.reply_budget_s - (time.monotonic() - started)
-    try:
-        done, _ = await asyncio.wait((future,), timeout=max(remaining, 0.0))
-        if not done:
-            raise TimeoutError
-        result = future.result()
-    except sa.exc.IntegrityError:
-        return await _answer_race(request, channel, key, nonce)  # LookupError (a 503) if neither is found
-    except TimeoutError:
-        request.app[METRICS].late.labels(channel.name).inc()
-        log.warning("reply budget exceeded for %s; answering success and pushing later", key)
-        task = asyncio.create_task(_late_push(services, channel, message, future, unit))
-        request.app[PENDING].add(task)
-        task.add_done_callback(request.app[PENDING].discard)
-        return ""
-    if result is None:
-        raise ReplayError(f"the signed URL (nonce {nonce[:80]!r}) already carried another message")
-    if replayed:
-        request.app[METRICS].retries.labels(channel.name).inc()
-    _remember_sender(request, channel, message, sender)
-    return result
-
-
-def _remember_sender(request: web.Request, channel: Channel, message: Message, sender: AccountView | None) -> None:
-    hint_key = (channel.name, message.from_user)
-    if isinstance(message, TextMessage) and sender is not None and not normalize(message.content).startswith("绑定"):
-        request.app[HINTS].put(hint_key, sender)
-    else:
-        request.app[HINTS].forget(hint_key)  # binding or (un)subscribing changes who the sender is
+    return await await_reply(request, channel.name, message, started=started, nonce=nonce, future=future,
+                             resubmit=lambda: services.writer.submit(unit), outcome=outcome,
+                             text=incoming.text if incoming is not None else None)
 
 
 async def _handle_post(request: web.Request, channel: Channel) -> web.Response:

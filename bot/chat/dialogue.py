@@ -32,6 +32,7 @@ from intake.accounts import (
 from intake.counter import is_counter_line, resolve_department
 from intake.errors import Forbidden, IntakeError, InvalidRequest, NotFound
 from intake.ratings import rate_department
+from intake.sources import NoticeSource, get_task_code_by_original
 from intake.store.models import Role
 from intake.store.recent import IntakeMemory
 from intake.tasks import (
@@ -65,6 +66,7 @@ class Incoming:
     text: str
     msg_id: str
     received_at: dt.datetime
+    source: NoticeSource | None = None  # None: typed; else speech, a picture, a file or a link (intake.sources)
 
 
 @dataclass(frozen=True)
@@ -220,9 +222,14 @@ def _is_deadline_answer(text: str, classification: Classification) -> bool:
 async def _handle_intake(
     ctx: DialogueContext, conn: AsyncConnection, account: AccountView, msg: Incoming, classification: Classification
 ) -> str:
+    source = msg.source
+    if source is not None and source.sha256 is not None:
+        logged = await get_task_code_by_original(conn, sha256=source.sha256)
+        if logged is not None:
+            return texts.MEDIA_RESEND.format(code=logged)
     new = await create_task(
         conn, account=account, classification=classification, msg_id=msg.msg_id, channel=msg.channel,
-        text=msg.text, received_at=msg.received_at, settings=ctx.settings, memory=ctx.memory,
+        text=msg.text, received_at=msg.received_at, settings=ctx.settings, memory=ctx.memory, original=source,
     )
     state = AWAITING_DEADLINE if new.asks_deadline else AWAITING_FUNDING if new.asks_funding else None
     if state is not None:
@@ -230,8 +237,12 @@ async def _handle_intake(
             conn, account_id=account.id, state=state, task_id=new.task.id,
             expires_at=msg.received_at + dt.timedelta(minutes=ctx.settings.dialogue.timeout_minutes),
         )
-    return texts.build_receipt(new, item_text=item_text(ctx.rules, new.task.item),
-                               reminder_days=ctx.settings.schedule.reminder_days, tz=ctx.settings.tz)
+    receipt = texts.build_receipt(new, item_text=item_text(ctx.rules, new.task.item),
+                                  reminder_days=ctx.settings.schedule.reminder_days, tz=ctx.settings.tz)
+    if source is None or source.type == "text":
+        return receipt
+    note = texts.build_source_note(source.type.value, msg.text, code=new.task.code, ocr=source.ocr)
+    return receipt + "\n" + note
 
 
 async def _handle_deadline_answer(

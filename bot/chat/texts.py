@@ -40,7 +40,16 @@ HELP_HEAD = (
 )
 HELP_ADMIN = "您已绑定为管理员({target})。请在管理后台审核任务、查看报表:{url}/admin"
 WELCOME = "欢迎关注减负通!\n" + HELP_UNBOUND
-NOT_TEXT = "暂时只能处理文字消息,请发送文字。需要帮助请回复“帮助”。"
+NOT_TEXT = "暂时无法处理视频和位置消息,请发送通知文字、图片或文件。需要帮助请回复“帮助”。"
+HELP_WORD = "帮助"  # a picture from an account that does not send notices is answered as this word
+VOICE_NOT_RECOGNISED = "没有识别出这条语音的文字,请直接发送通知文字或通知图片。"
+MEDIA_DOWNLOAD_FAILED = "没能从微信服务器取到这个文件或图片,请稍后重新发送,或直接发送通知文字。"
+MEDIA_RESEND = "这份文件已登记为 {code},不再重复登记。查看进度请回复“查询 {code}”。"
+QUOTE_CHARS = 200  # of the text read from speech, a picture, a file or a link, quoted in the receipt
+SOURCE_READ_FROM = {
+    "voice": "语音识别", "image": "图片识别", "pdf_scanned": "扫描件识别", "link": "链接",
+    "docx": "Word文件", "pdf": "PDF文件", "xlsx": "Excel表格", "xls": "Excel表格", "ofd": "OFD文件", "txt": "文本文件",
+}
 ASK_DEADLINE = "请补充截止时间,或回复'不限'。"
 ASK_FUNDING = "请说明经费或工作条件,或回复'无'。"
 ASK_ISSUER = (
@@ -379,3 +388,12 @@ def build_funding_recorded(task: TaskView) -> str:
     if task.status == TaskStatus.accepted and task.review_note is None:
         return f"{task.code} 已记录经费或工作条件:{task.funding_note},社区可见。"
     return f"{task.code} 已记录经费或工作条件:{task.funding_note}。"
+def build_source_note(source_type: str, text: str, *, code: str, ocr: bool) -> str:
+    """The lines under a receipt of a notice that was not typed: where the text came from, the text
+    itself (cut), and how to correct it."""
+    origin = SOURCE_READ_FROM.get(source_type, "文件")
+    if ocr and source_type not in ("image", "pdf_scanned"):
+        origin += "(含图片识别)"
+    quote = text if len(text) <= QUOTE_CHARS else text[:QUOTE_CHARS] + "…"
+    return (f"——\n以上按{origin}读到的文字登记:\n「{quote}」\n"
+            f"如有错字,请回复“撤回 {code}”后直接发送正确的通知文字。")

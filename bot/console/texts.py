@@ -26,6 +26,8 @@ __all__ = [
     "CERTIFICATE_ZH", "CHANNEL_ZH", "CONSOLE_ROLE_ZH", "FIELD_ZH", "KIND_ZH", "LISTING_ZH", "NATURE_ZH",
     "OUTBOX_CHANNEL_ZH", "OUTBOX_STATUS_ZH", "RECURRENCE_ZH", "REMINDER_ZH", "ROLE_ZH", "SOURCE_ZH", "STATUS_ZH",
     "TARGET_STATUS_ZH", "NOTHING_CHANGED", "NOT_PENDING", "TASK_NOT_FOUND",
+    "OUTBOX_CHANNEL_ZH", "OUTBOX_STATUS_ZH", "RECURRENCE_ZH", "REMINDER_ZH", "ROLE_ZH", "STATUS_ZH",
+    "SOURCE_ZH", "TARGET_STATUS_ZH", "NOTHING_CHANGED", "NOT_PENDING", "TASK_NOT_FOUND",
 ]
 
 LIST_SECTIONS = {
@@ -98,3 +100,5 @@ PLATFORM_SAVED = "平台已保存。"
 REPORT_BAD_YEAR = "年份“{year}”不对,请写四位年份,如 2026。"
 REPORT_BAD_SCOPE = "没有找到范围“{scope}”。范围应为 district:区名 或 community:社区名,请从下拉框选择。"
 REPORT_BAD_FORMAT = "没有“{fmt}”格式的报告,可下载 md、docx 或 pdf。"
+
+ORIGINAL_MISSING = "任务 {code} 没有保存原件(文字、语音或链接消息),或原件已被清理。"

@@ -47,7 +47,7 @@ __all__ = [
 
 from intake.calendar import month_bounds, parse_month  # noqa: E402
 from intake.errors import BadFilter as FilterError  # noqa: E402
-from intake.labels import CERTIFICATE_ZH, KIND_ZH, LISTING_ZH, NATURE_ZH, RECURRENCE_ZH, STATUS_ZH  # noqa: E402
+from intake.labels import CERTIFICATE_ZH, KIND_ZH, LISTING_ZH, NATURE_ZH, RECURRENCE_ZH, SOURCE_ZH, STATUS_ZH  # noqa: E402
 
 BATCH = 500
 PROGRESS_MIN = 200  # show a progress bar on a terminal from this many tasks on
@@ -186,6 +186,9 @@ def _record(row: Any, targets: list[dict[str, Any]], tz: ZoneInfo) -> dict[str, 
         "code": row.code,
         "msg_id": row.msg_id,
         "channel": row.channel,
+        "source_type": row.source_type,
+        "source_sha256": row.source_sha256,
+        "source_name": row.source_name,
         "sender": row.sender,
         "department": row.department,
         "kind": row.kind,
@@ -264,6 +267,7 @@ TASK_COLUMNS: tuple[tuple[str, str], ...] = (
     ("progress", "完成进度"),
     ("flags", "标记"),
     ("sender", "发送人"),
+    ("source_type", "来源"),
     ("msg_id", "消息ID"),
     ("text", "原文"),
 )
@@ -301,6 +305,7 @@ def record_row(record: dict[str, Any]) -> list[Any]:
         "quantity": f"{quantity['value']}{quantity['unit']}" if quantity else "",
         "funded": "是" if record["funded"] else "否",
         "status": STATUS_ZH.get(record["status"], record["status"]),
+        "source_type": SOURCE_ZH.get(record["source_type"], record["source_type"]),
         "targets": "、".join(f"{t['community']}({STATUS_ZH.get(t['status'], t['status'])})" for t in targets),
         "progress": f"{done}/{len(targets)}" if targets else "",
         "flags": _flags(record),
@@ -341,7 +346,7 @@ def _header(ws: Any, titles: Sequence[str], widths: Sequence[int]) -> None:
     ws.freeze_panes = "A2"
 
 
-_TASK_WIDTHS = (18, 17, 12, 10, 10, 20, 8, 10, 12, 8, 8, 10, 7, 10, 10, 30, 8, 20, 16, 20, 60)
+_TASK_WIDTHS = (18, 17, 12, 10, 10, 20, 8, 10, 12, 8, 8, 10, 7, 10, 10, 30, 8, 20, 16, 10, 20, 60)
 
 
 def build_tasks_workbook(records: Iterable[dict[str, Any]], *, title: str = "受理台账") -> bytes:

@@ -1,8 +1,7 @@
 """The tables. SQLModel over SQLAlchemy; the same definitions serve SQLite and PostgreSQL.
 
-Every timestamp is timezone-aware (stored as UTC). Enumerated values are stored
-as their string values so that the lists can grow without migrations.
-Migrations live in ``intake/store/migrations`` and are generated from this metadata.
+Every timestamp is timezone-aware (stored as UTC). Enumerated values are stored as their string values
+so that the lists can grow without migrations. Migrations live in ``intake/store/migrations`` and are generated from this metadata.
 """
 
 from __future__ import annotations
@@ -205,11 +204,13 @@ class Task(SQLModel, table=True):
     short_notice: bool = False
     corrected: bool = False
     review_note: str | None = Field(default=None, sa_column=sa.Column(sa.Text, nullable=True))
-    source: str = Field(default=TaskSource.bot.value, max_length=16,
-                        sa_column_kwargs={"server_default": TaskSource.bot.value})  # TaskSource
+    source: str = Field(default=TaskSource.bot.value, max_length=16, sa_column_kwargs={"server_default": TaskSource.bot.value})
     trace_demand: list[str] | None = _json(None)  # the words of a 留痕 demand (POLICY §6), None when none
     funding_note: str | None = Field(default=None, max_length=500)  # the clerk's answer to the funding question
     review_reminded_at: dt.datetime | None = _ts(nullable=True)  # [review] remind_after_days push sent
+    source_type: str = Field(default="text", max_length=16, sa_column_kwargs={"server_default": "text"})  # SourceType
+    source_sha256: str | None = Field(default=None, max_length=64, index=True)  # the original file (resends)
+    source_name: str | None = Field(default=None, max_length=255)  # the sender's file name, or the link
     received_at: dt.datetime = _ts(index=True)  # the message's CreateTime
     created_at: dt.datetime = _ts()
     updated_at: dt.datetime = _ts()

@@ -19,6 +19,7 @@ from intake.catalogue.forms import FormEntry
 from intake.catalogue.notice import CatalogueRecord, check_notice, get_form_rules, record_notice
 from intake.reminders import add_reminders, is_short_notice
 from intake.settings import IntakeSettings
+from intake.sources import NoticeSource, source_values
 from intake.store.models import TASK_CODE_COUNTERS, TASK_TARGETS, TASKS, TargetStatus, TaskSource, TaskStatus
 from intake.store.recent import IntakeMemory, RecentTask
 from intake.store.sqlite_fast import Prepared
@@ -207,6 +208,7 @@ async def create_task(
     memory: IntakeMemory,
     source: str = TaskSource.bot.value,
     community_ids: Sequence[tuple[int, str]] | None = None,
+    original: NoticeSource | None = None,
 ) -> NewTask:
     """Store one notice: the task, its targets, its reminders and the audit entry, in the caller's transaction.
 
@@ -224,7 +226,7 @@ async def create_task(
                     source=source)
     row["review_note"] = _review_note(c, f, refusal_note=notice.refusal_note)
     # a constant statement with separate parameters: compiled once, cached by SQLAlchemy
-    task_id = int((await _INSERT_TASK.rows(conn, row))[0][0])
+    task_id = int((await _INSERT_TASK.rows(conn, row | source_values(original)))[0][0])
     catalogue = await record_notice(conn, notice=notice, task_id=task_id, department=f.department,
                                     department_id=f.department_id, recurrence=c.recurrence, received_at=received_at,
                                     rules=get_form_rules(settings.rule_paths), actor=f"account:{account.id}")

@@ -128,14 +128,24 @@ async def test_subscribe_welcome_unsubscribe_deactivates(client: Any, peer: WeCh
     assert await count(client, "SELECT count(*) FROM accounts WHERE external_id='o-sub' AND active") == 0
 
 
-async def test_non_text_message_gets_polite_answer(client: Any, peer: WeChatPeer) -> None:
+async def test_picture_from_unbound_account_gets_binding_help_without_download(client: Any, peer: WeChatPeer) -> None:
     xml = (
         "<xml><ToUserName>gh_jianfu</ToUserName><FromUserName>o-img</FromUserName>"
         f"<CreateTime>{int(time.time())}</CreateTime><MsgType>image</MsgType>"
         "<PicUrl>http://example.invalid/a.jpg</PicUrl><MediaId>m1</MediaId><MsgId>777</MsgId></xml>"
     )
     reply = await peer.post_wechat(client, xml)
-    assert "请发送文字" in reply.content
+    assert "绑定" in reply.content  # the media API (unreachable here) was never asked
+
+
+async def test_video_message_gets_polite_answer(client: Any, peer: WeChatPeer) -> None:
+    xml = (
+        "<xml><ToUserName>gh_jianfu</ToUserName><FromUserName>o-img</FromUserName>"
+        f"<CreateTime>{int(time.time())}</CreateTime><MsgType>video</MsgType>"
+        "<MediaId>m1</MediaId><ThumbMediaId>t1</ThumbMediaId><MsgId>779</MsgId></xml>"
+    )
+    reply = await peer.post_wechat(client, xml)
+    assert "请发送通知文字、图片或文件" in reply.content
 
 
 async def test_unknown_message_type_is_not_an_error(client: Any, peer: WeChatPeer) -> None:
@@ -145,7 +155,7 @@ async def test_unknown_message_type_is_not_an_error(client: Any, peer: WeChatPee
     )
     reply = await peer.post_wechat(client, xml)
     assert reply.status == 200
-    assert "请发送文字" in reply.content
+    assert "请发送通知文字" in reply.content
 
 
 BOMB = (

@@ -27,6 +27,7 @@ def _task(code: str, msg_id: str) -> dict[str, Any]:
         "needs_review": False, "rules_version": "v1", "status": "accepted", "repeat_collection": False,
         "short_notice": True, "corrected": False, "amount_yuan": 1200.5, "received_at": AT, "created_at": AT,
         "updated_at": AT, "source": "bot", "trace_demand": ["照片不少于10张"], "funding_note": None, "review_note": None,
+        "source_type": "text",
     }
 
 

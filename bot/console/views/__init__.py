@@ -39,6 +39,7 @@ ROUTES: tuple[tuple[str, str, dict[str, _Handler]], ...] = (
     ("/tasks.csv", "tasks_csv", {"GET": tasks.handle_tasks_csv}),
     ("/tasks.xlsx", "tasks_xlsx", {"GET": tasks.handle_tasks_xlsx}),
     ("/tasks/{code}", "task", {"GET": tasks.handle_task}),
+    ("/tasks/{code}/original", "task_original", {"GET": tasks.handle_task_original}),
     ("/tasks/{code}/correct", "task_correct", {"POST": tasks.handle_task_correct}),
     ("/tasks/{code}/admit", "task_admit", {"POST": review.handle_admit}),
     ("/tasks/{code}/refuse", "task_refuse", {"POST": review.handle_refuse}),

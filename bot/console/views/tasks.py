@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import io
 from typing import Any
+from urllib.parse import quote
 
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -15,10 +16,15 @@ from bot.console.shared import XLSX, directory_names, refresh_rules, rules_doc, 
 from bot.console.views.learning import build_rule_change_effect, is_undo_confirmed
 from intake import tasks
 from intake.errors import IntakeError
+from intake.media import original_path
 from intake.reports.export import FilterError, TaskFilters, build_tasks_workbook, iter_task_records
 from intake.reports.export import write_csv as export_csv
 
-__all__ = ["handle_tasks", "handle_tasks_csv", "handle_tasks_xlsx", "task_context", "handle_task", "form_error", "handle_task_correct"]
+__all__ = ["handle_tasks", "handle_tasks_csv", "handle_tasks_xlsx", "task_context", "handle_task", "form_error",
+           "handle_task_correct", "handle_task_original"]
+
+# pictures shown inline on the task page, by their first bytes; every other original is only downloaded
+_INLINE_IMAGES = ((b"\x89PNG\r\n\x1a\n", "image/png"), (b"\xff\xd8\xff", "image/jpeg"), (b"GIF8", "image/gif"))
 
 
 def _filters(request: web.Request) -> TaskFilters:
@@ -149,3 +155,26 @@ async def handle_task_correct(request: web.Request) -> web.StreamResponse:
         await refresh_rules(request)
         session.add_flash("ok", texts.RULE_ADDED.format(keyword=keyword, version=result.rule_version))
     redirect(request, "task", code=code)
+
+
+async def handle_task_original(request: web.Request) -> web.StreamResponse:
+    """The original file a task was read from: a download (``?inline=1`` shows a picture in the page)."""
+    services = services_of(request)
+    code = request.match_info["code"].upper()
+    async with services.engine.connect() as conn:
+        detail = await queries.get_task_detail(conn, code=code, tz=services.settings.tz)
+    if detail is None:
+        fail(request, 404, texts.TASK_NOT_FOUND.format(code=code))
+    task = detail["task"]
+    path = original_path(services.settings.media_dir, task["source_sha256"]) if task.get("source_sha256") else None
+    if path is None or not path.is_file():
+        fail(request, 404, texts.ORIGINAL_MISSING.format(code=code))
+    with path.open("rb") as fh:
+        head = fh.read(8)
+    inline = next((kind for magic, kind in _INLINE_IMAGES if head.startswith(magic)), None)
+    name = task.get("source_name") or f"{code}-original"
+    if request.query.get("inline") == "1" and inline is not None:
+        return web.FileResponse(path, headers={"Content-Type": inline, "Content-Disposition": "inline"})
+    return web.FileResponse(path, headers={
+        "Content-Type": "application/octet-stream",
+        "Content-Disposition": f"attachment; filename*=UTF-8''{quote(name)}"})
