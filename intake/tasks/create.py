@@ -223,8 +223,7 @@ async def create_task(
     if notice.stopped is not None:  # the catalogue stopped a form this notice sends
         f = dataclasses.replace(f, status=TaskStatus.refused)
     row = _task_row(c, f, account=account, msg_id=msg_id, channel=channel, text=text, received_at=received_at,
-                    source=source)
-    row["review_note"] = _review_note(c, f, refusal_note=notice.refusal_note)
+                    source=source) | {"review_note": _review_note(c, f, refusal_note=notice.refusal_note)}
     # a constant statement with separate parameters: compiled once, cached by SQLAlchemy
     task_id = int((await _INSERT_TASK.rows(conn, row | source_values(original)))[0][0])
     catalogue = await record_notice(conn, notice=notice, task_id=task_id, department=f.department,

@@ -144,6 +144,7 @@ async def test_link_article_is_fetched_from_an_allowed_host_only(aiohttp_client:
     assert "12-25" in reply.content and "截止" in reply.content
     text = (await rows(client, "SELECT raw_text FROM tasks"))[0][0]
     assert text == f"入户核查\n民政局通知\n{ASSIST_UNFUNDED}"  # the article's body, no script, no footer
+    await chat.say("无")  # [admission] unfunded_assist = "ask": the clerk answers the funding question first
 
     reply = await _send(chat, "link", f"<Title>入户核查</Title><Description>民政局通知</Description>"
                                       f"<Url>{elsewhere}</Url>")
