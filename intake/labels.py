@@ -33,7 +33,7 @@ __all__ = [
     "ROLE_ZH",
     "CHANNEL_ZH",
     "REMINDER_ZH",
-    "SOURCE_ZH",
+    "SOURCE_TYPE_ZH",
     "OUTBOX_STATUS_ZH",
     "OUTBOX_CHANNEL_ZH",
     "CONSOLE_ROLE_ZH",
@@ -108,7 +108,7 @@ FIELD_ZH = {  # a task's fields, as the console's correction form and the clerk'
     "communities": "派往社区",
     "emergency": "突发应急",
 }
-SOURCE_ZH = {  # how a notice arrived (intake.media.SourceType)
+SOURCE_TYPE_ZH = {  # the form a notice arrived in (intake.media.SourceType); SOURCE_ZH is who sent it
     "text": "文字", "voice": "语音", "image": "图片", "docx": "Word文件", "pdf": "PDF文件", "pdf_scanned": "PDF扫描件",
     "xlsx": "Excel表格", "xls": "Excel表格", "ofd": "OFD文件", "txt": "文本文件", "link": "链接",
 }

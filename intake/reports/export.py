@@ -47,7 +47,15 @@ __all__ = [
 
 from intake.calendar import month_bounds, parse_month  # noqa: E402
 from intake.errors import BadFilter as FilterError  # noqa: E402
-from intake.labels import CERTIFICATE_ZH, KIND_ZH, LISTING_ZH, NATURE_ZH, RECURRENCE_ZH, SOURCE_ZH, STATUS_ZH  # noqa: E402
+from intake.labels import (  # noqa: E402
+    CERTIFICATE_ZH,
+    KIND_ZH,
+    LISTING_ZH,
+    NATURE_ZH,
+    RECURRENCE_ZH,
+    SOURCE_TYPE_ZH,
+    STATUS_ZH,
+)
 
 BATCH = 500
 PROGRESS_MIN = 200  # show a progress bar on a terminal from this many tasks on
@@ -305,7 +313,7 @@ def record_row(record: dict[str, Any]) -> list[Any]:
         "quantity": f"{quantity['value']}{quantity['unit']}" if quantity else "",
         "funded": "是" if record["funded"] else "否",
         "status": STATUS_ZH.get(record["status"], record["status"]),
-        "source_type": SOURCE_ZH.get(record["source_type"], record["source_type"]),
+        "source_type": SOURCE_TYPE_ZH.get(record["source_type"], record["source_type"]),
         "targets": "、".join(f"{t['community']}({STATUS_ZH.get(t['status'], t['status'])})" for t in targets),
         "progress": f"{done}/{len(targets)}" if targets else "",
         "flags": _flags(record),
