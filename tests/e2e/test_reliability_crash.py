@@ -182,10 +182,13 @@ async def _pass_days(settings: Any, *, due: dt.date, days: int) -> None:
     """Let `days` pass for the targets due on `due`: their reminders' fire times move back by that much."""
     engine = create_engine(settings)
     try:
-        async with engine.begin() as conn:
+        # read, then write in a transaction of its own: on SQLite (WAL) a read transaction cannot become a
+        # write one once the running server has committed since ("database is locked" at once, no busy wait)
+        async with engine.connect() as conn:
             rows = (await conn.execute(
                 sa.select(REMINDERS.c.id, REMINDERS.c.fire_at).join(TARGETS, TARGETS.c.id == REMINDERS.c.target_id)
                 .where(TARGETS.c.due_date == due))).all()
+        async with engine.begin() as conn:
             for row in rows:
                 await conn.execute(sa.update(REMINDERS).where(REMINDERS.c.id == row.id)
                                    .values(fire_at=row.fire_at - dt.timedelta(days=days)))
