@@ -22,6 +22,7 @@ from bot.settings import Settings
 from bot.wire.crypto import MessageCrypto
 from intake.accounts import seed_directory
 from intake.context import Services
+from intake.reports.runner import ReportRunner
 from intake.rules_store import RulesProvider
 from intake.store.db import create_engine, create_thread_engine, ping
 from intake.store.recent import IntakeMemory
@@ -64,10 +65,14 @@ async def _services_ctx(app: web.Application) -> AsyncIterator[None]:
         states=(memory,),
     )
     await writer.start()
+    reports = ReportRunner(settings) if ReportRunner.is_possible(settings) else None
+    if reports is not None:
+        await reports.start()
     http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10))
     app[HTTP] = http
     app[SERVICES] = Services(settings=settings, engine=engine, writer=writer, rules=rules, memory=memory,
-                             senders=build_senders(settings, http), public_url=settings.server.public_url)
+                             senders=build_senders(settings, http), public_url=settings.server.public_url,
+                             reports=reports)
     try:
         yield
     finally:
@@ -77,6 +82,8 @@ async def _services_ctx(app: web.Application) -> AsyncIterator[None]:
             await asyncio.wait(pending, timeout=5)
         await writer.stop()
         await http.close()
+        if reports is not None:
+            await reports.close()
         await engine.dispose()
 
 
@@ -115,7 +122,7 @@ async def handle_health(request: web.Request) -> web.Response:
 
 
 async def handle_root(request: web.Request) -> web.Response:
-    """A person opening the server's address lands on the console."""
+    """A person opening the server's address (or ``/admin``, printed at start-up) lands on the console."""
     raise web.HTTPFound("/admin/")
 
 
@@ -140,6 +147,7 @@ def create_app(settings: Settings, *, background: bool = True) -> web.Applicatio
     app.router.add_get("/", handle_root)
     app.router.add_get("/healthz", handle_health)
     app.router.add_get("/metrics", handle_metrics)
+    app.router.add_get("/admin", handle_root)  # before the console's prefix, which would answer 404 once logged in
     setup_callback_routes(app)
     app.add_subapp("/admin", create_console_app())
     return app

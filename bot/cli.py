@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 from bot.settings import ConfigError, Settings, load_settings
 
 if TYPE_CHECKING:
-    from intake.reports.digest import Digest
+    from intake.reports.model import Digest
 
 __all__ = ["main", "build_parser"]
 
@@ -140,7 +140,8 @@ async def _build_digest(settings: Settings, month: str, community: str | None) -
     engine = create_engine(settings)
     try:
         async with engine.connect() as conn:
-            return await build_digest(conn, month=month, community=community, settings=settings)
+            return await build_digest(conn, month=month, community=community, settings=settings,
+                                      now=dt.datetime.now(dt.UTC))
     finally:
         await engine.dispose()
 
@@ -148,7 +149,8 @@ async def _build_digest(settings: Settings, month: str, community: str | None) -
 def cmd_digest(args: argparse.Namespace) -> int:
     """``jianfu digest``: print or write one month's digest; errors are one line and an exit code."""
     from intake.errors import NotFound
-    from intake.reports.digest import render_chart_png, render_markdown, to_json, write_xlsx
+    from intake.reports.chart import render_chart_png
+    from intake.reports.render import render_markdown, to_json, write_xlsx
     from intake.scheduler import month_bounds
 
     try:

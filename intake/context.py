@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from intake.reports.runner import ReportRunner
 from intake.rules_store import RulesProvider
 from intake.senders import Sender
 from intake.settings import IntakeSettings
@@ -25,3 +26,4 @@ class Services:
     memory: IntakeMemory  # what storing a notice reads, kept up to date by the writer
     senders: Mapping[str, Sender]  # one per channel name; the app factory builds them (bot.push)
     public_url: str = "http://127.0.0.1:8080"  # where links in digests and pushes point
+    reports: ReportRunner | None = None  # where reports are built (off this loop); None: on `engine`, here

@@ -37,7 +37,7 @@ from intake.console_users import (
     get_admin_user,
     record_login,
 )
-from intake.errors import IntakeError
+from intake.errors import IntakeError, NotFound
 from intake.outbox import count_by_status
 from intake.reports.export import (
     FilterError,
@@ -47,6 +47,7 @@ from intake.reports.export import (
     iter_task_records,
 )
 from intake.reports.export import write_csv as export_csv
+from intake.reports.runner import run_report
 from intake.rules_store import get_latest_overrides
 from intake.store.models import TASKS, OutboxStatus
 
@@ -146,29 +147,39 @@ async def handle_logout(request: web.Request) -> web.StreamResponse:
 
 async def handle_dashboard(request: web.Request) -> web.StreamResponse:
     services = services_of(request)
-    tz = services.settings.tz
     month = request.query.get("month", "").strip() or _month_now(request)
     community = request.query.get("community", "").strip()
     try:
         TaskFilters.from_query({"month": month})
     except FilterError as exc:
         fail(request, 400, str(exc))
+    when = now_utc()
+
+    async def build(conn: AsyncConnection) -> queries.Dashboard:
+        return await queries.build_dashboard(conn, month=month, settings=services.settings, now=when,
+                                             community=community)
+
+    try:
+        board = await run_report(services.reports, services.engine, build)
+    except NotFound:
+        fail(request, 404, texts.DASHBOARD_BAD_COMMUNITY.format(community=community))
     async with services.engine.connect() as conn:
-        board = await queries.build_dashboard(conn, month=month, tz=tz, now=now_utc(), community=community)
         digests = (await queries.list_digests(conn))[:12]
         outbox_dead = (await count_by_status(conn)).get(OutboxStatus.dead.value, 0)
     _, communities = await directory_names(request)
     cur = board.current
     return render(request, "dashboard.html", {
-        "board": board, "cur": cur, "month": month, "community": community, "communities": communities,
+        "board": board, "cur": cur, "total": cur.total, "timely": cur.timeliness, "month": month,
+        "community": community, "communities": communities,
         "prev_month": queries.shift_month(month, -1), "next_month": queries.shift_month(month, 1),
-        "chart_departments": charts.bar_chart(cur.by_department.most_common(15), title="本月各部门派发任务数"),
-        "chart_kinds": charts.bar_chart([(texts.KIND_ZH.get(k, k), n) for k, n in cur.by_kind.most_common()],
+        "chart_departments": charts.bar_chart([(d, c.tasks) for d, c in cur.by_department[:15]],
+                                              title="本月各部门派发任务数"),
+        "chart_kinds": charts.bar_chart([(texts.KIND_ZH.get(k, k), c.tasks) for k, c in cur.by_kind],
                                         title="本月任务类型"),
         "chart_trend": charts.stacked_months(
-            [(f.month[2:], f.administrative, f.service) for f in board.months],
+            [(f.month[2:], f.total.administrative, f.total.service) for f in board.months],
             labels=("行政事务", "服务性事务"), title="近13个月任务量:行政事务与服务性事务"),
-        "chart_ontime": charts.rate_line([(f.month[2:], f.on_time_rate) for f in board.months],
+        "chart_ontime": charts.rate_line([(f.month[2:], f.timeliness.on_time_rate) for f in board.months],
                                          title="近13个月按时完成率"),
         "dept_table": queries.group_months(board.months), "digests": digests, "outbox_dead": outbox_dead,
     })

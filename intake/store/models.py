@@ -36,6 +36,8 @@ __all__ = [
     "AdminUser",
     "RuleVersion",
     "DigestArchive",
+    "RollupMonth",
+    "MonthRollup",
     "utcnow",
 ]
 
@@ -325,6 +327,29 @@ class DigestArchive(SQLModel, table=True):
     created_at: dt.datetime = _ts()
 
 
+class RollupMonth(SQLModel, table=True):
+    """A closed month whose figures are kept in ``month_rollups``; deleted (with them) by the triggers of
+    ``intake.store.triggers`` when a task or assignment of the month changes. ``computed_at`` is NULL
+    while its figures are being computed."""
+
+    __tablename__ = "rollup_months"
+    month: str = Field(max_length=7, primary_key=True)  # YYYY-MM, local time
+    starts_at: dt.datetime = _ts()  # the month as [starts_at, ends_at) in UTC, for received_at
+    ends_at: dt.datetime = _ts()
+    first_day: dt.date  # the month's days, for due dates
+    last_day: dt.date
+    computed_at: dt.datetime | None = _ts(nullable=True)
+
+
+class MonthRollup(SQLModel, table=True):
+    """One scope's figures of a closed month (``intake.reports.figures.Figures.to_json``)."""
+
+    __tablename__ = "month_rollups"
+    month: str = Field(max_length=7, primary_key=True, foreign_key="rollup_months.month", ondelete="CASCADE")
+    scope: str = Field(max_length=96, primary_key=True)  # district / community:NAME / department:NAME
+    content: dict[str, Any] = _json(dict)
+
+
 def _table(model: type[SQLModel]) -> sa.Table:
     table = model.__table__  # type: ignore[attr-defined]
     assert isinstance(table, sa.Table)
@@ -347,3 +372,5 @@ OUTBOX = _table(OutboxMessage)
 ADMIN_USERS = _table(AdminUser)
 RULE_VERSIONS = _table(RuleVersion)
 DIGESTS = _table(DigestArchive)
+ROLLUP_MONTHS = _table(RollupMonth)
+MONTH_ROLLUPS = _table(MonthRollup)

@@ -1,0 +1,431 @@
+"""A month's figures for a scope: the one aggregation that every report reads.
+
+The digest (chat, Markdown, JSON, Excel, chart), the console's dashboard and the exports all take
+their numbers from :class:`Figures`; nothing else counts tasks. Each figure is defined once, here
+and in the README ("What the figures mean"):
+
+* **tasks** — notices received in the month (local time, by ``received_at``), refused and duplicate
+  ones included: the figures show what was *sent*. For a community, the tasks addressed to it.
+* **assignments** — task × community (one ``task_targets`` row each).
+* **refused** — tasks whose status is refused (a negative-list task an admin admitted is not).
+* **unfunded (费未随事转)** — assist-list tasks without funding, not refused or withdrawn.
+* **short notice (临时急件)**, **duplicates (重复派发)**, **repeat collection (重复采集)** — the flags set
+  at intake.
+* **due / on time / late / overdue / not yet due** — assignments due in the month (task accepted or
+  done, assignment open or done): done by the end of the due day is on time, done later is late,
+  open with the due day passed is overdue (逾期), open with the due day today or later is not yet due
+  (未到期).
+* **hours** — per assignment of a task that is not refused or withdrawn: quantity × ``[schedule]
+  hours_per_unit[kind][unit]`` within ``[hours_floor, hours_ceiling]`` when the notice states a
+  quantity in a unit with a rate, otherwise ``hours_per_kind[kind]``.
+
+Every count is a SQL aggregate (``sum(case …)``) over one pass of the month, grouped by department,
+kind and quantity unit. A new count (say, community-reported tasks) is one more field of
+:class:`Counts` and one more entry of :func:`conditions`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from intake.scheduler import month_bounds
+from intake.settings import IntakeSettings, ScheduleSettings
+from intake.store.models import COMMUNITIES, TASKS, TaskStatus
+from intake.store.models import TASK_TARGETS as TARGETS
+
+__all__ = [
+    "NO_DEPARTMENT",
+    "NOT_WORKED",
+    "LISTINGS",
+    "ScopeKind",
+    "Scope",
+    "DISTRICT_SCOPE",
+    "Counts",
+    "Timeliness",
+    "Figures",
+    "conditions",
+    "hours_expression",
+    "estimate_hours",
+    "get_figures",
+    "get_month_figures",
+]
+
+NO_DEPARTMENT = "未注明部门"
+DEFAULT_HOURS = 2.0
+NOT_WORKED = (TaskStatus.refused.value, TaskStatus.withdrawn.value)
+LISTINGS = ("duty", "assist", "negative", "unlisted")
+
+
+class ScopeKind(StrEnum):
+    district = "district"
+    community = "community"
+    department = "department"
+
+
+@dataclass(frozen=True)
+class Scope:
+    kind: ScopeKind
+    name: str = ""  # the community's or department's name; "" for the district
+
+    @property
+    def key(self) -> str:
+        return self.kind.value if self.kind is ScopeKind.district else f"{self.kind.value}:{self.name}"
+
+    @classmethod
+    def from_key(cls, key: str) -> Scope:
+        kind, _, name = key.partition(":")
+        return cls(ScopeKind(kind), name)
+
+
+DISTRICT_SCOPE = Scope(ScopeKind.district)
+
+
+@dataclass(frozen=True)
+class Counts:
+    """Additive counts of a set of tasks (or assignments); ``a + b`` adds field by field."""
+
+    tasks: int = 0
+    assignments: int = 0
+    administrative: int = 0
+    duty: int = 0
+    assist: int = 0
+    negative: int = 0
+    unlisted: int = 0
+    refused: int = 0
+    pending_review: int = 0
+    withdrawn: int = 0
+    unfunded: int = 0
+    short_notice: int = 0
+    duplicates: int = 0
+    repeat_collection: int = 0
+    hours: float = 0.0
+
+    def __add__(self, other: Counts) -> Counts:
+        return Counts(**{f: getattr(self, f) + getattr(other, f) for f in _COUNT_FIELDS})
+
+    @property
+    def service(self) -> int:
+        return self.tasks - self.administrative
+
+    @property
+    def administrative_share(self) -> float | None:
+        return None if not self.tasks else round(self.administrative / self.tasks, 4)
+
+    @property
+    def listing(self) -> tuple[tuple[str, int], ...]:
+        return tuple((name, getattr(self, name)) for name in LISTINGS)
+
+    def rounded(self) -> Counts:
+        return dataclasses.replace(self, hours=round(self.hours, 1))
+
+
+_COUNT_FIELDS = tuple(f.name for f in dataclasses.fields(Counts))
+
+
+def conditions() -> dict[str, sa.ColumnElement[bool]]:
+    """Counts field → the condition a task row meets to be counted in it (summed as 1/0 in SQL)."""
+    t = TASKS.c
+    worked = t.status.not_in(NOT_WORKED)
+    return {
+        "administrative": t.nature != "service",
+        **{name: t.listing == name for name in LISTINGS},
+        "refused": t.status == TaskStatus.refused.value,
+        "pending_review": t.status == TaskStatus.pending_review.value,
+        "withdrawn": t.status == TaskStatus.withdrawn.value,
+        "unfunded": sa.and_(t.listing == "assist", t.funded.is_(False), worked),
+        "short_notice": t.short_notice.is_(True),
+        "duplicates": t.duplicate_of.is_not(None),
+        "repeat_collection": t.repeat_collection.is_(True),
+    }
+
+
+def estimate_hours(schedule: ScheduleSettings, *, kind: str, quantity: int | None, unit: str | None) -> float:
+    """One assignment's estimated hours (the same rule as :func:`hours_expression`, for one task)."""
+    rate = schedule.hours_per_unit.get(kind, {}).get(unit or "")
+    if rate is not None and quantity is not None:
+        return min(max(quantity * rate, schedule.hours_floor), schedule.hours_ceiling)
+    return float(schedule.hours_per_kind.get(kind, DEFAULT_HOURS))
+
+
+def hours_expression(schedule: ScheduleSettings) -> sa.ColumnElement[float]:
+    """One assignment's estimated hours as SQL (0 for refused and withdrawn tasks)."""
+    t = TASKS.c
+    per_kind = sa.case(
+        {kind: sa.literal(float(h), sa.Float) for kind, h in schedule.hours_per_kind.items()},
+        value=t.kind, else_=sa.literal(DEFAULT_HOURS, sa.Float),
+    ) if schedule.hours_per_kind else sa.literal(DEFAULT_HOURS, sa.Float)
+    floor = sa.literal(schedule.hours_floor, sa.Float)
+    ceiling = sa.literal(schedule.hours_ceiling, sa.Float)
+    whens: list[tuple[Any, Any]] = [(t.status.in_(NOT_WORKED), sa.literal(0.0, sa.Float))]
+    for kind, units in sorted(schedule.hours_per_unit.items()):
+        for unit, rate in sorted(units.items()):
+            raw = t.quantity_value * sa.literal(float(rate), sa.Float)
+            bounded = sa.case((raw < floor, floor), (raw > ceiling, ceiling), else_=raw)
+            whens.append((sa.and_(t.kind == kind, t.quantity_unit == unit, t.quantity_value.is_not(None)), bounded))
+    return sa.case(*whens, else_=per_kind)
+
+
+@dataclass(frozen=True)
+class Timeliness:
+    due: int = 0  # assignments due in the month
+    on_time: int = 0
+    late: int = 0
+    overdue: int = 0  # 逾期: still open, due day passed
+    not_yet_due: int = 0  # 未到期: still open, due day today or later
+
+    def __add__(self, other: Timeliness) -> Timeliness:
+        return Timeliness(*(a + b for a, b in zip(dataclasses.astuple(self), dataclasses.astuple(other), strict=True)))
+
+    @property
+    def on_time_rate(self) -> float | None:
+        """On time over the assignments whose due day has passed or that are done (未到期 left out)."""
+        settled = self.due - self.not_yet_due
+        return None if settled == 0 else round(self.on_time / settled, 4)
+
+
+@dataclass(frozen=True)
+class Figures:
+    month: str
+    scope: Scope
+    total: Counts
+    by_department: tuple[tuple[str, Counts], ...]  # most tasks first
+    by_kind: tuple[tuple[str, Counts], ...]  # most tasks first
+    quantities: tuple[tuple[str, str, int], ...]  # (kind, unit, summed quantity)
+    timeliness: Timeliness
+    staff: int
+    capacity_hours: float
+
+    @property
+    def load_ratio(self) -> float:
+        return 0.0 if not self.capacity_hours else round(self.total.hours / self.capacity_hours, 4)
+
+    def department(self, name: str) -> Counts:
+        return dict(self.by_department).get(name, Counts())
+
+    def to_json(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        data["scope"] = self.scope.key
+        return data
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Figures:
+        def pairs(rows: Iterable[Sequence[Any]]) -> tuple[tuple[str, Counts], ...]:
+            return tuple((str(name), Counts(**counts)) for name, counts in rows)
+
+        return cls(
+            month=str(data["month"]), scope=Scope.from_key(str(data["scope"])), total=Counts(**data["total"]),
+            by_department=pairs(data["by_department"]), by_kind=pairs(data["by_kind"]),
+            quantities=tuple((str(k), str(u), int(v)) for k, u, v in data["quantities"]),
+            timeliness=Timeliness(**data["timeliness"]), staff=int(data["staff"]),
+            capacity_hours=float(data["capacity_hours"]),
+        )
+
+
+# --- the queries -------------------------------------------------------------------------------------
+
+
+def _department() -> sa.ColumnElement[str]:
+    return sa.func.coalesce(TASKS.c.department, NO_DEPARTMENT)
+
+
+def _measures(*, hours: sa.ColumnElement[float] | None) -> list[Any]:
+    def sum_if(condition: sa.ColumnElement[bool]) -> Any:
+        return sa.func.sum(sa.case((condition, 1), else_=0))
+
+    measures = [sa.func.count().label("n"), sa.func.sum(TASKS.c.quantity_value).label("qty")]
+    measures += [sum_if(cond).label(name) for name, cond in conditions().items()]
+    if hours is not None:
+        measures.append(sa.func.sum(hours).label("hours"))
+    return measures
+
+
+@dataclass(frozen=True)
+class _Where:
+    start: dt.datetime
+    end: dt.datetime
+    community_ids: tuple[int, ...] | None = None  # None: every community
+    department: str | None = None
+
+    def clauses(self, *, targets: bool) -> list[sa.ColumnElement[bool]]:
+        where = [TASKS.c.received_at >= self.start, TASKS.c.received_at < self.end]
+        if targets and self.community_ids is not None:
+            where.append(TARGETS.c.community_id.in_(self.community_ids))
+        if self.department is not None:
+            where.append(_department() == self.department)
+        return where
+
+
+_ASSIGNMENTS = TARGETS.join(TASKS, TASKS.c.id == TARGETS.c.task_id)
+_Key = tuple[str, str, str | None]  # (department, kind, quantity unit)
+
+
+def _counts(row: Any, *, per_assignment: bool) -> Counts:
+    values = {name: int(getattr(row, name) or 0) for name in conditions()}
+    n = int(row.n)
+    hours = float(row.hours or 0.0) if per_assignment else 0.0
+    return Counts(tasks=n, assignments=n if per_assignment else 0, hours=hours, **values)
+
+
+@dataclass
+class _Tally:
+    groups: dict[_Key, Counts] = dataclasses.field(default_factory=lambda: defaultdict(Counts))
+    quantities: dict[tuple[str, str], int] = dataclasses.field(default_factory=lambda: defaultdict(int))
+
+    def add(self, key: _Key, counts: Counts, qty: Any) -> None:
+        self.groups[key] = self.groups[key] + counts
+        if key[2] is not None and qty is not None:
+            self.quantities[(key[1], key[2])] += int(qty)
+
+
+async def _task_tally(conn: AsyncConnection, where: _Where) -> _Tally:
+    """Each task once, grouped by department, kind and unit (the district's and a department's counts)."""
+    key = [_department().label("department"), TASKS.c.kind, TASKS.c.quantity_unit]
+    query = sa.select(*key, *_measures(hours=None)).where(*where.clauses(targets=False)).group_by(*key)
+    tally = _Tally()
+    for row in await conn.execute(query):
+        tally.add((str(row.department), str(row.kind), row.quantity_unit), _counts(row, per_assignment=False), row.qty)
+    return tally
+
+
+async def _assignment_tallies(
+    conn: AsyncConnection, where: _Where, schedule: ScheduleSettings
+) -> dict[int, _Tally]:
+    """Assignments grouped by community, department, kind and unit, with their estimated hours."""
+    key = [TARGETS.c.community_id, _department().label("department"), TASKS.c.kind, TASKS.c.quantity_unit]
+    query = (
+        sa.select(*key, *_measures(hours=hours_expression(schedule)))
+        .select_from(_ASSIGNMENTS).where(*where.clauses(targets=True)).group_by(*key)
+    )
+    tallies: dict[int, _Tally] = defaultdict(_Tally)
+    for row in await conn.execute(query):
+        tallies[int(row.community_id)].add(
+            (str(row.department), str(row.kind), row.quantity_unit), _counts(row, per_assignment=True), row.qty)
+    return tallies
+
+
+async def _timeliness(conn: AsyncConnection, where: _Where, *, today: dt.date) -> dict[int, Timeliness]:
+    """Assignments due in the month, per community: on time, late, overdue, not yet due."""
+    tz = where.start.tzinfo
+    first, last = where.start.date(), (where.end - dt.timedelta(days=1)).date()
+    # done by the end of the due day, local time: the cutoff is the next local midnight
+    cutoff = sa.case({
+        first + dt.timedelta(days=i): sa.literal(
+            dt.datetime.combine(first + dt.timedelta(days=i + 1), dt.time(), tzinfo=tz), TARGETS.c.done_at.type)
+        for i in range((last - first).days + 1)
+    }, value=TARGETS.c.due_date)
+    done = TARGETS.c.status == "done"
+    is_open = TARGETS.c.status == "open"
+    sums = {
+        "on_time": sa.and_(done, TARGETS.c.done_at.is_not(None), TARGETS.c.done_at < cutoff),
+        "done": done,
+        "overdue": sa.and_(is_open, TARGETS.c.due_date < today),
+        "not_yet_due": sa.and_(is_open, TARGETS.c.due_date >= today),
+    }
+    department = [] if where.department is None else [_department() == where.department]
+    communities = [] if where.community_ids is None else [TARGETS.c.community_id.in_(where.community_ids)]
+    query = (
+        sa.select(TARGETS.c.community_id, sa.func.count().label("due"),
+                  *(sa.func.sum(sa.case((c, 1), else_=0)).label(n) for n, c in sums.items()))
+        .select_from(_ASSIGNMENTS)
+        .where(TARGETS.c.due_date >= first, TARGETS.c.due_date <= last, TARGETS.c.status.in_(("open", "done")),
+               TASKS.c.status.in_((TaskStatus.accepted.value, TaskStatus.done.value)), *communities, *department)
+        .group_by(TARGETS.c.community_id)
+    )
+    result: dict[int, Timeliness] = {}
+    for row in await conn.execute(query):
+        on_time, done_n = int(row.on_time or 0), int(row.done or 0)
+        result[int(row.community_id)] = Timeliness(
+            due=int(row.due), on_time=on_time, late=done_n - on_time, overdue=int(row.overdue or 0),
+            not_yet_due=int(row.not_yet_due or 0))
+    return result
+
+
+def _ranked(totals: Mapping[str, Counts]) -> tuple[tuple[str, Counts], ...]:
+    return tuple((name, c.rounded()) for name, c in sorted(totals.items(), key=lambda kv: (-kv[1].tasks, kv[0])))
+
+
+def _figures(
+    month: str, scope: Scope, groups: Mapping[_Key, Counts], quantities: Mapping[tuple[str, str], int],
+    timeliness: Timeliness, staff: int, settings: IntakeSettings,
+) -> Figures:
+    by_department: dict[str, Counts] = defaultdict(Counts)
+    by_kind: dict[str, Counts] = defaultdict(Counts)
+    total = Counts()
+    for (department, kind, _unit), counts in groups.items():
+        by_department[department] += counts
+        by_kind[kind] += counts
+        total += counts
+    return Figures(
+        month=month, scope=scope, total=total.rounded(), by_department=_ranked(by_department),
+        by_kind=_ranked(by_kind),
+        quantities=tuple(sorted(((k, u, v) for (k, u), v in quantities.items()), key=lambda r: (r[0], -r[2], r[1]))),
+        timeliness=timeliness, staff=staff,
+        capacity_hours=round(staff * settings.schedule.staff_hours_per_month, 1),
+    )
+
+
+def _today(now: dt.datetime, settings: IntakeSettings) -> dt.date:
+    if now.tzinfo is None:
+        raise ValueError("now must be timezone-aware")
+    return now.astimezone(settings.tz).date()
+
+
+async def get_month_figures(
+    conn: AsyncConnection, *, month: str, settings: IntakeSettings, now: dt.datetime,
+    communities: Sequence[tuple[int, str, int]], district_staff: int, department: str | None = None,
+) -> tuple[Figures, dict[int, Figures]]:
+    """The district's (or, with `department`, that department's) figures and each of `communities`'
+    ((id, name, staff)) from one pass over the month. Every community's assignments are read."""
+    start, end = month_bounds(month, settings.tz)
+    where = _Where(start, end, department=department)
+    today = _today(now, settings)
+    tasks = await _task_tally(conn, where)
+    tallies = await _assignment_tallies(conn, where, settings.schedule)
+    timeliness = await _timeliness(conn, where, today=today)
+    groups = dict(tasks.groups)
+    for tally in tallies.values():  # the district's assignments and hours, added to its tasks
+        for key, counts in tally.groups.items():
+            groups[key] = groups.get(key, Counts()) + Counts(assignments=counts.assignments, hours=counts.hours)
+    scope = DISTRICT_SCOPE if department is None else Scope(ScopeKind.department, department)
+    top = _figures(month, scope, groups, tasks.quantities, sum(timeliness.values(), Timeliness()),
+                   0 if department else district_staff, settings)
+    per_community = {
+        cid: _figures(month, Scope(ScopeKind.community, name), tallies[cid].groups if cid in tallies else {},
+                      tallies[cid].quantities if cid in tallies else {}, timeliness.get(cid, Timeliness()), staff,
+                      settings)
+        for cid, name, staff in communities
+    }
+    return top, per_community
+
+
+async def get_figures(
+    conn: AsyncConnection, *, month: str, scope: Scope, settings: IntakeSettings, now: dt.datetime
+) -> Figures:
+    """One scope's figures for `month`; raises ``intake.errors.NotFound`` for an unknown community."""
+    if scope.kind is ScopeKind.community:
+        row = (await conn.execute(
+            sa.select(COMMUNITIES.c.id, COMMUNITIES.c.staff).where(COMMUNITIES.c.name == scope.name))).first()
+        if row is None:
+            from intake.errors import NotFound
+
+            raise NotFound(scope.name)
+        start, end = month_bounds(month, settings.tz)
+        where = _Where(start, end, community_ids=(int(row.id),))
+        tally = (await _assignment_tallies(conn, where, settings.schedule)).get(int(row.id), _Tally())
+        timeliness = (await _timeliness(conn, where, today=_today(now, settings))).get(int(row.id), Timeliness())
+        return _figures(month, scope, tally.groups, tally.quantities, timeliness, int(row.staff), settings)
+    staff = int((await conn.execute(
+        sa.select(sa.func.coalesce(sa.func.sum(COMMUNITIES.c.staff), 0)).where(COMMUNITIES.c.active.is_(True))
+    )).scalar_one())
+    top, _ = await get_month_figures(conn, month=month, settings=settings, now=now, communities=(),
+                                     district_staff=staff, department=scope.name or None)
+    return top

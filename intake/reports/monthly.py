@@ -1,0 +1,116 @@
+"""The monthly run: build every digest of the month off the event loop, archive it and queue its messages."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from intake.reports.chart import render_chart_png
+from intake.reports.digest import build_monthly_digests
+from intake.reports.model import DISTRICT, Digest
+from intake.reports.render import render_chat_text, to_json
+from intake.reports.runner import run_report
+from intake.scheduler import digest_month_due
+from intake.store.models import COMMUNITIES, DIGESTS
+
+if TYPE_CHECKING:
+    from intake.context import Services
+
+__all__ = ["archive_digest", "digest_link", "send_monthly_digests"]
+
+
+async def archive_digest(conn: AsyncConnection, *, digest: Digest, now: dt.datetime) -> None:
+    """Store (or replace) the digest's JSON in ``digests`` (unique per month and scope)."""
+    existing = (
+        await conn.execute(
+            sa.select(DIGESTS.c.id).where(DIGESTS.c.month == digest.month, DIGESTS.c.scope == digest.scope)
+        )
+    ).scalar_one_or_none()
+    content = to_json(digest)
+    if existing is None:
+        await conn.execute(sa.insert(DIGESTS).values(month=digest.month, scope=digest.scope, content=content,
+                                                       created_at=now))
+    else:
+        await conn.execute(sa.update(DIGESTS).where(DIGESTS.c.id == existing).values(content=content))
+
+
+def digest_link(public_url: str, *, month: str, scope: str) -> str:
+    return f"{public_url.rstrip('/')}/admin/digests/{month}/{scope}"
+
+
+async def send_monthly_digests(services: Services, *, now: dt.datetime, only_if_due: bool = True,
+                               month: str | None = None) -> int:
+    """Build, archive and queue the digests of the previous month (or `month`); returns how many were built.
+
+    Idempotent: the district digest is archived last and marks the month done; a rerun after
+    a crash rebuilds the communities, and the outbox's idempotency keys keep messages single.
+    """
+    from intake.outbox import add_outbox_message, list_admin_recipients, list_community_recipients
+
+    settings = services.settings
+    schedule = settings.schedule
+    if month is None:
+        month = digest_month_due(now=now, day=schedule.digest_day, hour=schedule.digest_hour, tz=settings.tz)
+        if month is None:
+            return 0
+    if only_if_due:
+        async with services.engine.connect() as conn:
+            done = (
+                await conn.execute(
+                    sa.select(DIGESTS.c.id).where(DIGESTS.c.month == month, DIGESTS.c.scope == DISTRICT)
+                )
+            ).first()
+        if done is not None:
+            return 0
+
+    async def build(conn: AsyncConnection) -> list[Digest]:
+        return await build_monthly_digests(conn, month=month, settings=settings, now=now)
+
+    district, *digests = await run_report(services.reports, services.engine, build)
+    out_dir = settings.base_dir / schedule.digest_dir
+    built = 0
+    for digest in [*digests, district]:
+        chart: Path | None = None
+        if digest.tasks:
+            chart = await asyncio.to_thread(render_chart_png, digest, out_dir / f"{month}-{digest.scope}.png")
+        link = digest_link(services.public_url, month=month, scope=digest.scope)
+        text = render_chat_text(digest, limit_bytes=schedule.digest_chat_bytes, link=link)
+
+        async def unit(conn: AsyncConnection, digest: Digest = digest, chart: Path | None = chart,
+                       link: str = link, text: str = text) -> None:
+            if digest.tasks:
+                if digest.is_district:
+                    recipients = await list_admin_recipients(conn, configured=settings.notify.admins)
+                else:
+                    cid = (await conn.execute(
+                        sa.select(COMMUNITIES.c.id).where(COMMUNITIES.c.name == digest.scope))).scalar_one()
+                    recipients = await list_community_recipients(conn, community_id=int(cid),
+                                                                  configured=settings.notify.heads)
+                for rcp in recipients:
+                    payload: dict[str, Any] = {"month": digest.month, "scope": digest.scope, "link": link,
+                                               "format": "markdown",
+                                               "fields": {"month": digest.month, "tasks": str(digest.tasks)}}
+                    if rcp.webhook:
+                        payload["webhook"] = rcp.webhook
+                    key = f"digest:{digest.month}:{digest.scope}:{rcp.channel}:{rcp.recipient}"
+                    await add_outbox_message(
+                        conn, idempotency_key=key, channel=rcp.channel, recipient=rcp.recipient, kind="digest",
+                        subject=digest.title, body=text, account_id=rcp.account_id, community_id=rcp.community_id,
+                        payload=payload, now=now,
+                    )
+                    if chart is not None and rcp.channel == "wecom_robot":
+                        await add_outbox_message(
+                            conn, idempotency_key=key + ":chart", channel=rcp.channel, recipient=rcp.recipient,
+                            kind="digest_chart", subject=digest.title, body=digest.title,
+                            community_id=rcp.community_id, payload={**payload, "image_path": str(chart)}, now=now,
+                        )
+            await archive_digest(conn, digest=digest, now=now)
+
+        await services.writer.submit(unit)
+        built += 1
+    return built
