@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import functools
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -43,15 +44,48 @@ def digest_link(public_url: str, *, month: str, scope: str) -> str:
     return f"{public_url.rstrip('/')}/admin/digests/{month}/{scope}"
 
 
+async def _queue_digest(conn: AsyncConnection, *, services: Services, digest: Digest, chart: Path | None,
+                        link: str, text: str, now: dt.datetime) -> None:
+    """One digest's messages to its recipients (and its chart to group robots), then its archive row."""
+    from intake.outbox import add_outbox_message, list_admin_recipients, list_community_recipients
+
+    settings = services.settings
+    if digest.tasks:
+        if digest.is_district:
+            recipients = await list_admin_recipients(conn, configured=settings.notify.admins)
+        else:
+            cid = (await conn.execute(
+                sa.select(COMMUNITIES.c.id).where(COMMUNITIES.c.name == digest.scope))).scalar_one()
+            recipients = await list_community_recipients(conn, community_id=int(cid), configured=settings.notify.heads)
+        for rcp in recipients:
+            payload: dict[str, Any] = {"month": digest.month, "scope": digest.scope, "link": link,
+                                       "format": "markdown",
+                                       "fields": {"month": digest.month, "tasks": str(digest.tasks)}}
+            if rcp.webhook:
+                payload["webhook"] = rcp.webhook
+            key = f"digest:{digest.month}:{digest.scope}:{rcp.channel}:{rcp.recipient}"
+            await add_outbox_message(
+                conn, idempotency_key=key, channel=rcp.channel, recipient=rcp.recipient, kind="digest",
+                subject=digest.title, body=text, account_id=rcp.account_id, community_id=rcp.community_id,
+                payload=payload, now=now,
+            )
+            if chart is not None and rcp.channel == "wecom_robot":
+                await add_outbox_message(
+                    conn, idempotency_key=key + ":chart", channel=rcp.channel, recipient=rcp.recipient,
+                    kind="digest_chart", subject=digest.title, body=digest.title,
+                    community_id=rcp.community_id, payload={**payload, "image_path": str(chart)}, now=now,
+                )
+    await archive_digest(conn, digest=digest, now=now)
+
+
 async def send_monthly_digests(services: Services, *, now: dt.datetime, only_if_due: bool = True,
                                month: str | None = None) -> int:
     """Build, archive and queue the digests of the previous month (or `month`); returns how many were built.
 
+    The digests are built on the report runner's thread (off this loop) and the charts in a worker thread.
     Idempotent: the district digest is archived last and marks the month done; a rerun after
     a crash rebuilds the communities, and the outbox's idempotency keys keep messages single.
     """
-    from intake.outbox import add_outbox_message, list_admin_recipients, list_community_recipients
-
     settings = services.settings
     schedule = settings.schedule
     if month is None:
@@ -60,11 +94,8 @@ async def send_monthly_digests(services: Services, *, now: dt.datetime, only_if_
             return 0
     if only_if_due:
         async with services.engine.connect() as conn:
-            done = (
-                await conn.execute(
-                    sa.select(DIGESTS.c.id).where(DIGESTS.c.month == month, DIGESTS.c.scope == DISTRICT)
-                )
-            ).first()
+            done = (await conn.execute(
+                sa.select(DIGESTS.c.id).where(DIGESTS.c.month == month, DIGESTS.c.scope == DISTRICT))).first()
         if done is not None:
             return 0
 
@@ -73,44 +104,12 @@ async def send_monthly_digests(services: Services, *, now: dt.datetime, only_if_
 
     district, *digests = await run_report(services.reports, services.engine, build)
     out_dir = settings.base_dir / schedule.digest_dir
-    built = 0
     for digest in [*digests, district]:
         chart: Path | None = None
         if digest.tasks:
             chart = await asyncio.to_thread(render_chart_png, digest, out_dir / f"{month}-{digest.scope}.png")
         link = digest_link(services.public_url, month=month, scope=digest.scope)
         text = render_chat_text(digest, limit_bytes=schedule.digest_chat_bytes, link=link)
-
-        async def unit(conn: AsyncConnection, digest: Digest = digest, chart: Path | None = chart,
-                       link: str = link, text: str = text) -> None:
-            if digest.tasks:
-                if digest.is_district:
-                    recipients = await list_admin_recipients(conn, configured=settings.notify.admins)
-                else:
-                    cid = (await conn.execute(
-                        sa.select(COMMUNITIES.c.id).where(COMMUNITIES.c.name == digest.scope))).scalar_one()
-                    recipients = await list_community_recipients(conn, community_id=int(cid),
-                                                                  configured=settings.notify.heads)
-                for rcp in recipients:
-                    payload: dict[str, Any] = {"month": digest.month, "scope": digest.scope, "link": link,
-                                               "format": "markdown",
-                                               "fields": {"month": digest.month, "tasks": str(digest.tasks)}}
-                    if rcp.webhook:
-                        payload["webhook"] = rcp.webhook
-                    key = f"digest:{digest.month}:{digest.scope}:{rcp.channel}:{rcp.recipient}"
-                    await add_outbox_message(
-                        conn, idempotency_key=key, channel=rcp.channel, recipient=rcp.recipient, kind="digest",
-                        subject=digest.title, body=text, account_id=rcp.account_id, community_id=rcp.community_id,
-                        payload=payload, now=now,
-                    )
-                    if chart is not None and rcp.channel == "wecom_robot":
-                        await add_outbox_message(
-                            conn, idempotency_key=key + ":chart", channel=rcp.channel, recipient=rcp.recipient,
-                            kind="digest_chart", subject=digest.title, body=digest.title,
-                            community_id=rcp.community_id, payload={**payload, "image_path": str(chart)}, now=now,
-                        )
-            await archive_digest(conn, digest=digest, now=now)
-
-        await services.writer.submit(unit)
-        built += 1
-    return built
+        await services.writer.submit(functools.partial(
+            _queue_digest, services=services, digest=digest, chart=chart, link=link, text=text, now=now))
+    return len(digests) + 1
