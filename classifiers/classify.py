@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import logging
-from datetime import datetime
-from zoneinfo import ZoneInfo
+from datetime import datetime, tzinfo
 
 from classifiers.certificate import read_certificate
 from classifiers.communities import read_communities
@@ -12,34 +11,41 @@ from classifiers.deadline import read_deadline
 from classifiers.department import read_department
 from classifiers.funding import read_funding
 from classifiers.keywords import read_keywords
-from classifiers.kind import read_kind
+from classifiers.kind import KindResult, read_kind
 from classifiers.listing import read_listing
 from classifiers.model import Classification, Evidence, Kind, Listing, Nature
 from classifiers.quantity import read_quantity
 from classifiers.rules import Rules
 from classifiers.tokens import tokenize
+from classifiers.trace import read_trace
 
-__all__ = ["TIMEZONE", "classify"]
+__all__ = ["classify"]
 
-TIMEZONE = ZoneInfo("Asia/Shanghai")
 MAX_TEXT = 20000
 REVIEW_BELOW = 0.35
 log = logging.getLogger(__name__)
 
 
-def _local(now: datetime) -> datetime:
-    if now.tzinfo is None:  # treat a naive time as already Shanghai time
-        return now.replace(tzinfo=TIMEZONE)
-    return now.astimezone(TIMEZONE)
+def _local(now: datetime, tz: tzinfo | None) -> datetime:
+    """The message time on the wall clock that its dates are read against.
+
+    With `tz`, an aware `now` is converted to it and a naive one is taken as already in it; without,
+    an aware `now` keeps its own zone and a naive one is read as it stands.
+    """
+    if tz is None:
+        return now
+    return now.replace(tzinfo=tz) if now.tzinfo is None else now.astimezone(tz)
 
 
 def _has_cjk(text: str) -> bool:
     return any("\u4e00" <= ch <= "\u9fff" for ch in text)
 
 
-def classify(text: str, *, now: datetime, sender_department: str | None, rules: Rules) -> Classification:
-    """Read one task notice. `now` is the message's own time (aware; naive means Asia/Shanghai)."""
-    local = _local(now)
+def classify(
+    text: str, *, now: datetime, sender_department: str | None, rules: Rules, tz: tzinfo | None = None
+) -> Classification:
+    """Read one task notice. `now` is the message's own time, read in its own zone or in `tz` when given."""
+    local = _local(now, tz)
     try:
         return _classify(text, now=local, sender_department=sender_department, rules=rules)
     except Exception:  # noqa: BLE001 - the contract is "never raises"; log and return a review case
@@ -72,6 +78,17 @@ def _fallback(sender_department: str | None, rules: Rules) -> Classification:
     )
 
 
+def _confidence(text: str, kind: KindResult, item: str | None, department: str | None) -> float:
+    """How clearly the kind won, whether a list item matched, whether the department is known (0..1)."""
+    kind_conf = 0.0
+    if kind.score > 0:
+        kind_conf = min(1.0, kind.score / 5.0) * (0.5 + 0.5 * (kind.score - kind.runner_up) / kind.score)
+    item_conf = 1.0 if item is not None else 0.4
+    dept_conf = 1.0 if department is not None else 0.3
+    confidence = round(0.55 * kind_conf + 0.3 * item_conf + 0.15 * dept_conf, 3)
+    return confidence if _has_cjk(text) else min(confidence, 0.1)  # unreadable: always reviewed
+
+
 def _classify(text: str, *, now: datetime, sender_department: str | None, rules: Rules) -> Classification:
     if not isinstance(text, str):
         text = str(text)
@@ -81,24 +98,16 @@ def _classify(text: str, *, now: datetime, sender_department: str | None, rules:
     department = read_department(text, marks, sender_department=sender_department, rules=rules)
     certificate = read_certificate(text, rules=rules)
     kind = read_kind(text, marks, certificate_requested=certificate.requested, rules=rules)
-    listing = read_listing(marks, kind=kind.kind, certificate=certificate, department=department.department, rules=rules)
+    listing = read_listing(text, marks, kind=kind.kind, certificate=certificate, department=department.department, rules=rules)
     deadline = read_deadline(text, now=now, rules=rules)
     quantity = read_quantity(text, rules=rules)
     funding = read_funding(text, rules=rules)
     communities = read_communities(text, rules=rules)
     keywords = read_keywords(tokens, rules=rules)
+    trace = read_trace(text, rules=rules)
 
-    # confidence: how clearly the kind won, whether a list item matched, whether the department is known
-    kind_conf = 0.0
-    if kind.score > 0:
-        kind_conf = min(1.0, kind.score / 5.0) * (0.5 + 0.5 * (kind.score - kind.runner_up) / kind.score)
-    item_conf = 1.0 if listing.item is not None else 0.4
-    dept_conf = 1.0 if department.department is not None else 0.3
-    confidence = round(0.55 * kind_conf + 0.3 * item_conf + 0.15 * dept_conf, 3)
-    readable = _has_cjk(text)
-    if not readable:
-        confidence = min(confidence, 0.1)
-    needs_review = (not readable) or kind.score <= 0 or confidence < REVIEW_BELOW
+    confidence = _confidence(text, kind, listing.item, department.department)
+    needs_review = confidence < REVIEW_BELOW or kind.score <= 0 or listing.needs_review
 
     evidence = {
         "department": department.evidence,
@@ -111,6 +120,7 @@ def _classify(text: str, *, now: datetime, sender_department: str | None, rules:
         "funding": funding.evidence,
         "communities": communities.evidence,
         "emergency": listing.emergency_evidence,
+        "trace_demand": trace.evidence,
     }
     return Classification(
         department=department.department,
@@ -132,4 +142,5 @@ def _classify(text: str, *, now: datetime, sender_department: str | None, rules:
         confidence=confidence,
         needs_review=needs_review,
         rules_version=rules.version,
+        trace_demand=trace.words,
     )

@@ -14,26 +14,17 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any, TextIO
+from zoneinfo import ZoneInfo
 
-from classifiers.classify import TIMEZONE, classify
+from classifiers.classify import classify
+from classifiers.evaluate import EVAL_FIELDS, HALVES, evaluate
+from classifiers.messages import describe
 from classifiers.rules import Rules, RulesError, load_rules
 
 __all__ = ["EVAL_FIELDS", "evaluate", "main", "register", "rules_from_args"]
 
-EVAL_FIELDS = (
-    "department",
-    "kind",
-    "listing",
-    "item",
-    "certificate",
-    "deadline",
-    "deadline_time",
-    "recurrence",
-    "quantity",
-    "funded",
-    "amount_yuan",
-)
-_EVIDENCE_FOR = {"item": "listing", "deadline_time": "deadline", "funded": "funding", "amount_yuan": "funding"}
+# the message time when --now (or a line's `now`) has no zone, and the default `now`: docs/policy.md §5
+DEFAULT_TIMEZONE = ZoneInfo("Asia/Shanghai")
 
 
 def rules_from_args(args: argparse.Namespace) -> Rules:
@@ -48,9 +39,9 @@ def rules_from_args(args: argparse.Namespace) -> Rules:
 
 def _parse_now(value: str | None) -> datetime:
     if not value:
-        return datetime.now(TIMEZONE)
+        return datetime.now(DEFAULT_TIMEZONE)
     parsed = datetime.fromisoformat(value)
-    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=TIMEZONE)
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=DEFAULT_TIMEZONE)
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -67,6 +58,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     e = subparsers.add_parser("eval", help="在标注文件上评估分类准确率")
     e.add_argument("file", help="标注文件(jsonl,格式同 dev.jsonl)")
     e.add_argument("--json", action="store_true", help="输出 JSON")
+    e.add_argument(
+        "--split", action="store_true", help="按编号哈希分为调参(tune)与检验(check)两半,分别报告(检验半只用于度量)"
+    )
     e.add_argument("--rules", dest="rule_paths", action="append", default=None, metavar="PATH", help="规则覆盖文件(可重复)")
     e.add_argument("--community", dest="communities", action="append", default=None, metavar="NAME", help="社区名称(可重复)")
     e.set_defaults(handler=handle_eval)
@@ -91,7 +85,7 @@ def handle_classify(args: argparse.Namespace, *, stdin: TextIO | None = None, st
         print(f"--now 不是合法的 ISO 8601 时间:{args.now}(例:2026-12-07T10:15:00+08:00)", file=sys.stderr)
         return 2
     result = classify(args.text, now=now, sender_department=args.sender_department, rules=rules)
-    print(result.describe_zh(), file=out)
+    print(describe(result), file=out)
     return 0
 
 
@@ -116,7 +110,7 @@ def _classify_line(line: str, rules: Rules) -> dict[str, Any]:
     except (ValueError, TypeError):
         return {"id": ident, "error": "now 缺失或不是 ISO 8601 时间;请给出带时区的消息时间,如 2026-12-07T10:15:00+08:00"}
     if now.tzinfo is None:
-        now = now.replace(tzinfo=TIMEZONE)
+        now = now.replace(tzinfo=DEFAULT_TIMEZONE)
     sender = obj.get("sender_department")
     if sender is not None and not isinstance(sender, str):
         return {"id": ident, "error": "sender_department 应为字符串或 null"}
@@ -134,63 +128,24 @@ def classify_jsonl(stdin: Iterable[str], stdout: TextIO, rules: Rules) -> int:
 
 
 # ---------------------------------------------------------------- eval
-def evaluate(lines: Iterable[str], rules: Rules) -> dict[str, Any]:
-    """Per-field accuracy, confusions for kind and listing, and every miss with its evidence."""
-    correct: Counter[str] = Counter()
-    total: Counter[str] = Counter()
-    confusion: dict[str, Counter[tuple[str, str]]] = {"kind": Counter(), "listing": Counter()}
-    misses: list[dict[str, Any]] = []
-    errors: list[dict[str, Any]] = []
-    cases = 0
-    for number, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        try:
-            case = json.loads(line)
-            expect = case["expect"]
-            now = datetime.fromisoformat(case["now"])
-            text = case["text"]
-        except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
-            errors.append({"line": number, "error": f"无法读取这一行:{exc}"})
-            continue
-        cases += 1
-        got = classify(text, now=now, sender_department=case.get("sender_department"), rules=rules).to_json(case.get("id"))
-        for field in EVAL_FIELDS:
-            if field not in expect:
-                continue
-            total[field] += 1
-            if got[field] == expect[field]:
-                correct[field] += 1
-            else:
-                ev = got["evidence"].get(_EVIDENCE_FOR.get(field, field), {})
-                misses.append(
-                    {"id": case.get("id"), "field": field, "expected": expect[field], "got": got[field], "evidence": ev, "text": text}
-                )
-        for field in ("kind", "listing"):
-            if field in expect:
-                confusion[field][(str(expect[field]), str(got[field]))] += 1
-    accuracy = {f: (correct[f] / total[f] if total[f] else None) for f in EVAL_FIELDS}
-    return {
-        "cases": cases,
-        "accuracy": accuracy,
-        "confusion": {f: [{"expected": e, "got": g, "count": c} for (e, g), c in sorted(m.items())] for f, m in confusion.items()},
-        "misses": misses,
-        "errors": errors,
-        "rules_version": rules.version,
-    }
-
-
 def _print_report(report: dict[str, Any], out: TextIO) -> None:
     from rich.console import Console
     from rich.table import Table
 
     console = Console(file=out, highlight=False, soft_wrap=True, width=200)
-    table = Table(title=f"准确率({report['cases']} 条,规则版本 {report['rules_version']})")
+    half = {"tune": ",调参半", "check": ",检验半"}.get(str(report.get("half")), "")
+    table = Table(title=f"准确率({report['cases']} 条{half},规则版本 {report['rules_version']})")
     table.add_column("字段")
     table.add_column("准确率", justify="right")
     for field, acc in report["accuracy"].items():
         table.add_row(field, "—" if acc is None else f"{acc:.3f}")
     console.print(table)
+    harm = report["harm"]
+    console.print(
+        f"错误拒绝 {len(harm['wrongly_refused'])} 条 {harm['wrongly_refused']};"
+        f"错误准入 {len(harm['wrongly_admitted'])} 条 {harm['wrongly_admitted']};"
+        f"转人工复核 {len(harm['held_for_review'])} 条(不计为错误)"
+    )
     for field, rows in report["confusion"].items():
         grid: dict[str, Counter[str]] = defaultdict(Counter)
         labels: set[str] = set()
@@ -226,16 +181,29 @@ def handle_eval(args: argparse.Namespace, *, stdout: TextIO | None = None) -> in
         return 2
     path = Path(args.file)
     try:
-        with path.open(encoding="utf-8") as handle:
-            report = evaluate(handle, rules)
-    except OSError as exc:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
         print(f"无法读取标注文件 {path}:{exc}", file=sys.stderr)
         return 2
-    if args.json:
-        out.write(json.dumps(report, ensure_ascii=False, default=str) + "\n")
-    else:
-        _print_report(report, out)
+    halves: Sequence[str | None] = HALVES if getattr(args, "split", False) else (None,)
+    reports = [evaluate(lines, rules, half=half) for half in halves]
+    for report in reports:
+        if args.json:
+            out.write(json.dumps(report, ensure_ascii=False, default=str) + "\n")
+        else:
+            _print_report(report, out)
+    if len(reports) == 2 and not args.json:
+        _print_gap(reports[0], reports[1], out)
     return 0
+
+
+def _print_gap(tune: dict[str, Any], check: dict[str, Any], out: TextIO) -> None:
+    """One line a field: tune, check and check minus tune (the honest estimate on new notices)."""
+    print("字段 调参半 检验半 差(检验-调参)", file=out)
+    for field in EVAL_FIELDS:
+        a, b = tune["accuracy"][field], check["accuracy"][field]
+        if a is not None and b is not None:
+            print(f"{field} {a:.3f} {b:.3f} {b - a:+.3f}", file=out)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -8,19 +8,17 @@ date by which the work must be done is the deadline (a recurrence's next occurre
 
 from __future__ import annotations
 
-import calendar
 import re
-from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, time
 
+from classifiers.deadline_forms import PATTERNS, Ctx, Mention, Resolver, num, safe_date
 from classifiers.model import Evidence, Recurrence
 from classifiers.rules import Rules
-from classifiers.text import NUM, normalize, parse_number
+from classifiers.text import NUM, normalize
 
-__all__ = ["DeadlineResult", "read_deadline"]
+__all__ = ["DeadlineResult", "patterns_for", "read_deadline"]
 
-WEEKDAYS = {"一": 0, "二": 1, "三": 2, "四": 3, "五": 4, "六": 5, "日": 6, "天": 6, "末": 6}
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,351 +30,12 @@ class DeadlineResult:
     recurrence_evidence: Evidence
 
 
-@dataclass(slots=True)
-class _Mention:
-    start: int
-    end: int
-    rule: str
-    text: str
-    day: date | None = None
-    at: time | None = None
-    recurrence: Recurrence | None = None
-    explicit_year: bool = False
-    rolled: bool = False
-    is_time: bool = False
-    ignore: bool = False
-    anchored: bool = False  # a time with a clear marker (上午/下午/HH:MM)
-    past: date | None = None  # for a rolled month/day: the date it would have been this year
-
-
-@dataclass(frozen=True, slots=True)
-class _Ctx:
-    today: date
-    now: datetime
-    rules: Rules
-
-
-Resolver = Callable[[re.Match[str], _Ctx, _Mention], None]
-
-
-# ---------------------------------------------------------------- calendar helpers
-def _month_end(year: int, month: int) -> date:
-    return date(year, month, calendar.monthrange(year, month)[1])
-
-
-def _add_months(day: date, months: int) -> date:
-    index = day.month - 1 + months
-    year, month = day.year + index // 12, index % 12 + 1
-    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
-
-
-def _safe_date(year: int, month: int, day: int) -> date | None:
-    if not (1 <= month <= 12 and 1 <= day <= 31 and 1900 <= year <= 2200):
-        return None
-    if day > calendar.monthrange(year, month)[1]:
-        return None
-    return date(year, month, day)
-
-
-def _quarter_end(day: date) -> date:
-    month = ((day.month - 1) // 3 + 1) * 3
-    return _month_end(day.year, month)
-
-
-def _add_workdays(day: date, n: int) -> date:
-    while n > 0:
-        day += timedelta(days=1)
-        if day.weekday() < 5:
-            n -= 1
-    return day
-
-
-def _num(value: str | None) -> int | None:
-    return parse_number(value) if value else None
-
-
-# ---------------------------------------------------------------- resolvers
-def _r_full(m: re.Match[str], ctx: _Ctx, out: _Mention) -> None:
-    year, month, day = _num(m["y"]), _num(m["m"]), _num(m["d"])
-    if year is None or month is None or day is None:
-        return
-    if year < 100:
-        year += 2000
-    out.day = _safe_date(year, month, day)
-    out.explicit_year = True
-
-
-def _month_day(ctx: _Ctx, month: int | None, day: int | None, out: _Mention) -> None:
-    if month is None or day is None:
-        return
-    found = _safe_date(ctx.today.year, month, day)
-    if found is None:
-        if month == 2 and day == 29:  # 2月29日 in a non-leap year: the next leap year's
-            year = ctx.today.year + 1
-            while not calendar.isleap(year):
-                year += 1
-            out.day = date(year, 2, 29)
-            out.rolled = True
-        return
-    if found < ctx.today:
-        rolled = _safe_date(ctx.today.year + 1, month, day)
-        out.rolled = True
-        out.day = rolled if rolled is not None else found
-        out.past = found
-        return
-    out.day = found
-
-
-def _r_md(m: re.Match[str], ctx: _Ctx, out: _Mention) -> None:
-    _month_day(ctx, _num(m["m"]), _num(m["d"]), out)
-
-
-def _r_relday(m: re.Match[str], ctx: _Ctx, out: _Mention) -> None:
-    offset = {"今天": 0, "今日": 0, "今晚": 0, "今夜": 0, "明天": 1, "明日": 1, "明晚": 1, "后天": 2, "大后天": 3}[m["w"]]
-    out.day = ctx.today + timedelta(days=offset)
-
-
-def _r_week(m: re.Match[str], ctx: _Ctx, out: _Mention) -> None:
-    prefix, weekday = m["p"], WEEKDAYS[m["wd"]]
-    monday = ctx.today - timedelta(days=ctx.today.weekday())
-    if prefix.startswith("下下"):
-        out.day = monday + timedelta(days=14 + weekday)
-    elif prefix.startswith("下"):
-        out.day = monday + timedelta(days=7 + weekday)
-    elif prefix.startswith(("本", "这", "今")):
-        out.day = monday + timedelta(days=weekday)
-    else:  # bare 周五: this week's, or next week's if already past
-        day = monday + timedelta(days=weekday)
-        out.day = day if day >= ctx.today else day + timedelta(days=7)
-
-
-def _r_month_day(m: re.Match[str], ctx: _Ctx, out: _Mention) -> None:
-    day = _num(m["d"])
-    if day is None:
-        return
-    base = ctx.today if m["p"] in ("本月", "这个月", "当月", "这月") else _add_months(ctx.today.replace(day=1), 1)
-    out.day = _safe_date(base.year, base.month, day)
-
-
-def _r_bare_day(m: re.Match[str], ctx: _Ctx, out: _Mention) -> None:
-    day = _num(m["d"])
-    if day is None:
-        return
-    found = _safe_date(ctx.today.year, ctx.today.month, day)
-    if found is None or found < ctx.today:
-        nxt = _add_months(ctx.today.replace(day=1), 1)
-        found = _safe_date(nxt.year, nxt.month, day)
-    out.day = found
-
-
-def _r_month_end(m: re.Match[str], ctx: _Ctx, out: _Mention) -> None:
-    word = m[0]
-    if word.startswith("上"):
-        out.ignore = True
-        return
-    base = _add_months(ctx.today.replace(day=1), 1) if word.startswith("下") else ctx.today
-    out.day = _month_end(base.year, base.month)
-
-
-def _r_named_month_end(m: re.Match[str], ctx: _Ctx, out: _Mention) -> None:
-    month = _num(m["m"])
-    if month is None or not 1 <= month <= 12:
-        return
-    found = _month_end(ctx.today.year, month)
-    if found < ctx.today:
-        out.rolled = True
-        out.past = found
-        found = _month_end(ctx.today.year + 1, month)
-    out.day = found
-
-
-def _r_year_end(m: re.Match[str], ctx: _Ctx, out: _Mention) -> None:
-    if m[0].startswith(("去", "上")):
-        out.ignore = True
-        return
-    year = ctx.today.year + (1 if m[0].startswith("明") else 0)
-    out.day = date(year, 12, 31)
-
-
-def _r_quarter_end(m: re.Match[str], ctx: _Ctx, out: _Mention) -> None:
-    out.day = _quarter_end(ctx.today)
-
-
-def _r_within(m: re.Match[str], ctx: _Ctx, out: _Mention) -> None:
-    raw, unit = m["n"], m["u"]
-    if raw == "半":
-        out.day = ctx.today + (timedelta(days=15) if "月" in unit else timedelta(days=3 if "周" in unit or "星期" in unit else 0))
-        return
-    n = _num(raw)
-    if n is None or n > 366:
-        return
-    if unit == "个工作日":
-        out.day = _add_workdays(ctx.today, n)
-    elif unit in ("天", "日", "个自然日"):
-        out.day = ctx.today + timedelta(days=n)
-    elif unit in ("周", "个星期", "星期"):
-        out.day = ctx.today + timedelta(days=7 * n)
-    else:
-        out.day = _add_months(ctx.today, n)
-
-
-def _next_weekly(ctx: _Ctx, weekday: int) -> date:
-    return ctx.today + timedelta(days=(weekday - ctx.today.weekday()) % 7)
-
-
-def _r_every_week(m: re.Match[str], ctx: _Ctx, out: _Mention) -> None:
-    out.recurrence = Recurrence.WEEKLY
-    wd = m["wd"]
-    if wd:
-        out.day = _next_weekly(ctx, WEEKDAYS[wd])
-
-
-def _r_every_month(m: re.Match[str], ctx: _Ctx, out: _Mention) -> None:
-    out.recurrence = Recurrence.MONTHLY
-    if m["end"]:
-        out.day = _month_end(ctx.today.year, ctx.today.month)
-        return
-    day = _num(m["d"])
-    if day is None or not 1 <= day <= 31:
-        return
-    base = ctx.today.replace(day=1)
-    for _ in range(3):
-        last = calendar.monthrange(base.year, base.month)[1]
-        found = date(base.year, base.month, min(day, last))
-        if found >= ctx.today:
-            out.day = found
-            return
-        base = _add_months(base, 1)
-
-
-def _r_every_quarter(m: re.Match[str], ctx: _Ctx, out: _Mention) -> None:
-    out.recurrence = Recurrence.QUARTERLY
-    day = _num(m["d"])
-    if day is not None:  # 每季度首月10日: day of the next quarter's first month
-        first = _add_months(ctx.today.replace(day=1), (3 - (ctx.today.month - 1) % 3) % 3)
-        candidate = _safe_date(first.year, first.month, min(day, 28 if first.month == 2 else day))
-        if candidate is not None and candidate < ctx.today:
-            first = _add_months(first, 3)
-            candidate = _safe_date(first.year, first.month, day)
-        out.day = candidate
-        return
-    out.day = _quarter_end(ctx.today)
-
-
-def _r_every_year(m: re.Match[str], ctx: _Ctx, out: _Mention) -> None:
-    out.recurrence = Recurrence.YEARLY
-    if m["end"]:
-        out.day = date(ctx.today.year, 12, 31)
-        return
-    month, day = _num(m["m"]), _num(m["d"])
-    if month is None or day is None:
-        return
-    found = _safe_date(ctx.today.year, month, day)
-    if found is not None and found < ctx.today:
-        found = _safe_date(ctx.today.year + 1, month, day)
-    out.day = found
-
-
-def _hour(ap: str | None, hour: int) -> int:
-    if ap in ("下午", "晚上", "傍晚", "晚") and hour < 12:
-        return hour + 12
-    if ap == "中午" and hour < 6:
-        return hour + 12
-    return hour
-
-
-def _r_clock(m: re.Match[str], ctx: _Ctx, out: _Mention) -> None:
-    out.is_time = True
-    hour = _num(m["h"])
-    minute = 30 if m["half"] else (_num(m["mi"]) or 0)
-    if hour is None or hour > 24 or minute > 59:
-        out.ignore = True
-        return
-    hour = _hour(m["ap"], hour)
-    if hour == 24:
-        hour, minute = 23, 59
-    if hour > 23:
-        out.ignore = True
-        return
-    out.at = time(hour, minute)
-    following = m.string[m.end() : m.end() + 2]
-    out.anchored = bool(m["ap"] or m["half"] or m["mi"]) or following.startswith(("前", "整", "之前", "以前", "准时", "开始", "召开", "在"))
-
-
-def _r_hhmm(m: re.Match[str], ctx: _Ctx, out: _Mention) -> None:
-    out.is_time = True
-    hour, minute = int(m["h"]), int(m["mi"])
-    hour = _hour(m["ap"], hour)
-    if hour > 23:
-        out.ignore = True
-        return
-    out.at = time(hour, minute)
-    out.anchored = True
-
-
-def _r_off_work(m: re.Match[str], ctx: _Ctx, out: _Mention) -> None:
-    out.is_time = True
-    out.at = ctx.rules.off_work_time
-    out.anchored = True
-
-
-def _r_ignore(m: re.Match[str], ctx: _Ctx, out: _Mention) -> None:
-    out.ignore = True
-
-
-_D = r"[日号]"
-_WD = r"[一二三四五六日天]"
-_PATTERNS: tuple[tuple[str, re.Pattern[str], Resolver], ...] = tuple(
-    (name, re.compile(pattern), resolver)
-    for name, pattern, resolver in (
-        ("完整日期", rf"(?P<y>\d{{4}}|[〇零一二三四五六七八九]{{4}})\s*年\s*(?P<m>{NUM})\s*月\s*(?P<d>{NUM})\s*{_D}", _r_full),
-        ("数字日期", r"(?<!\d)(?P<y>20\d{2})[-./](?P<m>\d{1,2})[-./](?P<d>\d{1,2})(?![\d.])", _r_full),
-        ("月日", rf"(?<![每\d])(?P<m>{NUM})\s*月(?:份)?\s*(?P<d>{NUM})\s*{_D}", _r_md),
-        (
-            "点分日期",
-            r"(?<![\d.])(?P<m>\d{1,2})[./](?P<d>\d{1,2})(?![\d.%])(?=\s*(?:前|之前|以前|日|号|截止|止|完成|报|交|上报|下班|开始|召开|举行|[，。；、,;）)\s]|$))",
-            _r_md,
-        ),
-        ("今明后天", r"(?P<w>大后天|今天|今日|今晚|今夜|明天|明日|明晚|后天)", _r_relday),
-        ("星期", rf"(?P<p>下下周|下下个?星期|下周|下个?星期|下个?礼拜|本周|这周|本星期|这个?星期|本礼拜|周|星期|礼拜)(?P<wd>{_WD}|末)(?![次遍回个])", _r_week),
-        ("本月某日", rf"(?P<p>本月|这个月|这月|当月|下月|下个月)(?P<d>{NUM})\s*{_D}", _r_month_day),
-        ("某日前", rf"(?<![月\d年每〇零一二三四五六七八九十])(?P<d>\d{{1,2}}|[一二三四五六七八九十]{{1,3}})\s*{_D}\s*(?=前|之前|以前|截止)", _r_bare_day),
-        ("月底", r"(?:上个?|本|这个?|下个?|当)?月(?:底|末)", _r_month_end),
-        ("某月底", rf"(?<![每\d])(?P<m>{NUM})\s*月(?:份)?\s*(?:底|末|下旬)", _r_named_month_end),
-        ("年底", r"(?:今年|明年|去年|上年|本年)?(?:年底|年末)", _r_year_end),
-        ("季度末", r"(?:本季度|本季|这个?季度|季度)(?:末|底)|季末", _r_quarter_end),
-        ("期限内", rf"(?P<n>{NUM}|半)\s*(?P<u>个工作日|个自然日|天|日|周|个星期|星期|个月|月)\s*(?:内|之内|以内)", _r_within),
-        ("每周", rf"每(?:周|星期|礼拜)(?P<wd>{_WD})?(?![次遍回个])", _r_every_week),
-        ("每月", rf"每(?:个)?月(?:(?P<d>{NUM})\s*{_D}|(?P<end>底|末))?(?!\s*\d+(?:\.\d+)?\s*元)", _r_every_month),
-        ("每季度", rf"每(?:个)?季度?(?:(?:末|底)|(?:首月|第一个月)(?P<d>{NUM})\s*{_D})?", _r_every_quarter),
-        ("每年", rf"每年(?:度)?(?:(?P<m>{NUM})\s*月\s*(?P<d>{NUM})\s*{_D}|(?P<end>底|末))?", _r_every_year),
-        (
-            "钟点",
-            r"(?P<ap>上午|早上|早晨|中午|下午|晚上|傍晚|凌晨)?\s*(?P<h>\d{1,2}|[零一二两三四五六七八九十]{1,3})\s*(?:点|时)(?!间|期|候|代|效|限|刻表|段)(?:(?P<half>半)|(?P<mi>\d{1,2}|[零一二三四五六七八九十]{1,3})\s*分?)?",
-            _r_clock,
-        ),
-        ("时分", r"(?P<ap>上午|早上|中午|下午|晚上)?\s*(?<!\d)(?P<h>[01]?\d|2[0-3]):(?P<mi>[0-5]\d)(?!\d)", _r_hhmm),
-        ("下班前", r"下班(?:前|之前|以前)", _r_off_work),
-        ("忽略", r"上月|上周|上个?星期|去年|上年度|\d+\s*周岁|\d+\s*岁|\d+\s*小时", _r_ignore),
-    )
-)
-
-_CITED_OPEN = "《〔["
-_CITED_CLOSE = "》〕]"
-_DATE_RULES_WITH_YEARLESS = {"月日", "点分日期"}
-
-
-def _inside_citation(text: str, pos: int) -> bool:
-    before = text[:pos]
-    return any(op in before and before.count(op) > before.count(cl) for op, cl in zip(_CITED_OPEN, _CITED_CLOSE, strict=True))
-
-
 # A pattern can only match when its text holds one of these characters (a cheap pre-check) ...
 _TRIGGERS = {
     "完整日期": "年", "数字日期": "-./", "月日": "月", "点分日期": "./", "今明后天": "今明后", "星期": "周星礼",
     "本月某日": "月", "某日前": "日号", "月底": "底末", "某月底": "底末旬", "年底": "年", "季度末": "季",
-    "期限内": "内", "每周": "每", "每月": "每", "每季度": "每", "每年": "每", "钟点": "点时", "时分": ":",
-    "下班前": "班", "忽略": "上去岁小",
+    "期限内": "内", "每周": "每", "每月": "每按", "每季度": "每", "每年": "每", "钟点": "点时", "时分": ":",
+    "下班前": "班", "忽略": "上去岁小", "节日": "春元端中重腊除劳国儿教妇建植",
 }
 # ... and, for some, one character of each of these groups too (lookaheads included) ...
 _ALSO: dict[str, tuple[str, ...]] = {
@@ -385,24 +44,24 @@ _ALSO: dict[str, tuple[str, ...]] = {
 # ... or a short regex every match must contain (":" alone is in nearly every notice: 各社区：).
 _HINTS: dict[str, re.Pattern[str]] = {"时分": re.compile(r"\d:[0-5]\d")}
 
-# trigger character -> the indexes (into _PATTERNS) of the patterns it may start; patterns without a
+# trigger character -> the indexes (into PATTERNS) of the patterns it may start; patterns without a
 # trigger always run
-_ALWAYS = tuple(i for i, (name, _p, _r) in enumerate(_PATTERNS) if name not in _TRIGGERS)
+_ALWAYS = tuple(i for i, (name, _p, _r) in enumerate(PATTERNS) if name not in _TRIGGERS)
 _BY_CHAR: dict[str, tuple[int, ...]] = {}
-for _index, (_name, _pattern, _resolver) in enumerate(_PATTERNS):
+for _index, (_name, _pattern, _resolver) in enumerate(PATTERNS):
     for _ch in _TRIGGERS.get(_name, ""):
         _BY_CHAR[_ch] = (*_BY_CHAR.get(_ch, ()), _index)
 _TRIGGER_CHARS = frozenset(_BY_CHAR)
 
 
-def _patterns_for(text: str) -> list[tuple[str, re.Pattern[str], Resolver]]:
+def patterns_for(text: str) -> list[tuple[str, re.Pattern[str], Resolver]]:
     """The patterns that can match `text` (by their trigger characters and hints), in table order."""
     chosen = set(_ALWAYS)
     for ch in _TRIGGER_CHARS.intersection(text):
         chosen.update(_BY_CHAR[ch])
     out = []
     for i in sorted(chosen):
-        row = _PATTERNS[i]
+        row = PATTERNS[i]
         name = row[0]
         also = _ALSO.get(name)
         if also is not None and not all(any(ch in text for ch in group) for group in also):
@@ -414,18 +73,18 @@ def _patterns_for(text: str) -> list[tuple[str, re.Pattern[str], Resolver]]:
     return out
 
 
-def _collect(text: str, ctx: _Ctx) -> list[_Mention]:
-    found: list[_Mention] = []
-    for name, pattern, resolver in _patterns_for(text):
+def _collect(text: str, ctx: Ctx) -> list[Mention]:
+    found: list[Mention] = []
+    for name, pattern, resolver in patterns_for(text):
         for m in pattern.finditer(text):
             if m.end() == m.start():
                 continue
-            mention = _Mention(start=m.start(), end=m.end(), rule=name, text=m[0].strip())
+            mention = Mention(start=m.start(), end=m.end(), rule=name, text=m[0].strip())
             resolver(m, ctx, mention)
             found.append(mention)
     # longest first, then earliest; keep non-overlapping
     found.sort(key=lambda x: (-(x.end - x.start), x.start))
-    taken: list[_Mention] = []
+    taken: list[Mention] = []
     occupied = bytearray(len(text) + 1)
     for mention in found:
         if any(occupied[mention.start : mention.end]):
@@ -436,11 +95,25 @@ def _collect(text: str, ctx: _Ctx) -> list[_Mention]:
     return taken
 
 
+_CITED_OPEN = "《〔["
+_CITED_CLOSE = "》〕]"
+
+
+def _inside_citation(text: str, pos: int) -> bool:
+    before = text[:pos]
+    return any(op in before and before.count(op) > before.count(cl) for op, cl in zip(_CITED_OPEN, _CITED_CLOSE, strict=True))
+
+
 _GAP_OK = re.compile(r"^[\s（(]*(?:(?:周|星期)[一二三四五六日天])?[）)]?\s*(?:的)?\s*$")
+# a festival or a period's end (春节前, 年底, 2月底) gives way to a day written out (1月25日前)
+_VAGUE = frozenset({"节日", "年底", "某月底", "季度末"})
+_RECURRING_WORK = re.compile(
+    r"[^，。；;\n]{0,8}?(?:报|交|更新|提交|召开|开展|组织|走访|探访|入户|巡查|检查|打卡|上传|录入|填|发|举办|至少|一次|1次|两次|[0-9一二三四五六七八九十]+次)"
+)
 _RANGE_DAY = re.compile(rf"^\s*(?:至|到|-|~|—|－)\s*(?P<d>{NUM})\s*[日号]")
 
 
-def _is_background(text: str, mention: _Mention, rules: Rules) -> bool:
+def _is_background(text: str, mention: Mention, rules: Rules) -> bool:
     after = text[mention.end : mention.end + 8]
     words = rules.background_after
     if after.startswith(words) or after.lstrip("前").startswith(words):
@@ -448,14 +121,14 @@ def _is_background(text: str, mention: _Mention, rules: Rules) -> bool:
     return _inside_citation(text, mention.start)
 
 
-def _is_start(text: str, mention: _Mention, rules: Rules) -> bool:
+def _is_start(text: str, mention: Mention, rules: Rules) -> bool:
     after = text[mention.end : mention.end + 4].lstrip()
     if after.startswith(("起至", "起到", "至", "到")):
         return False
     return after.startswith(rules.start_after)
 
 
-def _is_signature(text: str, mention: _Mention) -> bool:
+def _is_signature(text: str, mention: Mention) -> bool:
     tail = text[mention.end :].strip(" \t\r\n。.")
     if tail:
         return False
@@ -463,17 +136,9 @@ def _is_signature(text: str, mention: _Mention) -> bool:
     return head.endswith(("\n", "\r")) or not mention.rolled and mention.explicit_year
 
 
-def read_deadline(text: str, *, now: datetime, rules: Rules) -> DeadlineResult:
-    """The deadline (date and time), recurrence, and why. Never raises on any str."""
-    norm = normalize(text)
-    ctx = _Ctx(today=now.date(), now=now, rules=rules)
-    mentions = _collect(norm, ctx)
-
-    dates = [m for m in mentions if not m.is_time and not m.ignore]
-    times = [m for m in mentions if m.is_time and not m.ignore]
-
-    # a date restated as a weekday, 12月1日（周二）: drop the weekday
-    dates = [
+def _drop_restated_weekdays(norm: str, dates: list[Mention]) -> list[Mention]:
+    """12月1日（周二）: the weekday restates the date before it."""
+    return [
         d
         for d in dates
         if not (
@@ -481,7 +146,10 @@ def read_deadline(text: str, *, now: datetime, rules: Rules) -> DeadlineResult:
             and any(o is not d and o.rule != "星期" and o.end <= d.start and _GAP_OK.match(norm[o.end : d.start]) for o in dates)
         )
     ]
-    # a time right after a date belongs to that date
+
+
+def _attach_times(norm: str, dates: list[Mention], times: list[Mention]) -> set[int]:
+    """A time right after a date belongs to that date; returns the ids of the times attached."""
     attached: set[int] = set()
     for t in times:
         owner = None
@@ -496,41 +164,70 @@ def read_deadline(text: str, *, now: datetime, rules: Rules) -> DeadlineResult:
             owner.end = t.end
             owner.text = norm[owner.start : owner.end]
             attached.add(id(t))
-    # "12月1日至10日": the bare day shares the month of the date before it
+    return attached
+
+
+def _add_ranges_and_lone_times(norm: str, dates: list[Mention], times: list[Mention], attached: set[int], ctx: Ctx) -> None:
+    """12月1日至10日: the bare day shares the month before it; a lone anchored time means today."""
     for d in list(dates):
         if d.day is None:
             continue
         rm = _RANGE_DAY.match(norm[d.end : d.end + 8])
         if rm:
-            day = _num(rm["d"])
+            day = num(rm["d"])
             if day is not None:
-                found = _safe_date(d.day.year, d.day.month, day)
+                found = safe_date(d.day.year, d.day.month, day)
                 if found is not None and found >= d.day:
-                    dates.append(_Mention(d.end, d.end + rm.end(), "月日区间", rm[0].strip(), day=found))
-    # a lone time (今天 implied) with a clear marker
+                    dates.append(Mention(d.end, d.end + rm.end(), "月日区间", rm[0].strip(), day=found))
     for t in times:
         if id(t) in attached or not t.anchored or t.at is None:
             continue
-        dates.append(_Mention(t.start, t.end, "钟点", t.text, day=ctx.today, at=t.at))
+        dates.append(Mention(t.start, t.end, "钟点", t.text, day=ctx.today, at=t.at))
 
-    recurring = [d for d in dates if d.recurrence is not None]
-    dates = [d for d in dates if d.recurrence is None]
-    candidates = [d for d in dates if d.day is not None]
+
+def _kept(norm: str, candidates: list[Mention], ctx: Ctx) -> list[Mention]:
+    """The dates of the community's own work: no background, start, signature or recent past dates."""
+    rules = ctx.rules
     kept = [d for d in candidates if not _is_background(norm, d, rules) and not _is_start(norm, d, rules)]
+    kept = [d for d in kept if not (_is_signature(norm, d) and d.day == ctx.today)]
     if len(kept) > 1:
         kept = [d for d in kept if not _is_signature(norm, d)] or kept
     if len(kept) > 1:
-        recent = rules.recent_past_days
         fresh = [
             d
             for d in kept
-            if not (d.rolled and d.past is not None and (ctx.today - d.past).days <= recent)
+            if not (d.rolled and d.past is not None and (ctx.today - d.past).days <= rules.recent_past_days)
             and not (d.explicit_year and d.day is not None and d.day < ctx.today)
         ]
         kept = fresh or kept
-    no_rec = Evidence("周期:无", (), "未发现“每周/每月/每季度/每年”等周期说法")
+    return kept
+
+
+def _is_recurring(norm: str, mention: Mention) -> bool:
+    """每月15日前 / 每周五 recur; a bare 每年/每月 recurs only when the work follows it (每月报送, 每周开展)."""
+    if mention.day is not None:
+        return True
+    return _RECURRING_WORK.match(norm, mention.end) is not None
+
+
+def read_deadline(text: str, *, now: datetime, rules: Rules) -> DeadlineResult:
+    """The deadline (date and time), recurrence, and why. Never raises on any str."""
+    norm = normalize(text)
+    ctx = Ctx(today=now.date(), now=now, rules=rules)
+    mentions = _collect(norm, ctx)
+    dates = _drop_restated_weekdays(norm, [m for m in mentions if not m.is_time and not m.ignore])
+    times = [m for m in mentions if m.is_time and not m.ignore]
+    attached = _attach_times(norm, dates, times)
+    _add_ranges_and_lone_times(norm, dates, times, attached, ctx)
+
+    recurring = [d for d in dates if d.recurrence is not None and _is_recurring(norm, d)]
+    dates = [d for d in dates if d.recurrence is None]
+    candidates = [d for d in dates if d.day is not None]
+    kept = _kept(norm, candidates, ctx)
+    rec: Recurrence | None = None
+    rec_ev = Evidence("周期:无", (), "未发现“每周/每月/每季度/每年”等周期说法")
     if recurring:
-        first = recurring[0]
+        first = next((d for d in recurring if d.day is not None), recurring[0])
         rec = first.recurrence
         rec_ev = Evidence(f"周期:{first.rule}", (first.text,), f"按“{first.text}”读作每{_REC_ZH[rec]}重复" if rec else "")
         if first.day is not None:
@@ -538,13 +235,12 @@ def read_deadline(text: str, *, now: datetime, rules: Rules) -> DeadlineResult:
             if first.at is not None:
                 why += f" {first.at.strftime('%H:%M')}"
             return DeadlineResult(first.day, first.at, rec, Evidence(f"期限:{first.rule}", (first.text,), why), rec_ev)
-    else:
-        rec, rec_ev = None, no_rec
     if not kept:
         words = tuple(d.text for d in candidates)
         why = "只有背景、引用或开始日期,没有完成期限" if candidates else "未发现期限说法"
         return DeadlineResult(None, None, rec, Evidence("期限:无", words, why), rec_ev)
-    best = max(kept, key=lambda d: (d.day, d.at or time(0, 0)))
+    precise = [d for d in kept if d.rule not in _VAGUE]
+    best = max(precise or kept, key=lambda d: (d.day, d.at or time(0, 0)))
     why = f"按“{best.text}”读作 {best.day.isoformat() if best.day else ''}"
     if best.at is not None:
         why += f" {best.at.strftime('%H:%M')}"

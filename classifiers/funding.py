@@ -56,6 +56,11 @@ def _clause(text: str, pos: int) -> tuple[int, int]:
     return left, min(rights) if rights else len(text)
 
 
+def _about_resident_money(text: str, pos: int, resident: list[tuple[int, int, str]]) -> bool:
+    left, right = _clause(text, pos)
+    return any(left <= rs and re_ <= right for rs, re_, _ in resident)
+
+
 def read_funding(text: str, *, rules: Rules) -> FundingResult:
     """Funded or not, the amount in yuan when stated, and why. Never raises on any str."""
     norm = normalize(text)
@@ -68,6 +73,8 @@ def read_funding(text: str, *, rules: Rules) -> FundingResult:
         for start, end, word in _spans(norm, rules.funding_words):
             if any(rs <= start and end <= re_ for rs, re_, _ in resident):
                 continue
+            if word in rules.transfer_words and _about_resident_money(norm, start, resident):
+                continue  # 慰问金拨付到社区账户: the money passes through to residents
             hits.append((start, end, word))
     negated = [w for _, _, w in negated_spans]
     for pattern in rules.funding_patterns:

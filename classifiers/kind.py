@@ -1,4 +1,4 @@
-"""Task kind: the one the community spends the work on (POLICY.md §2), by weighted rule words."""
+"""Task kind: the one the community spends the work on (docs/policy.md §2), by weighted rule words."""
 
 from __future__ import annotations
 
@@ -29,9 +29,11 @@ def read_kind(text: str, tokens: Sequence[Token], *, certificate_requested: bool
     """The primary kind, its nature and why. Unknown text gets `adhoc` with score 0. Never raises."""
     scores: dict[Kind, float] = defaultdict(float)
     words: dict[Kind, list[str]] = defaultdict(list)
+    seen: set[tuple[str, str]] = set()
     for token in tokens:
         for tag in token.tags:
-            if tag.category == "kind":
+            if tag.category == "kind" and (tag.key, tag.term) not in seen:  # a word counts once, however often said
+                seen.add((tag.key, tag.term))
                 kind = _KINDS[tag.key]
                 scores[kind] += tag.weight
                 words[kind].append(tag.term)
@@ -43,6 +45,8 @@ def read_kind(text: str, tokens: Sequence[Token], *, certificate_requested: bool
     if certificate_requested:
         scores[Kind.CERTIFICATE] += CERTIFICATE_WEIGHT
         words[Kind.CERTIFICATE].append("出具证明")
+    elif "证明" in text:  # the certificate reader looked and found none asked of the community (医院出具的诊断证明)
+        scores.pop(Kind.CERTIFICATE, None)
     order = rules.kind_rank
     ranked = sorted(scores.items(), key=lambda kv: (-kv[1], order.get(kv[0], 99)))
     if not ranked or ranked[0][1] <= 0:

@@ -47,6 +47,7 @@ FIELD_ZH = {
     "funding": "经费",
     "communities": "对象",
     "emergency": "紧急",
+    "trace_demand": "留痕",
 }
 
 
@@ -75,6 +76,8 @@ def describe(c: Classification) -> str:
     lines.append("对象:" + ("全部社区" if c.communities == ("*",) else "、".join(c.communities)))
     if c.emergency:
         lines.append("紧急:突发事件,立即准入")
+    if c.trace_demand:
+        lines.append("留痕:" + "、".join(c.trace_demand[:4]) + "(照片、打卡、签到等留痕要求可不做)")
     if c.keywords:
         lines.append("关键词:" + "、".join(c.keywords[:8]))
     lines.append(f"可信度:{c.confidence:.2f}" + ("(需人工复核)" if c.needs_review else ""))

@@ -1,4 +1,7 @@
-"""The classifier's result types: enums with the POLICY.md values, and the frozen Classification."""
+"""The classifier's result types: enums with the docs/policy.md values, and the frozen Classification.
+
+Result types hold data and serialise to the jsonl object; the Chinese receipt is `classifiers.messages.describe`.
+"""
 
 from __future__ import annotations
 
@@ -79,7 +82,11 @@ def _frozen_mapping(value: Mapping[str, Evidence]) -> Mapping[str, Evidence]:
 
 @dataclass(frozen=True, slots=True)
 class Classification:
-    """One task notice, read. Immutable; `to_json(id)` gives the SPEC.md jsonl object."""
+    """One task notice, read. Immutable; `to_json(id)` gives the `jianfu classify --jsonl` object.
+
+    `trace_demand` holds the words of a demand for proof of the work that is itself a burden (photos by
+    the dozen, 留痕备查, daily check-ins; docs/policy.md §6), empty when the notice makes none.
+    """
 
     department: str | None
     kind: Kind
@@ -100,6 +107,7 @@ class Classification:
     confidence: float = 0.0
     needs_review: bool = False
     rules_version: str = ""
+    trace_demand: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not isinstance(self.evidence, MappingProxyType):
@@ -108,8 +116,8 @@ class Classification:
     def __hash__(self) -> int:  # evidence is a read-only mapping; hash the rest
         return hash((self.department, self.kind, self.listing, self.item, self.deadline, self.rules_version))
 
-    def to_json(self, id: str | None = None) -> dict[str, Any]:  # noqa: A002 - SPEC field name
-        """The SPEC.md jsonl object (`id` first)."""
+    def to_json(self, id: str | None = None) -> dict[str, Any]:  # noqa: A002 - the jsonl field name
+        """The jsonl object of `jianfu classify --jsonl` (`id` first, keys in the documented order)."""
         return {
             "id": id,
             "department": self.department,
@@ -125,11 +133,7 @@ class Classification:
             "funded": self.funded,
             "amount_yuan": self.amount_yuan,
             "communities": list(self.communities),
+            "trace_demand": list(self.trace_demand) or None,
+            "needs_review": self.needs_review,
             "evidence": {name: ev.to_json() for name, ev in self.evidence.items()},
         }
-
-    def describe_zh(self) -> str:
-        """A readable Chinese receipt (several lines)."""
-        from classifiers.messages import describe
-
-        return describe(self)

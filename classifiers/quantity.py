@@ -15,6 +15,13 @@ _PATTERN = re.compile(rf"(?P<n>{NUM})\s*(?P<approx>余|多|来)?\s*(?P<u>[\u4e00
 _THOUSANDS = re.compile(r"(?<![\d.])\d{1,3}(?:,\d{3})+(?![\d,])")  # 1,200份 is 1200份
 _NOT_BEFORE = set("第每周年月日号初前近后上下")  # 第3户, 每户, 周一……
 _MAX_VALUE = 10_000_000
+_CLAUSE_BREAKS = re.compile(r"[，,。；;！!？?\n]")
+_PER_PERIOD = re.compile(r"每(?:个)?(?:月|周|年|天|日|季度|星期|半年)")  # a frequency, not an amount of work
+
+
+def _clause_before(text: str, pos: int) -> str:
+    starts = [m.end() for m in _CLAUSE_BREAKS.finditer(text, 0, pos)]
+    return text[starts[-1] if starts else 0 : pos]
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,13 +55,21 @@ def read_quantity(text: str, *, rules: Rules) -> QuantityResult:
         if value is None or value <= 0 or value > _MAX_VALUE:
             continue
         head = norm[max(0, start - 4) : start]
-        priority = 1 if head.endswith(rules.total_markers) else 0
+        marked = head.endswith(rules.total_markers)
+        if unit_char in rules.marked_units and not marked:  # 12栋: a building's number
+            continue
+        clause = _clause_before(norm, start)
+        if any(word in clause[-10:] for word in rules.not_community_before) or _PER_PERIOD.search(clause):
+            continue  # 全区约1350人; 每月至少探访1次
+        priority = 2 if any(word in clause for word in rules.community_share_before) else int(marked)
         found.append((priority, start, Quantity(value=value, unit=unit), m[0]))
     if not found:
         return QuantityResult(None, Evidence("数量:无", (), "未发现“数字+单位”的工作量"))
     best = max(found, key=lambda f: (f[0], -f[1]))
     quantity = best[2]
     why = f"按“{best[3]}”读作 {quantity.value}{quantity.unit}"
-    if best[0]:
+    if best[0] == 2:
+        why += "(分到每个社区的量)"
+    elif best[0]:
         why += "(有“共/不少于/涉及”等总量说法)"
     return QuantityResult(quantity, Evidence("数量:数字加单位", tuple(f[3] for f in found), why))

@@ -6,20 +6,24 @@ off: every term the rules care about is in the dictionary, and the accuracy is t
 
 Everything the decision modules ask of a word (which department it names, which rule terms it holds,
 whether it can be a keyword) depends only on the word and the Rules, so it is worked out once per
-distinct word and memoised on the Rules object.
+distinct word and memoised. The memo lives beside the Rules (`memo_for(rules)`, keyed weakly by the
+Rules object), never inside it: Rules stay read-only.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+import weakref
+from dataclasses import dataclass, field
 from math import log
 from typing import NamedTuple
 
 from classifiers.rules import Rules, Tag
 from classifiers.text import CN_NUM_CHARS
 
-__all__ = ["Token", "Tokens", "WordInfo", "cut", "tokenize"]
+__all__ = ["Memo", "Token", "Tokens", "WordInfo", "cut", "memo_for", "tokenize"]
+
+MAX_MEMO = 50000
 
 _DEPT_PREFIXES = ("区", "市", "省")
 # jieba's own block splitting (jieba.re_han_default / re_skip_default), so the cut is the same
@@ -38,7 +42,7 @@ class Token:
     start: int
     end: int
     department: str | None  # canonical department when the token names one
-    tags: tuple[Tag, ...]  # rule terms inside the token (empty for department names)
+    tags: tuple[Tag, ...]  # rule terms inside the token (only item words for department names)
 
 
 class WordInfo(NamedTuple):
@@ -58,6 +62,25 @@ class Tokens:
     words: list[str]
     infos: list[WordInfo]
     marks: list[Token]
+
+
+@dataclass(slots=True)
+class Memo:
+    """What one Rules object makes of words and blocks seen so far (each dict bounded by MAX_MEMO)."""
+
+    words: dict[str, WordInfo] = field(default_factory=dict)
+    blocks: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+
+_MEMOS: weakref.WeakKeyDictionary[Rules, Memo] = weakref.WeakKeyDictionary()
+
+
+def memo_for(rules: Rules) -> Memo:
+    """The memo kept beside `rules` (made on first use, dropped with the Rules)."""
+    memo = _MEMOS.get(rules)
+    if memo is None:
+        memo = _MEMOS[rules] = Memo()
+    return memo
 
 
 def _cut_block(block: str, freq: dict[str, int], logtotal: float, out: list[str]) -> None:
@@ -110,7 +133,7 @@ def cut(text: str, rules: Rules) -> list[str]:
     tokenizer = rules.tokenizer
     freq: dict[str, int] = tokenizer.FREQ
     logtotal = log(tokenizer.total)
-    memo = rules.block_memo
+    memo = memo_for(rules).blocks
     out: list[str] = []
     for index, block in enumerate(_RE_HAN.split(text)):
         if not block:
@@ -120,7 +143,7 @@ def cut(text: str, rules: Rules) -> list[str]:
             if words is None:
                 start = len(out)
                 _cut_block(block, freq, logtotal, out)
-                if len(memo) >= rules.max_word_memo:
+                if len(memo) >= MAX_MEMO:
                     memo.clear()
                 memo[block] = tuple(out[start:])
             else:
@@ -152,20 +175,22 @@ def _is_keyword(word: str, department: str | None, rules: Rules) -> bool:
 
 def word_info(word: str, rules: Rules) -> WordInfo:
     """Department, rule tags and keyword flags of one word (memoised per Rules)."""
-    memo = rules.word_memo
+    memo = memo_for(rules).words
     info = memo.get(word)
     if info is not None:
-        return info  # type: ignore[no-any-return]
+        return info
     aliases = rules.alias_to_department
     dept = aliases.get(word)
     if dept is None and len(word) > 2 and word[0] in _DEPT_PREFIXES:
         dept = aliases.get(word[1:])
-    tags: tuple[Tag, ...] = () if dept is not None or len(word) < 2 else rules.tags_for(word)
+    tags: tuple[Tag, ...] = () if len(word) < 2 else rules.tags_for(word)
+    if dept is not None:  # a department's name (反诈中心) may hint at its item, never at a kind
+        tags = tuple(tag for tag in tags if tag.category == "item")
     forward = word in rules.forward_markers or any(word.endswith(m) for m in rules.forward_markers)
     stripped = word.strip()
     numeric = stripped.isdigit() or (bool(stripped) and all(ch in _CN_NUM for ch in stripped))
     info = WordInfo(dept, tags, dept is not None or bool(tags) or forward, _is_keyword(stripped, dept, rules), numeric)
-    if len(memo) >= rules.max_word_memo:
+    if len(memo) >= MAX_MEMO:
         memo.clear()
     memo[word] = info
     return info
@@ -173,7 +198,7 @@ def word_info(word: str, rules: Rules) -> WordInfo:
 
 def tokenize(text: str, rules: Rules) -> Tokens:
     words = cut(text, rules)
-    memo = rules.word_memo
+    memo = memo_for(rules).words
     infos: list[WordInfo] = []
     marks: list[Token] = []
     pos = 0

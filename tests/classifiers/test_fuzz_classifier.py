@@ -59,7 +59,10 @@ def test_a_clock_time_reads_back(now: dt.datetime, ahead: int, hour: int, minute
 @given(n=st.integers(2, 999_999), unit=UNITS, before=st.sampled_from(["共", "涉及", "不少于", "发放资料", "请核对"]))
 def test_a_count_in_digits_reads_back(n: int, unit: str, before: str) -> None:
     quantity = read_quantity(f"{before}{n}{unit},请于12月25日前完成。", rules=RULES).quantity
-    assert quantity is not None and (quantity.value, quantity.unit) == (n, unit)
+    if unit in RULES.marked_units and before not in RULES.total_markers:  # 请核对12栋: a building's number
+        assert quantity is None
+    else:
+        assert quantity is not None and (quantity.value, quantity.unit) == (n, unit)
 
 
 @SETTINGS

@@ -12,11 +12,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from classifiers import Rules, load_rules
-from classifiers.deadline import _PATTERNS, _patterns_for
+from classifiers.deadline import patterns_for
+from classifiers.deadline_forms import PATTERNS
 from classifiers.text import _WIDTH, normalize
 from classifiers.tokens import cut, tokenize
 
-DATA = Path(__file__).parent / "data"
+DATA = Path(__file__).parent.parent / "data"
 
 
 @pytest.fixture(scope="module")
@@ -71,8 +72,8 @@ _DATEISH = "0123456789０１２３：:./-年月日号前后截止至内底末旬
 
 def _assert_prechecks_keep(text: str) -> None:
     norm = normalize(text)
-    kept = {name for name, _pattern, _resolver in _patterns_for(norm)}
-    for name, pattern, _resolver in _PATTERNS:
+    kept = {name for name, _pattern, _resolver in patterns_for(norm)}
+    for name, pattern, _resolver in PATTERNS:
         if any(m.end() > m.start() for m in pattern.finditer(norm)):
             assert name in kept, (name, text)
 

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from classifiers import Recurrence, Rules, load_rules
+from classifiers import Recurrence, Rules, holidays, load_rules
 from classifiers.deadline import read_deadline
 
 TZ = ZoneInfo("Asia/Shanghai")
@@ -34,7 +34,7 @@ CASES: list[tuple[str, str, str | None, str | None, str | None]] = [
     (WED, "本月25日前完成", "2026-11-25", None, None),
     (WED, "本周五前报送", "2026-11-06", None, None),
     (WED, "下周一上午10点开会", "2026-11-09", "10:00", None),
-    (WED, "明天下班前报来", "2026-11-05", "17:30", None),
+    (WED, "明天下班前报来", "2026-11-05", None, None),
     (WED, "今天下午3点前报送", "2026-11-04", "15:00", None),
     (WED, "11月30日17:00前提交", "2026-11-30", "17:00", None),
     (WED, "请三天内完成", "2026-11-07", None, None),
@@ -103,6 +103,31 @@ CASES: list[tuple[str, str, str | None, str | None, str | None]] = [
     ("2026-11-09T09:00", "每周一12:00前上报", "2026-11-09", "12:00", "weekly"),
     ("2026-03-30T09:00", "每季度末报送", "2026-03-31", None, "quarterly"),
     ("2026-11-30T09:00", "月底前完成", "2026-11-30", None, None),
+    # working days: 国庆 2026 is 10-01..10-07 off, Saturday 10-10 a make-up working day (调休)
+    ("2026-09-29T09:00", "3个工作日内报送", "2026-10-09", None, None),
+    ("2026-10-08T09:00", "2个工作日内报送", "2026-10-10", None, None),
+    ("2026-09-25T09:00", "三个工作日内完成", "2026-09-30", None, None),
+    # festivals and lunar dates
+    ("2026-10-12T09:00", "重阳节前完成高龄老人走访", "2026-10-18", None, None),
+    ("2026-12-10T09:00", "春节前完成困难群众慰问", "2027-02-06", None, None),
+    ("2026-09-20T09:00", "国庆节后第一个工作日报送", "2026-10-08", None, None),
+    ("2027-01-20T09:00", "元宵节组织猜灯谜活动", "2027-02-20", None, None),
+    ("2026-11-04T09:00", "除夕前完成安全巡查", "2027-02-05", None, None),
+    ("2026-10-12T09:00", "中秋节前报送", "2027-09-15", None, None),
+    ("2026-12-10T09:00", "1月25日前完成春节前走访慰问", "2027-01-25", None, None),
+    # 周末 is the Sunday of the message's week
+    (WED, "周末前报送", "2026-11-08", None, None),
+    (WED, "本周末前完成", "2026-11-08", None, None),
+    (WED, "下周末前完成", "2026-11-15", None, None),
+    ("2026-11-08T09:00", "周末前报送", "2026-11-08", None, None),
+    # within a named month; tonight's hour; monthly on the following month's day
+    ("2026-10-30T09:00", "请在11月内完成", "2026-11-30", None, None),
+    (WED, "晚8点前报送", "2026-11-04", "20:00", None),
+    (WED, "代征税款按月于次月10日前解缴", "2026-11-10", None, "monthly"),
+    ("2026-11-12T09:00", "代征税款按月于次月10日前解缴", "2026-12-10", None, "monthly"),
+    (WED, "每月至少上门探访1次，每月15日前报送记录", "2026-11-15", None, "monthly"),
+    (WED, "请于11月25日前完成。\n区民政局\n2026年11月4日", "2026-11-25", None, None),
+    (WED, "区民政局\n2026年11月4日", None, None, None),
 ]
 
 
@@ -123,6 +148,18 @@ def test_off_work_time_comes_from_rules() -> None:
     result = read_deadline("明天下班前报来", now=at(WED), rules=custom)
     assert result.deadline == date(2026, 11, 5)
     assert result.deadline_time == time(18, 0)
+
+
+def test_working_days_beyond_the_published_years_are_weekdays() -> None:
+    assert holidays.is_working_day(date(2031, 3, 7)) and not holidays.is_working_day(date(2031, 3, 8))
+    assert holidays.add_working_days(date(2031, 3, 7), 1) == date(2031, 3, 10)
+
+
+def test_festivals_fall_on_their_lunar_dates() -> None:
+    assert holidays.festival_day("春节", 2028) == date(2028, 1, 26)
+    assert holidays.festival_day("重阳节", 2030) == date(2030, 10, 5)
+    assert holidays.festival_day("腊八", 2027) == date(2027, 1, 15)
+    assert holidays.festival_day("不是节日", 2027) is None
 
 
 def test_recurrence_enum_values() -> None:

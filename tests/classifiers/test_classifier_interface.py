@@ -27,12 +27,13 @@ from classifiers import (
     cli,
     load_rules,
 )
+from classifiers.messages import describe
 
 TZ = ZoneInfo("Asia/Shanghai")
 NOW = datetime(2026, 12, 7, 10, 15, tzinfo=TZ)
-DATA = Path(__file__).parent / "data"
+DATA = Path(__file__).parent.parent / "data"
 SPEC_KEYS = ["id", "department", "kind", "nature", "listing", "item", "certificate", "deadline", "deadline_time",
-             "recurrence", "quantity", "funded", "amount_yuan", "communities", "evidence"]
+             "recurrence", "quantity", "funded", "amount_yuan", "communities", "trace_demand", "needs_review", "evidence"]
 
 
 @pytest.fixture(scope="module")
@@ -64,7 +65,7 @@ def test_classification_is_frozen_and_serialises_to_spec(rules: Rules) -> None:
     assert data["communities"] == ["*"]
     assert all({"rule", "words", "why"} <= set(ev) for ev in data["evidence"].values())
     json.dumps(data, ensure_ascii=False)
-    assert "不应由社区出具" in result.describe_zh()
+    assert "不应由社区出具" in describe(result)
     assert result.rules_version == rules.version
 
 

@@ -1,0 +1,123 @@
+"""Reading rule data: TOML files merged key by key, and typed access that names the file and key on error."""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Mapping
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+__all__ = ["SHIPPED_FILES", "Reader", "RulesError", "fail", "merge", "read_toml", "shipped"]
+
+SHIPPED_FILES = ("departments.toml", "kinds.toml", "items.toml", "certificates.toml", "lexicon.toml", "trace.toml")
+
+
+class RulesError(ValueError):
+    """Rule data that cannot be used; the message names the file or key and what to fix."""
+
+
+def fail(source: str, key: str, problem: str) -> RulesError:
+    return RulesError(f"规则数据有误({source} 中的 {key}):{problem}")
+
+
+def merge(base: dict[str, Any], top: Mapping[str, Any], sources: dict[str, str], source: str, prefix: str = "") -> None:
+    for key, value in top.items():
+        path = f"{prefix}.{key}" if prefix else str(key)
+        if isinstance(value, Mapping) and isinstance(base.get(key), dict):
+            merge(base[key], value, sources, source, path)
+        else:
+            base[key] = _plain(value)
+        sources[path] = source
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
+def read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except FileNotFoundError as exc:
+        raise RulesError(f"规则文件不存在:{path}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise RulesError(f"规则文件 {path} 不是合法的 TOML:{exc}") from exc
+    except OSError as exc:
+        raise RulesError(f"规则文件 {path} 无法读取:{exc}") from exc
+
+
+def shipped() -> list[tuple[str, dict[str, Any]]]:
+    out: list[tuple[str, dict[str, Any]]] = []
+    package = resources.files("classifiers.rules")
+    for name in SHIPPED_FILES:
+        text = package.joinpath(name).read_text(encoding="utf-8")
+        try:
+            out.append((name, tomllib.loads(text)))
+        except tomllib.TOMLDecodeError as exc:  # pragma: no cover - shipped files are tested
+            raise RulesError(f"内置规则文件 {name} 不是合法的 TOML:{exc}") from exc
+    return out
+
+
+class Reader:
+    """Typed access to the merged rule data; every error names the file and key."""
+
+    def __init__(self, data: Mapping[str, Any], sources: Mapping[str, str]) -> None:
+        self.data = data
+        self.sources = sources
+
+    def source(self, path: str) -> str:
+        probe = path
+        while probe:
+            if probe in self.sources:
+                return self.sources[probe]
+            probe = probe.rpartition(".")[0]
+        return "规则文件"
+
+    def get(self, path: str, default: Any = None) -> Any:
+        node: Any = self.data
+        for part in path.split("."):
+            if not isinstance(node, Mapping) or part not in node:
+                return default
+            node = node[part]
+        return node
+
+    def table(self, path: str, *, required: bool = True) -> Mapping[str, Any]:
+        value = self.get(path)
+        if value is None and not required:
+            return {}
+        if not isinstance(value, Mapping):
+            raise fail(self.source(path), path, "应为表(table)")
+        return value
+
+    def words(self, path: str, value: Any = None, *, required: bool = True) -> tuple[str, ...]:
+        value = self.get(path) if value is None else value
+        if value is None and not required:
+            return ()
+        if not isinstance(value, list) or not all(isinstance(w, str) and w.strip() for w in value):
+            raise fail(self.source(path), path, "应为非空字符串的列表")
+        return tuple(w.strip() for w in value)
+
+    def weights(self, path: str, value: Any) -> dict[str, float]:
+        if value is None:
+            return {}
+        if not isinstance(value, Mapping):
+            raise fail(self.source(path), path, "应为 词 = 权重 的表")
+        out: dict[str, float] = {}
+        for word, weight in value.items():
+            if not isinstance(weight, int | float) or isinstance(weight, bool) or weight < 0:
+                raise fail(self.source(path), f"{path}.{word}", "权重应为非负数")
+            if not str(word).strip():
+                raise fail(self.source(path), path, "词不能为空")
+            out[str(word).strip()] = float(weight)
+        return out
+
+    def string(self, path: str, value: Any = None) -> str:
+        value = self.get(path) if value is None else value
+        if not isinstance(value, str) or not value.strip():
+            raise fail(self.source(path), path, "应为非空字符串")
+        return value.strip()
