@@ -118,7 +118,7 @@ async def _roll_up(services: Services, *, month: str, now: dt.datetime) -> bool:
     return await services.writer.submit(store)
 
 
-async def refresh_rollups(services: Services, *, now: dt.datetime, limit: int = 2) -> int:
+async def refresh_rollups(services: Services, *, now: dt.datetime, limit: int = 6) -> int:
     """Roll up (at most `limit` of) the recent closed months that have no current rollup; returns how many."""
     done = 0
     for month in (await _missing_months(services, now=now))[::-1][:limit]:  # the newest first
