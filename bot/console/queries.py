@@ -70,32 +70,36 @@ async def list_task_page(
     total = int((await conn.execute(task_select(filters, tz, sa.func.count(TASKS.c.id)))).scalar_one())
     pages = max(1, -(-total // page_size))
     page = min(max(1, page), pages)
-    done = sa.func.sum(sa.case((TARGETS.c.status == "done", 1), else_=0))
-    progress = (
-        sa.select(TARGETS.c.task_id, sa.func.count(TARGETS.c.id).label("n"), done.label("done"))
-        .group_by(TARGETS.c.task_id)
-        .subquery()
-    )
     stmt = task_select(
         filters, tz, TASKS.c.id, TASKS.c.code, TASKS.c.department, TASKS.c.kind, TASKS.c.nature, TASKS.c.listing, TASKS.c.item,
         TASKS.c.deadline, TASKS.c.deadline_time, TASKS.c.status, TASKS.c.received_at, TASKS.c.raw_text, TASKS.c.needs_review,
         TASKS.c.corrected, TASKS.c.funded, TASKS.c.duplicate_of, TASKS.c.repeat_collection, TASKS.c.short_notice,
-        progress.c.n, progress.c.done,
-    ).outerjoin(progress, progress.c.task_id == TASKS.c.id)
+    )
     if filters.sort == "deadline":
         stmt = stmt.order_by(TASKS.c.deadline.is_(None), TASKS.c.deadline, TASKS.c.deadline_time, TASKS.c.id)
     else:
         stmt = stmt.order_by(TASKS.c.received_at.desc(), TASKS.c.id.desc())
     rows = (await conn.execute(stmt.limit(page_size).offset((page - 1) * page_size))).all()
+    progress = await _progress(conn, [int(row.id) for row in rows])
     out = []
     for row in rows:
         item = dict(row._mapping)
-        item["n"] = int(item["n"] or 0)
-        item["done"] = int(item["done"] or 0)
+        item["n"], item["done"] = progress.get(int(row.id), (0, 0))
         item["summary"] = _summary(row.raw_text)
         item["received_local"] = row.received_at.astimezone(tz)
         out.append(item)
     return TaskPage(rows=out, total=total, page=page, pages=pages)
+
+
+async def _progress(conn: AsyncConnection, task_ids: list[int]) -> dict[int, tuple[int, int]]:
+    """(communities, done) of the page's tasks only (never a GROUP BY over every assignment)."""
+    if not task_ids:
+        return {}
+    done = sa.func.sum(sa.case((TARGETS.c.status == "done", 1), else_=0))
+    rows = await conn.execute(
+        sa.select(TARGETS.c.task_id, sa.func.count(TARGETS.c.id), done)
+        .where(TARGETS.c.task_id.in_(task_ids)).group_by(TARGETS.c.task_id))
+    return {int(task_id): (int(n), int(d or 0)) for task_id, n, d in rows}
 
 
 def _summary(text: str, limit: int = 60) -> str:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import multiprocessing
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 from intake.reports.model import Digest
 from intake.reports.render import pct
 
-__all__ = ["CHART_SIZE", "CjkFontMissing", "find_cjk_font", "render_chart_png"]
+__all__ = ["CHART_SIZE", "CjkFontMissing", "find_cjk_font", "render_chart_png", "render_charts", "chart_pool"]
 
 
 class CjkFontMissing(RuntimeError):
@@ -83,3 +86,14 @@ def render_chart_png(digest: Digest, path: str | Path) -> Path:
     return path
 
 
+
+
+def render_charts(jobs: Sequence[tuple[Digest, Path]]) -> list[Path]:
+    """Several charts in one call: what the monthly run hands to its worker process (see :func:`chart_pool`)."""
+    return [render_chart_png(digest, path) for digest, path in jobs]
+
+
+def chart_pool() -> ProcessPoolExecutor:
+    """One worker process for drawing: matplotlib holds the GIL for most of a chart, and a hundred charts in a
+    thread of the serving process would stall its event loop for seconds. ``spawn``: no fork of a running loop."""
+    return ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))

@@ -224,26 +224,45 @@ class _Where:
         return where
 
 
+_CONDITION_NAMES = tuple(conditions())  # built once: building the expressions per row cost seconds
 _ASSIGNMENTS = TARGETS.join(TASKS, TASKS.c.id == TARGETS.c.task_id)
 _Key = tuple[str, str, str | None]  # (department, kind, quantity unit)
 
 
-def _counts(row: Any, *, per_assignment: bool) -> Counts:
-    values = {name: int(getattr(row, name) or 0) for name in conditions()}
-    n = int(row.n)
-    hours = float(row.hours or 0.0) if per_assignment else 0.0
-    return Counts(tasks=n, assignments=n if per_assignment else 0, hours=hours, **values)
+_Vector = list[float]  # a Counts as numbers in _COUNT_FIELDS order (summed fast, turned into Counts once)
+_CONDITION_AT = tuple(_COUNT_FIELDS.index(name) for name in _CONDITION_NAMES)
+_ASSIGNMENTS_AT, _HOURS_AT = _COUNT_FIELDS.index("assignments"), _COUNT_FIELDS.index("hours")
+assert len(_COUNT_FIELDS) - 1 == _HOURS_AT, "Counts.hours must stay its last field"
+
+
+def _as_counts(vector: _Vector) -> Counts:
+    whole = [int(v) for v in vector[:_HOURS_AT]]  # every field but hours, the last one
+    return dataclasses.replace(Counts(*whole), hours=vector[_HOURS_AT])
+
+
+def _plus(vector: _Vector | None, other: _Vector) -> _Vector:
+    return list(other) if vector is None else [a + b for a, b in zip(vector, other, strict=True)]
 
 
 @dataclass
 class _Tally:
-    groups: dict[_Key, Counts] = dataclasses.field(default_factory=lambda: defaultdict(Counts))
+    groups: dict[_Key, _Vector] = dataclasses.field(default_factory=dict)
     quantities: dict[tuple[str, str], int] = dataclasses.field(default_factory=lambda: defaultdict(int))
 
-    def add(self, key: _Key, counts: Counts, qty: Any) -> None:
-        self.groups[key] = self.groups[key] + counts
-        if key[2] is not None and qty is not None:
-            self.quantities[(key[1], key[2])] += int(qty)
+    def add(self, key: _Key, measures: Sequence[Any], *, per_assignment: bool) -> None:
+        """`measures`: n, qty, the conditions' sums and (per assignment) hours, as _measures lays them out."""
+        vector = self.groups.get(key)
+        if vector is None:
+            vector = self.groups[key] = [0.0] * len(_COUNT_FIELDS)
+        n = measures[0]
+        vector[0] += n
+        for at, value in zip(_CONDITION_AT, measures[2:], strict=False):
+            vector[at] += value or 0
+        if per_assignment:
+            vector[_ASSIGNMENTS_AT] += n
+            vector[_HOURS_AT] += float(measures[-1] or 0.0)
+        if key[2] is not None and measures[1] is not None:
+            self.quantities[(key[1], key[2])] += int(measures[1])
 
 
 async def _task_tally(conn: AsyncConnection, where: _Where) -> _Tally:
@@ -252,7 +271,7 @@ async def _task_tally(conn: AsyncConnection, where: _Where) -> _Tally:
     query = sa.select(*key, *_measures(hours=None)).where(*where.clauses(targets=False)).group_by(*key)
     tally = _Tally()
     for row in await conn.execute(query):
-        tally.add((str(row.department), str(row.kind), row.quantity_unit), _counts(row, per_assignment=False), row.qty)
+        tally.add((str(row[0]), str(row[1]), row[2]), row[3:], per_assignment=False)
     return tally
 
 
@@ -267,8 +286,7 @@ async def _assignment_tallies(
     )
     tallies: dict[int, _Tally] = defaultdict(_Tally)
     for row in await conn.execute(query):
-        tallies[int(row.community_id)].add(
-            (str(row.department), str(row.kind), row.quantity_unit), _counts(row, per_assignment=True), row.qty)
+        tallies[int(row[0])].add((str(row[1]), str(row[2]), row[3]), row[4:], per_assignment=True)
     return tallies
 
 
@@ -314,19 +332,20 @@ def _ranked(totals: Mapping[str, Counts]) -> tuple[tuple[str, Counts], ...]:
 
 
 def _figures(
-    month: str, scope: Scope, groups: Mapping[_Key, Counts], quantities: Mapping[tuple[str, str], int],
+    month: str, scope: Scope, groups: Mapping[_Key, _Vector], quantities: Mapping[tuple[str, str], int],
     timeliness: Timeliness, staff: int, settings: IntakeSettings,
 ) -> Figures:
-    by_department: dict[str, Counts] = defaultdict(Counts)
-    by_kind: dict[str, Counts] = defaultdict(Counts)
-    total = Counts()
-    for (department, kind, _unit), counts in groups.items():
-        by_department[department] += counts
-        by_kind[kind] += counts
-        total += counts
+    by_department: dict[str, _Vector] = {}
+    by_kind: dict[str, _Vector] = {}
+    total = [0.0] * len(_COUNT_FIELDS)
+    for (department, kind, _unit), vector in groups.items():
+        by_department[department] = _plus(by_department.get(department), vector)
+        by_kind[kind] = _plus(by_kind.get(kind), vector)
+        total = _plus(total, vector)
     return Figures(
-        month=month, scope=scope, total=total.rounded(), by_department=_ranked(by_department),
-        by_kind=_ranked(by_kind),
+        month=month, scope=scope, total=_as_counts(total).rounded(),
+        by_department=_ranked({k: _as_counts(v) for k, v in by_department.items()}),
+        by_kind=_ranked({k: _as_counts(v) for k, v in by_kind.items()}),
         quantities=tuple(sorted(((k, u, v) for (k, u), v in quantities.items()), key=lambda r: (r[0], -r[2], r[1]))),
         timeliness=timeliness, staff=staff,
         capacity_hours=round(staff * settings.schedule.staff_hours_per_month, 1),
@@ -351,10 +370,12 @@ async def get_month_figures(
     tasks = await _task_tally(conn, where)
     tallies = await _assignment_tallies(conn, where, settings.schedule)
     timeliness = await _timeliness(conn, where, today=today)
-    groups = dict(tasks.groups)
+    groups = {key: list(vector) for key, vector in tasks.groups.items()}
     for tally in tallies.values():  # the district's assignments and hours, added to its tasks
-        for key, counts in tally.groups.items():
-            groups[key] = groups.get(key, Counts()) + Counts(assignments=counts.assignments, hours=counts.hours)
+        for key, vector in tally.groups.items():
+            mine = groups.setdefault(key, [0.0] * len(_COUNT_FIELDS))
+            mine[_ASSIGNMENTS_AT] += vector[_ASSIGNMENTS_AT]
+            mine[_HOURS_AT] += vector[_HOURS_AT]
     scope = DISTRICT_SCOPE if department is None else Scope(ScopeKind.department, department)
     top = _figures(month, scope, groups, tasks.quantities, sum(timeliness.values(), Timeliness()),
                    0 if department else district_staff, settings)

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from intake.reports.chart import render_chart_png
+from intake.reports.chart import chart_pool, render_charts
 from intake.reports.digest import build_monthly_digests
 from intake.reports.model import DISTRICT, Digest
 from intake.reports.render import render_chat_text, to_json
@@ -104,12 +104,20 @@ async def send_monthly_digests(services: Services, *, now: dt.datetime, only_if_
 
     district, *digests = await run_report(services.reports, services.engine, build)
     out_dir = settings.base_dir / schedule.digest_dir
+    charts = await _draw_charts([(d, out_dir / f"{month}-{d.scope}.png") for d in [*digests, district] if d.tasks])
     for digest in [*digests, district]:
-        chart: Path | None = None
-        if digest.tasks:
-            chart = await asyncio.to_thread(render_chart_png, digest, out_dir / f"{month}-{digest.scope}.png")
         link = digest_link(services.public_url, month=month, scope=digest.scope)
         text = render_chat_text(digest, limit_bytes=schedule.digest_chat_bytes, link=link)
         await services.writer.submit(functools.partial(
-            _queue_digest, services=services, digest=digest, chart=chart, link=link, text=text, now=now))
+            _queue_digest, services=services, digest=digest, chart=charts.get(digest.scope), link=link, text=text,
+            now=now))
     return len(digests) + 1
+
+
+async def _draw_charts(jobs: list[tuple[Digest, Path]]) -> dict[str, Path]:
+    """The month's charts, drawn in a worker process (never in this process, whose loop answers WeChat)."""
+    if not jobs:
+        return {}
+    with chart_pool() as pool:
+        paths = await asyncio.get_running_loop().run_in_executor(pool, render_charts, jobs)
+    return {digest.scope: path for (digest, _), path in zip(jobs, paths, strict=True)}
