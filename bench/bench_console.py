@@ -33,8 +33,8 @@ sys.path.insert(0, str(ROOT))
 import aiohttp  # noqa: E402
 
 from bench.bench_digest import _settings, seed  # noqa: E402
-from intake.jobs import make_scheduler_lock  # noqa: E402
 from intake.reports.rollups import KEEP_MONTHS, refresh_rollups  # noqa: E402
+from intake.scheduler import make_scheduler_lock  # noqa: E402
 from tests.console_support import PASSWORD, add_user, csrf_of  # noqa: E402
 from tests.fake_wechat_api import running_services  # noqa: E402
 from tests.peer import WeChatPeer, text_xml  # noqa: E402

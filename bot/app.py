@@ -88,7 +88,7 @@ async def _services_ctx(app: web.Application) -> AsyncIterator[None]:
 
 
 async def _background_ctx(app: web.Application) -> AsyncIterator[None]:
-    from intake.jobs import run_background
+    from intake.scheduler import run_background
 
     async with run_background(app[SERVICES]):
         yield

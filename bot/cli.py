@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from bot.settings import ConfigError, Settings, load_settings
+from intake.store.values import ConsoleRole, Role
 
 if TYPE_CHECKING:
     from intake.reports.model import Digest
@@ -148,10 +149,10 @@ async def _build_digest(settings: Settings, month: str, community: str | None) -
 
 def cmd_digest(args: argparse.Namespace) -> int:
     """``jianfu digest``: print or write one month's digest; errors are one line and an exit code."""
+    from intake.calendar import month_bounds
     from intake.errors import NotFound
     from intake.reports.chart import render_chart_png
     from intake.reports.render import render_markdown, to_json, write_xlsx
-    from intake.scheduler import month_bounds
 
     try:
         month_bounds(args.month, ZoneInfo("UTC"))
@@ -205,7 +206,7 @@ def build_parser() -> argparse.ArgumentParser:
     upgrade.set_defaults(func=cmd_db_upgrade)
 
     invite = sub.add_parser("invite", parents=[common], help="生成一次性绑定邀请码")
-    invite.add_argument("--role", choices=["clerk", "head", "admin"], required=True)
+    invite.add_argument("--role", choices=[r.value for r in Role], required=True)
     invite.add_argument("--department")
     invite.add_argument("--community")
     invite.add_argument("--days", type=int, default=7)
@@ -215,7 +216,7 @@ def build_parser() -> argparse.ArgumentParser:
     admin_sub = admin.add_subparsers(dest="admin_command", required=True)
     create = admin_sub.add_parser("create", parents=[common], help="创建后台用户(密码从终端或标准输入读取)")
     create.add_argument("username")
-    create.add_argument("--role", choices=["admin", "viewer"], default="admin")
+    create.add_argument("--role", choices=[r.value for r in ConsoleRole], default=ConsoleRole.admin.value)
     create.set_defaults(func=cmd_admin_create)
 
     export = sub.add_parser("export", parents=[common], help="导出")

@@ -11,7 +11,6 @@ from __future__ import annotations
 import datetime as dt
 import secrets
 from dataclasses import dataclass
-from enum import StrEnum
 from typing import Any
 
 import sqlalchemy as sa
@@ -22,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from intake.audit import add_audit
 from intake.errors import Forbidden, InvalidRequest
 from intake.store.models import ADMIN_USERS
+from intake.store.values import ConsoleRole
 
 __all__ = [
     "ConsoleRole",
@@ -50,11 +50,6 @@ FIRST_ADMIN = "admin"
 _hasher = PasswordHasher()
 # checked against when the username does not exist, so both paths cost the same time
 _DUMMY_HASH = _hasher.hash("jianfu-no-such-user")
-
-
-class ConsoleRole(StrEnum):
-    admin = "admin"  # reads and writes
-    viewer = "viewer"  # reads only
 
 
 @dataclass(frozen=True)
@@ -123,7 +118,7 @@ async def list_admin_users(conn: AsyncConnection) -> list[AdminView]:
 
 
 async def add_admin_user(
-    conn: AsyncConnection, *, username: str, password: str = "", role: str = "admin", now: dt.datetime | None = None,
+    conn: AsyncConnection, *, username: str, password: str = "", role: str = ConsoleRole.admin, now: dt.datetime | None = None,
     password_hash: str | None = None, actor: str = "system",
 ) -> int:
     """Create a console user; raises InvalidRequest for a taken name, a bad role or a short password.

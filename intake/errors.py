@@ -6,11 +6,12 @@ IntakeError
 ├── NotFound             a code or name that does not exist (the message names it)
 ├── Forbidden            the account may not do this (another community's target, another clerk's task)
 └── InvalidRequest       a well-formed request that cannot be carried out (used invite, closed task)
+    └── BadFilter        a month, date or filter value that cannot be read (also a ValueError)
 """
 
 from __future__ import annotations
 
-__all__ = ["IntakeError", "StorageUnavailable", "NotFound", "Forbidden", "InvalidRequest"]
+__all__ = ["IntakeError", "StorageUnavailable", "NotFound", "Forbidden", "InvalidRequest", "BadFilter"]
 
 
 class IntakeError(Exception):
@@ -31,3 +32,7 @@ class Forbidden(IntakeError):
 
 class InvalidRequest(IntakeError):
     """The request is understood but cannot be carried out in the object's current state."""
+
+
+class BadFilter(InvalidRequest, ValueError):
+    """A month, date or filter value that cannot be read; the message says which and how to write it."""

@@ -28,7 +28,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from intake.store.models import ACCOUNTS, COMMUNITIES, OUTBOX, OutboxStatus
+from intake.store.models import ACCOUNTS, COMMUNITIES, OUTBOX, OutboxStatus, Role
 
 __all__ = [
     "ClaimedMessage",
@@ -314,7 +314,7 @@ async def list_community_recipients(
     heads = (
         await conn.execute(
             sa.select(ACCOUNTS.c.id, ACCOUNTS.c.channel, ACCOUNTS.c.external_id)
-            .where(ACCOUNTS.c.community_id == community_id, ACCOUNTS.c.role == "head", ACCOUNTS.c.active.is_(True))
+            .where(ACCOUNTS.c.community_id == community_id, ACCOUNTS.c.role == Role.head, ACCOUNTS.c.active.is_(True))
             .order_by(ACCOUNTS.c.id)
         )
     ).all()
@@ -336,7 +336,7 @@ async def list_admin_recipients(conn: AsyncConnection, *, configured: str) -> li
     admins = (
         await conn.execute(
             sa.select(ACCOUNTS.c.id, ACCOUNTS.c.channel, ACCOUNTS.c.external_id)
-            .where(ACCOUNTS.c.role == "admin", ACCOUNTS.c.active.is_(True))
+            .where(ACCOUNTS.c.role == Role.admin, ACCOUNTS.c.active.is_(True))
             .order_by(ACCOUNTS.c.id)
         )
     ).all()

@@ -1,8 +1,9 @@
 """When to remind: pure functions of the due date, the message time and the schedule settings.
 
 Everything that decides *what is due* lives here as a pure function of ``now``
-(tested over tables of cases); the only database function is
-:func:`roll_recurring`, which moves a recurring target to its next occurrence.
+(tested over tables of cases); the only database functions store planned rows. Cancelling
+and re-planning a task's reminders, and rolling a recurring target, are state changes of the
+task and live in :mod:`intake.tasks`.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import calendar
 import datetime as dt
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
@@ -18,8 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from intake.settings import IntakeSettings, ScheduleSettings
-from intake.store.models import REMINDERS, TASKS, TargetStatus
-from intake.store.models import TASK_TARGETS as TARGETS
+from intake.store.models import REMINDERS
 from intake.store.sqlite_fast import Prepared
 
 __all__ = [
@@ -33,8 +33,9 @@ __all__ = [
     "next_occurrence",
     "is_roll_due",
     "coalesce_due",
-    "roll_recurring",
     "add_reminders",
+    "planned_reminder_rows",
+    "insert_reminder_rows",
     "RECURRENCES",
 ]
 
@@ -194,57 +195,29 @@ def coalesce_due(reminders: Iterable[DueReminder], *, now: dt.datetime) -> tuple
 _INSERT_REMINDERS = Prepared(sa.insert(REMINDERS))
 
 
-async def add_reminders(
-    conn: AsyncConnection, *, targets: Iterable[tuple[int, dt.date, str]], now: dt.datetime, settings: IntakeSettings
-) -> int:
-    """Plan and store the reminders of targets given as (target id, due date, jitter seed); one statement."""
-    values = [
+def planned_reminder_rows(
+    targets: Iterable[tuple[int, dt.date, str]], *, now: dt.datetime, settings: IntakeSettings
+) -> list[dict[str, object]]:
+    """The reminder rows of targets given as (target id, due date, jitter seed), planned at `now`."""
+    return [
         {"target_id": target_id, "kind": planned.kind, "fire_at": planned.fire_at, "cancelled": False}
         for target_id, due, seed in targets
         for planned in plan_reminders(due=due, received_at=now, schedule=settings.schedule, tz=settings.tz, seed=seed)
     ]
-    await _INSERT_REMINDERS.many(conn, values)
-    return len(values)
 
 
-async def roll_recurring(
-    conn: AsyncConnection, *, target_id: int, now: dt.datetime, settings: IntakeSettings, completed: bool = True
-) -> bool:
-    """Move an open target of a recurring task to its next occurrence; False when it does not recur.
+async def insert_reminder_rows(conn: AsyncConnection, rows: Sequence[Mapping[str, object]]) -> None:
+    """Store planned reminder rows in one statement."""
+    await _INSERT_REMINDERS.many(conn, rows)
 
-    The target's unsent reminders are cancelled, ``done_at`` records the completion when
-    ``completed`` (``完成 R-…``; the sweep rolls missed occurrences with ``completed=False``), its
-    ``due_date`` becomes the next occurrence after today and after the current one, and new
-    reminders are planned for it. Runs inside the caller's transaction.
-    """
-    row = (
-        await conn.execute(
-            sa.select(
-                TARGETS.c.id, TARGETS.c.status, TARGETS.c.due_date, TASKS.c.code, TASKS.c.deadline, TASKS.c.recurrence
-            )
-            .join(TASKS, TASKS.c.id == TARGETS.c.task_id)
-            .where(TARGETS.c.id == target_id)
-        )
-    ).first()
-    if row is None or not row.recurrence or row.recurrence not in RECURRENCES:
-        return False
-    if row.status != TargetStatus.open.value or row.due_date is None:
-        return False
-    anchor: dt.date = row.deadline or row.due_date
-    today = now.astimezone(settings.tz).date()
-    next_due = next_occurrence(anchor=anchor, recurrence=row.recurrence, after=max(today, row.due_date))
-    values: dict[str, object] = {"due_date": next_due}
-    if completed:
-        values["done_at"] = now
-    await conn.execute(sa.update(TARGETS).where(TARGETS.c.id == target_id).values(**values))
-    await conn.execute(
-        sa.update(REMINDERS)
-        .where(REMINDERS.c.target_id == target_id, REMINDERS.c.sent_at.is_(None))
-        .values(cancelled=True)
-    )
-    await add_reminders(conn, targets=[(target_id, next_due, f"{row.code}:{target_id}:{next_due}")], now=now,
-                        settings=settings)
-    return True
+
+async def add_reminders(
+    conn: AsyncConnection, *, targets: Iterable[tuple[int, dt.date, str]], now: dt.datetime, settings: IntakeSettings
+) -> int:
+    """Plan and store the reminders of targets given as (target id, due date, jitter seed); one statement."""
+    rows = planned_reminder_rows(targets, now=now, settings=settings)
+    await insert_reminder_rows(conn, rows)
+    return len(rows)
 
 
 def sorted_kinds(kinds: Sequence[str]) -> list[str]:

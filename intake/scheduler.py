@@ -1,27 +1,60 @@
-"""APScheduler wrapped once: stable job ids, the configured time zone, jobs that log their own errors.
+"""APScheduler wrapped once (stable job ids, the configured time zone, jobs that log their own errors),
+and the lock that decides which process runs it.
 
 The scheduler only ticks; what is due is decided by pure functions in
-``intake.reminders`` and the rows in the database.
+``intake.reminders`` and ``intake.calendar`` and the rows in the database.
+
+Only the lock holder schedules: PostgreSQL ``pg_try_advisory_lock`` on a connection held for
+the process life, SQLite a ``filelock`` next to the database file.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import datetime as dt
 import logging
-from collections.abc import Awaitable, Callable
-from typing import Any
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
 from zoneinfo import ZoneInfo
 
+import filelock
+import sqlalchemy as sa
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-__all__ = ["JobQueue", "digest_month_due", "previous_month", "month_bounds"]
+from intake.jobs import SweepReport, run_sweep
+from intake.senders import Sender
+from intake.settings import IntakeSettings
+
+if TYPE_CHECKING:
+    from intake.context import Services
+
+__all__ = [
+    "JobQueue",
+    "BackgroundHandle",
+    "run_background",
+    "SWEEP_JOB_ID",
+    "DIGEST_JOB_ID",
+    "SchedulerLock",
+    "FileSchedulerLock",
+    "AdvisorySchedulerLock",
+    "NullSchedulerLock",
+    "make_scheduler_lock",
+    "ADVISORY_LOCK_KEY",
+]
 
 log = logging.getLogger(__name__)
 
 Job = Callable[[], Awaitable[Any]]
+ADVISORY_LOCK_KEY = 0x4A49414E4655  # "JIANFU"
+SWEEP_JOB_ID = "jianfu.sweep"
+DIGEST_JOB_ID = "jianfu.monthly_digest"
 
 
 def _guarded(job_id: str, job: Job) -> Callable[[], Awaitable[None]]:
@@ -95,29 +128,216 @@ class JobQueue:
             self._scheduler.shutdown(wait=False)
 
 
-# --- pure calendar helpers (what is due is decided here, never by the scheduler) ---------------------
+# --- the scheduler lock --------------------------------------------------------------------------
 
 
-def previous_month(month: str) -> str:
-    """"2026-01" → "2025-12"."""
-    year, mon = (int(p) for p in month.split("-"))
-    year, mon = (year - 1, 12) if mon == 1 else (year, mon - 1)
-    return f"{year:04d}-{mon:02d}"
+class SchedulerLock(Protocol):
+    async def acquire(self) -> bool: ...
+    async def is_held(self) -> bool: ...
+    async def release(self) -> None: ...
 
 
-def month_bounds(month: str, tz: ZoneInfo) -> tuple[dt.datetime, dt.datetime]:
-    """The local month as [start, end) aware datetimes, for filtering timestamps."""
-    year, mon = (int(p) for p in month.split("-"))
-    if not (1 <= mon <= 12 and 1970 <= year <= 9999):
-        raise ValueError(f"month {month!r} is not YYYY-MM")
-    start = dt.datetime(year, mon, 1, tzinfo=tz)
-    end = dt.datetime(year + (mon == 12), 1 if mon == 12 else mon + 1, 1, tzinfo=tz)
-    return start, end
+class NullSchedulerLock:
+    """In-memory SQLite: the database dies with the process, so there is nobody to share it with."""
 
+    async def acquire(self) -> bool:
+        return True
 
-def digest_month_due(*, now: dt.datetime, day: int, hour: int, tz: ZoneInfo) -> str | None:
-    """The month whose digest is due at `now`: the previous month once this month's digest time has come."""
-    local = now.astimezone(tz)
-    if (local.day, local.hour) < (day, hour):
+    async def is_held(self) -> bool:
+        return True
+
+    async def release(self) -> None:
         return None
-    return previous_month(f"{local.year:04d}-{local.month:02d}")
+
+
+class FileSchedulerLock:
+    """SQLite: an OS file lock next to the database file (``jianfu.db.scheduler.lock``)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._lock = filelock.FileLock(str(path), timeout=0, thread_local=False)
+
+    async def acquire(self) -> bool:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._lock.acquire(timeout=0)
+        except filelock.Timeout:
+            return False
+        return True
+
+    async def is_held(self) -> bool:
+        return bool(self._lock.is_locked)
+
+    async def release(self) -> None:
+        if self._lock.is_locked:
+            self._lock.release(force=True)
+
+
+class AdvisorySchedulerLock:
+    """PostgreSQL: a session advisory lock on a dedicated connection held for the process life."""
+
+    def __init__(self, engine: AsyncEngine, key: int = ADVISORY_LOCK_KEY) -> None:
+        self._engine = engine
+        self._key = key
+        self._conn: AsyncConnection | None = None
+
+    async def acquire(self) -> bool:
+        conn = await self._engine.connect()
+        try:
+            got = bool((await conn.execute(sa.text("SELECT pg_try_advisory_lock(:k)"), {"k": self._key})).scalar())
+            await conn.commit()
+        except BaseException:
+            await conn.close()
+            raise
+        if not got:
+            await conn.close()
+            return False
+        self._conn = conn
+        return True
+
+    async def is_held(self) -> bool:
+        """True while the lock's connection (its session, and so the lock) is alive."""
+        if self._conn is None:
+            return False
+        try:
+            await self._conn.execute(sa.text("SELECT 1"))
+            await self._conn.commit()
+        except (sa.exc.SQLAlchemyError, OSError):
+            with contextlib.suppress(sa.exc.SQLAlchemyError, OSError):
+                await self._conn.close()
+            self._conn = None
+            return False
+        return True
+
+    async def release(self) -> None:
+        if self._conn is None:
+            return
+        with contextlib.suppress(sa.exc.SQLAlchemyError, OSError):
+            await self._conn.execute(sa.text("SELECT pg_advisory_unlock(:k)"), {"k": self._key})
+            await self._conn.commit()
+        await self._conn.close()
+        self._conn = None
+
+
+def make_scheduler_lock(settings: IntakeSettings, engine: AsyncEngine) -> SchedulerLock:
+    url = settings.database_url
+    if url.startswith("sqlite"):
+        path = url.split(":///", 1)[1]
+        if not path or path == ":memory:":
+            return NullSchedulerLock()
+        return FileSchedulerLock(Path(path + ".scheduler.lock"))
+    return AdvisorySchedulerLock(engine)
+
+
+# --- who runs the jobs -------------------------------------------------------------------------
+
+
+@dataclass
+class BackgroundHandle:
+    """What the app factory holds while background work runs."""
+
+    is_leader: bool = False
+    jobs: JobQueue | None = None
+    senders: dict[str, Sender] = field(default_factory=dict)
+    last_report: SweepReport | None = None
+    sweeps: int = 0
+    sweep: Callable[[], Awaitable[None]] | None = None  # the sweep job itself (tests call it instead of a tick)
+    _sweep_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    _retry: asyncio.Task[None] | None = None
+
+
+def _utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class _Leadership:
+    """Holds the scheduler lock (or keeps trying for it) and runs the jobs while it is held."""
+
+    def __init__(self, services: Services, lock: SchedulerLock, handle: BackgroundHandle) -> None:
+        self.services, self.lock, self.handle = services, lock, handle
+        self.settings = services.settings
+
+    async def still_leader(self) -> bool:
+        """False (and the scheduler stopped, the lock retried) once the lock is gone, e.g. its connection died."""
+        handle = self.handle
+        if not handle.is_leader:
+            return False
+        if await self.lock.is_held():
+            return True
+        log.error("scheduler lock lost (its database connection died?): this process stops its scheduler "
+                  "and tries to take the lock again")
+        jobs, handle.jobs, handle.is_leader = handle.jobs, None, False
+        if jobs is not None:
+            asyncio.get_running_loop().call_soon(jobs.shutdown)  # after this job returns, not from inside it
+        self.retry_later()
+        return False
+
+    async def sweep(self) -> None:
+        async with self.handle._sweep_lock:
+            if not await self.still_leader():
+                return
+            self.handle.last_report = await run_sweep(self.services, now=_utcnow(), senders=self.handle.senders)
+            self.handle.sweeps += 1
+
+    async def digest(self) -> None:
+        from intake.reports.monthly import send_monthly_digests
+
+        async with self.handle._sweep_lock:
+            if await self.still_leader():
+                await send_monthly_digests(self.services, now=_utcnow(), only_if_due=True)
+
+    def start(self) -> None:
+        schedule = self.settings.schedule
+        jobs = JobQueue(self.settings.tz)
+        jobs.run_repeating(SWEEP_JOB_ID, self.sweep, seconds=schedule.sweep_seconds, first_in=0.5)
+        jobs.run_monthly(DIGEST_JOB_ID, self.digest, day=schedule.digest_day, hour=schedule.digest_hour)
+        jobs.start()
+        self.handle.jobs, self.handle.is_leader = jobs, True
+        log.info("scheduler started: sweep every %ss, digests on day %d at %02d:07",
+                 schedule.sweep_seconds, schedule.digest_day, schedule.digest_hour)
+
+    async def keep_trying(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.schedule.lock_retry_seconds)
+            try:
+                if await self.lock.acquire():
+                    self.start()
+                    return
+            except (sa.exc.SQLAlchemyError, OSError) as exc:
+                log.warning("scheduler lock attempt failed: %s", exc)
+
+    def retry_later(self) -> None:
+        self.handle._retry = asyncio.create_task(self.keep_trying(), name="jianfu-scheduler-lock")
+
+    async def stop(self) -> None:
+        handle = self.handle
+        if handle._retry is not None:
+            handle._retry.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await handle._retry
+        # let a sweep that is under way finish its writes before the scheduler (which would cancel it)
+        # and the writer stop; holding the lock keeps a new sweep from starting meanwhile
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(15):
+                await handle._sweep_lock.acquire()
+        if handle.jobs is not None:
+            handle.jobs.shutdown()
+        handle.is_leader = False
+        await self.lock.release()
+
+
+@contextlib.asynccontextmanager
+async def run_background(services: Services) -> AsyncIterator[BackgroundHandle]:
+    """Take the scheduler lock (or keep trying), run the sweep and the digest cron while it is held."""
+    handle = BackgroundHandle(senders=dict(services.senders))
+    leadership = _Leadership(services, make_scheduler_lock(services.settings, services.engine), handle)
+    handle.sweep = leadership.sweep
+    if await leadership.lock.acquire():
+        leadership.start()
+    else:
+        log.info("another process holds the scheduler lock; this one only serves requests")
+        leadership.retry_later()
+    try:
+        yield handle
+    finally:
+        await leadership.stop()

@@ -1,26 +1,61 @@
-"""Chinese texts of reminders, digests and notices (the only place they live)."""
+"""Chinese texts of intake: reminders, digests, notices to clerks and heads, and the errors of task changes.
+
+The Chinese names of stored values (kinds, listings, statuses…) are in :mod:`intake.labels`.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 
-from intake.labels import KIND_ZH, NATURE_ZH
+from intake.labels import KIND_ZH
 
 __all__ = [
-    "KIND_ZH",
-    "NATURE_ZH",
-    "LISTING_ZH",
-    "STATUS_ZH",
     "WEEKDAY_ZH",
     "reminder_subject",
     "reminder_text",
     "summarise",
     "DIGEST_TITLE",
+    "TASK_NOT_FOUND",
+    "NOTHING_CHANGED",
+    "NOT_CORRECTABLE",
+    "NOT_PENDING",
+    "ADMIT_CLERK",
+    "ADMIT_HEAD",
+    "REFUSE_CLERK",
+    "CORRECT_CLERK",
+    "NOT_YOUR_TASK",
+    "NOT_WITHDRAWABLE",
+    "NO_COMMUNITY_TO_COMPLETE",
+    "NOT_YOUR_COMMUNITY",
+    "NOTHING_TO_COMPLETE",
+    "NO_COMMUNITY_TO_RATE",
+    "SCORE_OUT_OF_RANGE",
+    "NO_FUNDING_WORDS",
 ]
 
-# the digest's short labels for listings and statuses; kinds and natures are the shared names
-LISTING_ZH = {"duty": "依法履职", "assist": "协助政府", "negative": "负面清单(已拒收)", "unlisted": "清单外(待审核)"}
-STATUS_ZH = {"accepted": "进行中", "refused": "已拒收", "pending_review": "待审核", "withdrawn": "已撤回", "done": "已完成"}
+# --- errors of task changes: what was wrong, and what to do -------------------------------------
+TASK_NOT_FOUND = "没有找到任务 {code}:请检查任务编号(格式 R-YYYYMMDD-NNNN),或回到受理台账搜索。"
+NOTHING_CHANGED = "没有字段被修改:请改动至少一项后再保存。"
+NOT_CORRECTABLE = "这些字段不能更正:{fields}"
+NOT_PENDING = "{code} 当前状态为“{status}”,只有“待准入审核”的任务可以准入或拒绝。"
+NOT_YOUR_TASK = "{code} 不是您发出的任务,只能撤回自己发出的任务。"
+NOT_WITHDRAWABLE = "{code} 当前状态为“{status}”,只有进行中或待审核的任务可以撤回。"
+NO_COMMUNITY_TO_COMPLETE = "您的账号未绑定社区,无法标记完成。"
+NOT_YOUR_COMMUNITY = "{code} 没有派给{community},不能由本社区标记完成。"
+NOTHING_TO_COMPLETE = "{code} 在本社区的状态为“{status}”,无需再标记完成。"
+NO_COMMUNITY_TO_RATE = "只有绑定社区的账号可以评价部门。"
+SCORE_OUT_OF_RANGE = "评分 {score} 不在 1-5 之间,请回复如“评价 民政局 4 材料要求清楚”。"
+
+# words in an admission's funding line that say there is no funding (费未随事转)
+NO_FUNDING_WORDS = ("无", "没有", "暂无")
+
+# --- notices to clerks and heads (through the outbox) -------------------------------------------
+ADMIT_CLERK = ("【准入通知】您发出的任务 {code} 经区减负办审核,已准入为协助事项 {item}“{name}”,"
+               "已派发至 {targets}。依据:{basis};经费:{funding};期限:{duration}。")
+ADMIT_HEAD = "【新任务】{code} {department}{kind},截止 {deadline}。经准入审核派发(协助事项 {item})。回复“任务”查看。"
+REFUSE_CLERK = "【准入审核】您发出的任务 {code} 未获准入,不予派发。理由:{reason}。如有法定依据和经费保障,可补充后重新发送。"
+CORRECT_CLERK = "【更正通知】任务 {code} 经区减负办更正:{changes}。"
+
 WEEKDAY_ZH = "一二三四五六日"
 DIGEST_TITLE = "{scope}{month}减负月报"
 

@@ -28,6 +28,8 @@ from intake.accounts import (
     touch_account,
 )
 from intake.errors import Forbidden, IntakeError, InvalidRequest, NotFound
+from intake.ratings import rate_department
+from intake.store.models import Role
 from intake.store.recent import IntakeMemory
 from intake.tasks import (
     complete_target,
@@ -35,7 +37,6 @@ from intake.tasks import (
     get_task,
     list_clerk_tasks,
     list_community_targets,
-    rate_department,
     set_task_deadline,
     withdraw_task,
 )
@@ -172,7 +173,7 @@ async def handle_rate(ctx: DialogueContext, conn: AsyncConnection, account: Acco
 
 async def handle_wrong_role(ctx: DialogueContext, conn: AsyncConnection, account: AccountView, msg: Incoming, m: re.Match[str]) -> str:
     verb = m.group(0).split(" ")[0]
-    if account.role == "head":
+    if account.role == Role.head:
         return texts.CLERK_ONLY.format(role="社区负责人")
     return texts.HEAD_ONLY.format(verb=verb)
 
@@ -183,12 +184,12 @@ _CODE = r"(?:\s*(R-\S*)|\s+([A-Za-z0-9-]{1,24}))?"
 ROUTES: tuple[Route, ...] = (
     Route(re.compile(r"^绑定\s*([A-Za-z0-9]{4,32})$"), None, handle_bind),
     Route(re.compile(r"^(?:帮助|help|\?|？)$", re.IGNORECASE), None, handle_help),
-    Route(re.compile(rf"^查询{_CODE}$", re.IGNORECASE), frozenset({"clerk", "admin"}), handle_query),
-    Route(re.compile(rf"^撤回{_CODE}$", re.IGNORECASE), frozenset({"clerk", "admin"}), handle_withdraw),
-    Route(re.compile(r"^我的任务$"), frozenset({"clerk", "admin"}), handle_my_tasks),
-    Route(re.compile(r"^任务$"), frozenset({"head"}), handle_community_tasks),
-    Route(re.compile(rf"^完成{_CODE}$", re.IGNORECASE), frozenset({"head"}), handle_complete),
-    Route(re.compile(r"^评价(?:\s+(\S+?))?(?:\s*([1-5])(?!\d))?(?:\s+(.*))?$"), frozenset({"head"}), handle_rate),
+    Route(re.compile(rf"^查询{_CODE}$", re.IGNORECASE), frozenset({Role.clerk, Role.admin}), handle_query),
+    Route(re.compile(rf"^撤回{_CODE}$", re.IGNORECASE), frozenset({Role.clerk, Role.admin}), handle_withdraw),
+    Route(re.compile(r"^我的任务$"), frozenset({Role.clerk, Role.admin}), handle_my_tasks),
+    Route(re.compile(r"^任务$"), frozenset({Role.head}), handle_community_tasks),
+    Route(re.compile(rf"^完成{_CODE}$", re.IGNORECASE), frozenset({Role.head}), handle_complete),
+    Route(re.compile(r"^评价(?:\s+(\S+?))?(?:\s*([1-5])(?!\d))?(?:\s+(.*))?$"), frozenset({Role.head}), handle_rate),
     # a known command sent by the wrong role gets an explanation, not intake
     Route(
         re.compile(rf"^(?:(?:查询|撤回|完成){_CODE}|我的任务|任务|评价(?:\s+\S+){{0,3}})$", re.IGNORECASE),
@@ -256,7 +257,7 @@ async def _dispatch(
         return texts.INACTIVE
     if not account.is_bound:
         return texts.HELP_UNBOUND
-    if account.role == "head":
+    if account.role == Role.head:
         return texts.build_help(account, ctx.settings.server.public_url)
     if classification is None:
         classification = classify(msg.text, now=msg.received_at, sender_department=account.department, rules=ctx.rules)

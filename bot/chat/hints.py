@@ -10,6 +10,7 @@ import time
 from dataclasses import dataclass, field
 
 from intake.accounts import AccountView
+from intake.store.models import Role
 
 __all__ = ["SenderHint", "SenderHints"]
 
@@ -23,7 +24,7 @@ class SenderHint:
     @property
     def reads_notices(self) -> bool:
         """Whether this sender's free text is a task notice (a bound clerk or admin)."""
-        return self.bound and self.role in ("clerk", "admin")
+        return self.bound and self.role in (Role.clerk, Role.admin)
 
 
 @dataclass

@@ -5,7 +5,8 @@ from __future__ import annotations
 import datetime as dt
 
 from intake.accounts import AccountView, BindResult
-from intake.labels import KIND_ZH, LISTING_ZH, NATURE_ZH, STATUS_ZH, TARGET_STATUS_ZH
+from intake.labels import KIND_ZH, LISTING_ZH, NATURE_ZH, ROLE_ZH, STATUS_ZH, TARGET_STATUS_ZH
+from intake.store.models import Role, TargetStatus
 from intake.tasks import CommunityTask, NewTask, TaskView
 
 WEEKDAYS = "一二三四五六日"
@@ -71,17 +72,17 @@ def format_listing(task: TaskView, item_text: str | None) -> str:
 
 
 def build_bound(result: BindResult, url: str) -> str:
-    role = {"clerk": "部门联络员", "head": "社区负责人", "admin": "管理员"}.get(result.role, result.role)
+    role = ROLE_ZH.get(result.role, result.role)
     first = f"绑定成功:{result.target} {role}。" if not result.rebound else f"已改为绑定:{result.target} {role}。"
     return first + "\n" + build_help_role(result.role, result.target, url)
 
 
 def build_help_role(role: str | None, target: str | None, url: str) -> str:
-    if role == "clerk":
+    if role == Role.clerk:
         return HELP_CLERK.format(target=target or "")
-    if role == "head":
+    if role == Role.head:
         return HELP_HEAD.format(target=target or "")
-    if role == "admin":
+    if role == Role.admin:
         return HELP_ADMIN.format(target=target or "", url=url)
     return HELP_UNBOUND
 
@@ -157,7 +158,7 @@ def build_task_status(task: TaskView) -> str:
         f"清单:{LISTING_ZH.get(task.listing, task.listing)} {task.item or ''}".rstrip(),
     ]
     if task.targets:
-        done = sum(1 for t in task.targets if t.status == "done")
+        done = sum(1 for t in task.targets if t.status == TargetStatus.done)
         lines.append(f"进度:{done}/{len(task.targets)} 个社区已完成")
         for target in task.targets:
             lines.append(f"· {target.community}:{TARGET_STATUS_ZH.get(target.status, target.status)}")
@@ -169,7 +170,7 @@ def build_clerk_tasks(tasks: list[TaskView]) -> str:
         return "您目前没有进行中的任务。"
     lines = [f"您发出的进行中任务({len(tasks)}):"]
     for task in tasks:
-        done = sum(1 for t in task.targets if t.status == "done")
+        done = sum(1 for t in task.targets if t.status == TargetStatus.done)
         lines.append(
             f"· {task.code} {KIND_ZH.get(task.kind, task.kind)} 截止{format_deadline(task.deadline)} "
             f"{STATUS_ZH.get(task.status, task.status)} {done}/{len(task.targets)}"

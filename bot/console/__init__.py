@@ -17,8 +17,8 @@ HERE = Path(__file__).resolve().parent
 
 def create_console_app() -> web.Application:
     from bot.console.core import CODECS, LIMITER, LoginLimiter, session_middleware, setup_templates
-    from bot.console.digest_pages import BUILT, BuiltDigests
-    from bot.console.handlers import setup_routes
+    from bot.console.views import setup_routes
+    from bot.console.views.digests import BUILT, BuiltDigests
 
     app = web.Application(middlewares=[session_middleware])
     app[LIMITER] = LoginLimiter()

@@ -29,6 +29,8 @@ from intake.store.models import (
     REMINDERS,
     RULE_VERSIONS,
     TASKS,
+    Role,
+    TargetStatus,
     TaskStatus,
 )
 from intake.store.models import AUDIT_LOG as AUDIT
@@ -48,8 +50,6 @@ __all__ = [
     "get_digest",
     "Dashboard",
     "build_dashboard",
-    "month_key",
-    "shift_month",
 ]
 
 PAGE_SIZE = 30
@@ -95,7 +95,7 @@ async def _progress(conn: AsyncConnection, task_ids: list[int]) -> dict[int, tup
     """(communities, done) of the page's tasks only (never a GROUP BY over every assignment)."""
     if not task_ids:
         return {}
-    done = sa.func.sum(sa.case((TARGETS.c.status == "done", 1), else_=0))
+    done = sa.func.sum(sa.case((TARGETS.c.status == TargetStatus.done, 1), else_=0))
     rows = await conn.execute(
         sa.select(TARGETS.c.task_id, sa.func.count(TARGETS.c.id), done)
         .where(TARGETS.c.task_id.in_(task_ids)).group_by(TARGETS.c.task_id))
@@ -171,7 +171,7 @@ async def list_departments(conn: AsyncConnection) -> list[dict[str, Any]]:
     )
     clerks = (
         sa.select(ACCOUNTS.c.department_id, sa.func.count(ACCOUNTS.c.id).label("clerks"))
-        .where(ACCOUNTS.c.role == "clerk", ACCOUNTS.c.active.is_(True)).group_by(ACCOUNTS.c.department_id).subquery()
+        .where(ACCOUNTS.c.role == Role.clerk, ACCOUNTS.c.active.is_(True)).group_by(ACCOUNTS.c.department_id).subquery()
     )
     rows = await conn.execute(
         sa.select(DEPARTMENTS.c.id, DEPARTMENTS.c.name, DEPARTMENTS.c.active, counts.c.tasks, clerks.c.clerks)
@@ -185,11 +185,11 @@ async def list_departments(conn: AsyncConnection) -> list[dict[str, Any]]:
 async def list_communities(conn: AsyncConnection) -> list[dict[str, Any]]:
     open_targets = (
         sa.select(TARGETS.c.community_id, sa.func.count(TARGETS.c.id).label("open"))
-        .where(TARGETS.c.status == "open").group_by(TARGETS.c.community_id).subquery()
+        .where(TARGETS.c.status == TargetStatus.open).group_by(TARGETS.c.community_id).subquery()
     )
     heads = (
         sa.select(ACCOUNTS.c.community_id, sa.func.count(ACCOUNTS.c.id).label("heads"))
-        .where(ACCOUNTS.c.role == "head", ACCOUNTS.c.active.is_(True)).group_by(ACCOUNTS.c.community_id).subquery()
+        .where(ACCOUNTS.c.role == Role.head, ACCOUNTS.c.active.is_(True)).group_by(ACCOUNTS.c.community_id).subquery()
     )
     rows = await conn.execute(
         sa.select(COMMUNITIES.c.id, COMMUNITIES.c.name, COMMUNITIES.c.staff, COMMUNITIES.c.active, COMMUNITIES.c.robot_webhook,
@@ -250,16 +250,6 @@ async def get_digest(conn: AsyncConnection, *, digest_id: int) -> dict[str, Any]
 
 # --- dashboard -----------------------------------------------------------------------------------
 
-def month_key(value: dt.datetime | dt.date, tz: ZoneInfo | None = None) -> str:
-    if isinstance(value, dt.datetime) and tz is not None:
-        value = value.astimezone(tz)
-    return f"{value.year:04d}-{value.month:02d}"
-
-
-def shift_month(month: str, delta: int) -> str:
-    y, m = (int(x) for x in month.split("-"))
-    index = y * 12 + (m - 1) + delta
-    return f"{index // 12:04d}-{index % 12 + 1:02d}"
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from aiohttp import web
@@ -11,14 +11,18 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.console import texts
 from bot.console.core import actor_of, fail, now_utc, redirect, services_of, user_of
+from intake import tasks
 from intake.accounts import add_invite
 from intake.console_users import ConsoleRole
-from intake.errors import IntakeError, InvalidRequest
+from intake.errors import IntakeError, InvalidRequest, NotFound
+from intake.rules_store import get_latest_overrides
 from intake.store.models import COMMUNITIES, DEPARTMENTS, Role
 
-__all__ = ["directory_names", "create_invite", "require_admin", "int_param", "submit_or_back"]
+__all__ = ["XLSX", "directory_names", "create_invite", "require_admin", "int_param", "submit_or_back", "refresh_rules",
+           "rules_doc", "task_text"]
 
 T = TypeVar("T")
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 def int_param(request: web.Request, name: str = "id", *, message: str = "编号应当是数字。") -> int:
@@ -67,3 +71,27 @@ def require_admin(request: web.Request) -> None:
     """Pages only administrators may even read (console users)."""
     if user_of(request).role != ConsoleRole.admin.value:
         fail(request, 403, texts.ADMIN_ONLY)
+
+
+async def refresh_rules(request: web.Request) -> None:
+    services = services_of(request)
+    async with services.engine.connect() as conn:
+        await services.rules.refresh(conn)
+
+
+async def rules_doc(request: web.Request) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(effective rules, current override document)."""
+    services = services_of(request)
+    async with services.engine.connect() as conn:
+        await services.rules.refresh(conn)
+        current = await get_latest_overrides(conn)
+    return services.rules.current.data, current
+
+
+async def task_text(request: web.Request, code: str) -> tasks.TaskText:
+    """The task's text, department and keywords, or the 404 page that says how to find the task."""
+    async with services_of(request).engine.connect() as conn:
+        try:
+            return await tasks.get_task_text(conn, code=code)
+        except NotFound as exc:
+            fail(request, 404, str(exc))

@@ -20,6 +20,8 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from intake.calendar import month_bounds, previous_month
+from intake.labels import KIND_ZH
 from intake.reports.figures import NOT_WORKED, Figures, Scope, ScopeKind, get_figures, get_month_figures
 from intake.reports.model import (
     DISTRICT,
@@ -32,11 +34,9 @@ from intake.reports.model import (
     Trend,
     share,
 )
-from intake.scheduler import month_bounds, previous_month
 from intake.settings import IntakeSettings
 from intake.store.models import COMMUNITIES, DEPARTMENTS, RATINGS, TASKS
 from intake.store.models import TASK_TARGETS as TARGETS
-from intake.texts_notify import KIND_ZH
 
 __all__ = ["DISTRICT", "Digest", "assemble_digest", "build_digest", "build_monthly_digests"]
 

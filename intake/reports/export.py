@@ -44,34 +44,13 @@ __all__ = [
     "run_export",
 ]
 
+from intake.calendar import month_bounds, parse_month  # noqa: E402
+from intake.errors import BadFilter as FilterError  # noqa: E402
 from intake.labels import CERTIFICATE_ZH, KIND_ZH, LISTING_ZH, NATURE_ZH, RECURRENCE_ZH, STATUS_ZH  # noqa: E402
 
 BATCH = 500
 PROGRESS_MIN = 200  # show a progress bar on a terminal from this many tasks on
 
-
-
-class FilterError(ValueError):
-    """A filter value that cannot be read; the message says which and how to write it."""
-
-
-def parse_month(value: str) -> tuple[int, int]:
-    try:
-        year, month = value.strip().split("-")
-        y, m = int(year), int(month)
-        if not (2000 <= y <= 2100 and 1 <= m <= 12 and len(month) == 2):
-            raise ValueError(value)
-    except ValueError as exc:
-        raise FilterError(f"月份“{value}”格式不对,请写成 YYYY-MM,例如 2025-01。") from exc
-    return y, m
-
-
-def month_bounds(value: str, tz: ZoneInfo) -> tuple[dt.datetime, dt.datetime]:
-    """[start, end) of a local calendar month as aware datetimes."""
-    y, m = parse_month(value)
-    start = dt.datetime(y, m, 1, tzinfo=tz)
-    end = dt.datetime(y + (m == 12), m % 12 + 1, 1, tzinfo=tz)
-    return start, end
 
 
 def _parse_date(value: str) -> dt.date:

@@ -37,17 +37,19 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from intake.calendar import month_bounds
 from intake.reports.measures import (
     LISTINGS,
     NO_DEPARTMENT,
     NOT_WORKED,
     conditions,
+    department_name,
     estimate_hours,
     hours_expression,
 )
-from intake.scheduler import month_bounds
+from intake.reports.timeliness import Timeliness, get_timeliness
 from intake.settings import IntakeSettings, ScheduleSettings
-from intake.store.models import COMMUNITIES, TASKS, TaskStatus
+from intake.store.models import COMMUNITIES, TASKS
 from intake.store.models import TASK_TARGETS as TARGETS
 
 __all__ = [
@@ -135,24 +137,6 @@ _COUNT_FIELDS = tuple(f.name for f in dataclasses.fields(Counts))
 
 
 @dataclass(frozen=True)
-class Timeliness:
-    due: int = 0  # assignments due in the month
-    on_time: int = 0
-    late: int = 0
-    overdue: int = 0  # 逾期: still open, due day passed
-    not_yet_due: int = 0  # 未到期: still open, due day today or later
-
-    def __add__(self, other: Timeliness) -> Timeliness:
-        return Timeliness(*(a + b for a, b in zip(dataclasses.astuple(self), dataclasses.astuple(other), strict=True)))
-
-    @property
-    def on_time_rate(self) -> float | None:
-        """On time over the assignments whose due day has passed or that are done (未到期 left out)."""
-        settled = self.due - self.not_yet_due
-        return None if settled == 0 else round(self.on_time / settled, 4)
-
-
-@dataclass(frozen=True)
 class Figures:
     month: str
     scope: Scope
@@ -193,10 +177,6 @@ class Figures:
 # --- the queries -------------------------------------------------------------------------------------
 
 
-def _department() -> sa.ColumnElement[str]:
-    return sa.func.coalesce(TASKS.c.department, NO_DEPARTMENT)
-
-
 def _measures(*, hours: sa.ColumnElement[float] | None) -> list[Any]:
     def sum_if(condition: sa.ColumnElement[bool]) -> Any:
         return sa.func.sum(sa.case((condition, 1), else_=0))
@@ -220,7 +200,7 @@ class _Where:
         if targets and self.community_ids is not None:
             where.append(TARGETS.c.community_id.in_(self.community_ids))
         if self.department is not None:
-            where.append(_department() == self.department)
+            where.append(department_name() == self.department)
         return where
 
 
@@ -267,7 +247,7 @@ class _Tally:
 
 async def _task_tally(conn: AsyncConnection, where: _Where) -> _Tally:
     """Each task once, grouped by department, kind and unit (the district's and a department's counts)."""
-    key = [_department().label("department"), TASKS.c.kind, TASKS.c.quantity_unit]
+    key = [department_name().label("department"), TASKS.c.kind, TASKS.c.quantity_unit]
     query = sa.select(*key, *_measures(hours=None)).where(*where.clauses(targets=False)).group_by(*key)
     tally = _Tally()
     for row in await conn.execute(query):
@@ -279,7 +259,7 @@ async def _assignment_tallies(
     conn: AsyncConnection, where: _Where, schedule: ScheduleSettings
 ) -> dict[int, _Tally]:
     """Assignments grouped by community, department, kind and unit, with their estimated hours."""
-    key = [TARGETS.c.community_id, _department().label("department"), TASKS.c.kind, TASKS.c.quantity_unit]
+    key = [TARGETS.c.community_id, department_name().label("department"), TASKS.c.kind, TASKS.c.quantity_unit]
     query = (
         sa.select(*key, *_measures(hours=hours_expression(schedule)))
         .select_from(_ASSIGNMENTS).where(*where.clauses(targets=True)).group_by(*key)
@@ -288,43 +268,6 @@ async def _assignment_tallies(
     for row in await conn.execute(query):
         tallies[int(row[0])].add((str(row[1]), str(row[2]), row[3]), row[4:], per_assignment=True)
     return tallies
-
-
-async def _timeliness(conn: AsyncConnection, where: _Where, *, today: dt.date) -> dict[int, Timeliness]:
-    """Assignments due in the month, per community: on time, late, overdue, not yet due."""
-    tz = where.start.tzinfo
-    first, last = where.start.date(), (where.end - dt.timedelta(days=1)).date()
-    # done by the end of the due day, local time: the cutoff is the next local midnight
-    cutoff = sa.case({
-        first + dt.timedelta(days=i): sa.literal(
-            dt.datetime.combine(first + dt.timedelta(days=i + 1), dt.time(), tzinfo=tz), TARGETS.c.done_at.type)
-        for i in range((last - first).days + 1)
-    }, value=TARGETS.c.due_date)
-    done = TARGETS.c.status == "done"
-    is_open = TARGETS.c.status == "open"
-    sums = {
-        "on_time": sa.and_(done, TARGETS.c.done_at.is_not(None), TARGETS.c.done_at < cutoff),
-        "done": done,
-        "overdue": sa.and_(is_open, TARGETS.c.due_date < today),
-        "not_yet_due": sa.and_(is_open, TARGETS.c.due_date >= today),
-    }
-    department = [] if where.department is None else [_department() == where.department]
-    communities = [] if where.community_ids is None else [TARGETS.c.community_id.in_(where.community_ids)]
-    query = (
-        sa.select(TARGETS.c.community_id, sa.func.count().label("due"),
-                  *(sa.func.sum(sa.case((c, 1), else_=0)).label(n) for n, c in sums.items()))
-        .select_from(_ASSIGNMENTS)
-        .where(TARGETS.c.due_date >= first, TARGETS.c.due_date <= last, TARGETS.c.status.in_(("open", "done")),
-               TASKS.c.status.in_((TaskStatus.accepted.value, TaskStatus.done.value)), *communities, *department)
-        .group_by(TARGETS.c.community_id)
-    )
-    result: dict[int, Timeliness] = {}
-    for row in await conn.execute(query):
-        on_time, done_n = int(row.on_time or 0), int(row.done or 0)
-        result[int(row.community_id)] = Timeliness(
-            due=int(row.due), on_time=on_time, late=done_n - on_time, overdue=int(row.overdue or 0),
-            not_yet_due=int(row.not_yet_due or 0))
-    return result
 
 
 def _ranked(totals: Mapping[str, Counts]) -> tuple[tuple[str, Counts], ...]:
@@ -369,7 +312,7 @@ async def get_month_figures(
     today = _today(now, settings)
     tasks = await _task_tally(conn, where)
     tallies = await _assignment_tallies(conn, where, settings.schedule)
-    timeliness = await _timeliness(conn, where, today=today)
+    timeliness = await get_timeliness(conn, start=start, end=end, today=today, department=department)
     groups = {key: list(vector) for key, vector in tasks.groups.items()}
     for tally in tallies.values():  # the district's assignments and hours, added to its tasks
         for key, vector in tally.groups.items():
@@ -402,7 +345,8 @@ async def get_figures(
         start, end = month_bounds(month, settings.tz)
         where = _Where(start, end, community_ids=(int(row.id),))
         tally = (await _assignment_tallies(conn, where, settings.schedule)).get(int(row.id), _Tally())
-        timeliness = (await _timeliness(conn, where, today=_today(now, settings))).get(int(row.id), Timeliness())
+        timeliness = (await get_timeliness(conn, start=start, end=end, today=_today(now, settings),
+                                          community_ids=(int(row.id),))).get(int(row.id), Timeliness())
         return _figures(month, scope, tally.groups, tally.quantities, timeliness, int(row.staff), settings)
     staff = int((await conn.execute(
         sa.select(sa.func.coalesce(sa.func.sum(COMMUNITIES.c.staff), 0)).where(COMMUNITIES.c.active.is_(True))

@@ -15,12 +15,17 @@ from intake.settings import ScheduleSettings
 from intake.store.models import TASKS, TaskStatus
 
 __all__ = ["NO_DEPARTMENT", "NOT_WORKED", "LISTINGS", "DEFAULT_HOURS", "conditions", "estimate_hours",
-           "hours_expression"]
+           "hours_expression", "department_name"]
 
 NO_DEPARTMENT = "未注明部门"
 DEFAULT_HOURS = 2.0
 NOT_WORKED = (TaskStatus.refused.value, TaskStatus.withdrawn.value)
 LISTINGS = ("duty", "assist", "negative", "unlisted")
+
+
+def department_name() -> sa.ColumnElement[str]:
+    """A task's department as the figures name it (未注明部门 when the notice named none)."""
+    return sa.func.coalesce(TASKS.c.department, NO_DEPARTMENT)
 
 
 def conditions() -> dict[str, sa.ColumnElement[bool]]:

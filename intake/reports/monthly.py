@@ -11,12 +11,12 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from intake.calendar import digest_month_due
 from intake.reports.chart import chart_pool, render_charts
 from intake.reports.digest import build_monthly_digests
 from intake.reports.model import DISTRICT, Digest
 from intake.reports.render import render_chat_text, to_json
 from intake.reports.runner import run_report
-from intake.scheduler import digest_month_due
 from intake.store.models import COMMUNITIES, DIGESTS
 
 if TYPE_CHECKING:

@@ -11,9 +11,9 @@ import json
 from pathlib import Path
 from typing import Any
 
+from intake.labels import LISTING_ZH
 from intake.reports.model import Digest, KindRow, share
 from intake.senders import truncate_utf8
-from intake.texts_notify import LISTING_ZH
 
 __all__ = ["render_markdown", "render_chat_text", "to_json", "write_xlsx", "pct"]
 

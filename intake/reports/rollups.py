@@ -21,9 +21,9 @@ from typing import TYPE_CHECKING
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from intake.calendar import month_bounds, previous_month
 from intake.reports.figures import Figures, Scope, get_figures, get_month_figures
 from intake.reports.runner import run_report
-from intake.scheduler import month_bounds, previous_month
 from intake.settings import IntakeSettings
 from intake.store.models import COMMUNITIES, MONTH_ROLLUPS, ROLLUP_MONTHS
 

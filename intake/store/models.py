@@ -8,16 +8,18 @@ Migrations live in ``intake/store/migrations`` and are generated from this metad
 from __future__ import annotations
 
 import datetime as dt
-from enum import StrEnum
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
+from intake.store.values import ConsoleRole, OutboxStatus, Role, TargetStatus, TaskStatus
+
 __all__ = [
     "AwareDateTime",
     "Role",
+    "ConsoleRole",
     "TaskStatus",
     "TargetStatus",
     "OutboxStatus",
@@ -77,34 +79,6 @@ def _ts(*, nullable: bool = False, index: bool = False) -> Any:
 
 def _json(default: Any = None) -> Any:
     return Field(default_factory=lambda: default() if callable(default) else default, sa_column=sa.Column(sa.JSON, nullable=True))
-
-
-class Role(StrEnum):
-    clerk = "clerk"
-    head = "head"
-    admin = "admin"
-
-
-class TaskStatus(StrEnum):
-    accepted = "accepted"
-    refused = "refused"
-    pending_review = "pending_review"
-    withdrawn = "withdrawn"
-    done = "done"
-
-
-class TargetStatus(StrEnum):
-    open = "open"
-    done = "done"
-    withdrawn = "withdrawn"
-    refused = "refused"
-
-
-class OutboxStatus(StrEnum):
-    pending = "pending"
-    sending = "sending"
-    sent = "sent"
-    dead = "dead"
 
 
 class Department(SQLModel, table=True):
@@ -299,7 +273,7 @@ class AdminUser(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     username: str = Field(max_length=64, unique=True, index=True)
     password_hash: str = Field(max_length=256)
-    role: str = Field(default="admin", max_length=16)  # admin / viewer
+    role: str = Field(default=ConsoleRole.admin.value, max_length=16)  # ConsoleRole
     active: bool = True
     failed_logins: int = 0
     locked_until: dt.datetime | None = _ts(nullable=True)

@@ -71,7 +71,8 @@ class Prepared:
         out = []
         for key, constant, process in form.plan:
             value = constant if key is None else params[key]
-            out.append(value if process is None or value is None else process(value))
+            # like SQLAlchemy, None goes through the processor too (a JSON column stores None as 'null')
+            out.append(value if process is None else process(value))
         return tuple(out)
 
     async def rows(self, conn: AsyncConnection, params: Mapping[str, Any] | None = None) -> list[tuple[Any, ...]]:

@@ -11,8 +11,8 @@ import pytest
 import sqlalchemy as sa
 from openpyxl import load_workbook
 
-from bot.console.digest_pages import BUILT, KEEP_MAX, KEEP_S, BuiltDigests
 from bot.console.markdown import markdown_to_html
+from bot.console.views.digests import BUILT, KEEP_MAX, KEEP_S, BuiltDigests
 from intake.outbox import add_outbox_message
 from intake.store.models import ACCOUNTS, ADMIN_USERS, OUTBOX, TASKS
 from intake.store.models import AUDIT_LOG as AUDIT

@@ -80,3 +80,36 @@ def test_driver_errors_come_out_as_sqlalchemy_errors(thread_engine: sa.Engine) -
         _run(insert.rows(conn, row))  # type: ignore[arg-type]
         with pytest.raises(sa.exc.IntegrityError):
             _run(insert.rows(conn, row))  # type: ignore[arg-type]
+
+
+def test_installed_sqlalchemy_is_the_series_the_fast_path_is_pinned_to() -> None:
+    """sqlite_fast reads SQLAlchemy internals; pyproject pins the minor series, and this run uses it."""
+    import re
+    import tomllib
+    from pathlib import Path
+
+    deps = tomllib.loads((Path(__file__).parents[2] / "pyproject.toml").read_text("utf-8"))["project"]["dependencies"]
+    spec = next(d for d in deps if d.startswith("sqlalchemy"))
+    low, high = re.fullmatch(r"sqlalchemy\[asyncio\]>=(\d+\.\d+)\.\d+,<(\d+\.\d+)", spec).groups()  # type: ignore[union-attr]
+    installed = tuple(int(p) for p in sa.__version__.split(".")[:2])
+    assert tuple(int(p) for p in low.split(".")) <= installed < tuple(int(p) for p in high.split("."))
+
+
+def test_reminder_and_audit_rows_on_the_fast_path_match_sqlalchemys(thread_engine: sa.Engine) -> None:
+    """The hot path's other inserts (intake.reminders, intake.audit) store what SQLAlchemy stores."""
+    from intake.store.models import AUDIT_LOG
+
+    reminder = {"target_id": 1, "kind": "before_3", "fire_at": AT, "cancelled": False}
+    audit = {"at": AT, "actor": "account:1", "entity": "task", "entity_id": 7, "action": "create",
+             "before": None, "after": {"code": "R-1", "状态": "已派发"}}
+    for table, row, other in ((REMINDERS, reminder, {"kind": "due"}), (AUDIT_LOG, audit, {"action": "edit"})):
+        with thread_engine.connect() as sync:
+            sync.exec_driver_sql("PRAGMA defer_foreign_keys = ON")  # no target 1 needed: rolled back below
+            _run(Prepared(sa.insert(table)).many(ThreadConnection(sync), [row]))  # type: ignore[arg-type]
+            sync.execute(sa.insert(table), {**row, **other})
+            raw = sync.exec_driver_sql(f"SELECT * FROM {table.name} ORDER BY id").all()
+            sync.rollback()
+        fast, slow = (dict(zip(r._fields, r, strict=True)) for r in raw[-2:])
+        for key in ("id", *other):
+            del fast[key], slow[key]
+        assert fast == slow

@@ -16,10 +16,10 @@ from intake.reminders import (
     is_short_notice,
     next_occurrence,
     plan_reminders,
-    roll_recurring,
     working_days_between,
 )
 from intake.settings import ScheduleSettings
+from intake.tasks import roll_recurring
 from tests.fake_wechat_api import add_task, at, insert, notify_settings, running_services
 
 TZ = ZoneInfo("Asia/Shanghai")

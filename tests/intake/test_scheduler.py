@@ -8,14 +8,15 @@ from zoneinfo import ZoneInfo
 import pytest
 import sqlalchemy as sa
 
-from intake.jobs import (
+from intake.calendar import digest_month_due, month_bounds, previous_month
+from intake.scheduler import (
     DIGEST_JOB_ID,
     SWEEP_JOB_ID,
     AdvisorySchedulerLock,
     FileSchedulerLock,
+    JobQueue,
     run_background,
 )
-from intake.scheduler import JobQueue, digest_month_due, month_bounds, previous_month
 from intake.store.db import create_engine
 from tests.fake_wechat_api import at, notify_settings, running_services
 

@@ -23,6 +23,7 @@ from intake.store.models import ACCOUNTS, TASKS
 
 __all__ = ["handle_simulator", "handle_simulator_post"]
 
+
 CHANNELS = ("wechat", "wecom")
 
 

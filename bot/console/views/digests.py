@@ -26,18 +26,18 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from bot.console import queries, texts
 from bot.console.core import fail, now_utc, render, services_of, url
 from bot.console.markdown import markdown_to_html
-from bot.console.shared import int_param
-from intake.errors import NotFound
+from bot.console.shared import XLSX, int_param
+from intake.calendar import month_key, parse_month, shift_month
+from intake.errors import BadFilter, NotFound
 from intake.reports import chart
 from intake.reports import digest as digests
 from intake.reports import render as formats
-from intake.reports.export import FilterError, parse_month
 from intake.reports.runner import run_report
 from intake.store.models import COMMUNITIES, DIGESTS
 
-__all__ = ["setup_digest_routes", "digest_url", "BuiltDigests", "BUILT"]
+__all__ = ["digest_url", "BuiltDigests", "BUILT"]
 
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
 KEEP_S = 60.0  # how long a built digest is served again (the page, its chart, its workbook)
 KEEP_MAX = 32
 
@@ -71,7 +71,7 @@ async def handle_digests(request: web.Request) -> web.StreamResponse:
         archived = await queries.list_digests(conn)
         communities = (await conn.execute(
             sa.select(COMMUNITIES.c.name).where(COMMUNITIES.c.active.is_(True)).order_by(COMMUNITIES.c.id))).scalars().all()
-    month = queries.shift_month(queries.month_key(now_utc(), services_of(request).settings.tz), -1)
+    month = shift_month(month_key(now_utc(), services_of(request).settings.tz), -1)
     return render(request, "digests.html", {"digests": archived, "communities": list(communities),
                                             "last_month": month, "district_scope": digests.DISTRICT})
 
@@ -97,7 +97,7 @@ async def handle_digest_view(request: web.Request) -> web.StreamResponse:
 def _check_month(request: web.Request, month: str) -> None:
     try:
         parse_month(month)
-    except FilterError as exc:
+    except BadFilter as exc:
         fail(request, 400, str(exc))
 
 
@@ -138,8 +138,8 @@ async def handle_digest_page(request: web.Request) -> web.StreamResponse:
         "chart_url": digest_url(request, month, scope, "digest_chart"),
         "xlsx_url": digest_url(request, month, scope, "digest_xlsx"),
         "json_url": digest_url(request, month, scope, "digest_json"),
-        "prev_url": digest_url(request, queries.shift_month(month, -1), scope),
-        "next_url": digest_url(request, queries.shift_month(month, 1), scope),
+        "prev_url": digest_url(request, shift_month(month, -1), scope),
+        "next_url": digest_url(request, shift_month(month, 1), scope),
     })
 
 
@@ -180,14 +180,3 @@ async def handle_digest_json(request: web.Request) -> web.StreamResponse:
 
 def _dumps(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, indent=2)
-
-
-def setup_digest_routes(app: web.Application) -> None:
-    r = app.router
-    r.add_get("/digests", handle_digests, name="digests")
-    r.add_get("/digests/view", handle_digest_view, name="digest_view")
-    r.add_get("/digests/{id:\\d+}", handle_digest_by_id, name="digest")
-    r.add_get("/digests/{month}/{scope}", handle_digest_page, name="digest_page")
-    r.add_get("/digests/{month}/{scope}/chart.png", handle_digest_chart, name="digest_chart")
-    r.add_get("/digests/{month}/{scope}/digest.xlsx", handle_digest_xlsx, name="digest_xlsx")
-    r.add_get("/digests/{month}/{scope}/digest.json", handle_digest_json, name="digest_json")

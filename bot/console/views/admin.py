@@ -9,16 +9,7 @@ from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.console import forms, texts
-from bot.console.core import (
-    actor_of,
-    codec_of,
-    now_utc,
-    redirect,
-    render,
-    services_of,
-    session_of,
-    user_of,
-)
+from bot.console.core import actor_of, codec_of, now_utc, redirect, render, services_of, session_of, user_of
 from bot.console.shared import int_param, require_admin, submit_or_back
 from intake import outbox
 from intake.console_users import (
@@ -32,7 +23,7 @@ from intake.console_users import (
 )
 from intake.errors import IntakeError
 
-__all__ = ["setup_admin_routes"]
+__all__ = ["handle_users", "handle_user_add", "handle_user_password", "handle_user_active", "handle_outbox", "handle_outbox_retry", "handle_inbox_read"]
 
 
 # --- console users -------------------------------------------------------------------------------
@@ -145,15 +136,3 @@ async def handle_inbox_read(request: web.Request) -> web.StreamResponse:
 
     await services_of(request).writer.submit(unit)
     redirect(request, "outbox", flash=texts.INBOX_READ.format(id=message_id))
-
-
-def setup_admin_routes(app: web.Application) -> None:
-    r = app.router
-    users = r.add_resource("/users", name="users")
-    users.add_route("GET", handle_users)
-    users.add_route("POST", handle_user_add)
-    r.add_post("/users/{id}/password", handle_user_password, name="user_password")
-    r.add_post("/users/{id}/active", handle_user_active, name="user_active")
-    r.add_get("/outbox", handle_outbox, name="outbox")
-    r.add_post("/outbox/{id}/retry", handle_outbox_retry, name="outbox_retry")
-    r.add_post("/outbox/{id}/read", handle_inbox_read, name="inbox_read")

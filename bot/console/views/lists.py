@@ -1,0 +1,69 @@
+"""The community work-item lists: edit a section, see a past version of the rules."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from bot.console import actions, forms, overrides, queries, texts
+from bot.console.core import actor_of, fail, now_utc, redirect, render, services_of
+from bot.console.shared import int_param, refresh_rules, rules_doc
+
+__all__ = ["handle_lists", "handle_list_save", "handle_list_version"]
+
+
+async def _lists_context(request: web.Request) -> dict[str, Any]:
+    services = services_of(request)
+    rules, current = await rules_doc(request)
+    async with services.engine.connect() as conn:
+        versions = await queries.list_rule_versions(conn)
+    return {
+        "sections": texts.LIST_SECTIONS,
+        "entries": {s: overrides.section_entries(rules, s) for s in overrides.SECTIONS},
+        "texts_": {s: overrides.section_text(rules, s) for s in overrides.SECTIONS},
+        "versions": versions, "rules_version": services.rules.current.version,
+        "open_section": request.query.get("section", ""), "form_error": "", "draft": {},
+    }
+
+
+async def handle_lists(request: web.Request) -> web.StreamResponse:
+    return render(request, "lists.html", await _lists_context(request))
+
+
+async def handle_list_save(request: web.Request) -> web.StreamResponse:
+    section = request.match_info["section"]
+    if section not in overrides.SECTIONS:
+        fail(request, 404, f"没有名为“{section}”的清单,请从“清单管理”页面进入。")
+    form = await request.post()
+    body = forms.text(form, "body", limit=200_000)
+    note = forms.text(form, "note", limit=200) or f"编辑{texts.LIST_SECTIONS[section]}"
+    rules, current = await rules_doc(request)
+    try:
+        new_doc = overrides.apply_section_text(rules, current, section, body)
+    except overrides.OverrideError as exc:
+        context = await _lists_context(request)
+        context.update(form_error=str(exc), open_section=section, draft={section: body})
+        return render(request, "lists.html", context, status=400)
+    actor, now = actor_of(request), now_utc()
+
+    async def unit(conn: AsyncConnection) -> int:
+        return await actions.save_overrides(conn, content=new_doc, actor=actor, note=note, now=now)
+
+    version = await services_of(request).writer.submit(unit)
+    await refresh_rules(request)
+    redirect(request, "lists", query={"section": section},
+             flash=texts.LIST_SAVED.format(section=texts.LIST_SECTIONS[section], version=version))
+
+
+async def handle_list_version(request: web.Request) -> web.StreamResponse:
+    version_id = int_param(request, message="版本号应当是数字。")
+    async with services_of(request).engine.connect() as conn:
+        versions = await queries.list_rule_versions(conn, limit=1000)
+    found = next((v for v in versions if v["id"] == version_id), None)
+    if found is None:
+        fail(request, 404, f"没有第 {version_id} 版规则,请从“清单管理”的历史记录进入。")
+    return render(request, "rule_version.html", {
+        "version": found, "content": json.dumps(found["content"], ensure_ascii=False, indent=2)})

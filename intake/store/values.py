@@ -1,0 +1,46 @@
+"""The stored values' enums (statuses and roles), apart from the tables so that importing them is cheap.
+
+The tables store each as its string value (``intake.store.models``); their Chinese names are in
+``intake.labels``.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+__all__ = ["Role", "ConsoleRole", "TaskStatus", "TargetStatus", "OutboxStatus"]
+
+
+class Role(StrEnum):
+    clerk = "clerk"
+    head = "head"
+    admin = "admin"
+
+
+class ConsoleRole(StrEnum):
+    """A console user's role (``admin_users.role``), apart from the chat accounts' :class:`Role`."""
+
+    admin = "admin"  # reads and writes
+    viewer = "viewer"  # reads only
+
+
+class TaskStatus(StrEnum):
+    accepted = "accepted"
+    refused = "refused"
+    pending_review = "pending_review"
+    withdrawn = "withdrawn"
+    done = "done"
+
+
+class TargetStatus(StrEnum):
+    open = "open"
+    done = "done"
+    withdrawn = "withdrawn"
+    refused = "refused"
+
+
+class OutboxStatus(StrEnum):
+    pending = "pending"
+    sending = "sending"
+    sent = "sent"
+    dead = "dead"

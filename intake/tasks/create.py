@@ -1,0 +1,206 @@
+"""Storing a classified notice: the task, its targets, its reminders and the audit entry, in one transaction."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from classifiers import Classification, Listing
+from intake.accounts import AccountView, get_or_add_department
+from intake.audit import add_audit
+from intake.reminders import add_reminders, is_short_notice
+from intake.settings import IntakeSettings
+from intake.store.models import TASK_CODE_COUNTERS, TASK_TARGETS, TASKS, TargetStatus, TaskStatus
+from intake.store.recent import IntakeMemory, RecentTask
+from intake.store.sqlite_fast import Prepared
+from intake.tasks.views import TargetView, TaskView
+
+__all__ = ["NewTask", "create_task", "next_task_code", "status_for_listing"]
+
+_INSERT_TASK = Prepared(sa.insert(TASKS).returning(TASKS.c.id))
+_INSERT_TARGETS = Prepared(sa.insert(TASK_TARGETS))
+_MARK_REPEAT = Prepared(
+    sa.update(TASKS).where(TASKS.c.id == sa.bindparam("task_id")).values(repeat_collection=sa.true())
+)
+_TARGET_IDS = Prepared(
+    sa.select(TASK_TARGETS.c.id).where(TASK_TARGETS.c.task_id == sa.bindparam("task_id")).order_by(TASK_TARGETS.c.id)
+)
+
+
+@dataclass(frozen=True)
+class NewTask:
+    task: TaskView
+    asks_deadline: bool
+    duplicate_of_code: str | None
+    repeat_collection_with: tuple[str, ...]  # other departments that asked for the same data
+
+
+def _counter_upsert(dialect: str) -> Any:
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    return (
+        insert(TASK_CODE_COUNTERS)
+        .values(day=sa.bindparam("day"), last=1)
+        .on_conflict_do_update(index_elements=["day"], set_={"last": TASK_CODE_COUNTERS.c.last + 1})
+        .returning(TASK_CODE_COUNTERS.c.last)
+    )
+
+
+_COUNTER_UPSERT = {name: Prepared(_counter_upsert(name)) for name in ("postgresql", "sqlite")}
+
+
+async def next_task_code(conn: AsyncConnection, *, day: dt.date) -> str:
+    """R-YYYYMMDD-NNNN: a per-day counter, safe under concurrent writers (an upsert on both dialects)."""
+    key = day.strftime("%Y%m%d")
+    stmt = _COUNTER_UPSERT["postgresql" if conn.dialect.name == "postgresql" else "sqlite"]
+    number = int((await stmt.rows(conn, {"day": key}))[0][0])
+    return f"R-{key}-{number:04d}"
+
+
+def status_for_listing(listing: str) -> TaskStatus:
+    """A task on the negative list is refused, one on no list waits for review, the rest are accepted."""
+    if listing == Listing.NEGATIVE:
+        return TaskStatus.refused
+    if listing == Listing.UNLISTED:
+        return TaskStatus.pending_review
+    return TaskStatus.accepted
+
+
+@dataclass(frozen=True)
+class _Facts:
+    """What storing a notice decides before it writes: code, status, department and the look-backs."""
+
+    code: str
+    status: TaskStatus
+    department: str | None
+    department_id: int | None
+    duplicate: tuple[int, str] | None
+    same_data: list[tuple[int, str]]
+    short_notice: bool
+
+
+async def _decide(conn: AsyncConnection, c: Classification, *, account: AccountView, text: str,
+                  received_at: dt.datetime, settings: IntakeSettings, memory: IntakeMemory) -> _Facts:
+    department = c.department or account.department
+    department_id = None
+    if department:
+        department_id = memory.departments.get(department)
+        if department_id is None:
+            department_id = await get_or_add_department(conn, name=department)
+    code = await next_task_code(conn, day=received_at.astimezone(settings.tz).date())
+    short = c.deadline is not None and is_short_notice(
+        received_at=received_at, due=c.deadline, tz=settings.tz,
+        working_days=settings.schedule.short_notice_working_days,
+    )
+    return _Facts(
+        code=code, status=status_for_listing(c.listing), department=department, department_id=department_id,
+        duplicate=memory.find_duplicate(department_id=department_id, text=text, now=received_at),
+        same_data=list(memory.find_same_data(department_id=department_id, kind=c.kind.value, keywords=c.keywords,
+                                             now=received_at)),
+        short_notice=short,
+    )
+
+
+def _task_row(c: Classification, f: _Facts, *, account: AccountView, msg_id: str, channel: str, text: str,
+              received_at: dt.datetime) -> dict[str, Any]:
+    """The tasks row of a classified notice (a table of columns)."""
+    quantity = c.quantity
+    return {
+        "code": f.code, "msg_id": msg_id, "channel": channel, "sender_id": account.id,
+        "department_id": f.department_id, "department": f.department, "raw_text": text,
+        "kind": c.kind.value, "nature": c.nature.value, "listing": c.listing.value, "item": c.item,
+        "certificate": c.certificate.value if c.certificate else None,
+        "deadline": c.deadline, "deadline_time": c.deadline_time,
+        "recurrence": c.recurrence.value if c.recurrence else None,
+        "quantity_value": quantity.value if quantity else None, "quantity_unit": quantity.unit if quantity else None,
+        "funded": c.funded, "amount_yuan": c.amount_yuan, "emergency": c.emergency,
+        "communities": list(c.communities), "keywords": list(c.keywords), "evidence": c.to_json("")["evidence"],
+        "confidence": c.confidence, "needs_review": c.needs_review, "rules_version": c.rules_version,
+        "status": f.status.value, "duplicate_of": f.duplicate[0] if f.duplicate else None,
+        "repeat_collection": bool(f.same_data), "short_notice": f.short_notice, "corrected": False,
+        "received_at": received_at, "created_at": received_at, "updated_at": received_at,
+    }
+
+
+async def _add_targets(conn: AsyncConnection, *, task_id: int, community_ids: list[int], status: TargetStatus,
+                       due: dt.date | None) -> list[int]:
+    if not community_ids:
+        return []
+    # one executemany, then one read of the ids (RETURNING with many rows is a statement per row)
+    await _INSERT_TARGETS.many(
+        conn, [{"task_id": task_id, "community_id": cid, "status": status.value, "due_date": due} for cid in community_ids]
+    )
+    return [int(row[0]) for row in await _TARGET_IDS.rows(conn, {"task_id": task_id})]
+
+
+def _view(c: Classification, f: _Facts, *, task_id: int, account: AccountView, text: str,
+          targets: tuple[TargetView, ...]) -> TaskView:
+    quantity = c.quantity
+    return TaskView(
+        id=task_id, code=f.code, department=f.department, kind=c.kind.value, nature=c.nature.value,
+        listing=c.listing.value, item=c.item, certificate=c.certificate.value if c.certificate else None,
+        deadline=c.deadline, deadline_time=c.deadline_time, recurrence=c.recurrence.value if c.recurrence else None,
+        funded=c.funded, amount_yuan=c.amount_yuan, status=f.status.value, sender_id=account.id, raw_text=text,
+        quantity_value=quantity.value if quantity else None, quantity_unit=quantity.unit if quantity else None,
+        needs_review=c.needs_review, short_notice=f.short_notice,
+        duplicate_of_code=f.duplicate[1] if f.duplicate else None, repeat_collection=bool(f.same_data),
+        targets=targets,
+    )
+
+
+async def create_task(
+    conn: AsyncConnection,
+    *,
+    account: AccountView,
+    classification: Classification,
+    msg_id: str,
+    channel: str,
+    text: str,
+    received_at: dt.datetime,
+    settings: IntakeSettings,
+    memory: IntakeMemory,
+) -> NewTask:
+    """Store one notice: the task, its targets, its reminders and the audit entry, in the caller's transaction.
+
+    The directory and the look-backs for resends and 重复采集 come from ``memory`` (brought up to date
+    by the writer at the start of this transaction), not from queries per notice.
+    """
+    c = classification
+    f = await _decide(conn, c, account=account, text=text, received_at=received_at, settings=settings, memory=memory)
+    # a constant statement with separate parameters: compiled once, cached by SQLAlchemy
+    inserted = await _INSERT_TASK.rows(
+        conn, _task_row(c, f, account=account, msg_id=msg_id, channel=channel, text=text, received_at=received_at)
+    )
+    task_id = int(inserted[0][0])
+    if f.same_data:
+        await _MARK_REPEAT.many(conn, [{"task_id": t} for t, _ in f.same_data])
+    target_status = TargetStatus.refused if f.status == TaskStatus.refused else TargetStatus.open
+    communities = memory.target_communities(c.communities)
+    target_ids = await _add_targets(conn, task_id=task_id, community_ids=[cid for cid, _ in communities],
+                                    status=target_status, due=c.deadline)
+    if f.status == TaskStatus.accepted and c.deadline is not None:
+        await add_reminders(conn, targets=[(tid, c.deadline, f"{f.code}:{tid}") for tid in target_ids],
+                            now=received_at, settings=settings)
+    memory.add(RecentTask(
+        id=task_id, code=f.code, department_id=f.department_id, department=f.department, kind=c.kind.value,
+        keywords=frozenset(c.keywords), raw_text=text, duplicate_of=f.duplicate[0] if f.duplicate else None,
+        received_at=received_at,
+    ))
+    await add_audit(
+        conn, actor=f"account:{account.id}", entity="task", entity_id=task_id, action="create",
+        after={"code": f.code, "status": f.status.value, "listing": c.listing.value, "item": c.item,
+               "kind": c.kind.value},
+        now=received_at,
+    )
+    targets = tuple(TargetView(community=name, status=target_status.value, due_date=c.deadline, done_at=None)
+                    for _, name in communities)
+    return NewTask(
+        task=_view(c, f, task_id=task_id, account=account, text=text, targets=targets),
+        asks_deadline=c.deadline is None and f.status != TaskStatus.refused,
+        duplicate_of_code=f.duplicate[1] if f.duplicate else None,
+        repeat_collection_with=tuple(sorted({d for _, d in f.same_data if d})),
+    )
