@@ -2,18 +2,61 @@
 --
 --   wrk ... -s bench/wechat.lua URL -- plain DATA.lua MSGID_BASE
 --       every request is a fresh plaintext text message: a new MsgId, the next bound clerk,
---       the next notice; the signed query string (timestamp, nonce, signature) is computed
---       once per run by run_all.py (the server runs with a wide timestamp window).
+--       the next notice, and signed afresh as WeChat signs it: the current timestamp, a nonce
+--       of its own (never used before: the server remembers nonces and refuses a signed URL
+--       that comes back with another body) and sha1(sorted(token, timestamp, nonce)).
 --   wrk ... -s bench/wechat.lua URL -- aes POOL.tsv OFFSET
---       safe mode: the bodies are encrypted in Python beforehand (one line per request:
---       path-with-msg_signature TAB body); each request takes the next line, from OFFSET on,
---       so every MsgId inside the ciphertext is fresh until the pool runs out (then it wraps,
---       and run_all.py reports how many requests were reuses that hit the dedupe path).
+--       safe mode: the bodies are encrypted and signed in Python beforehand, each line with a
+--       nonce of its own (path-with-msg_signature TAB body); each request takes the next line,
+--       from OFFSET on, so every MsgId inside the ciphertext is fresh until the pool runs out
+--       (then it wraps: a wrapped line is a true retry, the same URL with the same body, which
+--       the dedupe path answers; run_all.py reports how many requests were reuses).
 --
 -- response() counts `success` replies (reply budget exceeded: the receipt is pushed later instead).
 -- done() prints one line "BENCH_JSON {...}" that run_all.py reads.
 
-local mode, path, create_time, msgid_base, users, notices, details, pool, offset
+local bit = require("bit")
+local band, bor, bxor, bnot, rol, lshift, rshift, tobit, tohex =
+  bit.band, bit.bor, bit.bxor, bit.bnot, bit.rol, bit.lshift, bit.rshift, bit.tobit, bit.tohex
+
+-- SHA-1 (FIPS 180-4) for the short strings WeChat signs (a wrong digest would make every answer a 403,
+-- counted under non2xx in the table).
+function sha1(msg)
+  local h0, h1, h2, h3, h4 = 0x67452301, 0xEFCDAB89, 0x98BADCFE, 0x10325476, 0xC3D2E1F0
+  local bits = #msg * 8
+  msg = msg .. "\128" .. string.rep("\0", (55 - #msg) % 64) .. string.char(0, 0, 0, 0,
+    band(rshift(bits, 24), 255), band(rshift(bits, 16), 255), band(rshift(bits, 8), 255), band(bits, 255))
+  local w = {}
+  for chunk = 1, #msg, 64 do
+    for i = 0, 15 do
+      local a, b, c, d = string.byte(msg, chunk + i * 4, chunk + i * 4 + 3)
+      w[i] = bor(lshift(a, 24), lshift(b, 16), lshift(c, 8), d)
+    end
+    for i = 16, 79 do w[i] = rol(bxor(w[i - 3], w[i - 8], w[i - 14], w[i - 16]), 1) end
+    local a, b, c, d, e = h0, h1, h2, h3, h4
+    for i = 0, 79 do
+      local f, k
+      if i < 20 then f, k = bor(band(b, c), band(bnot(b), d)), 0x5A827999
+      elseif i < 40 then f, k = bxor(b, c, d), 0x6ED9EBA1
+      elseif i < 60 then f, k = bor(band(b, c), band(b, d), band(c, d)), 0x8F1BBCDC
+      else f, k = bxor(b, c, d), 0xCA62C1D6 end
+      a, b, c, d, e = tobit(rol(a, 5) + f + e + k + w[i]), a, rol(b, 30), c, d
+    end
+    h0, h1, h2, h3, h4 = tobit(h0 + a), tobit(h1 + b), tobit(h2 + c), tobit(h3 + d), tobit(h4 + e)
+  end
+  return tohex(h0) .. tohex(h1) .. tohex(h2) .. tohex(h3) .. tohex(h4)
+end
+
+-- the query string of one request, signed afresh: now, a nonce never used before, its signature
+function signed_path(base, token, nonce)
+  local timestamp = tostring(os.time())
+  local parts = { token, timestamp, nonce }
+  table.sort(parts)
+  return base .. "?signature=" .. sha1(table.concat(parts)) .. "&timestamp=" .. timestamp .. "&nonce=" .. nonce ..
+    "&openid=o"
+end
+
+local mode, path, token, nonce_prefix, create_time, msgid_base, users, notices, details, pool, offset
 local counter = 0
 local headers = { ["Content-Type"] = "text/xml" }
 local thread_count = 0
@@ -36,8 +79,10 @@ function init(args)
   mode = args[1]
   if mode == "plain" then
     local data = dofile(args[2])
-    path, create_time, users, notices, details = data.path, data.create_time, data.users, data.notices, data.details
+    path, token, create_time, users, notices, details = data.path, data.token, data.create_time, data.users,
+      data.notices, data.details
     msgid_base = tonumber(args[3]) + (tid or 0) * 1e9
+    nonce_prefix = args[3] .. (tid or 0)  -- a run's MsgId base is its own, so are its nonces
   else
     pool = {}
     for line in io.lines(args[2]) do
@@ -59,7 +104,7 @@ function request()
       "]]></FromUserName><CreateTime>" .. create_time .. "</CreateTime><MsgType><![CDATA[text]]></MsgType>" ..
       "<Content><![CDATA[" .. notice .. "]]></Content><MsgId>" .. string.format("%.0f", msgid_base + counter) ..
       "</MsgId></xml>"
-    return wrk.format("POST", path, headers, body)
+    return wrk.format("POST", signed_path(path, token, nonce_prefix .. counter), headers, body)
   end
   local entry = pool[(offset + counter - 1) % #pool + 1]
   return wrk.format("POST", entry[1], headers, entry[2])

@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable
 
 import aiohttp
 import sqlalchemy as sa
@@ -16,7 +17,19 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bot.chat.callback import setup_callback_routes
 from bot.chat.hints import SenderHints
 from bot.console import create_console_app
-from bot.keys import CRYPTO_WECHAT, CRYPTO_WECOM, HINTS, HTTP, METRICS, PENDING, SERVICES, SETTINGS, Metrics
+from bot.edge import NETWORKS, Networks, add_security_headers, forwarded_middleware, is_allowed
+from bot.keys import (
+    CLOCK,
+    CRYPTO_WECHAT,
+    CRYPTO_WECOM,
+    HINTS,
+    HTTP,
+    METRICS,
+    PENDING,
+    SERVICES,
+    SETTINGS,
+    Metrics,
+)
 from bot.push import build_senders
 from bot.settings import Settings
 from bot.wire.crypto import MessageCrypto
@@ -31,6 +44,10 @@ from intake.store.writer import Writer
 __all__ = ["create_app", "SchemaMissing"]
 
 log = logging.getLogger(__name__)
+
+
+METRICS_REFUSED = ("/metrics is served only to the addresses in [server] metrics_allow "
+                   "(default: this machine); add the Prometheus server's address there\n")
 
 
 class SchemaMissing(RuntimeError):
@@ -127,14 +144,24 @@ async def handle_root(request: web.Request) -> web.Response:
 
 
 async def handle_metrics(request: web.Request) -> web.Response:
+    """Prometheus text, only for the addresses of ``[server] metrics_allow`` (after trusted proxies)."""
+    if not is_allowed(request.remote, request.app[NETWORKS].metrics_allow):
+        return web.Response(status=403, text=METRICS_REFUSED, content_type="text/plain")
     body = generate_latest(request.app[METRICS].registry)
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
 
-def create_app(settings: Settings, *, background: bool = True) -> web.Application:
-    """Build the application; resources open on startup and close on cleanup (``cleanup_ctx``)."""
-    app = web.Application(client_max_size=settings.server.body_limit_bytes + 1024)
+def create_app(settings: Settings, *, background: bool = True, clock: Callable[[], float] = time.time,
+               ) -> web.Application:
+    """Build the application; resources open on startup and close on cleanup (``cleanup_ctx``).
+
+    ``clock`` is what the callbacks take for now (timestamp windows, CreateTime checks)."""
+    app = web.Application(client_max_size=settings.server.body_limit_bytes + 1024,
+                          middlewares=[forwarded_middleware])
     app[SETTINGS] = settings
+    app[CLOCK] = clock
+    app[NETWORKS] = Networks.parse(settings.server.trusted_proxies, settings.server.metrics_allow)
+    app.on_response_prepare.append(add_security_headers)
     app[CRYPTO_WECHAT] = MessageCrypto(settings.wechat.token, settings.wechat.encoding_aes_key, settings.wechat.app_id)
     app[CRYPTO_WECOM] = MessageCrypto(settings.wecom.token, settings.wecom.encoding_aes_key, settings.wecom.corp_id)
     app[METRICS] = Metrics.create()

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from bot.settings import ConfigError, Settings, load_settings
+from intake.reports.safety import slug
 from intake.store.values import ConsoleRole, Role
 
 if TYPE_CHECKING:
@@ -166,7 +167,7 @@ def cmd_digest(args: argparse.Namespace) -> int:
         return 1
     fmt = args.format
     if fmt in ("xlsx", "png"):
-        output = Path(args.output or f"digest-{digest.month}-{digest.scope}.{fmt}")
+        output = Path(args.output or f"digest-{digest.month}-{slug(digest.scope)}.{fmt}")
         written = write_xlsx(digest, output) if fmt == "xlsx" else render_chart_png(digest, output)
         print(written)
         return 0
@@ -179,6 +180,45 @@ def cmd_digest(args: argparse.Namespace) -> int:
     return 0
 
 
+async def _build_report(settings: Settings, year: int, scope: str | None) -> Any:
+    from classifiers import load_rules
+    from intake.reports.burden import build_burden_report
+    from intake.store.db import create_engine
+
+    rules = load_rules(override_paths=settings.rule_paths, communities=settings.community_names)
+    engine = create_engine(settings)
+    try:
+        async with engine.begin() as conn:  # settled months are kept for the next run (report_rollups)
+            return await build_burden_report(conn, year=year, scope=scope, settings=settings,
+                                             item_texts={code: item.text for code, item in rules.items.items()},
+                                             now=dt.datetime.now(dt.UTC), store_rollups=True)
+    finally:
+        await engine.dispose()
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    """``jianfu report``: the yearly burden report as md (stdout or a file), docx or pdf."""
+    from intake.errors import NotFound
+    from intake.reports.burden_render import render_markdown, write_report
+    from intake.reports.chart import CjkFontMissing
+
+    try:
+        report = asyncio.run(_build_report(_settings(args), args.year, args.scope))
+    except NotFound as exc:
+        print(f"没有找到社区 {exc}:请检查 --scope community:社区名", file=sys.stderr)
+        return 1
+    if args.format == "md" and not args.output:
+        sys.stdout.write(render_markdown(report))
+        return 0
+    output = Path(args.output or f"burden-{report.year}-{report.scope_name}.{args.format}")
+    try:
+        print(write_report(report, fmt=args.format, path=output))
+    except CjkFontMissing as exc:
+        print(str(exc), file=sys.stderr)
+        return 1
+    return 0
+
+
 def _ensure_config_option(parser: argparse.ArgumentParser) -> None:
     """Every subcommand (also those registered by the classifier and digest modules) takes --config."""
     if "--config" not in parser._option_string_actions:
@@ -187,6 +227,32 @@ def _ensure_config_option(parser: argparse.ArgumentParser) -> None:
         if isinstance(action, argparse._SubParsersAction):
             for child in action.choices.values():
                 _ensure_config_option(child)
+
+
+def _add_report_commands(sub: Any, common: argparse.ArgumentParser) -> None:
+    """``export``, ``digest`` and ``report``: what the log says, as files."""
+    export = sub.add_parser("export", parents=[common], help="导出")
+    export.add_argument("what", choices=["tasks"])
+    export.add_argument("--format", choices=["jsonl", "csv", "xlsx"], default="jsonl")
+    export.add_argument("--month", help="YYYY-MM")
+    export.add_argument("--output", "-o", help="输出文件(xlsx 必填;默认标准输出)")
+    export.set_defaults(func=cmd_export)
+
+    digest = sub.add_parser("digest", parents=[common], help="月度减负月报",
+                            description="打印或写出一个社区或全区的月度减负月报。")
+    digest.add_argument("--month", required=True, help="YYYY-MM")
+    digest.add_argument("--community", default=None, help="社区名称(默认全区)")
+    digest.add_argument("--format", choices=("md", "json", "xlsx", "png"), default="md")
+    digest.add_argument("--output", default=None, help="输出文件(xlsx、png 必填)")
+    digest.set_defaults(func=cmd_digest)
+
+    report = sub.add_parser("report", parents=[common], help="年度减负报告",
+                            description="按年度和范围生成减负报告(基本情况、存在问题、对策建议)。")
+    report.add_argument("--year", type=int, required=True, help="YYYY")
+    report.add_argument("--scope", default=None, help="district:区名 或 community:社区名(默认全区)")
+    report.add_argument("--format", choices=("md", "docx", "pdf"), default="md")
+    report.add_argument("--output", default=None, help="输出文件(md 默认打印到标准输出)")
+    report.set_defaults(func=cmd_report)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -219,24 +285,14 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--role", choices=[r.value for r in ConsoleRole], default=ConsoleRole.admin.value)
     create.set_defaults(func=cmd_admin_create)
 
-    export = sub.add_parser("export", parents=[common], help="导出")
-    export.add_argument("what", choices=["tasks"])
-    export.add_argument("--format", choices=["jsonl", "csv", "xlsx"], default="jsonl")
-    export.add_argument("--month", help="YYYY-MM")
-    export.add_argument("--output", "-o", help="输出文件(xlsx 必填;默认标准输出)")
-    export.set_defaults(func=cmd_export)
-
-    digest = sub.add_parser("digest", parents=[common], help="月度减负月报",
-                            description="打印或写出一个社区或全区的月度减负月报。")
-    digest.add_argument("--month", required=True, help="YYYY-MM")
-    digest.add_argument("--community", default=None, help="社区名称(默认全区)")
-    digest.add_argument("--format", choices=("md", "json", "xlsx", "png"), default="md")
-    digest.add_argument("--output", default=None, help="输出文件(xlsx、png 必填)")
-    digest.set_defaults(func=cmd_digest)
+    _add_report_commands(sub, common)
 
     from classifiers.cli import register as register_classifier
 
     register_classifier(sub)
+    from bot.cli_learning import register_learning
+
+    register_learning(sub, common)
     for command in sub.choices.values():
         _ensure_config_option(command)
     return parser

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import aiohttp
@@ -14,7 +15,7 @@ from bot.settings import Settings
 from bot.wire.crypto import MessageCrypto
 from intake.context import Services
 
-__all__ = ["SETTINGS", "SERVICES", "HTTP", "CRYPTO_WECHAT", "CRYPTO_WECOM", "METRICS", "PENDING", "HINTS", "Metrics"]
+__all__ = ["SETTINGS", "SERVICES", "HTTP", "CRYPTO_WECHAT", "CRYPTO_WECOM", "METRICS", "PENDING", "HINTS", "CLOCK", "Metrics"]
 
 
 @dataclass(frozen=True)
@@ -52,3 +53,5 @@ CRYPTO_WECOM = web.AppKey("crypto_wecom", MessageCrypto)
 METRICS = web.AppKey("metrics", Metrics)
 HINTS = web.AppKey("hints", SenderHints)
 PENDING: web.AppKey[set[asyncio.Task[None]]] = web.AppKey("pending")
+# the callbacks' clock (Unix seconds): time.time, or a fixed or moving clock in tests
+CLOCK: web.AppKey[Callable[[], float]] = web.AppKey("clock")

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import ipaddress
 import os
 import tomllib
 from collections.abc import Mapping
@@ -50,6 +51,31 @@ class ServerSettings(FrozenModel):
     timestamp_window_s: int = Field(300, ge=1)
     session_secret: str = Field(min_length=32)
     log_level: str = "INFO"
+    # the proxies (addresses or networks) whose X-Forwarded-For / X-Forwarded-Proto are believed
+    trusted_proxies: tuple[str, ...] = ()
+    # who may read GET /metrics (the client address, after trusted_proxies)
+    metrics_allow: tuple[str, ...] = ("127.0.0.1/32", "::1/128")
+    session_idle_minutes: int = Field(60, ge=1)  # a console session unused this long ends
+    session_absolute_hours: int = Field(12, ge=1)  # ... and any console session ends this long after login
+    hsts_max_age_s: int = Field(31536000, ge=0)  # Strict-Transport-Security on HTTPS answers (0: none)
+
+    @field_validator("trusted_proxies", "metrics_allow", mode="before")
+    @classmethod
+    def _split(cls, value: object) -> object:
+        """From the environment, a comma-separated list (JIANFU_SERVER_TRUSTED_PROXIES=10.0.0.5,10.0.0.6)."""
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @field_validator("trusted_proxies", "metrics_allow")
+    @classmethod
+    def _networks(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for item in value:
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError:
+                raise ValueError(f"{item!r} is not an IP address or network (like 10.0.0.5 or 10.0.0.0/8)") from None
+        return value
 
 
 def _check_aes_key(value: str) -> str:
@@ -72,6 +98,8 @@ class WeChatSettings(FrozenModel):
     api_base: str = "https://api.weixin.qq.com"
     template_id: str = ""
     template_fields: dict[str, str] = Field(default_factory=dict)
+    # refuse plaintext and compatible-mode callbacks (only 安全模式); unset: true in production
+    require_encryption: bool | None = None
 
     _aes = field_validator("encoding_aes_key")(classmethod(lambda cls, v: _check_aes_key(v)))
 
@@ -91,6 +119,13 @@ class Settings(IntakeSettings):
     server: ServerSettings
     wechat: WeChatSettings
     wecom: WeComSettings
+
+    @property
+    def wechat_requires_encryption(self) -> bool:
+        """``[wechat] require_encryption``, or, when unset, whether this is production."""
+        if self.wechat.require_encryption is not None:
+            return self.wechat.require_encryption
+        return self.server.environment == "production"
 
     def demo_secrets_in_use(self) -> list[str]:
         found = []

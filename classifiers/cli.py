@@ -21,7 +21,7 @@ from classifiers.evaluate import EVAL_FIELDS, HALVES, evaluate
 from classifiers.messages import describe
 from classifiers.rules import Rules, RulesError, load_rules
 
-__all__ = ["EVAL_FIELDS", "evaluate", "main", "register", "rules_from_args"]
+__all__ = ["EVAL_FIELDS", "evaluate", "handle_eval", "main", "print_report", "register", "rules_from_args"]
 
 # the message time when --now (or a line's `now`) has no zone, and the default `now`: docs/policy.md §5
 DEFAULT_TIMEZONE = ZoneInfo("Asia/Shanghai")
@@ -56,7 +56,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.set_defaults(handler=handle_classify)
 
     e = subparsers.add_parser("eval", help="在标注文件上评估分类准确率")
-    e.add_argument("file", help="标注文件(jsonl,格式同 dev.jsonl)")
+    e.add_argument("file", nargs="?", help="标注文件(jsonl,格式同 dev.jsonl)")
     e.add_argument("--json", action="store_true", help="输出 JSON")
     e.add_argument(
         "--split", action="store_true", help="按编号哈希分为调参(tune)与检验(check)两半,分别报告(检验半只用于度量)"
@@ -128,7 +128,7 @@ def classify_jsonl(stdin: Iterable[str], stdout: TextIO, rules: Rules) -> int:
 
 
 # ---------------------------------------------------------------- eval
-def _print_report(report: dict[str, Any], out: TextIO) -> None:
+def print_report(report: dict[str, Any], out: TextIO) -> None:
     from rich.console import Console
     from rich.table import Table
 
@@ -179,6 +179,9 @@ def handle_eval(args: argparse.Namespace, *, stdout: TextIO | None = None) -> in
     except RulesError as exc:
         print(str(exc), file=sys.stderr)
         return 2
+    if not args.file:
+        print("请给出标注文件(格式同 tests/data/dev.jsonl),或用 --log 评估数据库中的人工更正。", file=sys.stderr)
+        return 2
     path = Path(args.file)
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
@@ -191,7 +194,7 @@ def handle_eval(args: argparse.Namespace, *, stdout: TextIO | None = None) -> in
         if args.json:
             out.write(json.dumps(report, ensure_ascii=False, default=str) + "\n")
         else:
-            _print_report(report, out)
+            print_report(report, out)
     if len(reports) == 2 and not args.json:
         _print_gap(reports[0], reports[1], out)
     return 0

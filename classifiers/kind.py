@@ -25,6 +25,18 @@ class KindResult:
     evidence: Evidence
 
 
+def _discount_records(scores: dict[Kind, float], rules: Rules) -> None:
+    """The primary kind is the work, not its record (docs/policy.md §2). A recording kind (forms to fill in,
+    data to enter: `order.recording`) counts `recording_factor` of its weight when the notice also asks for
+    one of the kinds of work it records, scoring at least `recording_work_floor` ("入户核查并填写核查表" is a
+    survey)."""
+    if rules.recording_factor >= 1:
+        return
+    for kind, work_kinds in rules.recording_kinds.items():
+        if kind in scores and any(scores.get(w, 0.0) >= rules.recording_work_floor for w in work_kinds):
+            scores[kind] *= rules.recording_factor
+
+
 def read_kind(text: str, tokens: Sequence[Token], *, certificate_requested: bool, rules: Rules) -> KindResult:
     """The primary kind, its nature and why. Unknown text gets `adhoc` with score 0. Never raises."""
     scores: dict[Kind, float] = defaultdict(float)
@@ -47,6 +59,7 @@ def read_kind(text: str, tokens: Sequence[Token], *, certificate_requested: bool
         words[Kind.CERTIFICATE].append("出具证明")
     elif "证明" in text:  # the certificate reader looked and found none asked of the community (医院出具的诊断证明)
         scores.pop(Kind.CERTIFICATE, None)
+    _discount_records(scores, rules)
     order = rules.kind_rank
     ranked = sorted(scores.items(), key=lambda kv: (-kv[1], order.get(kv[0], 99)))
     if not ranked or ranked[0][1] <= 0:

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import secrets
 from dataclasses import dataclass
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from intake.audit import add_audit
-from intake.errors import InvalidRequest, NotFound
+from intake.errors import Forbidden, InvalidRequest, NotFound
 from intake.store.models import ACCOUNTS, COMMUNITIES, DEPARTMENTS, INVITES, Role
 from intake.store.sqlite_fast import Prepared
 
@@ -21,6 +23,9 @@ __all__ = [
     "touch_account",
     "add_invite",
     "bind_account",
+    "BindRefused",
+    "hash_invite_code",
+    "revoke_invite",
     "set_binding",
     "deactivate_account",
     "set_dialogue",
@@ -32,6 +37,18 @@ __all__ = [
 ]
 
 INVITE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud and typed on phones
+FREE_BIND_TRIES = 3  # wrong codes an account may send before each further try must wait
+BIND_DELAY = dt.timedelta(minutes=1)  # then 1, 2, 4 ... minutes
+MAX_BIND_DELAY = dt.timedelta(hours=6)
+
+
+class BindRefused(InvalidRequest):
+    """A 绑定 that did not bind: the code is unknown, used, expired or revoked (one answer for all, so
+    the answer tells nothing about which codes exist), or this account must wait (``retry_at``)."""
+
+    def __init__(self, *, retry_at: dt.datetime | None) -> None:
+        super().__init__("invite code refused" if retry_at is None else "too many wrong invite codes")
+        self.retry_at = retry_at
 
 
 @dataclass(frozen=True)
@@ -100,11 +117,12 @@ async def touch_account(
 ) -> int:
     """Record that the user wrote to us (opens WeChat's 48-hour reply window); creates the row if new.
 
-    `reactivate` (a re-subscribe) turns an account that unsubscribed back on, binding intact.
+    `reactivate` (a re-subscribe) turns an account that unsubscribed back on, binding intact; an
+    account an admin disabled (``disabled_at``) stays disabled until an admin enables it.
     """
     values: dict[str, object] = {"last_seen_at": now}
     if reactivate:
-        values["active"] = True
+        values["active"] = sa.case((ACCOUNTS.c.disabled_at.is_(None), sa.true()), else_=ACCOUNTS.c.active)
     result = await conn.execute(
         sa.update(ACCOUNTS)
         .where(ACCOUNTS.c.channel == channel, ACCOUNTS.c.external_id == external_id)
@@ -155,6 +173,11 @@ def _new_code() -> str:
     return "".join(secrets.choice(INVITE_ALPHABET) for _ in range(8))
 
 
+def hash_invite_code(code: str) -> str:
+    """What is stored of a code: its SHA-256 (codes are random, 40 bits, single-use and expire in days)."""
+    return hashlib.sha256(code.strip().upper().encode("utf-8")).hexdigest()
+
+
 async def add_invite(
     conn: AsyncConnection,
     *,
@@ -165,7 +188,11 @@ async def add_invite(
     valid_days: int = 7,
     created_by: str = "cli",
 ) -> str:
-    """Create a single-use binding code for a clerk of `department` or a head of `community`."""
+    """Create a single-use binding code for a clerk of `department` or a head of `community`.
+
+    The code is returned once, to be shown to whoever made it; only its hash and its last 2
+    characters (the hint) are stored, so no page or log can show it again.
+    """
     department_id = community_id = None
     if role is Role.clerk and not department:
         raise InvalidRequest("部门联络员的邀请码需要指定部门(--department 名称)")
@@ -182,7 +209,8 @@ async def add_invite(
     code = _new_code()
     await conn.execute(
         sa.insert(INVITES).values(
-            code=code,
+            code_hash=hash_invite_code(code),
+            hint=code[-2:],
             role=role.value,
             department_id=department_id,
             community_id=community_id,
@@ -193,7 +221,7 @@ async def add_invite(
     )
     await add_audit(
         conn, actor=created_by, entity="invite", entity_id=None, action="create",
-        after={"code": code, "role": role.value, "department": department, "community": community}, now=now,
+        after={"hint": code[-2:], "role": role.value, "department": department, "community": community}, now=now,
     )
     return code
 
@@ -219,35 +247,77 @@ async def set_binding(
     )
 
 
+async def revoke_invite(conn: AsyncConnection, *, invite_id: int, actor: str, now: dt.datetime) -> str:
+    """Revoke an unused code; returns its hint. Raises NotFound / InvalidRequest (used or revoked already)."""
+    invite = (await conn.execute(sa.select(INVITES.c.hint, INVITES.c.used_at, INVITES.c.revoked_at)
+                                 .where(INVITES.c.id == invite_id))).first()
+    if invite is None:
+        raise NotFound(f"没有编号为 {invite_id} 的邀请码,请从“邀请码”页面操作。")
+    if invite.used_at is not None or invite.revoked_at is not None:
+        raise InvalidRequest(f"邀请码 …{invite.hint} 已被使用或已作废,无需再作废。")
+    await conn.execute(sa.update(INVITES).where(INVITES.c.id == invite_id).values(revoked_at=now, revoked_by=actor))
+    await add_audit(conn, actor=actor, entity="invite", entity_id=invite_id, action="revoke",
+                    after={"hint": invite.hint}, now=now)
+    return str(invite.hint)
+
+
+async def _bind_refused(conn: AsyncConnection, *, account_id: int, failures: int, now: dt.datetime) -> BindRefused:
+    """Count a wrong code; past FREE_BIND_TRIES the account's next try waits, twice as long each time."""
+    failures += 1
+    retry_at = None
+    if failures >= FREE_BIND_TRIES:
+        retry_at = now + min(BIND_DELAY * (1 << min(failures - FREE_BIND_TRIES, 30)), MAX_BIND_DELAY)
+    await conn.execute(sa.update(ACCOUNTS).where(ACCOUNTS.c.id == account_id)
+                       .values(bind_failures=failures, bind_retry_at=retry_at))
+    return BindRefused(retry_at=None)
+
+
+async def _usable_invite(conn: AsyncConnection, code: str, now: dt.datetime) -> Any:
+    invite = (await conn.execute(sa.select(INVITES).where(INVITES.c.code_hash == hash_invite_code(code)))).first()
+    if invite is None or invite.used_at is not None or invite.revoked_at is not None or invite.expires_at < now:
+        return None
+    return invite
+
+
 async def bind_account(
     conn: AsyncConnection, *, channel: str, external_id: str, code: str, now: dt.datetime
 ) -> BindResult:
+    """Bind the account with a code; raises BindRefused (any bad code, or too many tries) or Forbidden
+    (an account an admin disabled cannot re-enable itself with a new code)."""
     code = code.strip().upper()
-    invite = (await conn.execute(sa.select(INVITES).where(INVITES.c.code == code))).first()
-    if invite is None:
-        raise NotFound(code)
-    if invite.used_at is not None:
-        raise InvalidRequest(f"邀请码 {code} 已被使用,每个邀请码只能绑定一个账号。请向管理员申请新的邀请码。")
-    if invite.expires_at < now:
-        raise InvalidRequest(f"邀请码 {code} 已过期,请向管理员申请新的邀请码。")
     account_id = await touch_account(conn, channel=channel, external_id=external_id, now=now)
-    before = (await conn.execute(sa.select(ACCOUNTS.c.role, ACCOUNTS.c.department_id, ACCOUNTS.c.community_id).where(ACCOUNTS.c.id == account_id))).one()
+    before = (await conn.execute(sa.select(
+        ACCOUNTS.c.role, ACCOUNTS.c.department_id, ACCOUNTS.c.community_id, ACCOUNTS.c.disabled_at,
+        ACCOUNTS.c.bind_failures, ACCOUNTS.c.bind_retry_at).where(ACCOUNTS.c.id == account_id))).one()
+    if before.disabled_at is not None:
+        raise Forbidden("account disabled by an admin")
+    if before.bind_retry_at is not None and before.bind_retry_at > now:
+        raise BindRefused(retry_at=before.bind_retry_at)
+    invite = await _usable_invite(conn, code, now)
+    if invite is None:
+        raise await _bind_refused(conn, account_id=account_id, failures=before.bind_failures, now=now)
     await set_binding(conn, account_id=account_id, role=invite.role, department_id=invite.department_id,
                       community_id=invite.community_id, now=now)
-    await conn.execute(
-        sa.update(INVITES).where(INVITES.c.id == invite.id).values(used_at=now, used_by=account_id)
-    )
-    if invite.department_id is not None:
-        target = (await conn.execute(sa.select(DEPARTMENTS.c.name).where(DEPARTMENTS.c.id == invite.department_id))).scalar_one()
-    elif invite.community_id is not None:
-        target = (await conn.execute(sa.select(COMMUNITIES.c.name).where(COMMUNITIES.c.id == invite.community_id))).scalar_one()
-    else:
-        target = "区减负办"
+    await conn.execute(sa.update(ACCOUNTS).where(ACCOUNTS.c.id == account_id)
+                       .values(bind_failures=0, bind_retry_at=None))
+    await conn.execute(sa.update(INVITES).where(INVITES.c.id == invite.id).values(used_at=now, used_by=account_id))
+    target = await _invite_target(conn, invite)
     await add_audit(
         conn, actor=f"account:{account_id}", entity="account", entity_id=account_id, action="bind",
-        before=dict(before._mapping), after={"role": invite.role, "target": target, "invite": code}, now=now,
+        before={"role": before.role, "department_id": before.department_id, "community_id": before.community_id},
+        after={"role": invite.role, "target": target, "invite": invite.id}, now=now,
     )
-    return BindResult(role=invite.role, target=str(target), rebound=before.role is not None)
+    return BindResult(role=invite.role, target=target, rebound=before.role is not None)
+
+
+async def _invite_target(conn: AsyncConnection, invite: Any) -> str:
+    if invite.department_id is not None:
+        return str((await conn.execute(
+            sa.select(DEPARTMENTS.c.name).where(DEPARTMENTS.c.id == invite.department_id))).scalar_one())
+    if invite.community_id is not None:
+        return str((await conn.execute(
+            sa.select(COMMUNITIES.c.name).where(COMMUNITIES.c.id == invite.community_id))).scalar_one())
+    return "区减负办"
 
 
 async def deactivate_account(conn: AsyncConnection, *, channel: str, external_id: str, now: dt.datetime, actor: str) -> bool:

@@ -1,9 +1,10 @@
-"""Console users: argon2 password hashes, login with throttling, and the first admin of a fresh install.
+"""Console users: argon2 password hashes, login with back-off, and the first admin of a fresh install.
 
 Password checks are CPU work (argon2 is slow on purpose), so the console reads the
 hash with :func:`get_admin_user`, checks it off the event loop with
 :func:`check_password`, and records the outcome with :func:`record_login` in a
-writer unit. :func:`verify_login` does all three on one connection (CLI, tests).
+writer unit. :func:`verify_login` does all of it on one connection (CLI, tests).
+Failed logins slow down further tries (:mod:`intake.console_sessions`); they never lock.
 """
 
 from __future__ import annotations
@@ -19,6 +20,15 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from intake.audit import add_audit
+from intake.console_sessions import (
+    CLIENT_BACKOFF,
+    USER_BACKOFF,
+    SessionEnd,
+    add_login_failure,
+    clear_login_failures,
+    end_user_sessions,
+    get_login_wait,
+)
 from intake.errors import Forbidden, InvalidRequest
 from intake.store.models import ADMIN_USERS
 from intake.store.values import ConsoleRole
@@ -27,8 +37,7 @@ __all__ = [
     "ConsoleRole",
     "AdminView",
     "LoginRefused",
-    "MAX_FAILED_LOGINS",
-    "LOCK_MINUTES",
+    "throttle_keys",
     "FIRST_ADMIN",
     "hash_password",
     "check_password",
@@ -38,13 +47,12 @@ __all__ = [
     "list_admin_users",
     "set_admin_password",
     "set_admin_active",
+    "end_admin_sessions",
     "record_login",
     "verify_login",
     "ensure_first_admin",
 ]
 
-MAX_FAILED_LOGINS = 5
-LOCK_MINUTES = 15
 MIN_PASSWORD = 8
 FIRST_ADMIN = "admin"
 _hasher = PasswordHasher()
@@ -59,23 +67,18 @@ class AdminView:
     role: str
     active: bool
     password_hash: str
-    failed_logins: int
-    locked_until: dt.datetime | None
 
     @property
     def can_write(self) -> bool:
         return self.active and self.role == ConsoleRole.admin.value
 
-    def is_locked(self, now: dt.datetime) -> bool:
-        return self.locked_until is not None and self.locked_until > now
-
 
 class LoginRefused(Forbidden):
-    """Wrong credentials, an inactive user or a locked account; the message says which and what to do."""
+    """Wrong credentials, an inactive user, or a try that must wait; the message says which and what to do."""
 
-    def __init__(self, message: str, *, locked_until: dt.datetime | None = None) -> None:
+    def __init__(self, message: str, *, wait: dt.timedelta | None = None) -> None:
         super().__init__(message)
-        self.locked_until = locked_until
+        self.wait = wait
 
 
 def hash_password(password: str) -> str:
@@ -94,7 +97,6 @@ def check_password(password_hash: str | None, password: str) -> bool:
 
 _columns = (
     ADMIN_USERS.c.id, ADMIN_USERS.c.username, ADMIN_USERS.c.role, ADMIN_USERS.c.active, ADMIN_USERS.c.password_hash,
-    ADMIN_USERS.c.failed_logins, ADMIN_USERS.c.locked_until,
 )
 
 
@@ -137,7 +139,7 @@ async def add_admin_user(
     result = await conn.execute(
         sa.insert(ADMIN_USERS)
         .values(username=username, password_hash=password_hash or hash_password(password), role=role, active=True,
-                failed_logins=0, created_at=now)
+                created_at=now)
         .returning(ADMIN_USERS.c.id)
     )
     user_id = int(result.scalar_one())
@@ -154,12 +156,15 @@ async def _existing(conn: AsyncConnection, user_id: int) -> AdminView:
 
 
 async def set_admin_password(
-    conn: AsyncConnection, *, user_id: int, password_hash: str, actor: str, now: dt.datetime
+    conn: AsyncConnection, *, user_id: int, password_hash: str, actor: str, now: dt.datetime,
+    keep_token: str | None = None,
 ) -> AdminView:
-    """Reset a user's password (hash from :func:`hash_password`); also lifts a login lock."""
+    """Reset a user's password (hash from :func:`hash_password`); ends all their sessions but ``keep_token``'s
+    (one's own change keeps the session it was made in), and clears their username's failed logins."""
     user = await _existing(conn, user_id)
-    await conn.execute(sa.update(ADMIN_USERS).where(ADMIN_USERS.c.id == user_id).values(
-        password_hash=password_hash, failed_logins=0, locked_until=None))
+    await conn.execute(sa.update(ADMIN_USERS).where(ADMIN_USERS.c.id == user_id).values(password_hash=password_hash))
+    await end_user_sessions(conn, user_id=user_id, reason=SessionEnd.password, now=now, keep_token=keep_token)
+    await clear_login_failures(conn, key=throttle_keys(user.username, None)[0])
     await add_audit(conn, actor=actor, entity="admin_user", entity_id=user_id, action="reset_password",
                     after={"username": user.username}, now=now)
     return await _existing(conn, user_id)
@@ -182,56 +187,70 @@ async def set_admin_active(
             if int(admins) <= 1:
                 raise InvalidRequest("这是最后一位启用的管理员,停用后将无人能管理后台。请先创建或启用另一位管理员。")
     await conn.execute(sa.update(ADMIN_USERS).where(ADMIN_USERS.c.id == user_id).values(active=active))
+    if not active:
+        await end_user_sessions(conn, user_id=user_id, reason=SessionEnd.deactivated, now=now)
     await add_audit(conn, actor=actor, entity="admin_user", entity_id=user_id,
                     action="activate" if active else "deactivate",
                     before={"active": user.active}, after={"active": active}, now=now)
     return await _existing(conn, user_id)
 
 
-async def record_login(conn: AsyncConnection, *, user_id: int, ok: bool, now: dt.datetime) -> AdminView:
-    """Count a failure (locking after MAX_FAILED_LOGINS) or reset the counter after a success."""
-    if ok:
-        await conn.execute(
-            sa.update(ADMIN_USERS).where(ADMIN_USERS.c.id == user_id).values(failed_logins=0, locked_until=None)
-        )
-    else:
-        row = (await conn.execute(sa.select(ADMIN_USERS.c.failed_logins).where(ADMIN_USERS.c.id == user_id))).one()
-        failures = int(row.failed_logins) + 1
-        values: dict[str, object] = {"failed_logins": failures}
-        if failures >= MAX_FAILED_LOGINS:
-            values["locked_until"] = now + dt.timedelta(minutes=LOCK_MINUTES)
-            values["failed_logins"] = 0
-            await add_audit(conn, actor="system", entity="admin_user", entity_id=user_id, action="lock",
-                            after={"locked_minutes": LOCK_MINUTES}, now=now)
-        await conn.execute(sa.update(ADMIN_USERS).where(ADMIN_USERS.c.id == user_id).values(**values))
-    user = await get_admin_by_id(conn, user_id=user_id)
-    assert user is not None
-    return user
+async def end_admin_sessions(
+    conn: AsyncConnection, *, user_id: int, actor: str, now: dt.datetime
+) -> tuple[AdminView, int]:
+    """An admin's "end all sessions": every open session of the user ends now; (user, how many)."""
+    user = await _existing(conn, user_id)
+    count = await end_user_sessions(conn, user_id=user_id, reason=SessionEnd.ended_all, now=now)
+    await add_audit(conn, actor=actor, entity="admin_user", entity_id=user_id, action="end_sessions",
+                    after={"username": user.username, "sessions": count}, now=now)
+    return user, count
 
 
-def describe_lock(locked_until: dt.datetime, now: dt.datetime) -> str:
-    minutes = max(1, int((locked_until - now).total_seconds() // 60) + 1)
-    return (f"登录失败次数过多,该账号已暂时锁定,请 {minutes} 分钟后再试;"
-            "如忘记密码,请让管理员用 `jianfu admin create` 重新创建账号。")
+def throttle_keys(username: str, client: str | None) -> list[str]:
+    """The back-off keys of a login: the username as typed (known or not) and the client's address."""
+    keys = [f"user:{username.strip()[:64]}"]
+    if client is not None:
+        keys.append(f"client:{client[:64]}")
+    return keys
 
 
-WRONG_CREDENTIALS = "用户名或密码不正确。请检查大小写和输入法后重试(连续失败 5 次将锁定 15 分钟)。"
+async def record_login(
+    conn: AsyncConnection, *, username: str, client: str | None, user_id: int | None, ok: bool, now: dt.datetime
+) -> None:
+    """Count a failure against the username and the client, or clear the username's count on success
+    (a client's count is left to fade: a login of one's own must not reset a guesser's budget)."""
+    user_key, *client_key = throttle_keys(username, client)
+    if ok and user_id is not None:
+        await clear_login_failures(conn, key=user_key)
+        return
+    await add_login_failure(conn, key=user_key, backoff=USER_BACKOFF, now=now)
+    for key in client_key:
+        await add_login_failure(conn, key=key, backoff=CLIENT_BACKOFF, now=now)
+
+
+def describe_wait(wait: dt.timedelta) -> str:
+    seconds = max(1, int(wait.total_seconds() + 0.999))
+    span = f"{seconds} 秒" if seconds < 120 else f"{-(-seconds // 60)} 分钟"
+    return f"登录尝试过于频繁,请 {span}后再试。如忘记密码,请让另一位管理员在“后台用户”中重置。"
+
+
+WRONG_CREDENTIALS = "用户名或密码不正确。请检查大小写和输入法后重试(连续输错后,每次重试需要等待更久)。"
 INACTIVE = "该账号已停用,请联系管理员。"
 
 
-async def verify_login(conn: AsyncConnection, *, username: str, password: str, now: dt.datetime) -> AdminView:
-    """Check a login and record its outcome; raises LoginRefused with a message that says what to do."""
+async def verify_login(
+    conn: AsyncConnection, *, username: str, password: str, now: dt.datetime, client: str | None = None
+) -> AdminView:
+    """Check a login and record its outcome; raises LoginRefused with a message that says what to do.
+
+    The same answer for an unknown user and a wrong password; a try that must wait is not checked."""
+    wait = await get_login_wait(conn, keys=throttle_keys(username, client), now=now)
+    if wait:
+        raise LoginRefused(describe_wait(wait), wait=wait)
     user = await get_admin_user(conn, username=username)
-    if user is not None and user.is_locked(now):
-        assert user.locked_until is not None
-        raise LoginRefused(describe_lock(user.locked_until, now), locked_until=user.locked_until)
     ok = check_password(user.password_hash if user else None, password)
-    if user is None:
-        raise LoginRefused(WRONG_CREDENTIALS)
-    user = await record_login(conn, user_id=user.id, ok=ok, now=now)
-    if not ok:
-        if user.locked_until is not None and user.is_locked(now):
-            raise LoginRefused(describe_lock(user.locked_until, now), locked_until=user.locked_until)
+    await record_login(conn, username=username, client=client, user_id=user.id if user else None, ok=ok, now=now)
+    if user is None or not ok:
         raise LoginRefused(WRONG_CREDENTIALS)
     if not user.active:
         raise LoginRefused(INACTIVE)

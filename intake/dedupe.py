@@ -1,8 +1,16 @@
-"""The processed-message log: WeChat retries get exactly the first reply, also after a restart."""
+"""The processed-message log: WeChat retries get exactly the first reply, also after a restart.
+
+Each row also remembers the signed URL's nonce (``channel:timestamp:nonce``, unique), written in
+the same transaction as the message it carried: a signed URL can then carry one message only. A
+true retry (same URL, same body, so the same MsgId) finds its own row and gets the first reply; the
+same URL with another body is a replay and is refused. Rows live a day, longer than any timestamp
+window, so every process sees every nonce for as long as its signature is accepted.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -10,10 +18,32 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from intake.store.models import PROCESSED_MESSAGES
 from intake.store.sqlite_fast import Prepared
 
-__all__ = ["get_processed_reply", "record_processed", "prune_processed"]
+__all__ = ["Processed", "get_processed", "get_processed_reply", "record_processed", "prune_processed"]
 
+_T = PROCESSED_MESSAGES.c
 _INSERT = Prepared(sa.insert(PROCESSED_MESSAGES))
-_REPLY = Prepared(sa.select(PROCESSED_MESSAGES.c.reply).where(PROCESSED_MESSAGES.c.key == sa.bindparam("key")))
+_REPLY = Prepared(sa.select(_T.reply).where(_T.key == sa.bindparam("key")))
+_BY_KEY_OR_NONCE = Prepared(
+    sa.select(_T.key, _T.reply).where(sa.or_(_T.key == sa.bindparam("key"), _T.nonce == sa.bindparam("nonce")))
+)
+
+
+@dataclass(frozen=True)
+class Processed:
+    """What the log knows of a delivery: the first reply to its message, or that its URL carried another."""
+
+    reply: str | None  # the stored reply of this very message (a retry), else None
+    replayed_nonce: bool  # the URL's nonce already carried another message: refuse
+
+
+async def get_processed(conn: AsyncConnection, *, key: str, nonce: str | None) -> Processed:
+    if nonce is None:
+        return Processed(await get_processed_reply(conn, key=key), False)
+    rows = await _BY_KEY_OR_NONCE.rows(conn, {"key": key, "nonce": nonce})
+    for row_key, reply in rows:
+        if row_key == key:
+            return Processed(str(reply), False)
+    return Processed(None, bool(rows))
 
 
 async def get_processed_reply(conn: AsyncConnection, *, key: str) -> str | None:
@@ -21,8 +51,10 @@ async def get_processed_reply(conn: AsyncConnection, *, key: str) -> str | None:
     return str(rows[0][0]) if rows else None
 
 
-async def record_processed(conn: AsyncConnection, *, key: str, channel: str, reply: str, now: dt.datetime) -> None:
-    await _INSERT.rows(conn, {"key": key, "channel": channel, "reply": reply, "created_at": now})
+async def record_processed(
+    conn: AsyncConnection, *, key: str, channel: str, reply: str, now: dt.datetime, nonce: str | None = None
+) -> None:
+    await _INSERT.rows(conn, {"key": key, "channel": channel, "reply": reply, "created_at": now, "nonce": nonce})
 
 
 async def prune_processed(conn: AsyncConnection, *, before: dt.datetime) -> int:

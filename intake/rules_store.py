@@ -26,9 +26,10 @@ class RulesProvider:
         self._settings = settings
         self._version_id: int | None = None
         self._overrides: dict[str, Any] | None = None
-        self.current: Rules = self._build(None)
+        self.current: Rules = self.build(None)
 
-    def _build(self, overrides: dict[str, Any] | None) -> Rules:
+    def build(self, overrides: dict[str, Any] | None) -> Rules:
+        """The rules this deployment would read with `overrides` as its console edit (for a preview)."""
         return load_rules(
             override_paths=self._settings.rule_paths,
             overrides=overrides,
@@ -50,7 +51,7 @@ class RulesProvider:
         ).first()
         if row is None or row.id == self._version_id:
             return False
-        self.current = self._build(row.content)
+        self.current = self.build(row.content)
         self._version_id = row.id
         self._overrides = row.content
         log.info("rules reloaded: version %s (edit #%s)", self.current.version, row.id)

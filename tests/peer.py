@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+import secrets
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -46,6 +47,16 @@ def event_xml(*, from_user: str, event: str, to_user: str = "gh_jianfu", create_
     )
 
 
+class MovingClock:
+    """The server's clock in tests that replay a day: set ``now`` to the moment a message is sent."""
+
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
 @dataclass
 class Reply:
     status: int
@@ -63,8 +74,10 @@ class WeChatPeer:
         self.wechat = WeChatCrypto(settings.wechat.token, settings.wechat.encoding_aes_key, settings.wechat.app_id)
         self.wecom = WeComCrypto(settings.wecom.token, settings.wecom.encoding_aes_key, settings.wecom.corp_id)
 
-    def signed_query(self, *, timestamp: int | None = None, nonce: str = "n0nce") -> dict[str, str]:
+    def signed_query(self, *, timestamp: int | None = None, nonce: str | None = None) -> dict[str, str]:
+        """A query string signed as WeChat signs it: a fresh random nonce for every request."""
         ts = str(int(time.time()) if timestamp is None else timestamp)
+        nonce = str(secrets.randbelow(10**10)) if nonce is None else nonce
         return {"signature": sign(self.settings.wechat.token, ts, nonce), "timestamp": ts, "nonce": nonce,
                 "openid": "o"}
 
@@ -91,7 +104,7 @@ class WeChatPeer:
 
     async def post_wecom(self, client: Any, xml: str, *, timestamp: int | None = None) -> Reply:
         ts = str(int(time.time()) if timestamp is None else timestamp)
-        nonce = "wc0nce"
+        nonce = str(secrets.randbelow(10**10))
         envelope = fromstring(self.wecom.encrypt_message(xml, nonce, ts))
         encrypt = envelope.findtext("Encrypt")
         query = {"msg_signature": sign(self.settings.wecom.token, ts, nonce, encrypt), "timestamp": ts, "nonce": nonce}

@@ -20,6 +20,7 @@ from bot.settings import Settings
 from classifiers import Classification, Rules, classify
 from intake.accounts import (
     AccountView,
+    BindRefused,
     bind_account,
     clear_dialogue,
     deactivate_account,
@@ -90,8 +91,12 @@ async def handle_bind(ctx: DialogueContext, conn: AsyncConnection, account: Acco
     code = m.group(1).upper()
     try:
         result = await bind_account(conn, channel=msg.channel, external_id=msg.external_id, code=code, now=msg.received_at)
-    except NotFound:
-        return texts.invite_not_found(code)
+    except BindRefused as exc:
+        if exc.retry_at is not None:
+            return texts.bind_wait(exc.retry_at, msg.received_at)
+        return texts.INVITE_REFUSED
+    except Forbidden:
+        return texts.INACTIVE
     return texts.build_bound(result, ctx.settings.server.public_url)
 
 
@@ -222,7 +227,8 @@ async def _handle_intake(
             conn, account_id=account.id, state=AWAITING_DEADLINE, task_id=new.task.id,
             expires_at=msg.received_at + dt.timedelta(minutes=ctx.settings.dialogue.timeout_minutes),
         )
-    return texts.build_receipt(new, item_text=item_text(ctx.rules, new.task.item), reminder_days=ctx.settings.schedule.reminder_days)
+    return texts.build_receipt(new, item_text=item_text(ctx.rules, new.task.item),
+                               reminder_days=ctx.settings.schedule.reminder_days, tz=ctx.settings.tz)
 
 
 async def _handle_deadline_answer(

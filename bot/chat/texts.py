@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+from zoneinfo import ZoneInfo
 
 from intake.accounts import AccountView, BindResult
+from intake.catalogue import texts as catalogue_texts
 from intake.labels import KIND_ZH, LISTING_ZH, NATURE_ZH, ROLE_ZH, STATUS_ZH, TARGET_STATUS_ZH
 from intake.store.models import Role, TargetStatus
 from intake.tasks import CommunityTask, NewTask, TaskView
@@ -93,10 +95,13 @@ def build_help(account: AccountView | None, url: str) -> str:
     return build_help_role(account.role, account.department or account.community, url)
 
 
-def build_receipt(new: NewTask, *, item_text: str | None, reminder_days: tuple[int, ...]) -> str:
+def build_receipt(new: NewTask, *, item_text: str | None, reminder_days: tuple[int, ...],
+                  tz: ZoneInfo) -> str:
     task = new.task
     lines: list[str]
     kind = f"{KIND_ZH.get(task.kind, task.kind)}({NATURE_ZH.get(task.nature, task.nature)})"
+    if new.stopped_form is not None:
+        return catalogue_texts.build_stopped_receipt(task.code, task.department, new.stopped_form)
     if task.listing == "negative":
         lines = [
             f"不予派发 {task.code}",
@@ -124,6 +129,8 @@ def build_receipt(new: NewTask, *, item_text: str | None, reminder_days: tuple[i
         lines.append("时限紧:留给社区的工作日不足3天,将计入月度报表。")
     if new.duplicate_of_code:
         lines.append(f"重复:与30天内本部门的 {new.duplicate_of_code} 内容几乎相同,已关联为重复派发。")
+    lines += [catalogue_texts.build_field_repeat(r, tz) for r in new.catalogue.repeats]
+    lines += [catalogue_texts.build_merged(name, into) for name, into in new.catalogue.merged]
     if new.repeat_collection_with:
         lines.append(f"重复采集:{'、'.join(new.repeat_collection_with)}近期已向社区采集类似数据,已标记供区减负办核查。")
     if task.listing == "unlisted":
@@ -209,8 +216,13 @@ def code_not_found(code: str) -> str:
     return f"没有找到任务 {code},请检查编号(格式如 R-20261127-0001)。发送“我的任务”或“任务”可查看编号。"
 
 
-def invite_not_found(code: str) -> str:
-    return f"邀请码 {code} 不存在,请核对后重新发送“绑定 邀请码”,或向管理员申请新的邀请码。"
+# one answer for an unknown, used, expired or revoked code: it must not tell which codes exist
+INVITE_REFUSED = "邀请码无效或已失效(不存在、已被使用、已过期或已作废)。请核对后重新发送“绑定 邀请码”,或向管理员申请新的邀请码。"
+
+
+def bind_wait(retry_at: dt.datetime, now: dt.datetime) -> str:
+    minutes = max(1, -(-int((retry_at - now).total_seconds()) // 60))
+    return f"错误的邀请码次数过多,请 {minutes} 分钟后再发送“绑定 邀请码”。如没有可用的邀请码,请向管理员申请。"
 
 
 def department_not_found(name: str) -> str:

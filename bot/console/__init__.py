@@ -16,12 +16,11 @@ HERE = Path(__file__).resolve().parent
 
 
 def create_console_app() -> web.Application:
-    from bot.console.core import CODECS, LIMITER, LoginLimiter, session_middleware, setup_templates
+    from bot.console.core import CODECS, session_middleware, setup_templates
     from bot.console.views import setup_routes
     from bot.console.views.digests import BUILT, BuiltDigests
 
     app = web.Application(middlewares=[session_middleware])
-    app[LIMITER] = LoginLimiter()
     app[CODECS] = {}
     app[BUILT] = BuiltDigests()
     setup_templates(app, str(HERE / "templates"))

@@ -140,8 +140,11 @@ async def unbind_account(conn: AsyncConnection, *, account_id: int, actor: str, 
 
 async def set_account_active(conn: AsyncConnection, *, account_id: int, active: bool, actor: str,
                              now: dt.datetime) -> None:
+    """An admin's disable holds (``disabled_at``) until an admin enables the account: a re-follow or a
+    new invite code does not undo it."""
     before = await _account(conn, account_id)
-    await conn.execute(sa.update(ACCOUNTS).where(ACCOUNTS.c.id == account_id).values(active=active))
+    await conn.execute(sa.update(ACCOUNTS).where(ACCOUNTS.c.id == account_id).values(
+        active=active, disabled_at=None if active else now, bind_failures=0, bind_retry_at=None))
     await add_audit(conn, actor=actor, entity="account", entity_id=account_id,
                     action="activate" if active else "deactivate",
                     before={"active": before.active}, after={"active": active}, now=now)

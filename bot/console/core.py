@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-import hmac
 import json
-import time
-from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Any, NoReturn
 from zoneinfo import ZoneInfo
@@ -20,13 +17,13 @@ from bot.console import texts
 from bot.console.security import CSRF_FIELD, SESSION_COOKIE, Session, SessionCodec, is_same_token
 from bot.keys import SERVICES, SETTINGS
 from bot.settings import Settings
+from intake.console_sessions import get_live_session, is_seen_stale, update_session_seen
 from intake.console_users import AdminView, get_admin_by_id
 from intake.context import Services
 
 __all__ = [
     "CODECS",
     "codec_of",
-    "LIMITER",
     "PUBLIC_ROUTES",
     "setup_templates",
     "session_middleware",
@@ -40,7 +37,7 @@ __all__ = [
     "actor_of",
     "url",
     "now_utc",
-    "LoginLimiter",
+    "client_of",
 ]
 
 CODECS = web.AppKey("console_codecs", dict[str, SessionCodec])
@@ -48,46 +45,23 @@ PUBLIC_ROUTES = frozenset({"login", "static"})
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
-class LoginLimiter:
-    """Failed logins per client address in a sliding window (the per-user lock lives in the database)."""
-
-    def __init__(self, *, limit: int = 20, window_s: float = 900.0) -> None:
-        self.limit = limit
-        self.window_s = window_s
-        self._failures: dict[str, deque[float]] = {}
-
-    def _trim(self, key: str, now: float) -> deque[float]:
-        q = self._failures.setdefault(key, deque())
-        while q and q[0] < now - self.window_s:
-            q.popleft()
-        return q
-
-    def blocked(self, key: str, *, now: float | None = None) -> bool:
-        now = time.monotonic() if now is None else now
-        return len(self._trim(key, now)) >= self.limit
-
-    def failed(self, key: str, *, now: float | None = None) -> None:
-        now = time.monotonic() if now is None else now
-        self._trim(key, now).append(now)
-        if len(self._failures) > 10_000:  # bounded memory under a spray of addresses
-            self._failures.clear()
-
-    def succeeded(self, key: str) -> None:
-        self._failures.pop(key, None)
-
-
-LIMITER = web.AppKey("console_limiter", LoginLimiter)
 SESSION = web.RequestKey("console_session", Session)
 USER = web.RequestKey("console_user", AdminView)
 
 
 def codec_of(request: web.Request) -> SessionCodec:
     """The session codec for the configured secret (built once per secret)."""
-    secret = settings_of(request).server.session_secret
+    server = settings_of(request).server
     codecs = request.app[CODECS]
-    if secret not in codecs:
-        codecs[secret] = SessionCodec(secret)
-    return codecs[secret]
+    if server.session_secret not in codecs:
+        codecs[server.session_secret] = SessionCodec(server.session_secret,
+                                                     max_age_s=server.session_absolute_hours * 3600)
+    return codecs[server.session_secret]
+
+
+def client_of(request: web.Request) -> str:
+    """The client's address (the proxy's X-Forwarded-For only when the proxy is trusted: bot.edge)."""
+    return request.remote or "?"
 
 
 def now_utc() -> dt.datetime:
@@ -220,9 +194,43 @@ def _set_cookie(request: web.Request, response: web.StreamResponse, session: Ses
     )
 
 
+async def _load_user(request: web.Request, session: Session) -> None:
+    """Who the session's token belongs to, if its server-side session is live and the user active."""
+    server, services, now = settings_of(request).server, services_of(request), now_utc()
+    async with services.engine.connect() as conn:
+        live = await get_live_session(conn, token=session.token, now=now,
+                                      idle=dt.timedelta(minutes=server.session_idle_minutes),
+                                      absolute=dt.timedelta(hours=server.session_absolute_hours))
+        user = await get_admin_by_id(conn, user_id=live.user_id) if live is not None else None
+    if live is None or user is None or not user.active:
+        session.logout()  # logged out, ended, timed out, deactivated or deleted
+        return
+    request[USER] = user
+    if is_seen_stale(live, now):
+        token_hash = live.token_hash
+        await services.writer.submit(lambda c: update_session_seen(c, token_hash=token_hash, now=now))
+
+
+async def _guard(request: web.Request, session: Session, route: str) -> None:
+    """Require login, a CSRF token on every write, and a writing role."""
+    if route not in PUBLIC_ROUTES and USER not in request:
+        if request.method in SAFE_METHODS:
+            target = request.rel_url.path_qs
+            raise web.HTTPSeeOther(url(request, "login", {"next": target}))
+        fail(request, 403, texts.LOGIN_REQUIRED + "登录后请重新提交。")
+    if request.method not in SAFE_METHODS:
+        form = await request.post()
+        token = form.get(CSRF_FIELD) or request.headers.get("X-CSRF-Token")
+        if not is_same_token(session.csrf, token if isinstance(token, str) else None):
+            fail(request, 403, texts.CSRF_FAILED, title="安全校验未通过")
+        user = request.get(USER)
+        if user is not None and not user.can_write and route not in {"logout"}:
+            fail(request, 403, texts.VIEWER_READ_ONLY)
+
+
 @web.middleware
 async def session_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Load the session and user; require login, a CSRF token on every write, and a writing role."""
+    """Load the session and user, guard the route, and keep the cookie in step with the session."""
     codec = codec_of(request)
     loaded = codec.loads(request.cookies.get(SESSION_COOKIE))
     session = loaded or Session(changed=True)
@@ -231,28 +239,9 @@ async def session_middleware(request: web.Request, handler: Handler) -> web.Stre
     try:
         if route == "static":
             return await handler(request)
-        if session.user_id is not None:
-            async with services_of(request).engine.connect() as conn:
-                user = await get_admin_by_id(conn, user_id=session.user_id)
-            if user is None or not user.active or not hmac.compare_digest(
-                session.credential, codec.credential_of(user.password_hash)
-            ):
-                session.logout()  # deactivated, deleted, or the password was reset since this login
-            else:
-                request[USER] = user
-        if route not in PUBLIC_ROUTES and USER not in request:
-            if request.method in SAFE_METHODS:
-                target = request.rel_url.path_qs
-                raise web.HTTPSeeOther(url(request, "login", {"next": target}))
-            fail(request, 403, texts.LOGIN_REQUIRED + "登录后请重新提交。")
-        if request.method not in SAFE_METHODS:
-            form = await request.post()
-            token = form.get(CSRF_FIELD) or request.headers.get("X-CSRF-Token")
-            if not is_same_token(session.csrf, token if isinstance(token, str) else None):
-                fail(request, 403, texts.CSRF_FAILED, title="安全校验未通过")
-            user = request.get(USER)
-            if user is not None and not user.can_write and route not in {"logout"}:
-                fail(request, 403, texts.VIEWER_READ_ONLY)
+        if session.token:
+            await _load_user(request, session)
+        await _guard(request, session, route)
         response = await handler(request)
     except web.HTTPException as exc:
         if session.changed:
@@ -260,14 +249,6 @@ async def session_middleware(request: web.Request, handler: Handler) -> web.Stre
         raise
     if session.changed or loaded is None:
         _set_cookie(request, response, session)
-    response.headers.setdefault("X-Frame-Options", "DENY")
-    response.headers.setdefault("X-Content-Type-Options", "nosniff")
-    response.headers.setdefault("Referrer-Policy", "same-origin")
-    response.headers.setdefault(
-        "Content-Security-Policy",
-        "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; form-action 'self'; "
-        "frame-ancestors 'none'",
-    )
     return response
 
 

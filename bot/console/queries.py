@@ -71,7 +71,7 @@ async def list_task_page(
     pages = max(1, -(-total // page_size))
     page = min(max(1, page), pages)
     stmt = task_select(
-        filters, tz, TASKS.c.id, TASKS.c.code, TASKS.c.department, TASKS.c.kind, TASKS.c.nature, TASKS.c.listing, TASKS.c.item,
+        filters, tz, TASKS.c.id, TASKS.c.code, TASKS.c.department, TASKS.c.forwarded_by, TASKS.c.kind, TASKS.c.nature, TASKS.c.listing, TASKS.c.item,
         TASKS.c.deadline, TASKS.c.deadline_time, TASKS.c.status, TASKS.c.received_at, TASKS.c.raw_text, TASKS.c.needs_review,
         TASKS.c.corrected, TASKS.c.funded, TASKS.c.duplicate_of, TASKS.c.repeat_collection, TASKS.c.short_notice,
     )
@@ -216,7 +216,8 @@ async def list_accounts(conn: AsyncConnection, *, limit: int = 500) -> list[dict
 async def list_invites(conn: AsyncConnection, *, limit: int = 100) -> list[dict[str, Any]]:
     used_by = ACCOUNTS.alias("used_by")
     rows = await conn.execute(
-        sa.select(INVITES.c.id, INVITES.c.code, INVITES.c.role, INVITES.c.expires_at, INVITES.c.used_at, INVITES.c.created_by,
+        sa.select(INVITES.c.id, INVITES.c.hint, INVITES.c.role, INVITES.c.expires_at, INVITES.c.used_at,
+                  INVITES.c.revoked_at, INVITES.c.revoked_by, INVITES.c.created_by,
                   INVITES.c.created_at, DEPARTMENTS.c.name.label("department"), COMMUNITIES.c.name.label("community"),
                   used_by.c.external_id.label("used_by"))
         .outerjoin(DEPARTMENTS, DEPARTMENTS.c.id == INVITES.c.department_id)

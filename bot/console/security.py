@@ -2,11 +2,11 @@
 
 The cookie holds ``base64url(json).signature`` where the signature is HMAC-SHA256
 over the payload with a key derived from ``[server] session_secret``. The payload
-carries the user id, the CSRF token, the issue time, a one-shot flash message and
-a fingerprint of the password hash it logged in with; it is never trusted without
-a valid signature, and it expires after ``SESSION_HOURS``. The user's role, active
-flag and password hash are re-read from the database on every request, so
-deactivating a user or resetting their password ends their sessions at once.
+carries the token of a server-side session (:mod:`intake.console_sessions`; empty
+while logged out), the CSRF token, the issue time and one-shot flash messages; it is
+never trusted without a valid signature. Who is logged in is decided by the session
+row, not the cookie: logging out, a password change, deactivation and "end all
+sessions" end the row, and a saved cookie is then worth nothing.
 """
 
 from __future__ import annotations
@@ -24,17 +24,16 @@ from typing import Any
 __all__ = ["Session", "SessionCodec", "SESSION_COOKIE", "SESSION_HOURS", "CSRF_FIELD", "is_same_token"]
 
 SESSION_COOKIE = "jianfu_console"
-SESSION_HOURS = 12
+SESSION_HOURS = 12  # the cookie's own lifetime by default; [server] session_absolute_hours in the app
 CSRF_FIELD = "csrf_token"
 
 
 @dataclass
 class Session:
-    user_id: int | None = None
+    token: str = ""  # the server-side session's token; "" while logged out
     csrf: str = field(default_factory=lambda: secrets.token_urlsafe(24))
     issued: int = field(default_factory=lambda: int(time.time()))
     flash: list[tuple[str, str]] = field(default_factory=list)  # (level, text)
-    credential: str = ""  # SessionCodec.credential_of(the password hash at login)
     changed: bool = False
 
     def add_flash(self, level: str, text: str) -> None:
@@ -47,17 +46,15 @@ class Session:
             self.changed = True
         return items
 
-    def login(self, user_id: int, credential: str) -> None:
+    def login(self, token: str) -> None:
         """A new session on login: a fresh CSRF token and issue time (no fixation of the old one)."""
-        self.user_id = user_id
-        self.credential = credential
+        self.token = token
         self.csrf = secrets.token_urlsafe(24)
         self.issued = int(time.time())
         self.changed = True
 
     def logout(self) -> None:
-        self.user_id = None
-        self.credential = ""
+        self.token = ""
         self.csrf = secrets.token_urlsafe(24)
         self.issued = int(time.time())
         self.changed = True
@@ -72,14 +69,8 @@ class SessionCodec:
         mac = hmac.new(self._key, payload, hashlib.sha256).digest()
         return base64.urlsafe_b64encode(mac).rstrip(b"=").decode("ascii")
 
-    def credential_of(self, password_hash: str) -> str:
-        """A keyed fingerprint of a password hash: it changes when the password is reset."""
-        mac = hmac.new(self._key, b"credential:" + password_hash.encode("utf-8"), hashlib.sha256).digest()
-        return base64.urlsafe_b64encode(mac[:12]).decode("ascii")
-
     def dumps(self, session: Session) -> str:
-        data = {"u": session.user_id, "c": session.csrf, "i": session.issued, "f": session.flash,
-                "p": session.credential}
+        data = {"t": session.token, "c": session.csrf, "i": session.issued, "f": session.flash}
         raw = json.dumps(data, ensure_ascii=True, separators=(",", ":")).encode("ascii")
         payload = base64.urlsafe_b64encode(raw).rstrip(b"=")
         return payload.decode("ascii") + "." + self._sign(payload)
@@ -94,19 +85,16 @@ class SessionCodec:
         try:
             raw = base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))
             data: dict[str, Any] = json.loads(raw)
-            user_id = data["u"]
+            token = str(data["t"])
             csrf = str(data["c"])
             issued = int(data["i"])
             flash = [(str(level), str(text)) for level, text in data.get("f", [])]
-            credential = str(data.get("p", ""))
         except (binascii.Error, ValueError, KeyError, TypeError):
             return None
         now = time.time() if now is None else now
         if issued + self.max_age_s < now or issued > now + 300:
             return None
-        if user_id is not None and not isinstance(user_id, int):
-            return None
-        return Session(user_id=user_id, csrf=csrf, issued=issued, flash=flash, credential=credential)
+        return Session(token=token, csrf=csrf, issued=issued, flash=flash)
 
 
 def is_same_token(expected: str, given: str | None) -> bool:

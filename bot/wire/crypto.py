@@ -26,7 +26,7 @@ import struct
 
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
-from bot.wire.errors import DecryptError, SignatureError, StaleTimestampError
+from bot.wire.errors import DecryptError, EncryptionRequiredError, SignatureError, StaleTimestampError
 from bot.wire.messages import parse_envelope
 from bot.wire.replies import build_xml
 
@@ -181,15 +181,25 @@ class MessageCrypto:
         nonce: str | None,
         now: float,
         window_s: int,
+        envelope_fields: frozenset[str] | None = None,
     ) -> bytes:
         """Verify and decrypt an encrypted callback body; returns the inner XML bytes.
 
         Raises :class:`XmlError` for a bad envelope, :class:`SignatureError` /
         :class:`StaleTimestampError` for the signature, :class:`DecryptError`
-        for a signed payload that does not decrypt.
+        for a signed payload that does not decrypt. With ``envelope_fields``, an
+        envelope carrying any other element (compatible mode sends the message in
+        plaintext beside ``Encrypt``) raises :class:`EncryptionRequiredError`.
         """
-        encrypted = parse_envelope(body)["Encrypt"]
+        envelope = parse_envelope(body)
+        encrypted = envelope["Encrypt"]
         check_signature(msg_signature, self._token, timestamp, nonce, encrypted, now=now, window_s=window_s)
+        if envelope_fields is not None and not envelope.keys() <= envelope_fields:
+            extra = sorted(envelope.keys() - envelope_fields)
+            raise EncryptionRequiredError(
+                f"the body carries {', '.join(extra[:4])} in plaintext beside <Encrypt> (compatible mode); "
+                "only safe mode (安全模式) is accepted: switch the account's 消息加解密方式"
+            )
         return self.decrypt(encrypted)
 
     def encrypt_reply(self, xml: str, *, timestamp: str, nonce: str, random16: bytes | None = None) -> str:

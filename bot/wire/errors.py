@@ -7,7 +7,9 @@ untrusted bytes. The HTTP edge maps the classes to status codes with
 
     WireError                  base, never raised itself
     ├── SignatureError         403  missing or forged signature / msg_signature
-    │   └── StaleTimestampError 403  timestamp not an integer, or outside the freshness window
+    │   ├── StaleTimestampError 403  timestamp not an integer, or outside the freshness window
+    │   └── ReplayError        403  the signed URL (timestamp + nonce) already carried another message
+    ├── EncryptionRequiredError 403 plaintext or compatible-mode body where only safe mode is accepted
     ├── XmlError               400  not XML, hostile XML (DTD, entities, external refs),
     │                               invalid UTF-8, root is not <xml>, required field missing or malformed
     ├── DecryptError           400  signature checked but the payload does not decrypt:
@@ -28,6 +30,8 @@ from typing import ClassVar
 __all__ = [
     "BodyTooLargeError",
     "DecryptError",
+    "EncryptionRequiredError",
+    "ReplayError",
     "SignatureError",
     "StaleTimestampError",
     "WireError",
@@ -50,6 +54,18 @@ class SignatureError(WireError):
 
 class StaleTimestampError(SignatureError):
     """The timestamp is not an integer or lies outside the freshness window (a replay)."""
+
+    http_status: ClassVar[int] = 403
+
+
+class ReplayError(SignatureError):
+    """A signed URL used again for another message: its timestamp and nonce were seen with another body."""
+
+    http_status: ClassVar[int] = 403
+
+
+class EncryptionRequiredError(WireError):
+    """``[wechat] require_encryption`` is on and the callback is in plaintext or compatible mode."""
 
     http_status: ClassVar[int] = 403
 

@@ -12,6 +12,7 @@ A message type or event this module does not know becomes
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -233,19 +234,29 @@ def _required(fields: Mapping[str, str], name: str, msg_type: str) -> str:
         raise XmlError(f"{msg_type} message lacks the required <{name}> element") from None
 
 
+_MAX_NUMBER = 10**15  # no field of a callback holds a larger number; beyond it a value overflows somewhere
+MAX_CREATE_TIME = 253402300799  # 9999-12-31T23:59:59Z: any later second is not a date
+
+
 def _number(fields: Mapping[str, str], name: str, msg_type: str, convert: Callable[[str], _N]) -> _N:
     text = _required(fields, name, msg_type)
     try:
-        return convert(text.strip())
+        value = convert(text.strip())
     except (ValueError, OverflowError):
         raise XmlError(f"{msg_type} message: <{name}> is {text[:40]!r}, not a number") from None
+    if not math.isfinite(value) or abs(value) > _MAX_NUMBER:
+        raise XmlError(f"{msg_type} message: <{name}> is {text[:40]!r}, out of range")
+    return value
 
 
 def _create_time(fields: Mapping[str, str]) -> int:
     text = fields["CreateTime"].strip()
     if not (text.isascii() and text.isdigit() and len(text) <= 20):
         raise XmlError(f"<CreateTime> is {text[:40]!r}, expected Unix seconds as an integer")
-    return int(text)
+    value = int(text)
+    if value > MAX_CREATE_TIME:
+        raise XmlError(f"<CreateTime> is {text[:40]!r}, beyond any date: expected Unix seconds")
+    return value
 
 
 def parse_message(xml: bytes) -> Message:

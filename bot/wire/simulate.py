@@ -18,7 +18,7 @@ from bot.wire.errors import WireError
 from bot.wire.messages import parse_envelope
 from bot.wire.replies import build_xml
 
-__all__ = ["ChatCodec", "WechatPlainCodec", "WecomCodec", "reply_content"]
+__all__ = ["ChatCodec", "WechatPlainCodec", "WechatSafeCodec", "WecomCodec", "reply_content"]
 
 
 class ChatCodec(Protocol):
@@ -77,17 +77,21 @@ class WecomCodec:
         self._agent_id = agent_id
         self._window_s = window_s
 
-    def build_post(self, *, user_id: str, text: str, now: int) -> tuple[dict[str, str], bytes]:
+    def _seal(self, user_id: str, text: str, now: int, *extra: tuple[str, str]) -> tuple[str, str, str, str]:
+        """(timestamp, nonce, Encrypt, msg_signature) of one text message from ``user_id``."""
         timestamp, nonce = str(now), secrets.token_hex(8)
         inner = build_xml([
             ("ToUserName", self._corp_id), ("FromUserName", user_id), ("CreateTime", now), ("MsgType", "text"),
-            ("Content", text), ("MsgId", _msg_id()), ("AgentID", self._agent_id),
+            ("Content", text), ("MsgId", _msg_id()), *extra,
         ])
         # the reply envelope carries exactly what a callback needs: Encrypt and its msg_signature
         envelope = parse_envelope(self._crypto.encrypt_reply(inner, timestamp=timestamp, nonce=nonce).encode("utf-8"))
-        body = build_xml([("ToUserName", self._corp_id), ("Encrypt", envelope["Encrypt"]), ("AgentID", self._agent_id)])
-        params = {"msg_signature": envelope["MsgSignature"], "timestamp": timestamp, "nonce": nonce}
-        return params, body.encode("utf-8")
+        return timestamp, nonce, envelope["Encrypt"], envelope["MsgSignature"]
+
+    def build_post(self, *, user_id: str, text: str, now: int) -> tuple[dict[str, str], bytes]:
+        timestamp, nonce, encrypted, signature = self._seal(user_id, text, now, ("AgentID", self._agent_id))
+        body = build_xml([("ToUserName", self._corp_id), ("Encrypt", encrypted), ("AgentID", self._agent_id)])
+        return {"msg_signature": signature, "timestamp": timestamp, "nonce": nonce}, body.encode("utf-8")
 
     def open_reply(self, raw: str, *, now: float) -> str:
         try:
@@ -99,6 +103,28 @@ class WecomCodec:
         except WireError as exc:
             raise ValueError(f"the WeCom reply did not verify: {exc}") from exc
         return inner.decode("utf-8")
+
+
+class WechatSafeCodec(WecomCodec):
+    """Official Account in safe mode (安全模式): what a server with ``require_encryption`` accepts.
+
+    The envelope holds only ``ToUserName`` and ``Encrypt``; the query carries ``encrypt_type=aes``,
+    the URL ``signature`` and the ``msg_signature`` over the ciphertext.
+    """
+
+    channel = "wechat"
+    path = "/wechat"
+
+    def __init__(self, crypto: MessageCrypto, *, token: str, app_id: str, window_s: int) -> None:
+        super().__init__(crypto, corp_id=app_id, agent_id="", window_s=window_s)
+        self._token = token
+
+    def build_post(self, *, user_id: str, text: str, now: int) -> tuple[dict[str, str], bytes]:
+        timestamp, nonce, encrypted, signature = self._seal(user_id, text, now)
+        body = build_xml([("ToUserName", self._corp_id), ("Encrypt", encrypted)])
+        params = {"signature": build_signature(self._token, timestamp, nonce), "timestamp": timestamp,
+                  "nonce": nonce, "openid": user_id, "encrypt_type": "aes", "msg_signature": signature}
+        return params, body.encode("utf-8")
 
 
 def reply_content(codec: ChatCodec, raw: str, *, now: float) -> str:

@@ -129,6 +129,14 @@ class Rules:
                 words=reader.weights(f"{path}.words", body.get("words")),
                 patterns=_patterns(reader, path, body),
             )
+        self.recording_kinds: dict[Kind, frozenset[Kind]] = {}
+        for key, work in reader.table("order.recording", required=False).items():
+            try:
+                self.recording_kinds[Kind(key)] = frozenset(Kind(k) for k in reader.words(f"order.recording.{key}", work))
+            except ValueError as exc:
+                raise fail(reader.source("order.recording"), f"order.recording.{key}", f"未知的类型 {exc}") from exc
+        self.recording_factor = float(reader.get("order.recording_factor", 1.0))
+        self.recording_work_floor = float(reader.get("order.recording_work_floor", 0.0))
         missing = [k.value for k in Kind if k not in self.kinds]
         if missing:
             raise fail(reader.source("kinds"), "kinds", f"缺少类型 {', '.join(missing)}")

@@ -23,6 +23,7 @@ from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font, PatternFill
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from intake.reports.safety import neutralise_workbook, safe_cell
 from intake.store.models import ACCOUNTS, COMMUNITIES, TASKS
 from intake.store.models import TASK_TARGETS as TARGETS
 
@@ -305,19 +306,12 @@ def record_row(record: dict[str, Any]) -> list[Any]:
     return [("" if values[key] is None else values[key]) for key, _ in TASK_COLUMNS]
 
 
-def _safe_cell(value: Any) -> Any:
-    """Neutralise spreadsheet formulas in text that came from a chat message."""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
-    return value
-
-
 def write_csv(records: Iterable[dict[str, Any]], out: IO[str]) -> int:
     writer = csv.writer(out)
     writer.writerow([title for _, title in TASK_COLUMNS])
     count = 0
     for record in records:
-        writer.writerow([_safe_cell(v) for v in record_row(record)])
+        writer.writerow([safe_cell(v) for v in record_row(record)])
         count += 1
     return count
 
@@ -353,7 +347,8 @@ def build_tasks_workbook(records: Iterable[dict[str, Any]], *, title: str = "受
     ws.title = title[:31]
     _header(ws, [t for _, t in TASK_COLUMNS], _TASK_WIDTHS)
     for record in records:
-        ws.append([_safe_cell(v) for v in record_row(record)])
+        ws.append([safe_cell(v) for v in record_row(record)])
+    neutralise_workbook(wb)
     buffer = io.BytesIO()
     wb.save(buffer)
     return buffer.getvalue()
@@ -376,7 +371,7 @@ def _ledger_cells(index: int, record: dict[str, Any], target: dict[str, Any]) ->
         record["code"],
         (record["received_at"] or "")[:10],
         record["department"] or "",
-        _safe_cell(" ".join(str(record["text"]).split())),
+        safe_cell(" ".join(str(record["text"]).split())),
         LISTING_ZH.get(record["listing"], record["listing"]),
         record["item"] or "",
         target["due_date"] or record["deadline"] or "",
@@ -435,6 +430,7 @@ async def build_ledger_workbook(
     _header(ws, LEDGER_COLUMNS, _LEDGER_WIDTHS)
     for index, (record, target) in enumerate(refused, start=1):
         ws.append(_ledger_cells(index, record, target))
+    neutralise_workbook(wb)  # department and community names, titles: every cell, not only the notice text
     buffer = io.BytesIO()
     wb.save(buffer)
     return buffer.getvalue()
@@ -486,7 +482,7 @@ async def _export(settings: Any, *, fmt: str, filters: TaskFilters, out: IO[str]
                 writer.writerow([title for _, title in TASK_COLUMNS])
             async for record in _collect(conn, filters, tz, total, show):
                 if writer is not None:
-                    writer.writerow([_safe_cell(v) for v in record_row(record)])
+                    writer.writerow([safe_cell(v) for v in record_row(record)])
                 else:
                     out.write(json.dumps(record, ensure_ascii=False) + "\n")
             out.flush()

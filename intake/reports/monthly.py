@@ -17,6 +17,7 @@ from intake.reports.digest import build_monthly_digests
 from intake.reports.model import DISTRICT, Digest
 from intake.reports.render import render_chat_text, to_json
 from intake.reports.runner import run_report
+from intake.reports.safety import slug
 from intake.store.models import COMMUNITIES, DIGESTS
 
 if TYPE_CHECKING:
@@ -104,7 +105,7 @@ async def send_monthly_digests(services: Services, *, now: dt.datetime, only_if_
 
     district, *digests = await run_report(services.reports, services.engine, build)
     out_dir = settings.base_dir / schedule.digest_dir
-    charts = await _draw_charts([(d, out_dir / f"{month}-{d.scope}.png") for d in [*digests, district] if d.tasks])
+    charts = await _draw_charts([(d, out_dir / f"{month}-{slug(d.scope)}.png") for d in [*digests, district] if d.tasks])
     for digest in [*digests, district]:
         link = digest_link(services.public_url, month=month, scope=digest.scope)
         text = render_chat_text(digest, limit_bytes=schedule.digest_chat_bytes, link=link)

@@ -13,6 +13,7 @@ from typing import Any
 
 from intake.labels import LISTING_ZH
 from intake.reports.model import Digest, KindRow, share
+from intake.reports.safety import neutralise_workbook
 from intake.senders import truncate_utf8
 
 __all__ = ["render_markdown", "render_chat_text", "to_json", "write_xlsx", "pct"]
@@ -167,6 +168,7 @@ def write_xlsx(digest: Digest, path: str | Path) -> Path:
     if d.heatmap:
         sheet("社区×部门", ["社区", *d.heatmap.departments],
               [[c, *row] for c, row in zip(d.heatmap.communities, d.heatmap.cells, strict=True)])
+    neutralise_workbook(wb)  # department and community names come from outside
     wb.save(path)
     return path
 

@@ -14,7 +14,15 @@ import sqlalchemy as sa
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
-from intake.store.values import ConsoleRole, OutboxStatus, Role, TargetStatus, TaskStatus
+from intake.store.values import (
+    ConsoleRole,
+    FormDecision,
+    FormSource,
+    OutboxStatus,
+    Role,
+    TargetStatus,
+    TaskStatus,
+)
 
 __all__ = [
     "AwareDateTime",
@@ -37,9 +45,23 @@ __all__ = [
     "OutboxMessage",
     "AdminUser",
     "RuleVersion",
+    "CorrectionExample",
     "DigestArchive",
     "RollupMonth",
     "MonthRollup",
+    "ROLLUP_MONTHS",
+    "MONTH_ROLLUPS",
+    "CONSOLE_SESSIONS",
+    "LOGIN_THROTTLE",
+    "ConsoleSession",
+    "LoginThrottle",
+    "FormDecision",
+    "FormSource",
+    "CatalogueForm",
+    "FormSend",
+    "Platform",
+    "PlatformMention",
+    "ReportRollup",
     "utcnow",
 ]
 
@@ -112,6 +134,9 @@ class Account(SQLModel, table=True):
     community_id: int | None = Field(default=None, foreign_key="communities.id")
     display_name: str | None = Field(default=None, max_length=64)
     active: bool = True
+    disabled_at: dt.datetime | None = _ts(nullable=True)  # disabled by an admin: only an admin enables it again
+    bind_failures: int = 0  # wrong 绑定 codes in a row; past a few, the next try waits (bind_retry_at)
+    bind_retry_at: dt.datetime | None = _ts(nullable=True)
     bound_at: dt.datetime | None = _ts(nullable=True)
     last_seen_at: dt.datetime | None = _ts(nullable=True)
     # dialogue state: one pending question per account, answered by its next message
@@ -122,15 +147,20 @@ class Account(SQLModel, table=True):
 
 
 class Invite(SQLModel, table=True):
+    """A single-use binding code. Only its SHA-256 is stored: the code is shown once, then only its hint."""
+
     __tablename__ = "invites"
     id: int | None = Field(default=None, primary_key=True)
-    code: str = Field(max_length=32, unique=True, index=True)
+    code_hash: str = Field(max_length=64, unique=True, index=True)
+    hint: str = Field(max_length=4)  # the code's last 2 characters, for admins to tell codes apart
     role: str = Field(max_length=16)
     department_id: int | None = Field(default=None, foreign_key="departments.id")
     community_id: int | None = Field(default=None, foreign_key="communities.id")
     expires_at: dt.datetime = _ts()
     used_at: dt.datetime | None = _ts(nullable=True)
     used_by: int | None = Field(default=None, foreign_key="accounts.id")
+    revoked_at: dt.datetime | None = _ts(nullable=True)
+    revoked_by: str | None = Field(default=None, max_length=64)
     created_by: str = Field(default="cli", max_length=64)
     created_at: dt.datetime = _ts()
 
@@ -146,6 +176,7 @@ class Task(SQLModel, table=True):
     sender_id: int | None = Field(default=None, foreign_key="accounts.id", index=True)
     department_id: int | None = Field(default=None, foreign_key="departments.id")  # ix_tasks_department_received
     department: str | None = Field(default=None, max_length=64)  # canonical name as classified
+    forwarded_by: str | None = Field(default=None, max_length=64)  # the sender's department, when it named another
     raw_text: str = Field(sa_column=sa.Column(sa.Text, nullable=False))
     kind: str = Field(max_length=24)
     nature: str = Field(max_length=24)
@@ -234,9 +265,12 @@ class ProcessedMessage(SQLModel, table=True):
     """Dedupe log: the first reply to each MsgId (or event key), replayed to WeChat's retries."""
 
     __tablename__ = "processed_messages"
+    __table_args__ = (sa.Index("ix_processed_messages_nonce", "nonce", unique=True),)
     key: str = Field(max_length=200, primary_key=True)
     channel: str = Field(max_length=16)
     reply: str = Field(sa_column=sa.Column(sa.Text, nullable=False))
+    # the signed URL's "channel:timestamp:nonce": one signed URL carries one message (replays are refused)
+    nonce: str | None = Field(default=None, max_length=160)
     created_at: dt.datetime = _ts(index=True)
 
 
@@ -275,8 +309,6 @@ class AdminUser(SQLModel, table=True):
     password_hash: str = Field(max_length=256)
     role: str = Field(default=ConsoleRole.admin.value, max_length=16)  # ConsoleRole
     active: bool = True
-    failed_logins: int = 0
-    locked_until: dt.datetime | None = _ts(nullable=True)
     created_at: dt.datetime = _ts()
 
 
@@ -291,6 +323,23 @@ class RuleVersion(SQLModel, table=True):
     created_at: dt.datetime = _ts()
 
 
+class CorrectionExample(SQLModel, table=True):
+    """A console correction kept as a labelled example (issue 13): the notice as it came, the fields the
+    admin decided (in the `jianfu eval` format), and the rules version that read it before the correction."""
+
+    __tablename__ = "correction_examples"
+    id: int | None = Field(default=None, primary_key=True)
+    task_id: int = Field(foreign_key="tasks.id", index=True)
+    action: str = Field(max_length=16)  # correct / admit / refuse
+    text: str = Field(sa_column=sa.Column(sa.Text, nullable=False))
+    received_at: dt.datetime = _ts()  # the message's time: the `now` the notice is read at again
+    sender_department: str | None = Field(default=None, max_length=64)
+    expect: dict[str, Any] = _json(dict)
+    rules_version: str = Field(default="", max_length=64)
+    actor: str = Field(max_length=96)
+    created_at: dt.datetime = _ts()
+
+
 class DigestArchive(SQLModel, table=True):
     __tablename__ = "digests"
     __table_args__ = (sa.UniqueConstraint("month", "scope", name="uq_digest_month_scope"),)
@@ -299,29 +348,6 @@ class DigestArchive(SQLModel, table=True):
     scope: str = Field(max_length=64)  # community name or "district"
     content: dict[str, Any] = _json(dict)
     created_at: dt.datetime = _ts()
-
-
-class RollupMonth(SQLModel, table=True):
-    """A closed month whose figures are kept in ``month_rollups``; deleted (with them) by the triggers of
-    ``intake.store.triggers`` when a task or assignment of the month changes. ``computed_at`` is NULL
-    while its figures are being computed."""
-
-    __tablename__ = "rollup_months"
-    month: str = Field(max_length=7, primary_key=True)  # YYYY-MM, local time
-    starts_at: dt.datetime = _ts()  # the month as [starts_at, ends_at) in UTC, for received_at
-    ends_at: dt.datetime = _ts()
-    first_day: dt.date  # the month's days, for due dates
-    last_day: dt.date
-    computed_at: dt.datetime | None = _ts(nullable=True)
-
-
-class MonthRollup(SQLModel, table=True):
-    """One scope's figures of a closed month (``intake.reports.figures.Figures.to_json``)."""
-
-    __tablename__ = "month_rollups"
-    month: str = Field(max_length=7, primary_key=True, foreign_key="rollup_months.month", ondelete="CASCADE")
-    scope: str = Field(max_length=96, primary_key=True)  # district / community:NAME / department:NAME
-    content: dict[str, Any] = _json(dict)
 
 
 def _table(model: type[SQLModel]) -> sa.Table:
@@ -345,6 +371,20 @@ TASK_CODE_COUNTERS = _table(TaskCodeCounter)
 OUTBOX = _table(OutboxMessage)
 ADMIN_USERS = _table(AdminUser)
 RULE_VERSIONS = _table(RuleVersion)
+CORRECTION_EXAMPLES = _table(CorrectionExample)
 DIGESTS = _table(DigestArchive)
-ROLLUP_MONTHS = _table(RollupMonth)
-MONTH_ROLLUPS = _table(MonthRollup)
+
+# the form catalogue, platforms and report rollups (issue 18), registered on the same metadata
+from intake.store.models_catalogue import (  # noqa: E402
+    CatalogueForm,
+    FormSend,
+    Platform,
+    PlatformMention,
+    ReportRollup,
+)
+
+# console sessions and login throttling (issue 15), registered on the same metadata
+from intake.store.models_console import CONSOLE_SESSIONS, LOGIN_THROTTLE, ConsoleSession, LoginThrottle  # noqa: E402
+
+# monthly rollups of closed months (issue 14), registered on the same metadata
+from intake.store.models_rollups import MONTH_ROLLUPS, ROLLUP_MONTHS, MonthRollup, RollupMonth  # noqa: E402

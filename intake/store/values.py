@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-__all__ = ["Role", "ConsoleRole", "TaskStatus", "TargetStatus", "OutboxStatus"]
+__all__ = ["Role", "ConsoleRole", "TaskStatus", "TargetStatus", "OutboxStatus", "FormDecision", "FormSource"]
 
 
 class Role(StrEnum):
@@ -44,3 +44,18 @@ class OutboxStatus(StrEnum):
     sending = "sending"
     sent = "sent"
     dead = "dead"
+
+
+class FormDecision(StrEnum):
+    """The catalogue's decision on a form (报表目录): not yet reviewed, keep, merge into another, stop."""
+
+    pending = "pending"
+    keep = "keep"
+    merge = "merge"
+    stop = "stop"
+
+
+class FormSource(StrEnum):
+    notice = "notice"  # named in a notice's text (《…表》)
+    attachment = "attachment"  # an attached spreadsheet's header row and sheet names
+    console = "console"  # entered by an admin

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from dataclasses import dataclass
 from typing import Any
@@ -13,6 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from classifiers import Classification, Listing
 from intake.accounts import AccountView, get_or_add_department
 from intake.audit import add_audit
+from intake.catalogue.forms import FormEntry
+from intake.catalogue.notice import CatalogueRecord, check_notice, get_form_rules, record_notice
 from intake.reminders import add_reminders, is_short_notice
 from intake.settings import IntakeSettings
 from intake.store.models import TASK_CODE_COUNTERS, TASK_TARGETS, TASKS, TargetStatus, TaskStatus
@@ -38,6 +41,8 @@ class NewTask:
     asks_deadline: bool
     duplicate_of_code: str | None
     repeat_collection_with: tuple[str, ...]  # other departments that asked for the same data
+    stopped_form: FormEntry | None = None  # refused: the notice sends a form the catalogue stopped
+    catalogue: CatalogueRecord = CatalogueRecord()  # forms registered, 重复采集 at field level, merged forms
 
 
 def _counter_upsert(dialect: str) -> Any:
@@ -112,6 +117,9 @@ def _task_row(c: Classification, f: _Facts, *, account: AccountView, msg_id: str
     return {
         "code": f.code, "msg_id": msg_id, "channel": channel, "sender_id": account.id,
         "department_id": f.department_id, "department": f.department, "raw_text": text,
+        # a notice naming another issuer is that issuer's (its counts stay honest), forwarded by the sender's
+        "forwarded_by": account.department if c.department and account.department not in (None, c.department)
+        else None,
         "kind": c.kind.value, "nature": c.nature.value, "listing": c.listing.value, "item": c.item,
         "certificate": c.certificate.value if c.certificate else None,
         "deadline": c.deadline, "deadline_time": c.deadline_time,
@@ -170,12 +178,18 @@ async def create_task(
     by the writer at the start of this transaction), not from queries per notice.
     """
     c = classification
+    notice = await check_notice(conn, text=text, rules=get_form_rules(settings.rule_paths))
     f = await _decide(conn, c, account=account, text=text, received_at=received_at, settings=settings, memory=memory)
+    if notice.stopped is not None:  # the catalogue stopped a form this notice sends
+        f = dataclasses.replace(f, status=TaskStatus.refused)
+    row = _task_row(c, f, account=account, msg_id=msg_id, channel=channel, text=text, received_at=received_at)
+    row["review_note"] = notice.refusal_note
     # a constant statement with separate parameters: compiled once, cached by SQLAlchemy
-    inserted = await _INSERT_TASK.rows(
-        conn, _task_row(c, f, account=account, msg_id=msg_id, channel=channel, text=text, received_at=received_at)
-    )
+    inserted = await _INSERT_TASK.rows(conn, row)
     task_id = int(inserted[0][0])
+    catalogue = await record_notice(conn, notice=notice, task_id=task_id, department=f.department,
+                                    department_id=f.department_id, recurrence=c.recurrence, received_at=received_at,
+                                    rules=get_form_rules(settings.rule_paths), actor=f"account:{account.id}")
     if f.same_data:
         await _MARK_REPEAT.many(conn, [{"task_id": t} for t, _ in f.same_data])
     target_status = TargetStatus.refused if f.status == TaskStatus.refused else TargetStatus.open
@@ -203,4 +217,5 @@ async def create_task(
         asks_deadline=c.deadline is None and f.status != TaskStatus.refused,
         duplicate_of_code=f.duplicate[1] if f.duplicate else None,
         repeat_collection_with=tuple(sorted({d for _, d in f.same_data if d})),
+        stopped_form=notice.stopped, catalogue=catalogue,
     )

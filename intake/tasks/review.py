@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from intake.accounts import get_or_add_department
 from intake.audit import add_audit
+from intake.corrections import CorrectionAction, add_correction_example
 from intake.errors import InvalidRequest, NotFound
 from intake.labels import FIELD_ZH, KIND_ZH, STATUS_ZH
 from intake.outbox import add_outbox_message, channel_for_account, list_community_recipients
@@ -149,6 +150,8 @@ async def _apply_correction(conn: AsyncConnection, task: Any, changed: dict[str,
         after={k: a for k, (_, a) in changed.items()} | {k: a for k, (_, a) in moved.items()},
         now=now,
     )
+    await add_correction_example(conn, task_id=task.id, action=CorrectionAction.correct, fields=changed, actor=actor,
+                                 now=now)
     return str(status)
 
 
@@ -206,6 +209,7 @@ async def admit_task(
         )
     )
     await set_targets_for(conn, task_id=task.id, status=TaskStatus.accepted)
+    await add_correction_example(conn, task_id=task.id, action=CorrectionAction.admit, fields=(), actor=actor, now=now)
     await replan_reminders(conn, task_id=task.id, code=task.code, now=now, settings=settings)
     await add_audit(
         conn, actor=actor, entity="task", entity_id=task.id, action="admit",
@@ -239,6 +243,7 @@ async def refuse_task(conn: AsyncConnection, *, code: str, reason: str, actor: s
             status=TaskStatus.refused.value, review_note=f"不予准入:{reason}", needs_review=False, updated_at=now)
     )
     await set_targets_for(conn, task_id=task.id, status=TaskStatus.refused)
+    await add_correction_example(conn, task_id=task.id, action=CorrectionAction.refuse, fields=(), actor=actor, now=now)
     await cancel_unsent_reminders(conn, task_id=task.id)
     await add_audit(conn, actor=actor, entity="task", entity_id=task.id, action="refuse",
                     before={"status": task.status}, after={"status": TaskStatus.refused.value, "reason": reason},

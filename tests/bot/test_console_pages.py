@@ -14,7 +14,7 @@ from openpyxl import load_workbook
 from bot.console.markdown import markdown_to_html
 from bot.console.views.digests import BUILT, KEEP_MAX, KEEP_S, BuiltDigests
 from intake.outbox import add_outbox_message
-from intake.store.models import ACCOUNTS, ADMIN_USERS, OUTBOX, TASKS
+from intake.store.models import ACCOUNTS, ADMIN_USERS, LOGIN_THROTTLE, OUTBOX, TASKS
 from intake.store.models import AUDIT_LOG as AUDIT
 from tests.conftest import make_settings
 from tests.console_support import PASSWORD, add_user, build_app, login, scalar, seed_task
@@ -71,17 +71,17 @@ async def test_create_user_errors_are_explained(console):
         assert message in await resp.text(), form
 
 
-async def test_reset_password_lifts_lock(console, engine):
+async def test_reset_password_clears_the_users_failed_logins(console, engine):
     other = await add_user(engine, "sun")
     async with engine.begin() as conn:
-        await conn.execute(sa.update(ADMIN_USERS).where(ADMIN_USERS.c.id == other).values(
-            locked_until=dt.datetime.now(dt.UTC) + dt.timedelta(minutes=10)))
+        await conn.execute(sa.insert(LOGIN_THROTTLE).values(
+            key="user:sun", failures=9, last_failed_at=dt.datetime.now(dt.UTC),
+            retry_at=dt.datetime.now(dt.UTC) + dt.timedelta(minutes=5)))
     token = await login(console)
-    assert "锁定至" in await (await console.get("/admin/users")).text()
     resp = await console.post(f"/admin/users/{other}/password", data={"csrf_token": token, "password": "new-pass-99",
                                                                      "password2": "new-pass-99"})
     assert "已重置 sun 的密码" in await resp.text()
-    assert await scalar(engine, sa.select(ADMIN_USERS.c.locked_until).where(ADMIN_USERS.c.id == other)) is None
+    assert await scalar(engine, sa.select(sa.func.count()).select_from(LOGIN_THROTTLE)) == 0
     await console.post("/admin/logout", data={"csrf_token": token})
     await login(console, "sun", "new-pass-99")
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import secrets
 import shutil
 import time
 import urllib.error
@@ -111,7 +112,7 @@ def _post(live: Live, query: dict[str, str], body: bytes) -> tuple[int, str]:
 
 
 def _plain_query(live: Live) -> dict[str, str]:
-    ts, nonce = str(int(time.time())), "fuzzn0nce"
+    ts, nonce = str(int(time.time())), secrets.token_hex(8)  # a nonce per request, as WeChat sends
     return {"signature": sign(live.settings.wechat.token, ts, nonce), "timestamp": ts, "nonce": nonce}
 
 

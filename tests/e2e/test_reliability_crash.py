@@ -18,9 +18,13 @@ from typing import Any
 
 import aiohttp
 import pytest
+import sqlalchemy as sa
 
 from bot.app import create_app
 from bot.keys import SERVICES
+from intake.store.db import create_engine
+from intake.store.models import REMINDERS
+from intake.store.models import TASK_TARGETS as TARGETS
 from tests.conftest import make_settings
 from tests.peer import Reply, WeChatPeer, text_xml
 from tests.serverproc import RECEIPT_CODE, ServerProcess, bind_accounts, query_rows
@@ -52,12 +56,13 @@ async def test_kill_9_mid_load_then_replay_loses_nothing_and_reminds_once(
     total = MESSAGES["sqlite" if db_url.startswith("sqlite") else "postgres"]
     settings = make_settings(db_url)
     peer = WeChatPeer(settings)
-    # The notices were sent ten days ago (CreateTime is what the classifier reads as "now"): one in ten was
-    # due three days ago, so all its reminders are due by the time the server comes back; the rest are due
-    # in three weeks and remind nobody yet.
+    # The notices are sent now (a CreateTime far from the server's clock would be replaced by the receive
+    # time): one in ten is due in five days, and once all are stored the outage is made to have lasted
+    # nine days (their reminders' fire times are moved back), so all its reminders are due; the rest are
+    # due in three weeks and remind nobody yet.
     now = dt.datetime.now(settings.tz)
-    sent_at = now - dt.timedelta(days=10)
-    past_due, future_due = (now - dt.timedelta(days=3)).date(), (now + dt.timedelta(days=21)).date()
+    sent_at = now
+    past_due, future_due = (now + dt.timedelta(days=5)).date(), (now + dt.timedelta(days=21)).date()
     env = {"JIANFU_DATABASE_URL": db_url, "JIANFU_SCHEDULE_SWEEP_SECONDS": "3600"}
     first = ServerProcess(env=env, log_path=tmp_path / "first.log").start()
     try:
@@ -77,7 +82,7 @@ async def test_kill_9_mid_load_then_replay_loses_nothing_and_reminds_once(
         content = f"【区民政局】请幸福社区于{_day(due)}前对辖区低保家庭开展入户核查,共{i + 1}户,填写核查表后报社会救助科。"
         user = users[i % SENDERS]
         messages[msg_id] = text_xml(from_user=user, content=content, msg_id=msg_id,
-                                    create_time=int(sent_at.timestamp()) + i)
+                                    create_time=int(sent_at.timestamp()))
         by_sender[i % SENDERS].append(msg_id)
 
     answered: dict[int, Reply] = {}
@@ -124,6 +129,7 @@ async def test_kill_9_mid_load_then_replay_loses_nothing_and_reminds_once(
             return int(rows[0].n) >= total
 
         await _poll(all_stored, timeout=60, what="the messages answered `success` to be stored")
+        await _pass_days(settings, due=past_due, days=9)
         rows = await query_rows(settings, "SELECT msg_id, code FROM tasks")
         stored = collections.Counter(int(r.msg_id.rsplit(":", 1)[1]) for r in rows)
         assert {m: n for m, n in stored.items() if n != 1} == {}
@@ -165,6 +171,22 @@ async def test_kill_9_mid_load_then_replay_loses_nothing_and_reminds_once(
     assert (report.reminders_queued, report.messages_queued) == (0, 0)
     again = await query_rows(settings, "SELECT count(*) AS n FROM outbox WHERE kind = 'reminder'")
     assert int(again[0].n) == overdue_targets
+
+
+async def _pass_days(settings: Any, *, due: dt.date, days: int) -> None:
+    """Let `days` pass for the targets due on `due`: their reminders' fire times move back by that much."""
+    engine = create_engine(settings)
+    try:
+        async with engine.begin() as conn:
+            rows = (await conn.execute(
+                sa.select(REMINDERS.c.id, REMINDERS.c.fire_at).join(TARGETS, TARGETS.c.id == REMINDERS.c.target_id)
+                .where(TARGETS.c.due_date == due))).all()
+            for row in rows:
+                await conn.execute(sa.update(REMINDERS).where(REMINDERS.c.id == row.id)
+                                   .values(fire_at=row.fire_at - dt.timedelta(days=days)))
+    finally:
+        await engine.dispose()
+    assert rows, "no reminders were planned for the overdue notices"
 
 
 async def _replay(session: aiohttp.ClientSession, peer: WeChatPeer, xml: str) -> Reply | None:

@@ -16,13 +16,13 @@ import pytest
 import sqlalchemy as sa
 
 from bot.app import create_app
-from bot.keys import SERVICES
+from bot.keys import CLOCK, SERVICES
 from bot.push import InboxSender, RecordingSender
 from intake.accounts import add_invite
 from intake.jobs import run_sweep
 from intake.store.models import Role
 from tests.conftest import make_settings
-from tests.peer import Reply, WeChatPeer, text_xml
+from tests.peer import MovingClock, Reply, WeChatPeer, text_xml
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
@@ -34,8 +34,9 @@ _msg_ids = itertools.count(88_000_001)
 
 
 async def say(client: Any, peer: WeChatPeer, user: str, text: str, *, at: dt.datetime) -> Reply:
+    client.server.app[CLOCK].now = int(at.timestamp())  # the server's clock follows the conversation
     xml = text_xml(from_user=user, content=text, create_time=int(at.timestamp()), msg_id=next(_msg_ids))
-    return await peer.post_wechat(client, xml)
+    return await peer.post_wechat(client, xml, timestamp=int(at.timestamp()))
 
 
 async def bind(client: Any, peer: WeChatPeer, user: str, role: Role, **target: str) -> None:
@@ -61,7 +62,7 @@ def local(value: Any) -> dt.datetime:
 
 async def test_a_chat_task_is_reminded_once_at_the_head_and_done_stops_the_rest(aiohttp_client: Any, db_url: str) -> None:
     settings = make_settings(db_url, notify_heads="auto")
-    client = await aiohttp_client(create_app(settings, background=False))
+    client = await aiohttp_client(create_app(settings, background=False, clock=MovingClock(NOW.timestamp())))
     services = client.server.app[SERVICES]
     peer = WeChatPeer(settings)
     await bind(client, peer, "o-clerk-mz", Role.clerk, department="民政局")

@@ -6,60 +6,91 @@ changes), and render a template or redirect with a flash message.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 from aiohttp import web
 
-from bot.console.views import accounts, admin, dashboard, digests, lists, login, review, simulator, tasks
+from bot.console.views import (
+    accounts,
+    admin,
+    catalogue,
+    dashboard,
+    digests,
+    learning,
+    lists,
+    login,
+    review,
+    simulator,
+    tasks,
+)
 
 __all__ = ["setup_routes"]
 
 
+_Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+# path, route name, handler per method: every console route, in one table
+ROUTES: tuple[tuple[str, str, dict[str, _Handler]], ...] = (
+    ("/", "dashboard", {"GET": dashboard.handle_dashboard}),
+    ("/login", "login", {"GET": login.handle_login_form, "POST": login.handle_login}),
+    ("/logout", "logout", {"POST": login.handle_logout}),
+    ("/tasks", "tasks", {"GET": tasks.handle_tasks}),
+    ("/tasks.csv", "tasks_csv", {"GET": tasks.handle_tasks_csv}),
+    ("/tasks.xlsx", "tasks_xlsx", {"GET": tasks.handle_tasks_xlsx}),
+    ("/tasks/{code}", "task", {"GET": tasks.handle_task}),
+    ("/tasks/{code}/correct", "task_correct", {"POST": tasks.handle_task_correct}),
+    ("/tasks/{code}/admit", "task_admit", {"POST": review.handle_admit}),
+    ("/tasks/{code}/refuse", "task_refuse", {"POST": review.handle_refuse}),
+    ("/review", "review", {"GET": review.handle_review}),
+    ("/lists", "lists", {"GET": lists.handle_lists}),
+    ("/lists/{section}", "list_save", {"POST": lists.handle_list_save}),
+    ("/lists/versions/{id}", "list_version", {"GET": lists.handle_list_version}),
+    ("/rules/suggest", "rule_suggest", {"GET": learning.handle_suggest}),
+    ("/rules/suggest/preview", "rule_suggest_preview", {"POST": learning.handle_preview}),
+    ("/rules/suggest/accept", "rule_suggest_accept", {"POST": learning.handle_accept}),
+    ("/directory", "directory", {"GET": accounts.handle_directory}),
+    ("/departments", "department_add", {"POST": accounts.handle_department_add}),
+    ("/departments/{id}/active", "department_active", {"POST": accounts.handle_department_active}),
+    ("/communities", "community_add", {"POST": accounts.handle_community_add}),
+    ("/communities/{id}", "community_update", {"POST": accounts.handle_community_update}),
+    ("/accounts", "accounts", {"GET": accounts.handle_accounts}),
+    ("/accounts/{id}/bind", "account_bind", {"POST": accounts.handle_account_bind}),
+    ("/accounts/{id}/unbind", "account_unbind", {"POST": accounts.handle_account_unbind}),
+    ("/accounts/{id}/active", "account_active", {"POST": accounts.handle_account_active}),
+    ("/invites", "invites", {"GET": accounts.handle_invites}),
+    ("/invites", "invite_add", {"POST": accounts.handle_invite_add}),
+    ("/invites/{id}/revoke", "invite_revoke", {"POST": accounts.handle_invite_revoke}),
+    ("/ledger", "ledger", {"GET": dashboard.handle_ledger}),
+    ("/ledger.xlsx", "ledger_xlsx", {"GET": dashboard.handle_ledger_xlsx}),
+    ("/simulator", "simulator", {"GET": simulator.handle_simulator, "POST": simulator.handle_simulator_post}),
+    ("/users", "users", {"GET": admin.handle_users, "POST": admin.handle_user_add}),
+    ("/users/{id}/password", "user_password", {"POST": admin.handle_user_password}),
+    ("/users/{id}/active", "user_active", {"POST": admin.handle_user_active}),
+    ("/users/{id}/sessions/end", "user_sessions_end", {"POST": admin.handle_user_sessions_end}),
+    ("/outbox", "outbox", {"GET": admin.handle_outbox}),
+    ("/outbox/{id}/retry", "outbox_retry", {"POST": admin.handle_outbox_retry}),
+    ("/outbox/{id}/read", "inbox_read", {"POST": admin.handle_inbox_read}),
+    ("/digests", "digests", {"GET": digests.handle_digests}),
+    ("/digests/view", "digest_view", {"GET": digests.handle_digest_view}),
+    ("/digests/{id:\\d+}", "digest", {"GET": digests.handle_digest_by_id}),
+    ("/digests/{month}/{scope}", "digest_page", {"GET": digests.handle_digest_page}),
+    ("/digests/{month}/{scope}/chart.png", "digest_chart", {"GET": digests.handle_digest_chart}),
+    ("/digests/{month}/{scope}/digest.xlsx", "digest_xlsx", {"GET": digests.handle_digest_xlsx}),
+    ("/digests/{month}/{scope}/digest.json", "digest_json", {"GET": digests.handle_digest_json}),
+    ("/catalogue", "catalogue", {"GET": catalogue.handle_catalogue, "POST": catalogue.handle_form_add}),
+    ("/catalogue/{id}/decision", "form_decision", {"POST": catalogue.handle_form_decision}),
+    ("/platforms", "platforms", {"GET": catalogue.handle_platforms}),
+    ("/platforms/{id}", "platform_update", {"POST": catalogue.handle_platform_update}),
+    ("/report", "report", {"GET": catalogue.handle_report}),
+    ("/report.{fmt}", "report_file", {"GET": catalogue.handle_report_file}),
+)
+
+
 def setup_routes(app: web.Application, static_dir: str) -> None:
-    r = app.router
-    r.add_get("/", dashboard.handle_dashboard, name="dashboard")
-    sign_in = r.add_resource("/login", name="login")
-    sign_in.add_route("GET", login.handle_login_form)
-    sign_in.add_route("POST", login.handle_login)
-    r.add_post("/logout", login.handle_logout, name="logout")
-    r.add_get("/tasks", tasks.handle_tasks, name="tasks")
-    r.add_get("/tasks.csv", tasks.handle_tasks_csv, name="tasks_csv")
-    r.add_get("/tasks.xlsx", tasks.handle_tasks_xlsx, name="tasks_xlsx")
-    r.add_get("/tasks/{code}", tasks.handle_task, name="task")
-    r.add_post("/tasks/{code}/correct", tasks.handle_task_correct, name="task_correct")
-    r.add_post("/tasks/{code}/admit", review.handle_admit, name="task_admit")
-    r.add_post("/tasks/{code}/refuse", review.handle_refuse, name="task_refuse")
-    r.add_get("/review", review.handle_review, name="review")
-    r.add_get("/lists", lists.handle_lists, name="lists")
-    r.add_post("/lists/{section}", lists.handle_list_save, name="list_save")
-    r.add_get("/lists/versions/{id}", lists.handle_list_version, name="list_version")
-    r.add_get("/directory", accounts.handle_directory, name="directory")
-    r.add_post("/departments", accounts.handle_department_add, name="department_add")
-    r.add_post("/departments/{id}/active", accounts.handle_department_active, name="department_active")
-    r.add_post("/communities", accounts.handle_community_add, name="community_add")
-    r.add_post("/communities/{id}", accounts.handle_community_update, name="community_update")
-    r.add_get("/accounts", accounts.handle_accounts, name="accounts")
-    r.add_post("/accounts/{id}/bind", accounts.handle_account_bind, name="account_bind")
-    r.add_post("/accounts/{id}/unbind", accounts.handle_account_unbind, name="account_unbind")
-    r.add_post("/accounts/{id}/active", accounts.handle_account_active, name="account_active")
-    r.add_get("/invites", accounts.handle_invites, name="invites")
-    r.add_post("/invites", accounts.handle_invite_add, name="invite_add")
-    r.add_get("/ledger", dashboard.handle_ledger, name="ledger")
-    r.add_get("/ledger.xlsx", dashboard.handle_ledger_xlsx, name="ledger_xlsx")
-    sim = r.add_resource("/simulator", name="simulator")
-    sim.add_route("GET", simulator.handle_simulator)
-    sim.add_route("POST", simulator.handle_simulator_post)
-    users = r.add_resource("/users", name="users")
-    users.add_route("GET", admin.handle_users)
-    users.add_route("POST", admin.handle_user_add)
-    r.add_post("/users/{id}/password", admin.handle_user_password, name="user_password")
-    r.add_post("/users/{id}/active", admin.handle_user_active, name="user_active")
-    r.add_get("/outbox", admin.handle_outbox, name="outbox")
-    r.add_post("/outbox/{id}/retry", admin.handle_outbox_retry, name="outbox_retry")
-    r.add_post("/outbox/{id}/read", admin.handle_inbox_read, name="inbox_read")
-    r.add_get("/digests", digests.handle_digests, name="digests")
-    r.add_get("/digests/view", digests.handle_digest_view, name="digest_view")
-    r.add_get("/digests/{id:\\d+}", digests.handle_digest_by_id, name="digest")
-    r.add_get("/digests/{month}/{scope}", digests.handle_digest_page, name="digest_page")
-    r.add_get("/digests/{month}/{scope}/chart.png", digests.handle_digest_chart, name="digest_chart")
-    r.add_get("/digests/{month}/{scope}/digest.xlsx", digests.handle_digest_xlsx, name="digest_xlsx")
-    r.add_get("/digests/{month}/{scope}/digest.json", digests.handle_digest_json, name="digest_json")
-    r.add_static("/static/", static_dir, name="static")
+    for path, name, methods in ROUTES:
+        resource = app.router.add_resource(path, name=name)
+        for method, handler in methods.items():
+            resource.add_route(method, handler)
+            if method == "GET":
+                resource.add_route("HEAD", handler)  # as add_get does
+    app.router.add_static("/static/", static_dir, name="static")

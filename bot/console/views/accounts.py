@@ -9,10 +9,11 @@ from aiohttp import web
 from bot.console import actions, forms, queries, texts
 from bot.console.core import actor_of, now_utc, redirect, render, services_of
 from bot.console.shared import create_invite, directory_names, int_param, submit_or_back
+from intake.accounts import revoke_invite
 from intake.errors import IntakeError
 from intake.store.models import Role
 
-__all__ = ["handle_directory", "handle_department_add", "handle_department_active", "handle_community_add", "handle_community_update", "handle_accounts", "handle_account_bind", "handle_account_unbind", "handle_account_active", "handle_invites", "handle_invite_add"]
+__all__ = ["handle_directory", "handle_department_add", "handle_department_active", "handle_community_add", "handle_community_update", "handle_accounts", "handle_account_bind", "handle_account_unbind", "handle_account_active", "handle_invites", "handle_invite_add", "handle_invite_revoke"]
 
 
 async def handle_directory(request: web.Request) -> web.StreamResponse:
@@ -109,18 +110,27 @@ async def handle_account_active(request: web.Request) -> web.StreamResponse:
         ok=f"账号 {account_id} 已{'启用' if active else '停用'}。")
 
 
-async def handle_invites(request: web.Request) -> web.StreamResponse:
+async def handle_invites(request: web.Request, *, new_code: str = "") -> web.StreamResponse:
     async with services_of(request).engine.connect() as conn:
         invites = await queries.list_invites(conn)
     departments, communities = await directory_names(request)
-    return render(request, "invites.html", {"invites": invites, "departments": departments,
+    return render(request, "invites.html", {"invites": invites, "departments": departments, "new_code": new_code,
                                             "communities": communities, "now": now_utc()})
 
 
 async def handle_invite_add(request: web.Request) -> web.StreamResponse:
+    """The new code is shown once, in this response only (no redirect, no flash in a cookie)."""
     form = await request.post()
     try:
         code = await create_invite(request, forms.text(form, "role", limit=16), forms.text(form, "target", limit=64))
     except IntakeError as exc:
         redirect(request, "invites", flash=str(exc), level="error")
-    redirect(request, "invites", flash=texts.INVITE_CREATED.format(code=code))
+    return await handle_invites(request, new_code=code)
+
+
+async def handle_invite_revoke(request: web.Request) -> web.StreamResponse:
+    invite_id = int_param(request)
+    actor, now = actor_of(request), now_utc()
+    hint = await submit_or_back(request, lambda c: revoke_invite(c, invite_id=invite_id, actor=actor, now=now),
+                                back="invites")
+    redirect(request, "invites", flash=texts.INVITE_REVOKED.format(hint=hint))

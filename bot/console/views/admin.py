@@ -9,13 +9,14 @@ from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.console import forms, texts
-from bot.console.core import actor_of, codec_of, now_utc, redirect, render, services_of, session_of, user_of
+from bot.console.core import actor_of, now_utc, redirect, render, services_of, session_of, user_of
 from bot.console.shared import int_param, require_admin, submit_or_back
 from intake import outbox
 from intake.console_users import (
     AdminView,
     ConsoleRole,
     add_admin_user,
+    end_admin_sessions,
     hash_password,
     list_admin_users,
     set_admin_active,
@@ -23,7 +24,7 @@ from intake.console_users import (
 )
 from intake.errors import IntakeError
 
-__all__ = ["handle_users", "handle_user_add", "handle_user_password", "handle_user_active", "handle_outbox", "handle_outbox_retry", "handle_inbox_read"]
+__all__ = ["handle_users", "handle_user_add", "handle_user_password", "handle_user_active", "handle_user_sessions_end", "handle_outbox", "handle_outbox_retry", "handle_inbox_read"]
 
 
 # --- console users -------------------------------------------------------------------------------
@@ -78,13 +79,14 @@ async def handle_user_password(request: web.Request) -> web.StreamResponse:
     except forms.FormError as exc:
         redirect(request, "users", flash=str(exc), level="error")
     actor, now = actor_of(request), now_utc()
+    # one's own reset ends one's other sessions, not this one
+    keep = session_of(request).token if user_id == user_of(request).id else None
 
     async def unit(conn: AsyncConnection) -> AdminView:
-        return await set_admin_password(conn, user_id=user_id, password_hash=password_hash, actor=actor, now=now)
+        return await set_admin_password(conn, user_id=user_id, password_hash=password_hash, actor=actor, now=now,
+                                        keep_token=keep)
 
     user = await submit_or_back(request, unit, back="users")
-    if user.id == user_of(request).id:  # one's own reset ends one's other sessions, not this one
-        session_of(request).login(user.id, codec_of(request).credential_of(user.password_hash))
     redirect(request, "users", flash=texts.USER_PASSWORD_RESET.format(username=user.username))
 
 
@@ -100,6 +102,23 @@ async def handle_user_active(request: web.Request) -> web.StreamResponse:
     user = await submit_or_back(request, unit, back="users")
     redirect(request, "users", flash=texts.USER_ACTIVE.format(state="启用" if active else "停用",
                                                              username=user.username))
+
+
+async def handle_user_sessions_end(request: web.Request) -> web.StreamResponse:
+    """"End all sessions" of a user (one's own included: then one logs in again)."""
+    require_admin(request)
+    user_id = int_param(request)
+    actor, now = actor_of(request), now_utc()
+
+    async def unit(conn: AsyncConnection) -> tuple[AdminView, int]:
+        return await end_admin_sessions(conn, user_id=user_id, actor=actor, now=now)
+
+    user, count = await submit_or_back(request, unit, back="users")
+    flash = texts.USER_SESSIONS_ENDED.format(username=user.username, count=count)
+    if user.id == user_of(request).id:
+        session_of(request).logout()
+        redirect(request, "login", flash=flash)
+    redirect(request, "users", flash=flash)
 
 
 # --- outbox: inbox and dead letters --------------------------------------------------------------

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from bot.console import actions, forms, overrides, queries, texts
 from bot.console.core import actor_of, fail, now_utc, redirect, render, services_of
 from bot.console.shared import int_param, refresh_rules, rules_doc
+from bot.console.views.learning import build_rule_change_effect, is_undo_confirmed
 
 __all__ = ["handle_lists", "handle_list_save", "handle_list_version"]
 
@@ -25,7 +26,7 @@ async def _lists_context(request: web.Request) -> dict[str, Any]:
         "entries": {s: overrides.section_entries(rules, s) for s in overrides.SECTIONS},
         "texts_": {s: overrides.section_text(rules, s) for s in overrides.SECTIONS},
         "versions": versions, "rules_version": services.rules.current.version,
-        "open_section": request.query.get("section", ""), "form_error": "", "draft": {},
+        "open_section": request.query.get("section", ""), "form_error": "", "draft": {}, "undone": (),
     }
 
 
@@ -47,6 +48,12 @@ async def handle_list_save(request: web.Request) -> web.StreamResponse:
         context = await _lists_context(request)
         context.update(form_error=str(exc), open_section=section, draft={section: body})
         return render(request, "lists.html", context, status=400)
+    effect = await build_rule_change_effect(request, new_doc)
+    if not is_undo_confirmed(form, effect):  # shown before it is saved: the edit would undo a correction
+        context = await _lists_context(request)
+        context.update(form_error=texts.UNDO_CONFIRM.format(count=effect.undone_cases), open_section=section,
+                       draft={section: body}, undone=effect.undone)
+        return render(request, "lists.html", context, status=409)
     actor, now = actor_of(request), now_utc()
 
     async def unit(conn: AsyncConnection) -> int:

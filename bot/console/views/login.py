@@ -1,4 +1,9 @@
-"""Signing in and out of the console (a login limiter per address, lock-out per user)."""
+"""Logging in and out of the console: server-side sessions and back-off on failed logins.
+
+The password is checked off the event loop (argon2 is slow on purpose); the back-off check, the
+outcome and the new session are each one writer unit. An unknown user and a wrong password get
+the same answer, and a login that must wait is answered without checking the password.
+"""
 
 from __future__ import annotations
 
@@ -8,15 +13,16 @@ from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.console import forms, texts
-from bot.console.core import LIMITER, USER, codec_of, now_utc, redirect, render, services_of, session_of, url
+from bot.console.core import USER, client_of, now_utc, redirect, render, services_of, session_of, url
+from intake.console_sessions import SessionEnd, add_session, end_session, get_login_wait
 from intake.console_users import (
     INACTIVE,
     WRONG_CREDENTIALS,
-    AdminView,
     check_password,
-    describe_lock,
+    describe_wait,
     get_admin_user,
     record_login,
+    throttle_keys,
 )
 
 __all__ = ["handle_login_form", "handle_login", "handle_logout"]
@@ -42,45 +48,43 @@ async def handle_login(request: web.Request) -> web.StreamResponse:
     password = form.get("password", "")
     password = password if isinstance(password, str) else ""
     target = forms.text(form, "next", limit=500)
-    client = request.remote or "?"
-    limiter = request.app[LIMITER]
+    client = client_of(request)
 
     def again(message: str, status: int) -> web.Response:
         return render(request, "login.html", {"next": target, "error": message, "username": username}, status=status)
 
-    if limiter.blocked(client):
-        return again(texts.TOO_MANY_ATTEMPTS, 429)
     if not username or not password:
-        return again("请输入用户名和密码。", 400)
+        return again(texts.LOGIN_NEEDS_BOTH, 400)
     now = now_utc()
     async with services.engine.connect() as conn:
-        user = await get_admin_user(conn, username=username)
-    if user is not None and user.is_locked(now):
-        assert user.locked_until is not None
-        return again(describe_lock(user.locked_until, now), 429)
+        wait = await get_login_wait(conn, keys=throttle_keys(username, client), now=now)
+        user = await get_admin_user(conn, username=username) if not wait else None
+    if wait:
+        return again(describe_wait(wait), 429)
     ok = await asyncio.get_running_loop().run_in_executor(
         None, check_password, user.password_hash if user else None, password)
-    if user is None:
-        limiter.failed(client)
-        return again(WRONG_CREDENTIALS, 401)
-    user_id = user.id
+    user_id = user.id if user is not None else None
+    start = ok and user is not None and user.active
 
-    async def unit(c: AsyncConnection) -> AdminView:
-        return await record_login(c, user_id=user_id, ok=ok, now=now)
+    async def unit(c: AsyncConnection) -> str:
+        await record_login(c, username=username, client=client, user_id=user_id, ok=ok, now=now)
+        return await add_session(c, user_id=user_id, client=client, now=now) if start and user_id else ""
 
-    recorded = await services.writer.submit(unit)
-    if not ok:
-        limiter.failed(client)
-        if recorded.locked_until is not None and recorded.is_locked(now):
-            return again(describe_lock(recorded.locked_until, now), 429)
+    token = await services.writer.submit(unit)
+    if user is None or not ok:
         return again(WRONG_CREDENTIALS, 401)
-    if not recorded.active:
+    if not user.active:
         return again(INACTIVE, 403)
-    limiter.succeeded(client)
-    session_of(request).login(recorded.id, codec_of(request).credential_of(recorded.password_hash))
+    session_of(request).login(token)
     raise web.HTTPSeeOther(_safe_next(request, target))
 
 
 async def handle_logout(request: web.Request) -> web.StreamResponse:
-    session_of(request).logout()
+    """Ends the server-side session: the cookie, even if saved elsewhere, no longer logs anyone in."""
+    session = session_of(request)
+    token, now = session.token, now_utc()
+    if token:
+        await services_of(request).writer.submit(
+            lambda c: end_session(c, token=token, reason=SessionEnd.logout, now=now))
+    session.logout()
     redirect(request, "login", flash=texts.LOGGED_OUT)

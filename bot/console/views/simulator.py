@@ -12,12 +12,13 @@ from typing import Any
 import aiohttp
 import sqlalchemy as sa
 from aiohttp import web
+from yarl import URL
 
 from bot.console import forms, queries, texts
 from bot.console.core import render, services_of, settings_of
 from bot.console.shared import create_invite, directory_names
-from bot.keys import CRYPTO_WECOM, HTTP
-from bot.wire.simulate import ChatCodec, WechatPlainCodec, WecomCodec, reply_content
+from bot.keys import CRYPTO_WECHAT, CRYPTO_WECOM, HTTP
+from bot.wire.simulate import ChatCodec, WechatPlainCodec, WechatSafeCodec, WecomCodec, reply_content
 from intake.errors import IntakeError
 from intake.store.models import ACCOUNTS, TASKS
 
@@ -32,6 +33,9 @@ def _codec(request: web.Request, channel: str) -> ChatCodec:
     if channel == "wecom":
         return WecomCodec(request.config_dict[CRYPTO_WECOM], corp_id=settings.wecom.corp_id,
                           agent_id=str(settings.wecom.agent_id), window_s=settings.server.timestamp_window_s)
+    if settings.wechat_requires_encryption:  # the server takes safe mode only: speak it
+        return WechatSafeCodec(request.config_dict[CRYPTO_WECHAT], token=settings.wechat.token,
+                               app_id=settings.wechat.app_id, window_s=settings.server.timestamp_window_s)
     return WechatPlainCodec(token=settings.wechat.token, app_id=settings.wechat.app_id)
 
 
@@ -52,9 +56,21 @@ async def handle_simulator(request: web.Request) -> web.StreamResponse:
     return render(request, "simulator.html", context)
 
 
+def _own_origin(request: web.Request) -> URL:
+    """This server itself: the address of the socket the request came in on, never the request's Host
+    header (a forged Host would receive a validly signed callback). Without a TCP socket: public_url."""
+    sockname = request.transport.get_extra_info("sockname") if request.transport is not None else None
+    if isinstance(sockname, tuple) and len(sockname) >= 2:
+        host = str(sockname[0])
+        if host in ("0.0.0.0", "::"):
+            host = "127.0.0.1" if host == "0.0.0.0" else "::1"
+        return URL.build(scheme="http", host=host, port=int(sockname[1]))
+    return URL(settings_of(request).server.public_url).origin()
+
+
 async def _post(request: web.Request, codec: ChatCodec, user_id: str, message: str) -> dict[str, Any]:
     params, body = codec.build_post(user_id=user_id, text=message, now=int(time.time()))
-    target = str(request.url.origin().with_path(codec.path))
+    target = str(_own_origin(request).with_path(codec.path))
     async with request.config_dict[HTTP].post(target, params=params, data=body,
                                   headers={"Content-Type": "text/xml; charset=utf-8"}) as response:
         status = response.status

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from bot.console import forms, overrides, queries, texts
 from bot.console.core import actor_of, fail, now_utc, redirect, render, services_of, session_of
 from bot.console.shared import XLSX, directory_names, refresh_rules, rules_doc, task_text
+from bot.console.views.learning import build_rule_change_effect, is_undo_confirmed
 from intake import tasks
 from intake.errors import IntakeError
 from intake.reports.export import FilterError, TaskFilters, build_tasks_workbook, iter_task_records
@@ -84,7 +85,7 @@ async def task_context(request: web.Request, code: str) -> dict[str, Any]:
         "items": {code: e.get("text", "") for code, e in rules["items"].items()},
         "item_text": rules["items"].get(task["item"] or "", {}).get("text", ""),
         "next_item": overrides.next_assist_code(rules),
-        "form_error": "",
+        "form_error": "", "undone": (),
     }
 
 
@@ -125,6 +126,11 @@ async def handle_task_correct(request: web.Request) -> web.StreamResponse:
         except overrides.OverrideError as exc:
             return await form_error(request, code, str(exc))
         note = f"更正 {code}:关键词“{keyword}”→ {texts.FIELD_ZH.get(rule_field, rule_field)} {value}"
+        effect = await build_rule_change_effect(request, new_overrides)
+        if not is_undo_confirmed(form, effect):  # the keyword would undo earlier corrections: shown first
+            context = await task_context(request, code)
+            context.update(form_error=texts.UNDO_CONFIRM.format(count=effect.undone_cases), undone=effect.undone)
+            return render(request, "task.html", context, status=409)
     actor, now = actor_of(request), now_utc()
 
     async def unit(conn: AsyncConnection) -> tasks.Correction:

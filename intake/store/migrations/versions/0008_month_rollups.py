@@ -1,7 +1,7 @@
 """monthly rollups of closed months, kept correct by triggers on tasks and task_targets
 
 Revision ID: 0008
-Revises: 0004
+Revises: 0010
 Create Date: 2026-12-03 09:30:00
 """
 
@@ -14,7 +14,7 @@ from intake.store.models import AwareDateTime
 from intake.store.triggers import create_statements, drop_statements
 
 revision: str = "0008"
-down_revision: str | None = "0004"
+down_revision: str | None = "0010"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,0 +1,69 @@
+"""`jianfu report` through `main()`: Markdown to stdout, Word and PDF files, a bad scope, kept months."""
+
+from __future__ import annotations
+
+import datetime as dt
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import pytest
+from docx import Document
+
+from bot.cli import main
+from intake.store.db import create_engine
+from tests.conftest import CONFIG, make_settings
+from tests.console_support import TZ, seed_task
+from tests.fake_wechat_api import insert
+
+
+@pytest.fixture
+async def config(tmp_path: Path, sqlite_url: str) -> Path:
+    """config.toml on the test database, with two notices of 2025 and one of 2026 in the log."""
+    engine = create_engine(make_settings(sqlite_url))
+    try:
+        for name in ("幸福社区", "和平社区"):
+            await insert(engine, "communities", name=name, staff=8)
+        await seed_task(engine, received_at=dt.datetime(2025, 3, 2, 9, 0, tzinfo=TZ), kind="inspection", item=None,
+                        listing="unlisted", status="pending_review", department="城管局")
+        await seed_task(engine, received_at=dt.datetime(2025, 11, 20, 9, 0, tzinfo=TZ))
+        await seed_task(engine, received_at=dt.datetime(2026, 1, 5, 9, 0, tzinfo=TZ))
+    finally:
+        await engine.dispose()
+    path = tmp_path / "config.toml"
+    path.write_text(CONFIG.read_text(encoding="utf-8").replace('url = "sqlite:///data/jianfu.db"',
+                                                               f'url = "{sqlite_url}"'), encoding="utf-8")
+    return path
+
+
+def test_report_md_to_stdout_counts_the_year_only(config: Path, capsys: Any) -> None:
+    assert main(["report", "--config", str(config), "--year", "2025"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("# 示范街道2025年度社区减负报告")
+    assert "全年共收到2个部门的通知2件,派发到社区4件次" in out
+    assert "城管局(1)" in out and "准入" in out  # the unlisted inspection's department is told to apply
+
+
+def test_report_docx_file_and_kept_months(config: Path, tmp_path: Path, capsys: Any, sqlite_url: str) -> None:
+    output = tmp_path / "out" / "report.docx"
+    assert main(["report", "--config", str(config), "--year", "2025", "--format", "docx",
+                 "--output", str(output)]) == 0
+    assert capsys.readouterr().out.strip() == str(output)
+    document = Document(str(output))
+    assert document.paragraphs[0].text == "示范街道2025年度社区减负报告"
+    assert [c.text for c in document.tables[0].rows[0].cells][:2] == ["部门", "事项"]
+    db = sqlite3.connect(sqlite_url.split(":///", 1)[1])
+    try:  # 2025 is long settled: its twelve months were kept for the next run
+        assert db.execute("SELECT count(DISTINCT month) FROM report_rollups").fetchone()[0] == 12
+    finally:
+        db.close()
+
+
+def test_report_for_an_unknown_community_says_so(config: Path, capsys: Any) -> None:
+    assert main(["report", "--config", str(config), "--year", "2025", "--scope", "community:火星社区"]) == 1
+    assert "火星社区" in capsys.readouterr().err
+
+
+def test_report_with_a_bad_scope_kind_says_what_to_write(config: Path, capsys: Any) -> None:
+    assert main(["report", "--config", str(config), "--year", "2025", "--scope", "planet:火星"]) == 1
+    assert "district:区名 或 community:社区名" in capsys.readouterr().err
