@@ -168,9 +168,10 @@ class IntakeMemory:
                      if task.received_at >= since and task.duplicate_of is None]  # link to originals, not copies
         if not originals:
             return None
-        best = extractOne(text, [task.raw_text for task in originals], scorer=Indel.normalized_similarity,
-                          score_cutoff=NEAR_IDENTICAL)
-        if best is None:
+        # no score_cutoff: rapidfuzz turns it into a distance cutoff and can miss a score exactly at the
+        # bar (0.85 against 0.85, found by hypothesis); compare here, with a hair of float tolerance
+        best = extractOne(text, [task.raw_text for task in originals], scorer=Indel.normalized_similarity)
+        if best is None or best[1] < NEAR_IDENTICAL - 1e-9:
             return None
         task = originals[best[2]]
         return task.id, task.code

@@ -21,8 +21,8 @@ from intake.store.models import Role
 from intake.store.models_catalogue import FORMS, PLATFORMS
 from tests.bot.test_intake_chat import bound, rows
 from tests.conftest import make_settings
-from tests.console_support import add_user, build_app, login
-from tests.peer import WeChatPeer
+from tests.console_support import add_user, login
+from tests.peer import MovingClock, WeChatPeer
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
@@ -39,7 +39,9 @@ AGAIN = "【区卫健委】请各社区于12月28日前补报《65岁以上老�
 @pytest.fixture
 async def env(aiohttp_client: Any, db_url: str) -> tuple[Any, WeChatPeer]:
     settings = make_settings(db_url)
-    client = await aiohttp_client(build_app(settings))
+    from bot.app import create_app
+
+    client = await aiohttp_client(create_app(settings, background=False, clock=MovingClock(NOW.timestamp())))
     await add_user(client.server.app[SERVICES].engine)
     return client, WeChatPeer(settings)
 

@@ -27,7 +27,7 @@ from intake.reports.burden_render import render_markdown, write_report
 from intake.store.models import Role
 from tests.bot.test_intake_chat import Chat, bound
 from tests.conftest import make_settings
-from tests.peer import WeChatPeer
+from tests.peer import MovingClock, WeChatPeer
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
@@ -103,7 +103,8 @@ async def env(aiohttp_client: Any, db_url: str) -> tuple[Any, WeChatPeer, Any]:
     from bot.app import create_app
 
     settings = make_settings(db_url)
-    return await aiohttp_client(create_app(settings, background=False)), WeChatPeer(settings), settings
+    app = create_app(settings, background=False, clock=MovingClock(dt.datetime(YEAR, 1, 1, tzinfo=SH).timestamp()))
+    return await aiohttp_client(app), WeChatPeer(settings), settings
 
 
 @pytest.fixture

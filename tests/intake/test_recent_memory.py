@@ -224,3 +224,10 @@ async def test_all_active_communities_for_star_or_none(sqlite_url: str, names: t
         assert [name for _, name in memory.target_communities(("和平社区", "旧社区", "无此社区"))] == ["和平社区"]
     finally:
         await engine.dispose()
+
+
+def test_a_resend_exactly_at_the_near_identical_bar_is_found() -> None:
+    """Hypothesis found a resend whose similarity is exactly 0.85, which rapidfuzz's cutoff missed."""
+    base, resend = "000000000000000000001", "0000000000工000我0001"
+    assert difflib.SequenceMatcher(None, resend, base, autojunk=False).ratio() >= NEAR_IDENTICAL
+    assert _memory_with(OTHER, base).find_duplicate(department_id=7, text=resend, now=NOW) is not None
