@@ -108,6 +108,7 @@ class Classification:
     needs_review: bool = False
     rules_version: str = ""
     trace_demand: tuple[str, ...] = ()
+    search_terms: tuple[str, ...] = ()  # what the intake log's search finds it by (classifiers.search)
 
     def __post_init__(self) -> None:
         if not isinstance(self.evidence, MappingProxyType):

@@ -11,6 +11,8 @@ from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.settings import Settings
+from classifiers import load_rules
+from classifiers.search import document_terms, join_terms
 from intake.console_users import add_admin_user
 from intake.store.models import COMMUNITIES, TASKS
 from intake.store.models import TASK_TARGETS as TARGETS
@@ -77,7 +79,7 @@ async def seed_task(
                 "kind": {"rule": "kind.words", "words": ["报送", "花名册"], "why": "“报送”命中报表"},
                 "department": {"rule": "department.bracket", "words": ["区民政局"], "why": "【】中的部门"}},
             confidence=0.8, rules_version="test", status=status, received_at=received_at, created_at=received_at,
-            updated_at=received_at,
+            updated_at=received_at, search_terms=join_terms(document_terms(raw_text, load_rules())),
         ).returning(TASKS.c.id))).scalar_one()
         ids = (await conn.execute(sa.select(COMMUNITIES.c.id).where(COMMUNITIES.c.name.in_(communities)))).scalars()
         for cid in ids:

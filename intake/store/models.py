@@ -162,8 +162,10 @@ class Invite(SQLModel, table=True):
 
 class Task(SQLModel, table=True):
     __tablename__ = "tasks"
-    # one department's notices by time (filters by department in the console and the digests)
-    __table_args__ = (sa.Index("ix_tasks_department_received", "department_id", "received_at"),)
+    # one department's notices by time (filters by department in the console and the digests);
+    # one status by time (the review queue, oldest first, and its count)
+    __table_args__ = (sa.Index("ix_tasks_department_received", "department_id", "received_at"),
+                      sa.Index("ix_tasks_status_received", "status", "received_at"))
     id: int | None = Field(default=None, primary_key=True)
     code: str = Field(max_length=24, unique=True, index=True)  # R-YYYYMMDD-NNNN
     msg_id: str = Field(max_length=128, unique=True)
@@ -192,7 +194,7 @@ class Task(SQLModel, table=True):
     confidence: float = 0.0
     needs_review: bool = False
     rules_version: str = Field(default="", max_length=64)
-    status: str = Field(max_length=16, index=True)
+    status: str = Field(max_length=16)  # ix_tasks_status_received
     duplicate_of: int | None = Field(default=None, foreign_key="tasks.id")
     repeat_collection: bool = False  # 重复采集: another department asked for the same data
     short_notice: bool = False
@@ -208,6 +210,8 @@ class Task(SQLModel, table=True):
     received_at: dt.datetime = _ts(index=True)  # the message's CreateTime
     created_at: dt.datetime = _ts()
     updated_at: dt.datetime = _ts()
+    # the notice's words as the log's search finds them (classifiers.search; intake.store.search indexes them)
+    search_terms: str = Field(default="", sa_column=sa.Column(sa.Text, nullable=False, server_default=""))
 
 
 class TaskTarget(SQLModel, table=True):
