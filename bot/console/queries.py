@@ -81,8 +81,11 @@ async def list_task_page(
 ) -> TaskPage:
     """One page of the intake log with each task's targets' progress: by time after or before a cursor
     (`keyset`), or, sorted by deadline, the `page`-th page."""
-    total, more_than = await count_capped(conn, task_select(filters, tz, TASKS.c.id))
-    stmt = task_select(filters, tz, *_LOG_COLUMNS)
+    # SQLite counts a search's matches from its FTS5 table; when they are few, it reads the page from there
+    # too (and sorts them) instead of walking the log by time until a page of matches turns up
+    fts = conn.dialect.name == "sqlite"
+    total, more_than = await count_capped(conn, task_select(filters, tz, TASKS.c.id, index_first=fts))
+    stmt = task_select(filters, tz, *_LOG_COLUMNS, index_first=fts and not more_than)
     page = max(1, page)
     if filters.sort == "deadline":
         stmt = stmt.order_by(TASKS.c.deadline.is_(None), TASKS.c.deadline, TASKS.c.deadline_time, TASKS.c.id)

@@ -27,9 +27,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from classifiers import Rules
 from classifiers.search import plain_terms, query_terms
 from intake.reports.safety import neutralise_workbook, safe_cell
-from intake.store.models import ACCOUNTS, COMMUNITIES, TASKS
+from intake.store.models import ACCOUNTS, COMMUNITIES, DEPARTMENTS, TASKS
 from intake.store.models import TASK_TARGETS as TARGETS
-from intake.store.search import HasTerms
+from intake.store.search import HasTerms, from_index
 
 __all__ = [
     "TaskFilters",
@@ -128,9 +128,10 @@ class TaskFilters:
         return {k: v for k, v in params.items() if v}
 
 
-def _apply_filters(stmt: sa.Select[Any], filters: TaskFilters, tz: ZoneInfo) -> sa.Select[Any]:
-    if filters.department:
-        stmt = stmt.where(TASKS.c.department == filters.department)
+def _apply_filters(stmt: sa.Select[Any], filters: TaskFilters, tz: ZoneInfo, *, joined: bool = False) -> sa.Select[Any]:
+    if filters.department:  # by id too: (department_id, received_at) is the index that fits
+        department_id = sa.select(DEPARTMENTS.c.id).where(DEPARTMENTS.c.name == filters.department).scalar_subquery()
+        stmt = stmt.where(TASKS.c.department_id == department_id, TASKS.c.department == filters.department)
     if filters.kind:
         stmt = stmt.where(TASKS.c.kind == filters.kind)
     if filters.listing:
@@ -157,7 +158,7 @@ def _apply_filters(stmt: sa.Select[Any], filters: TaskFilters, tz: ZoneInfo) -> 
     for code in filters.codes:  # a range of the unique index on code (a prefix LIKE would not use it)
         stmt = stmt.where(TASKS.c.code >= code, TASKS.c.code < code + "\U0010ffff")
     if filters.terms:  # the search index (intake.store.search): FTS5 on SQLite, GIN on PostgreSQL
-        stmt = stmt.where(HasTerms(filters.terms))
+        stmt = stmt.where(HasTerms(filters.terms, joined=joined))
     if filters.ids:
         stmt = stmt.where(TASKS.c.id.in_(filters.ids))
     return stmt
@@ -179,10 +180,12 @@ def search_parts(q: str, rules: Rules | None) -> tuple[tuple[str, ...], tuple[st
     return tuple(codes), tuple(terms)
 
 
-def task_select(filters: TaskFilters, tz: ZoneInfo, *columns: Any) -> sa.Select[Any]:
-    """SELECT over tasks with the filters applied (no ordering; callers add theirs)."""
+def task_select(filters: TaskFilters, tz: ZoneInfo, *columns: Any, index_first: bool = False) -> sa.Select[Any]:
+    """SELECT over tasks with the filters applied (no ordering; callers add theirs). `index_first` (SQLite,
+    with search terms): read the matches from the FTS5 table, then their tasks."""
     stmt = sa.select(*(columns or (TASKS,)))
-    return _apply_filters(stmt, filters, tz)
+    joined = index_first and bool(filters.terms)
+    return _apply_filters(from_index(stmt) if joined else stmt, filters, tz, joined=joined)
 
 
 async def count_tasks(conn: AsyncConnection, *, filters: TaskFilters, tz: ZoneInfo) -> int:

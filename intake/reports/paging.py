@@ -3,7 +3,7 @@
 The log is read newest first (``received_at`` desc, then ``id`` desc; the review queue oldest first).
 A cursor is the (received_at, id) of a page's first or last row, so a page costs an index range
 however deep it is, and rows stored meanwhile never shift a page. Totals are counted up to
-:data:`COUNT_CAP` and shown as "10,000+" beyond it: a count never reads the whole log.
+:data:`COUNT_CAP` and shown as "1,000+" beyond it: a count never reads the whole log.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from intake.store.models import TASKS
 
 __all__ = ["COUNT_CAP", "Cursor", "Keyset", "count_capped", "keyset_select"]
 
-COUNT_CAP = 10_000
+COUNT_CAP = 1_000
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 _MICRO = dt.timedelta(microseconds=1)
 

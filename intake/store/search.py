@@ -23,7 +23,7 @@ from sqlalchemy.sql.compiler import SQLCompiler
 from classifiers import Rules
 from classifiers.search import document_terms, join_terms
 
-__all__ = ["FTS_TABLE", "PG_INDEX", "HasTerms", "create_statements", "drop_statements", "is_index_object",
+__all__ = ["FTS_TABLE", "PG_INDEX", "HasTerms", "from_index", "create_statements", "drop_statements", "is_index_object",
            "fill_search_terms"]
 
 FTS_TABLE = "tasks_fts"
@@ -81,16 +81,28 @@ def fill_search_terms(connection: sa.Connection, rules: Rules, *, batch: int = 2
         last = int(rows[-1][0])
 
 
+FTS = sa.table(FTS_TABLE, sa.column("rowid", sa.Integer))
+
+
+def from_index(stmt: sa.Select[Any]) -> sa.Select[Any]:
+    """`stmt` reading the SQLite FTS5 table first, then each matching task by its id (use with
+    ``HasTerms(…, joined=True)``): for a search with few matches, rather than walking the log."""
+    tasks = sa.table("tasks", sa.column("id", sa.Integer))
+    return stmt.select_from(FTS.join(tasks, tasks.c.id == FTS.c.rowid))
+
+
 class HasTerms(sa.ColumnElement[bool]):
-    """True for a task whose search terms include every one of `terms` (at least one term)."""
+    """True for a task whose search terms include every one of `terms` (at least one term).
+    `joined`: the statement reads the FTS5 table itself (:func:`from_index`; SQLite only)."""
 
     inherit_cache = False
     type = sa.Boolean()
 
-    def __init__(self, terms: Sequence[str]) -> None:
+    def __init__(self, terms: Sequence[str], *, joined: bool = False) -> None:
         if not terms:
             raise ValueError("HasTerms needs at least one term")
         self.terms = tuple(terms)
+        self.joined = joined
 
 
 @compiles(HasTerms, "sqlite")
@@ -98,6 +110,8 @@ def _has_terms_sqlite(element: HasTerms, compiler: SQLCompiler, **kw: Any) -> st
     # every term a quoted FTS5 string: no query syntax gets through
     match = " ".join('"' + term.replace('"', '""') + '"' for term in element.terms)
     bound = compiler.process(sa.bindparam("search_match", match, unique=True), **kw)
+    if element.joined:
+        return f"{FTS_TABLE} MATCH {bound}"
     return f"tasks.id IN (SELECT rowid FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH {bound})"
 
 
