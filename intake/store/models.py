@@ -216,11 +216,13 @@ class Task(SQLModel, table=True):
 
 class TaskTarget(SQLModel, table=True):
     __tablename__ = "task_targets"
-    __table_args__ = (sa.UniqueConstraint("task_id", "community_id", name="uq_target_task_community"),)
+    # one status by community, from the index alone (the directory's open assignments per community)
+    __table_args__ = (sa.UniqueConstraint("task_id", "community_id", name="uq_target_task_community"),
+                      sa.Index("ix_task_targets_status_community", "status", "community_id"))
     id: int | None = Field(default=None, primary_key=True)
     task_id: int = Field(foreign_key="tasks.id")  # uq_target_task_community leads with it
     community_id: int = Field(foreign_key="communities.id", index=True)
-    status: str = Field(default=TargetStatus.open.value, max_length=16, index=True)
+    status: str = Field(default=TargetStatus.open.value, max_length=16)  # ix_task_targets_status_community
     due_date: dt.date | None = Field(default=None, index=True)  # digests: assignments due in a month
     done_at: dt.datetime | None = _ts(nullable=True)
     done_by: int | None = Field(default=None, foreign_key="accounts.id")

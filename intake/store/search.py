@@ -19,9 +19,11 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.selectable import Join
 
 from classifiers import Rules
 from classifiers.search import document_terms, join_terms
+from intake.store.models import TASKS
 
 __all__ = ["FTS_TABLE", "PG_INDEX", "HasTerms", "from_index", "create_statements", "drop_statements", "is_index_object",
            "fill_search_terms"]
@@ -87,8 +89,21 @@ FTS = sa.table(FTS_TABLE, sa.column("rowid", sa.Integer))
 def from_index(stmt: sa.Select[Any]) -> sa.Select[Any]:
     """`stmt` reading the SQLite FTS5 table first, then each matching task by its id (use with
     ``HasTerms(…, joined=True)``): for a search with few matches, rather than walking the log."""
-    tasks = sa.table("tasks", sa.column("id", sa.Integer))
-    return stmt.select_from(FTS.join(tasks, tasks.c.id == FTS.c.rowid))
+    return stmt.select_from(_IndexFirst(FTS, TASKS, TASKS.c.id == FTS.c.rowid))
+
+
+class _IndexFirst(Join):
+    """``tasks_fts CROSS JOIN tasks``: SQLite then loops over the matches and looks each task up (a plain
+    join may put tasks outside, where the FTS5 MATCH cannot be used)."""
+
+    inherit_cache = True
+
+
+@compiles(_IndexFirst, "sqlite")
+def _index_first_sqlite(join: _IndexFirst, compiler: SQLCompiler, **kw: Any) -> str:
+    kw["asfrom"] = True
+    return (f"{compiler.process(join.left, **kw)} CROSS JOIN {compiler.process(join.right, **kw)} "
+            f"ON {compiler.process(join.onclause, **kw) if join.onclause is not None else '1'}")
 
 
 class HasTerms(sa.ColumnElement[bool]):
@@ -97,6 +112,7 @@ class HasTerms(sa.ColumnElement[bool]):
 
     inherit_cache = False
     type = sa.Boolean()
+    _is_implicitly_boolean = True  # a condition already: never rendered as "… = 1" on SQLite
 
     def __init__(self, terms: Sequence[str], *, joined: bool = False) -> None:
         if not terms:

@@ -3,7 +3,9 @@
 Adds ``tasks.search_terms`` and fills it for every stored task with the shipped rules' jieba
 dictionary; SQLite indexes the terms in an FTS5 table kept by triggers, PostgreSQL in a GIN index
 (``intake.store.search``). ``ix_tasks_status`` becomes ``ix_tasks_status_received`` (status, then
-time): the review queue reads one status oldest first, and counts it, from the index alone.
+time): the review queue reads one status oldest first, and counts it, from the index alone;
+``ix_task_targets_status`` becomes ``ix_task_targets_status_community``: the directory counts each
+community's open assignments from the index alone (it read every assignment row).
 
 Filling the terms updates every task, so the monthly rollups are computed again by the next sweep.
 
@@ -31,6 +33,8 @@ def upgrade() -> None:
     op.add_column("tasks", sa.Column("search_terms", sa.Text(), server_default="", nullable=False))
     op.drop_index("ix_tasks_status", table_name="tasks")
     op.create_index("ix_tasks_status_received", "tasks", ["status", "received_at"])
+    op.drop_index("ix_task_targets_status", table_name="task_targets")
+    op.create_index("ix_task_targets_status_community", "task_targets", ["status", "community_id"])
     for statement in create_statements(dialect):
         op.execute(statement)
     fill_search_terms(op.get_bind(), load_rules())
@@ -41,4 +45,6 @@ def downgrade() -> None:
         op.execute(statement)
     op.drop_index("ix_tasks_status_received", table_name="tasks")
     op.create_index("ix_tasks_status", "tasks", ["status"])
+    op.drop_index("ix_task_targets_status_community", table_name="task_targets")
+    op.create_index("ix_task_targets_status", "task_targets", ["status"])
     op.drop_column("tasks", "search_terms")  # SQLite 3.35+ drops a column in place (the triggers stay)
