@@ -205,7 +205,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     try:
         async with engine.begin() as conn:
             kept = ("month_rollups", "rollup_months") if args.keep_rollups else ()
-            for table in ("admin_users", "month_rollups", "rollup_months", "digests", "outbox", "reminders"):
+            for table in ("console_sessions", "admin_users", "month_rollups", "rollup_months", "digests", "outbox",
+                          "reminders"):
                 if table in kept:
                     continue
                 await conn.exec_driver_sql(f"DELETE FROM {table}")

@@ -162,8 +162,7 @@ class Invite(SQLModel, table=True):
 
 class Task(SQLModel, table=True):
     __tablename__ = "tasks"
-    # one department's notices by time (filters by department in the console and the digests);
-    # one status by time (the review queue, oldest first, and its count)
+    # one department's notices by time (console filter, digests); one status by time (the review queue)
     __table_args__ = (sa.Index("ix_tasks_department_received", "department_id", "received_at"),
                       sa.Index("ix_tasks_status_received", "status", "received_at"))
     id: int | None = Field(default=None, primary_key=True)
@@ -210,15 +209,13 @@ class Task(SQLModel, table=True):
     received_at: dt.datetime = _ts(index=True)  # the message's CreateTime
     created_at: dt.datetime = _ts()
     updated_at: dt.datetime = _ts()
-    # the notice's words as the log's search finds them (classifiers.search; intake.store.search indexes them)
-    search_terms: str = Field(default="", sa_column=sa.Column(sa.Text, nullable=False, server_default=""))
+    search_terms: str = Field(default="", sa_column=sa.Column(sa.Text, nullable=False, server_default=""))  # search
 
 
 class TaskTarget(SQLModel, table=True):
     __tablename__ = "task_targets"
-    # one status by community, from the index alone (the directory's open assignments per community)
     __table_args__ = (sa.UniqueConstraint("task_id", "community_id", name="uq_target_task_community"),
-                      sa.Index("ix_task_targets_status_community", "status", "community_id"))
+                      sa.Index("ix_task_targets_status_community", "status", "community_id"))  # directory
     id: int | None = Field(default=None, primary_key=True)
     task_id: int = Field(foreign_key="tasks.id")  # uq_target_task_community leads with it
     community_id: int = Field(foreign_key="communities.id", index=True)
