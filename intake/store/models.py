@@ -211,6 +211,7 @@ class Task(SQLModel, table=True):
     source_type: str = Field(default="text", max_length=16, sa_column_kwargs={"server_default": "text"})  # SourceType
     source_sha256: str | None = Field(default=None, max_length=64, index=True)  # the original file (resends)
     source_name: str | None = Field(default=None, max_length=255)  # the sender's file name, or the link
+    source_chat: str | None = Field(default=None, max_length=128)  # the WeCom group (chatid), via the bot
     received_at: dt.datetime = _ts(index=True)  # the message's CreateTime
     created_at: dt.datetime = _ts()
     updated_at: dt.datetime = _ts()
