@@ -174,8 +174,13 @@ def _apply_env(data: dict[str, Any], environ: Mapping[str, str]) -> dict[str, An
         if not name.startswith("JIANFU_"):
             continue
         rest = name[len("JIANFU_") :].lower()
-        section, _, key = rest.partition("_")
-        if not key or section not in Settings.model_fields or section == "base_dir":
+        # the longest section that prefixes the name: JIANFU_WECOM_BOT_TOKEN is [wecom_bot] token
+        sections = [s for s in Settings.model_fields if s != "base_dir" and rest.startswith(f"{s}_")]
+        if not sections:
+            continue
+        section = max(sections, key=len)
+        key = rest[len(section) + 1 :]
+        if not key:
             continue
         data.setdefault(section, {})
         if isinstance(data[section], dict):

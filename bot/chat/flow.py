@@ -141,6 +141,7 @@ async def await_reply(request: web.Request, channel: str, message: Message, *, s
     except TimeoutError:
         request.app[METRICS].late.labels(channel).inc()
         log.warning("reply budget exceeded for %s; answering success and pushing later", key)
+        request.app[HINTS].forget((channel, message.from_user))  # a late binding must not leave a stale guess
         task = asyncio.create_task(_late_push(request.app[SERVICES], channel, message, future, resubmit,
                                               push=push_late))
         request.app[PENDING].add(task)
