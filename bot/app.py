@@ -18,6 +18,7 @@ from bot.chat.aibot import setup_bot_routes
 from bot.chat.callback import setup_callback_routes
 from bot.chat.fetch import MediaApi
 from bot.chat.hints import SenderHints
+from bot.chat.upload import setup_upload_routes
 from bot.console import create_console_app
 from bot.console.public_digest import setup_public_digest_routes
 from bot.edge import NETWORKS, Networks, add_security_headers, forwarded_middleware, is_allowed
@@ -218,6 +219,7 @@ def create_app(settings: Settings, *, background: bool = True, clock: Callable[[
     app.router.add_get("/metrics", handle_metrics)
     setup_callback_routes(app)
     setup_bot_routes(app)
+    setup_upload_routes(app)
     setup_public_digest_routes(app)
     app.add_subapp("/admin", create_console_app())
     return app

@@ -140,7 +140,8 @@ async def _answer(request: web.Request, message: BotMessage, nonce_key: str, sta
         return build_stream_reply(message.msg_id or secrets.token_hex(8), texts_media.BOT_UNSUPPORTED, finish=True)
     chat_message = to_chat_message(message, now=int(request.app[CLOCK]()))
     reply = await guarded(request, LABEL, chat_message, process_message(
-        request, BOT_CHANNEL, chat_message, started, nonce_key, chat=message.chat_id, push_late=False))
+        request, BOT_CHANNEL, chat_message, started, nonce_key, chat=message.chat_id, push_late=False,
+        reply_to=message.response_url or None))
     if isinstance(reply, web.Response):
         return reply
     if not reply:  # past the budget: WeCom refreshes the stream until the receipt is stored

@@ -166,10 +166,11 @@ async def _ahead(request: web.Request, ctx: DialogueContext, channel: Channel, m
 
 
 async def process_message(request: web.Request, channel: Channel, message: Message, started: float, nonce: str, *,
-                          chat: str | None = None, push_late: bool = True) -> str:
+                          chat: str | None = None, push_late: bool = True, reply_to: str | None = None) -> str:
     """Dedupe, dispatch and store in one writer unit; returns the reply text ('' for none).
 
-    ``chat`` is the WeCom group a bot message came from (kept on the task); without ``push_late`` a reply
+    ``chat`` is the WeCom group a bot message came from (kept on the task), ``reply_to`` its response_url
+    (where an upload asked for with it is answered); without ``push_late`` a reply
     past the budget is only stored (the bot fetches it). Raises ReplayError when the signed URL already
     carried another message (a replay)."""
     services = request.app[SERVICES]
@@ -185,7 +186,7 @@ async def process_message(request: web.Request, channel: Channel, message: Messa
     if isinstance(message, TextMessage):
         incoming = Incoming(channel=channel.name, external_id=message.from_user, text=message.content,
                             msg_id=key, received_at=received_at,
-                            source=NoticeSource(SourceType.TEXT, chat=chat) if chat else None)
+                            source=NoticeSource(SourceType.TEXT, chat=chat) if chat else None, reply_to=reply_to)
         ahead = await _ahead(request, ctx, channel, message, received_at)
     outcome = Outcome()
     unit = build_unit(ctx, channel.name, message, key=key, nonce=nonce, received_at=received_at, outcome=outcome,

@@ -25,3 +25,4 @@ UPLOAD_BAD_FORM = "表单不完整或已被修改,请重新打开上传链接。
 UPLOAD_READ_OK = "已读出下面的文字。请核对、修改后点击“提交登记”;登记回执会发到您的聊天窗口。"
 UPLOAD_SUBMITTED = "已提交。登记回执已发到您的聊天窗口,可以关闭本页。"
 UPLOAD_RECEIPT_HEAD = "(网页上传)"
+UPLOAD_STORAGE_DOWN = "系统暂时无法保存,通知未登记。请稍后再点一次“提交登记”。"

@@ -51,7 +51,7 @@ __all__ = [
     "RuleVersion",
     "CorrectionExample",
     "DigestArchive",
-    "TASK_REPORTS", "COUNTER_ENTRIES",
+    "TASK_REPORTS", "COUNTER_ENTRIES", "UPLOAD_TICKETS", "UploadTicket",
     "CONSOLE_SESSIONS",
     "LOGIN_THROTTLE",
     "ConsoleSession",
@@ -399,3 +399,6 @@ from intake.store.models_community import COUNTER_ENTRIES, TASK_REPORTS, Counter
 
 # console sessions and login throttling (issue 15), registered on the same metadata
 from intake.store.models_console import CONSOLE_SESSIONS, LOGIN_THROTTLE, ConsoleSession, LoginThrottle  # noqa: E402
+
+# upload tickets (issue 16), registered on the same metadata
+from intake.store.models_upload import UPLOAD_TICKETS, UploadTicket  # noqa: E402
