@@ -17,14 +17,17 @@ import datetime as dt
 import logging
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, unquote
 
 import jinja2
 from aiohttp import BodyPartReader, web
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.chat import texts_media
+from bot.chat.callback import read_body
 from bot.chat.dialogue import DialogueContext, Incoming, handle_text
-from bot.keys import MEDIA_WORKER, SERVICES, SETTINGS
+from bot.keys import CLOCK, MEDIA_WORKER, SERVICES, SETTINGS
+from bot.wire.errors import BodyTooLargeError
 from intake.errors import StorageUnavailable
 from intake.labels import SOURCE_TYPE_ZH
 from intake.links import is_valid_upload_link
@@ -50,6 +53,10 @@ _STATIC = Path(__file__).parent / "static"
 
 class BadForm(Exception):
     """The request is not the page's multipart form."""
+
+
+def _now(request: web.Request) -> dt.datetime:
+    return dt.datetime.fromtimestamp(request.app[CLOCK](), tz=dt.UTC)  # the callbacks' clock (tests move it)
 
 
 def _page(request: web.Request, state: str, *, status: int = 200, **values: Any) -> web.Response:
@@ -87,7 +94,14 @@ async def _read_part(part: BodyPartReader, limit: int) -> bytes:
 
 
 async def _read_form(request: web.Request, file_limit: int) -> tuple[dict[str, str], tuple[str, bytes] | None]:
-    """The form's text fields and its file (name, bytes), each read with a cap as it streams."""
+    """The form's text fields and its file (name, bytes), each read with a cap as it streams; a form
+    without a file may come URL-encoded."""
+    if request.content_type == "application/x-www-form-urlencoded":
+        try:
+            body = await read_body(request, 4 * _FIELD_BYTES)
+        except BodyTooLargeError as exc:
+            raise BadForm(str(exc)) from exc
+        return {k: v[0] for k, v in parse_qs(body.decode("utf-8", errors="replace")).items()}, None
     try:
         reader = await request.multipart()
         fields: dict[str, str] = {}
@@ -97,7 +111,8 @@ async def _read_form(request: web.Request, file_limit: int) -> tuple[dict[str, s
                 raise BadForm("nested or unnamed part")
             if part.name == "file":
                 data = await _read_part(part, file_limit)
-                upload = (part.filename or "upload", data) if data else None
+                # browsers send the name as UTF-8; some clients percent-encode it
+                upload = (unquote(part.filename or "upload"), data) if data else None
             else:
                 fields[part.name] = (await _read_part(part, _FIELD_BYTES)).decode("utf-8", errors="replace")
     except (ValueError, AssertionError, KeyError, UnicodeError) as exc:
@@ -106,12 +121,12 @@ async def _read_form(request: web.Request, file_limit: int) -> tuple[dict[str, s
 
 
 async def handle_upload_page(request: web.Request) -> web.Response:
-    ticket = await _ticket(request, dt.datetime.now(dt.UTC))
+    ticket = await _ticket(request, _now(request))
     return ticket if isinstance(ticket, web.Response) else _page(request, "choose")
 
 
 async def handle_upload_read(request: web.Request) -> web.Response:
-    now = dt.datetime.now(dt.UTC)
+    now = _now(request)
     ticket = await _ticket(request, now)
     if isinstance(ticket, web.Response):
         return ticket
@@ -174,7 +189,7 @@ def _log_unit(request: web.Request, ticket: Ticket, text: str, staged: Staged, n
 
 
 async def handle_upload_submit(request: web.Request) -> web.Response:
-    now = dt.datetime.now(dt.UTC)
+    now = _now(request)
     ticket = await _ticket(request, now)
     if isinstance(ticket, web.Response):
         return ticket

@@ -33,14 +33,6 @@ GROUP = "wrkSFfCgAAtestgroupchatid"
 Typed = Callable[[str], Awaitable[str]]
 
 
-@pytest.fixture
-async def fake(aiohttp_server: Any) -> FakeWeChatApi:
-    api = FakeWeChatApi()
-    server = await aiohttp_server(api.app(), host="127.0.0.1")
-    api.base = str(server.make_url("")).rstrip("/")  # type: ignore[attr-defined]
-    return api
-
-
 def _settings(db_url: str, fake: FakeWeChatApi, **bot: Any) -> Settings:
     base: str = fake.base  # type: ignore[attr-defined]
     settings = make_settings(db_url, wechat_api_base=base, wecom_api_base=base)
