@@ -209,3 +209,19 @@ async def test_a_disabled_bot_answers_404_naming_the_setting(aiohttp_client: Any
     client = await aiohttp_client(create_app(settings, background=False, clock=MovingClock(NOW.timestamp())))
     resp = await client.post("/wecom/bot", data=json.dumps({"encrypt": "x"}))
     assert resp.status == 404 and "[wecom_bot] enabled" in await resp.text()
+
+
+async def test_the_group_shows_on_the_console_task_page_and_in_the_export(bot: Bot) -> None:
+    from intake.reports.export import TaskFilters, iter_task_records
+    from tests.console_support import add_user, login
+
+    await bot.send(bot_message("text", {"content": f"@减负通 {ASSIST_UNFUNDED}"}, chat=GROUP))
+    [(code,)] = await rows(bot.client, "SELECT code FROM tasks")
+    services = bot.client.server.app[SERVICES]
+    async with services.engine.connect() as conn:
+        records = [r async for r in iter_task_records(conn, filters=TaskFilters(), tz=services.settings.tz)]
+    assert [r["source_chat"] for r in records] == [GROUP]
+    await add_user(services.engine)
+    await login(bot.client)
+    page = await (await bot.client.get(f"/admin/tasks/{code}")).text()
+    assert f"群ID {GROUP}" in page
