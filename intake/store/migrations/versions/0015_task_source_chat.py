@@ -1,7 +1,7 @@
 """the WeCom group a task was logged from (the intelligent bot's chatid): tasks.source_chat; upload tickets
 
 Revision ID: 0015
-Revises: 0011
+Revises: 0008
 Create Date: 2026-12-03 13:00:00
 """
 
@@ -14,7 +14,7 @@ from alembic import op
 from intake.store.models import AwareDateTime
 
 revision: str = "0015"
-down_revision: str | None = "0011"
+down_revision: str | None = "0008"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
