@@ -51,10 +51,9 @@ __all__ = [
     "RuleVersion",
     "CorrectionExample",
     "DigestArchive",
-    "TASK_REPORTS", "COUNTER_ENTRIES",
+    "TASK_REPORTS", "COUNTER_ENTRIES", "UPLOAD_TICKETS", "UploadTicket",  # models_community, models_upload
     "RollupMonth", "MonthRollup", "ROLLUP_MONTHS", "MONTH_ROLLUPS",  # intake.store.models_rollups
     "CONSOLE_SESSIONS", "LOGIN_THROTTLE", "ConsoleSession", "LoginThrottle",  # intake.store.models_console
-    "UPLOAD_TICKETS", "UploadTicket",  # intake.store.models_upload
     "FormDecision",
     "FormSource",
     "CatalogueForm", "FormSend", "Platform", "PlatformMention", "ReportRollup",  # intake.store.models_catalogue
@@ -397,6 +396,4 @@ from intake.store.models_console import CONSOLE_SESSIONS, LOGIN_THROTTLE, Consol
 
 # monthly rollups of closed months (issue 14), registered on the same metadata
 from intake.store.models_rollups import MONTH_ROLLUPS, ROLLUP_MONTHS, MonthRollup, RollupMonth  # noqa: E402
-
-# upload tickets (issue 16), registered on the same metadata
-from intake.store.models_upload import UPLOAD_TICKETS, UploadTicket  # noqa: E402
+from intake.store.models_upload import UPLOAD_TICKETS, UploadTicket  # noqa: E402  (upload tickets, issue 16)

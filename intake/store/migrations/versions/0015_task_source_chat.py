@@ -20,7 +20,8 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("tasks") as batch:
+    # a plain ALTER TABLE on every database: recreating tasks on SQLite would break 0008's rollup triggers
+    with op.batch_alter_table("tasks", recreate="never") as batch:
         batch.add_column(sa.Column("source_chat", sqlmodel.sql.sqltypes.AutoString(length=128), nullable=True))
     op.create_table(
         "upload_tickets",
@@ -43,5 +44,5 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_index("ix_upload_tickets_account_id", table_name="upload_tickets")
     op.drop_table("upload_tickets")
-    with op.batch_alter_table("tasks") as batch:
+    with op.batch_alter_table("tasks", recreate="never") as batch:  # SQLite 3.35+ drops a column in place
         batch.drop_column("source_chat")
