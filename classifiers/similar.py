@@ -22,13 +22,14 @@ measured against examples drawn from it is measured as if each notice were new.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-__all__ = ["Example", "Opinion", "SimilarIndex", "SimilarSettings", "char_grams"]
+__all__ = ["Example", "Opinion", "SimilarIndex", "SimilarSettings", "build_index", "char_grams"]
 
 _CJK_RUN = re.compile(r"[\u4e00-\u9fff]+")
 GRAM_SIZES = (2, 3)
@@ -74,11 +75,11 @@ class Opinion:
 
 def char_grams(text: str) -> Counter[str]:
     """Character 2- and 3-grams of the Chinese runs of `text` (digits, Latin and punctuation dropped)."""
-    grams: Counter[str] = Counter()
+    grams: list[str] = []
     for run in _CJK_RUN.findall(text):
         for n in GRAM_SIZES:
-            grams.update(run[i : i + n] for i in range(len(run) - n + 1))
-    return grams
+            grams += [run[i : i + n] for i in range(len(run) - n + 1)]
+    return Counter(grams)
 
 
 class SimilarIndex:
@@ -133,6 +134,12 @@ class SimilarIndex:
         """The same index without the examples of `ids` (cross-validation: a fold never sees itself)."""
         leave = set(ids)
         return SimilarIndex([e for e in self.examples if e.id not in leave], self.settings)
+
+
+@functools.lru_cache(maxsize=8)
+def build_index(examples: tuple[Example, ...], settings: SimilarSettings) -> SimilarIndex:
+    """The index of `examples`, shared by every Rules object with the same examples and settings."""
+    return SimilarIndex(examples, settings)
 
 
 def _vote(pairs: Iterable[tuple[float, str]]) -> Vote:

@@ -8,7 +8,7 @@ from typing import Any
 from classifiers.model import Kind
 from classifiers.rules.items import ItemRule
 from classifiers.rules.reader import Reader, fail, non_negative, positive
-from classifiers.similar import Example, SimilarIndex, SimilarSettings
+from classifiers.similar import Example, SimilarIndex, SimilarSettings, build_index
 
 __all__ = ["read_similar"]
 
@@ -31,7 +31,7 @@ def read_similar(reader: Reader, shipped_rows: Sequence[Mapping[str, Any]], item
         raise fail(reader.source("similar"), "similar.examples", "应为 { text, kind, item } 的列表")
     examples = [_example(items, row, "examples.jsonl", f"第 {n} 行") for n, row in enumerate(shipped_rows, 1)]
     examples += [_example(items, row, reader.source("similar"), f"similar.examples[{n}]") for n, row in enumerate(extra)]
-    return SimilarIndex(examples, settings)
+    return build_index(tuple(examples), settings)
 
 
 def _example(items: Mapping[str, ItemRule], row: Any, source: str, where: str) -> Example:
