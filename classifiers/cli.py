@@ -151,8 +151,8 @@ def print_report(report: dict[str, Any], out: TextIO) -> None:
     console.print(table)
     harm = report["harm"]
     console.print(
-        f"错误拒绝 {len(harm['wrongly_refused'])} 条 {harm['wrongly_refused']};"
-        f"错误准入 {len(harm['wrongly_admitted'])} 条 {harm['wrongly_admitted']};"
+        f"错误拒绝 {len(harm['wrongly_refused'])} 条 {harm['wrongly_refused'] or ''};"
+        f"错误准入 {len(harm['wrongly_admitted'])} 条 {harm['wrongly_admitted'] or ''};"
         f"转人工复核 {len(harm['held_for_review'])} 条(不计为错误)"
     )
     for field, rows in report["confusion"].items():
@@ -169,7 +169,9 @@ def print_report(report: dict[str, Any], out: TextIO) -> None:
         for label in ordered:
             conf.add_row(label, *[str(grid[label][g] or "") for g in ordered])
         console.print(conf)
-    if report["misses"]:
+    if report.get("sealed"):
+        console.print(f"未命中 {report['sealed']} 处(检验半只用于度量:只报总数,不列出具体通知)")
+    elif report["misses"]:
         console.print(f"未命中 {len(report['misses'])} 处:")
         for miss in report["misses"]:
             ev = miss["evidence"]
@@ -206,6 +208,7 @@ def handle_eval(args: argparse.Namespace, *, stdout: TextIO | None = None) -> in
         reports = [cross_validate(lines, rules, folds=folds, half=half) for half in halves]
     else:
         reports = [evaluate(lines, rules, half=half) for half in halves]
+    reports = [_sealed(r) if r.get("half") == "check" else r for r in reports]
     for report in reports:
         if args.json:
             out.write(json.dumps(report, ensure_ascii=False, default=str) + "\n")
@@ -214,6 +217,12 @@ def handle_eval(args: argparse.Namespace, *, stdout: TextIO | None = None) -> in
     if len(reports) == 2 and not args.json:
         _print_gap(reports[0], reports[1], out)
     return 0
+
+
+def _sealed(report: dict[str, Any]) -> dict[str, Any]:
+    """The check half's report with totals only: no miss, no notice id (it is measured, never read)."""
+    harm = {key: ["—"] * len(ids) for key, ids in report["harm"].items()}
+    return {**report, "misses": [], "sealed": len(report["misses"]), "harm": harm}
 
 
 def handle_examples(args: argparse.Namespace, *, stdout: TextIO | None = None) -> int:
