@@ -29,6 +29,8 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+import numpy as np
+
 __all__ = ["Example", "Opinion", "SimilarIndex", "SimilarSettings", "build_index", "char_grams"]
 
 _CJK_RUN = re.compile(r"[\u4e00-\u9fff]+")
@@ -95,11 +97,13 @@ class SimilarIndex:
         n = len(self.examples)
         limit = max(1.0, settings.max_df_share * n)
         self.idf = {g: math.log((1 + n) / (1 + d)) + 1.0 for g, d in df.items() if d <= limit}
-        postings: dict[str, list[tuple[int, float]]] = defaultdict(list)
-        for index, grams in enumerate(counts):
+        self.rows = {g: i for i, g in enumerate(self.idf)}
+        # one row a gram, one column an example: a query sums the rows of its own grams (few, however
+        # many examples there are), where a pure-Python walk of posting lists costs a step per example
+        self.matrix = np.zeros((len(self.rows), n), dtype=np.float32)
+        for column, grams in enumerate(counts):
             for gram, weight in self._vector(grams).items():
-                postings[gram].append((index, weight))
-        self.postings = {g: tuple(p) for g, p in postings.items()}
+                self.matrix[self.rows[gram], column] = weight
 
     def _vector(self, grams: Counter[str]) -> dict[str, float]:
         idf = self.idf
@@ -109,14 +113,15 @@ class SimilarIndex:
 
     def neighbours(self, text: str) -> list[tuple[float, Example]]:
         """The `k` most similar examples, best first, leaving out the notice itself (`same_notice`)."""
-        scores: dict[int, float] = defaultdict(float)
-        postings = self.postings
-        for gram, weight in self._vector(char_grams(text)).items():
-            for index, other in postings.get(gram, ()):
-                scores[index] += weight * other
-        settings = self.settings
-        ranked = sorted(((s, i) for i, s in scores.items() if s < settings.same_notice), reverse=True)
-        return [(s, self.examples[i]) for s, i in ranked[: settings.k]]
+        vector = self._vector(char_grams(text))
+        if not vector or not self.examples:
+            return []
+        rows = [self.rows[g] for g in vector]
+        weights = np.fromiter(vector.values(), dtype=np.float32, count=len(rows))
+        scores = weights @ self.matrix[rows]
+        scores[scores >= self.settings.same_notice] = 0.0
+        best = np.argsort(-scores, kind="stable")[: self.settings.k]
+        return [(float(scores[i]), self.examples[i]) for i in best if scores[i] > 0.0]
 
     def opinion(self, text: str) -> Opinion:
         """The neighbours' vote, or none when even the nearest is less similar than `min_similarity`."""
@@ -136,7 +141,7 @@ class SimilarIndex:
         return SimilarIndex([e for e in self.examples if e.id not in leave], self.settings)
 
 
-@functools.lru_cache(maxsize=8)
+@functools.lru_cache(maxsize=4)
 def build_index(examples: tuple[Example, ...], settings: SimilarSettings) -> SimilarIndex:
     """The index of `examples`, shared by every Rules object with the same examples and settings."""
     return SimilarIndex(examples, settings)
