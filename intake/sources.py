@@ -23,6 +23,7 @@ class NoticeSource:
     sha256: str | None = None  # the original file's digest (kept under [media] dir)
     name: str | None = None  # the sender's file name, or the link's URL
     ocr: bool = False  # the text (or part of it) was read by OCR
+    fields: tuple[str, ...] = ()  # a spreadsheet's sheet names and header cells: the form it carries
 
     @property
     def is_file(self) -> bool:

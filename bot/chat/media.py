@@ -80,7 +80,8 @@ async def read_file(app: web.Application, data: bytes, *, filename: str) -> Read
     """A document or picture's text, read in the media worker; the original is kept once it was read."""
     extracted = await app[MEDIA_WORKER].extract(data, filename=filename)
     await asyncio.to_thread(store_original, data, media_dir=app[SETTINGS].media_dir, sha256=extracted.sha256)
-    source = NoticeSource(extracted.source_type, sha256=extracted.sha256, name=filename, ocr=extracted.ocr)
+    source = NoticeSource(extracted.source_type, sha256=extracted.sha256, name=filename, ocr=extracted.ocr,
+                          fields=extracted.fields)
     return Reading(text=extracted.text, source=source)
 
 
