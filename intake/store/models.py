@@ -51,7 +51,7 @@ __all__ = [
     "RuleVersion",
     "CorrectionExample",
     "DigestArchive",
-    "TASK_REPORTS", "COUNTER_ENTRIES",
+    "TASK_REPORTS", "COUNTER_ENTRIES", "UPLOAD_TICKETS", "UploadTicket",  # models_community, models_upload
     "RollupMonth", "MonthRollup", "ROLLUP_MONTHS", "MONTH_ROLLUPS",  # intake.store.models_rollups
     "CONSOLE_SESSIONS", "LOGIN_THROTTLE", "ConsoleSession", "LoginThrottle",  # intake.store.models_console
     "FormDecision",
@@ -162,9 +162,8 @@ class Invite(SQLModel, table=True):
 
 class Task(SQLModel, table=True):
     __tablename__ = "tasks"
-    # one department's notices by time (console filter, digests); one status by time (the review queue)
-    __table_args__ = (sa.Index("ix_tasks_department_received", "department_id", "received_at"),
-                      sa.Index("ix_tasks_status_received", "status", "received_at"))
+    __table_args__ = (sa.Index("ix_tasks_department_received", "department_id", "received_at"),  # dept by time
+                      sa.Index("ix_tasks_status_received", "status", "received_at"))  # the review queue
     id: int | None = Field(default=None, primary_key=True)
     code: str = Field(max_length=24, unique=True, index=True)  # R-YYYYMMDD-NNNN
     msg_id: str = Field(max_length=128, unique=True)
@@ -206,6 +205,7 @@ class Task(SQLModel, table=True):
     source_type: str = Field(default="text", max_length=16, sa_column_kwargs={"server_default": "text"})  # SourceType
     source_sha256: str | None = Field(default=None, max_length=64, index=True)  # the original file (resends)
     source_name: str | None = Field(default=None, max_length=255)  # the sender's file name, or the link
+    source_chat: str | None = Field(default=None, max_length=128)  # the WeCom group (chatid), via the bot
     received_at: dt.datetime = _ts(index=True)  # the message's CreateTime
     created_at: dt.datetime = _ts()
     updated_at: dt.datetime = _ts()
@@ -214,8 +214,7 @@ class Task(SQLModel, table=True):
 
 class TaskTarget(SQLModel, table=True):
     __tablename__ = "task_targets"
-    __table_args__ = (sa.UniqueConstraint("task_id", "community_id", name="uq_target_task_community"),
-                      sa.Index("ix_task_targets_status_community", "status", "community_id"))  # directory
+    __table_args__ = (sa.UniqueConstraint("task_id", "community_id", name="uq_target_task_community"), sa.Index("ix_task_targets_status_community", "status", "community_id"))
     id: int | None = Field(default=None, primary_key=True)
     task_id: int = Field(foreign_key="tasks.id")  # uq_target_task_community leads with it
     community_id: int = Field(foreign_key="communities.id", index=True)
@@ -398,3 +397,4 @@ from intake.store.models_console import CONSOLE_SESSIONS, LOGIN_THROTTLE, Consol
 
 # monthly rollups of closed months (issue 14), registered on the same metadata
 from intake.store.models_rollups import MONTH_ROLLUPS, ROLLUP_MONTHS, MonthRollup, RollupMonth  # noqa: E402
+from intake.store.models_upload import UPLOAD_TICKETS, UploadTicket  # noqa: E402  (upload tickets, issue 16)
