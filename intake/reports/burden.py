@@ -33,7 +33,13 @@ from intake.errors import InvalidRequest, NotFound
 from intake.reports.burden_assemble import Inputs, assemble
 from intake.reports.burden_figures import get_year_figures
 from intake.reports.burden_model import BurdenReport
-from intake.reports.burden_queries import c1_counter, describe, statements_for, task_filters
+from intake.reports.burden_queries import (
+    c1_counter,
+    c2_counter_certificates,
+    describe,
+    statements_for,
+    task_filters,
+)
 from intake.reports.burden_rollup import BURDEN_SCOPE, collect, combine, run_rows
 from intake.reports.figures import assignments_statement
 from intake.reports.rollups import get_kept_contents, is_closed, list_months
@@ -100,18 +106,21 @@ async def build_burden_report(
     figures = await get_year_figures(conn, months=months, community=None if the_scope.kind == "district"
                                      else the_scope.name, kept=kept, settings=settings, now=now)
     results = await _own_rows(conn, scope=the_scope, months=months, kept=kept, settings=settings, start=start, end=end)
-    counter_stmt = c1_counter(start.date(), (end - dt.timedelta(days=1)).date(), the_scope.community_ids)
+    first, last = start.date(), (end - dt.timedelta(days=1)).date()
+    counter_stmt = c1_counter(first, last, the_scope.community_ids)
+    certificates_stmt = c2_counter_certificates(first, last, the_scope.community_ids)
     forms: list[CatalogueRow] = await list_catalogue(conn, start=start, end=end,
                                                      community_ids=the_scope.community_ids, only_sent=True)
     shown = {"F": assignments_statement(start, end, the_scope.community_ids, settings.schedule),
              **statements_for(the_scope.community_ids)(start, end),
              "Q6": catalogue_statement(start=start, end=end, community_ids=the_scope.community_ids),
-             "C1": counter_stmt}
+             "C1": counter_stmt, "C2": certificates_stmt}
     inputs = Inputs(
         year=year, scope=the_scope, where=tuple(task_filters(start, end, the_scope.community_ids)), figures=figures,
-        results=results, counter=tuple((await conn.execute(counter_stmt)).all()), forms=tuple(forms),
+        results={**results, "C2": (await conn.execute(certificates_stmt)).all()},
+        counter=tuple((await conn.execute(counter_stmt)).all()), forms=tuple(forms),
         community_names=await _community_names(conn), platform_roots=await platform_roots(conn),
-        sources=tuple(describe(conn, qid, shown[qid]) for qid in ("F", "Q1", "Q3", "Q4", "Q5", "Q6", "Q7", "C1")),
+        sources=tuple(describe(conn, qid, shown[qid]) for qid in ("F", "Q1", "Q3", "Q4", "Q5", "Q6", "Q7", "C1", "C2")),
         item_texts=item_texts,
     )
     return await assemble(conn, inputs)

@@ -55,7 +55,7 @@ def _forms(report: BurdenReport) -> list[Recommendation]:
 
 def _certificates(report: BurdenReport) -> list[Recommendation]:
     against = [c for c in report.certificates if c.decision in ("refuse", "unknown")]
-    return [_advice("certificate", "Q3", name=c.name, n=c.requests, decision=CERT_DECISION_ZH[c.decision],
+    return [_advice("certificate", "Q3、C2", name=c.name, n=c.requests, decision=CERT_DECISION_ZH[c.decision],
                     departments="、".join(c.departments))
             for c in against[:MAX_PER_TOPIC]]
 

@@ -200,7 +200,7 @@ async def _platform_count(conn: AsyncConnection, inputs: Inputs, label: str, uni
 def _certificates(inputs: Inputs) -> tuple[CertificateRow, ...]:
     requests: Counter[tuple[str, str]] = Counter()
     departments: dict[tuple[str, str], set[str]] = defaultdict(set)
-    for r in inputs.results["Q3"]:
+    for r in [*inputs.results["Q3"], *inputs.results["C2"]]:  # asked in notices, and at the counter
         name = (r.name or "证明:未列入清单").split(":", 1)[-1]
         key = (name, r.certificate or "unknown")
         requests[key] += r.n

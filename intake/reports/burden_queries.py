@@ -10,7 +10,8 @@ come from :mod:`intake.reports.figures` (F). These queries read the rest:
 * **Q5** the platforms named in notices, by community;
 * **Q6** the form catalogue (``intake.catalogue.queries``);
 * **Q7** the notices quoted (``burden_quotes``);
-* **C1** counter work logged by communities (``counter_entries``; never kept, a head may undo a line).
+* **C1**, **C2** counter work logged by communities, and its certificates (``counter_entries``; never kept:
+  a head may undo a line).
 
 Q1, Q3, Q4, Q5 and Q7 of the district's settled months are kept in ``month_rollups`` with the figures
 (``burden_rollup``). ``_grouped`` groups over an inner select: PostgreSQL cannot match a repeated
@@ -33,7 +34,7 @@ from intake.store.models import COUNTER_ENTRIES, TASK_TARGETS, TASKS
 from intake.store.models_catalogue import FORM_SENDS, PLATFORM_MENTIONS
 
 __all__ = ["TITLES", "Statements", "task_filters", "q1_items", "q3_certificates", "q4_escalations", "q5_platforms",
-           "c1_counter", "statements_for", "describe"]
+           "c1_counter", "c2_counter_certificates", "statements_for", "describe"]
 
 Statements = Callable[[dt.datetime, dt.datetime], Mapping[str, Any]]
 
@@ -47,6 +48,7 @@ TITLES = {
     "Q6": "报表目录:每张表的下发次数、填报社区数、填报份数",
     "Q7": "引用的通知:每类情形数量最大、时限最紧的通知(按月汇总)",
     "C1": "社区登记的窗口工作(证明、迎检、会议、借调、多平台录入),按社区、类型",
+    "C2": "社区登记的证明,按证明事项、索取方、证明清单结论",
 }
 
 
@@ -116,6 +118,18 @@ def c1_counter(first: dt.date, last: dt.date, community_ids: Sequence[int] | Non
                       sa.func.coalesce(sa.func.sum(c.systems), 0).label("systems"),
                       sa.func.coalesce(sa.func.sum(sa.func.coalesce(c.people, 1)), 0).label("people"))
             .where(*where).group_by(c.community_id, c.kind))
+
+
+def c2_counter_certificates(first: dt.date, last: dt.date, community_ids: Sequence[int] | None) -> Any:
+    """Certificates communities were asked for at the counter, by subject, who asked and the certificate
+    list's decision (copies, issued or refused)."""
+    c = COUNTER_ENTRIES.c
+    where = [c.removed.is_(False), c.day >= first, c.day <= last, c.kind == "certificate"]
+    if community_ids is not None:
+        where.append(c.community_id.in_(community_ids))
+    return (sa.select(c.subject.label("name"), c.decision.label("certificate"), c.party.label("department"),
+                      sa.func.sum(c.count).label("n"))
+            .where(*where).group_by(c.subject, c.decision, c.party))
 
 
 def statements_for(community_ids: Sequence[int] | None) -> Statements:
