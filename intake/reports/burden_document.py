@@ -99,7 +99,8 @@ def _problems(r: BurdenReport) -> list[Block]:
             if c.counter and c.key != "platform" else ""
         blocks.append(Paragraph(NOTE["seven_total"].format(label=c.label, total=c.total, unit=c.unit,
                                                            per=c.per_community, most=c.most[0], most_n=c.most[1])
-                                + counter + f"通知主要来自{names(c.top_departments)}。({c.source})"))
+                                + counter + (f"通知主要来自{names(c.top_departments)}。" if c.top_departments else "")
+                                + f"({c.source})"))
         blocks += _quotes(c.quotes)
     blocks.append(Heading(2, "(八)拒收、准入、经费、时限与重复"))
     blocks.append(Paragraph(NOTE["refused"].format(n=r.refused, departments=names(r.refused_by_department))

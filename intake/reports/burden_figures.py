@@ -26,9 +26,13 @@ from intake.store.models import COMMUNITIES
 __all__ = ["YearFigures", "get_year_figures"]
 
 
-def _summed(pairs: Sequence[tuple[str, Counts]], into: dict[str, Counts]) -> None:
-    for name, counts in pairs:
-        into[name] = into.get(name, Counts()) + counts
+def _summed(months: Sequence[Figures], axis: str) -> dict[str, Counts]:
+    """The months' counts by department or kind (`axis`: ``by_department`` or ``by_kind``), added up."""
+    out: dict[str, Counts] = {}
+    for f in months:
+        for name, counts in getattr(f, axis):
+            out[name] = out.get(name, Counts()) + counts
+    return out
 
 
 @dataclass(frozen=True)
@@ -42,17 +46,11 @@ class YearFigures:
 
     @property
     def by_department(self) -> dict[str, Counts]:
-        out: dict[str, Counts] = {}
-        for f in self.months:
-            _summed(f.by_department, out)
-        return out
+        return _summed(self.months, "by_department")
 
     @property
     def by_kind(self) -> dict[str, Counts]:
-        out: dict[str, Counts] = {}
-        for f in self.months:
-            _summed(f.by_kind, out)
-        return out
+        return _summed(self.months, "by_kind")
 
     def department_assignments(self, kind: str | None) -> Counter[str]:
         """Assignments per department, of one kind (None: all)."""
