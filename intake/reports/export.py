@@ -23,9 +23,11 @@ from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font, PatternFill
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from intake.reports.measures import NOT_WORKED
 from intake.reports.safety import neutralise_workbook, safe_cell
 from intake.store.models import ACCOUNTS, COMMUNITIES, TASKS
 from intake.store.models import TASK_TARGETS as TARGETS
+from intake.store.values import TargetStatus, TaskStatus
 
 __all__ = [
     "TaskFilters",
@@ -301,7 +303,7 @@ def _flags(record: dict[str, Any]) -> str:
 def record_row(record: dict[str, Any]) -> list[Any]:
     """One task as the cells of TASK_COLUMNS, in Chinese where a person reads it."""
     targets = record["targets"]
-    done = sum(1 for t in targets if t["status"] == "done")
+    done = sum(1 for t in targets if t["status"] == TargetStatus.done)
     quantity = record["quantity"]
     values = {
         **record,
@@ -412,9 +414,9 @@ async def build_ledger_workbook(
         target = next((t for t in record["targets"] if t["community"] == community), None)
         if target is None:
             continue
-        if record["status"] in ("refused", "withdrawn") or target["status"] in ("refused", "withdrawn"):
+        if record["status"] in NOT_WORKED or target["status"] in (TargetStatus.refused, TargetStatus.withdrawn):
             refused.append((record, target))
-        elif record["status"] != "pending_review":
+        elif record["status"] != TaskStatus.pending_review:
             by_kind.setdefault(record["kind"], []).append((record, target))
     wb = Workbook()
     summary = wb.active
@@ -426,7 +428,7 @@ async def build_ledger_workbook(
     summary.append([])
     _header(summary, ["任务类型", "件数", "已完成", "进行中", "费未随事转"], (14, 8, 8, 8, 12))
     for kind, rows in by_kind.items():
-        done = sum(1 for _, t in rows if t["status"] == "done")
+        done = sum(1 for _, t in rows if t["status"] == TargetStatus.done)
         unfunded = sum(1 for r, _ in rows if r["listing"] == "assist" and not r["funded"])
         summary.append([KIND_ZH.get(kind, kind), len(rows), done, len(rows) - done, unfunded])
     summary.append(["拒收与撤回", len(refused), "", "", ""])
