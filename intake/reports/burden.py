@@ -41,7 +41,7 @@ from intake.reports.burden_queries import (
     task_filters,
 )
 from intake.reports.burden_rollup import BURDEN_SCOPE, collect, combine, run_rows
-from intake.reports.figures import assignments_statement
+from intake.reports.figures import DISTRICT_SCOPE, assignments_statement
 from intake.reports.rollups import get_kept_contents, is_closed, list_months
 from intake.settings import IntakeSettings
 from intake.store.models import COMMUNITIES
@@ -102,7 +102,8 @@ async def build_burden_report(
     the_scope = await parse_scope(conn, scope=scope, settings=settings)
     months = list_months(f"{year:04d}-12", 12)
     closed = [m for m in months if is_closed(m, settings=settings, now=now)]
-    kept = await get_kept_contents(conn, months=closed) if closed and the_scope.community_ids is None else {}
+    kept = await get_kept_contents(conn, months=closed, scopes=[DISTRICT_SCOPE.key, BURDEN_SCOPE]) \
+        if closed and the_scope.community_ids is None else {}
     figures = await get_year_figures(conn, months=months, community=None if the_scope.kind == "district"
                                      else the_scope.name, kept=kept, settings=settings, now=now)
     results = await _own_rows(conn, scope=the_scope, months=months, kept=kept, settings=settings, start=start, end=end)

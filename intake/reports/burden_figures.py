@@ -3,8 +3,9 @@
 The yearly report counts nothing the figures count: notices, assignments, hours, refused, unlisted,
 unfunded, short notice, duplicates and 重复采集, by department, kind and community, are the monthly
 figures summed, read from ``month_rollups`` for the months kept there and computed live (with the
-same function) for the others. For the district, a month not kept is computed once for the district
-and every community together.
+same function) for the others. For the district, a kept month is two rows (its figures, and the
+report's rows with each community's assignments by kind); a month not kept is computed once for the
+district and every community together.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from intake.reports.burden_rollup import BURDEN_SCOPE, KINDS, community_kinds
 from intake.reports.figures import DISTRICT_SCOPE, Counts, Figures, Scope, ScopeKind, get_month_figures
 from intake.reports.rollups import get_trend
 from intake.settings import IntakeSettings
@@ -38,7 +40,7 @@ def _summed(months: Sequence[Figures], axis: str) -> dict[str, Counts]:
 @dataclass(frozen=True)
 class YearFigures:
     months: tuple[Figures, ...]  # the scope's, month by month
-    communities: Mapping[str, tuple[Figures, ...]]  # each of the scope's communities', month by month
+    community_kinds: Mapping[tuple[str, str], int]  # (community, kind) → the year's assignments
 
     @property
     def total(self) -> Counts:
@@ -64,25 +66,25 @@ class YearFigures:
     def community_assignments(self, kind: str | None) -> Counter[str]:
         """Assignments per community of the scope, of one kind (None: all)."""
         out: Counter[str] = Counter()
-        for name, months in self.communities.items():
-            for f in months:
-                out[name] += f.total.assignments if kind is None else dict(f.by_kind).get(kind, Counts()).assignments
+        for (name, k), assignments in self.community_kinds.items():
+            if kind is None or k == kind:
+                out[name] += assignments
         return out
 
 
 async def _district_month(
     conn: AsyncConnection, *, month: str, kept: Mapping[str, Any] | None, communities: Sequence[Any],
     settings: IntakeSettings, now: dt.datetime,
-) -> tuple[Figures, dict[str, Figures]]:
-    if kept is not None and DISTRICT_SCOPE.key in kept:
-        found = {str(r.name): kept.get(Scope(ScopeKind.community, str(r.name)).key) for r in communities}
-        return Figures.from_json(kept[DISTRICT_SCOPE.key]), {
-            name: Figures.from_json(content) for name, content in found.items() if content is not None}
+) -> tuple[Figures, list[list[Any]]]:
+    """The district's figures of the month and its communities' assignments by kind: the kept ones (two rollups),
+    or computed from the log in one pass."""
+    if kept is not None and DISTRICT_SCOPE.key in kept and BURDEN_SCOPE in kept:
+        return Figures.from_json(kept[DISTRICT_SCOPE.key]), kept[BURDEN_SCOPE][KINDS]
     staff = sum(int(r.staff) for r in communities if r.active)
     top, per_id = await get_month_figures(
         conn, month=month, settings=settings, now=now, district_staff=staff,
         communities=[(int(r.id), str(r.name), int(r.staff)) for r in communities])
-    return top, {f.scope.name: f for f in per_id.values()}
+    return top, community_kinds(per_id.values())
 
 
 async def get_year_figures(
@@ -91,19 +93,21 @@ async def get_year_figures(
 ) -> YearFigures:
     """The figures of `months` for the district (`community` None) or one community; `kept`: month → scope
     key → content, of the months whose rollups are complete (``rollups.get_kept_contents``)."""
+    kinds: Counter[tuple[str, str]] = Counter()
     if community is not None:
         scope = Scope(ScopeKind.community, community)
         trend = tuple(await get_trend(conn, month=months[-1], scope=scope, settings=settings, now=now,
                                       months=len(months)))
-        return YearFigures(months=trend, communities={community: trend})
+        for name, kind, assignments in community_kinds(trend):
+            kinds[(name, kind)] += assignments
+        return YearFigures(months=trend, community_kinds=kinds)
     rows = (await conn.execute(sa.select(COMMUNITIES.c.id, COMMUNITIES.c.name, COMMUNITIES.c.staff,
                                          COMMUNITIES.c.active))).all()
     district: list[Figures] = []
-    per_community: dict[str, list[Figures]] = {str(r.name): [] for r in rows}
     for month in months:
-        top, communities = await _district_month(conn, month=month, kept=kept.get(month), communities=rows,
+        top, month_kinds = await _district_month(conn, month=month, kept=kept.get(month), communities=rows,
                                                  settings=settings, now=now)
         district.append(top)
-        for name, figures in communities.items():
-            per_community.setdefault(name, []).append(figures)
-    return YearFigures(months=tuple(district), communities={k: tuple(v) for k, v in per_community.items()})
+        for name, kind, assignments in month_kinds:
+            kinds[(str(name), str(kind))] += int(assignments)
+    return YearFigures(months=tuple(district), community_kinds=kinds)

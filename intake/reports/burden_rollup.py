@@ -14,7 +14,7 @@ the same report as the live queries; a test holds them to that.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from types import SimpleNamespace
 from typing import Any
 
@@ -22,12 +22,14 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from intake.calendar import month_bounds
 from intake.reports.burden_queries import Statements, statements_for
+from intake.reports.figures import Figures
 from intake.settings import IntakeSettings
 
-__all__ = ["BURDEN_SCOPE", "ROLLED", "ADDITIVE", "PROJECTIONS", "get_burden_rows", "run_rows", "collect",
+__all__ = ["BURDEN_SCOPE", "KINDS", "community_kinds", "ROLLED", "ADDITIVE", "PROJECTIONS", "get_burden_rows", "run_rows", "collect",
            "merge_rows", "plain_row", "combine", "project"]
 
 BURDEN_SCOPE = "burden"  # month_rollups.scope of the report's own rows (the district's)
+KINDS = "kinds"  # the kept communities' assignments by kind, beside the rows
 ROLLED = ("Q1", "Q3", "Q4", "Q5", "Q7")
 ADDITIVE = ("Q1", "Q3", "Q5")  # counts, summed over months; the others are lists, joined
 
@@ -88,10 +90,19 @@ async def run_rows(conn: AsyncConnection, statements: Mapping[str, Any]) -> dict
             for q, stmt in statements.items()}
 
 
-async def get_burden_rows(conn: AsyncConnection, *, month: str, settings: IntakeSettings) -> dict[str, Any]:
-    """The district's rows of the report's own queries for one month (what the sweep keeps)."""
+def community_kinds(per_community: Iterable[Figures]) -> list[list[Any]]:
+    """[community, kind, assignments] of the month's community figures: what the year's seven counts read per
+    community, kept with the report's rows so a kept year reads two rollups a month, not one per community."""
+    return [[f.scope.name, kind, counts.assignments] for f in per_community for kind, counts in f.by_kind]
+
+
+async def get_burden_rows(
+    conn: AsyncConnection, *, month: str, settings: IntakeSettings, per_community: Iterable[Figures]
+) -> dict[str, Any]:
+    """The district's rows of the report's own queries for one month, and its communities' assignments by kind
+    (``KINDS``, from their figures): what the sweep keeps."""
     start, end = month_bounds(month, settings.tz)
-    return await run_rows(conn, statements_for(None)(start, end))
+    return {**await run_rows(conn, statements_for(None)(start, end)), KINDS: community_kinds(per_community)}
 
 
 async def collect(conn: AsyncConnection, *, months: Sequence[str], kept: Mapping[str, Mapping[str, Any]],

@@ -126,7 +126,8 @@ async def roll_up_month(
         top, per_community = await get_month_figures(
             conn, month=month, settings=settings, now=now, communities=[(int(r.id), str(r.name), int(r.staff))
                                                                          for r in rows], district_staff=staff)
-        burden = await get_burden_rows(conn, month=month, settings=settings)  # the yearly report's own rows
+        burden = await get_burden_rows(conn, month=month, settings=settings,  # the yearly report's own rows
+                                       per_community=per_community.values())
         return [(f.scope.key, f.to_json()) for f in (top, *per_community.values())] + [(BURDEN_SCOPE, burden)]
 
     contents = await compute_with(compute)
