@@ -169,7 +169,10 @@ async def keep_closed_months(engine: AsyncEngine, *, months: Sequence[str], sett
 
     closed = [m for m in months if is_closed(m, settings=settings, now=now)]
     async with engine.connect() as conn:
-        kept = set(await get_kept_contents(conn, months=closed, scopes=[BURDEN_SCOPE])) if closed else set()
+        kept = set((await conn.execute(
+            sa.select(MONTH_ROLLUPS.c.month).join(ROLLUP_MONTHS, ROLLUP_MONTHS.c.month == MONTH_ROLLUPS.c.month)
+            .where(MONTH_ROLLUPS.c.month.in_(closed), MONTH_ROLLUPS.c.scope == BURDEN_SCOPE,
+                   ROLLUP_MONTHS.c.computed_at.is_not(None)))).scalars())
     done = 0
     for month in closed:
         if month not in kept:
