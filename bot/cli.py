@@ -182,16 +182,21 @@ def cmd_digest(args: argparse.Namespace) -> int:
 
 async def _build_report(settings: Settings, year: int, scope: str | None) -> Any:
     from classifiers import load_rules
-    from intake.reports.burden import build_burden_report
+    from intake.reports.burden import build_burden_report, year_bounds
+    from intake.reports.rollups import keep_closed_months, list_months
     from intake.store.db import create_engine
 
     rules = load_rules(override_paths=settings.rule_paths, communities=settings.community_names)
+    year_bounds(year, settings.tz)  # a bad year is told before any work
     engine = create_engine(settings)
     try:
-        async with engine.begin() as conn:  # settled months are kept for the next run (report_rollups)
+        now = dt.datetime.now(dt.UTC)
+        # the year's closed months are kept for the next run (month_rollups, as the server's sweep keeps them)
+        await keep_closed_months(engine, months=list_months(f"{year:04d}-12", 12), settings=settings, now=now)
+        async with engine.connect() as conn:
             return await build_burden_report(conn, year=year, scope=scope, settings=settings,
                                              item_texts={code: item.text for code, item in rules.items.items()},
-                                             now=dt.datetime.now(dt.UTC), store_rollups=True)
+                                             now=now)
     finally:
         await engine.dispose()
 

@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from intake.reports.safety import safe_cell
 from intake.store.models import ACCOUNTS, COMMUNITIES, TASKS
 from intake.store.models import TASK_TARGETS as TARGETS
+from intake.store.values import TargetStatus
 
 __all__ = [
     "TaskFilters",
@@ -295,7 +296,7 @@ def record_flags(record: dict[str, Any]) -> str:
 def record_row(record: dict[str, Any]) -> list[Any]:
     """One task as the cells of TASK_COLUMNS, in Chinese where a person reads it."""
     targets = record["targets"]
-    done = sum(1 for t in targets if t["status"] == "done")
+    done = sum(1 for t in targets if t["status"] == TargetStatus.done)
     quantity = record["quantity"]
     values = {
         **record,

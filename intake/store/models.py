@@ -56,7 +56,7 @@ __all__ = [
     "CONSOLE_SESSIONS", "LOGIN_THROTTLE", "ConsoleSession", "LoginThrottle",  # intake.store.models_console
     "FormDecision",
     "FormSource",
-    "CatalogueForm", "FormSend", "Platform", "PlatformMention", "ReportRollup",  # intake.store.models_catalogue
+    "CatalogueForm", "FormSend", "Platform", "PlatformMention",  # intake.store.models_catalogue
     "utcnow",
 ]
 
@@ -379,14 +379,8 @@ RULE_VERSIONS = _table(RuleVersion)
 CORRECTION_EXAMPLES = _table(CorrectionExample)
 DIGESTS = _table(DigestArchive)
 
-# the form catalogue, platforms and report rollups (issue 18), registered on the same metadata
-from intake.store.models_catalogue import (  # noqa: E402
-    CatalogueForm,
-    FormSend,
-    Platform,
-    PlatformMention,
-    ReportRollup,
-)
+# the form catalogue and platforms (issue 18), registered on the same metadata
+from intake.store.models_catalogue import CatalogueForm, FormSend, Platform, PlatformMention  # noqa: E402
 
 # a community's reported notices and counter work (issue 12), registered on the same metadata
 from intake.store.models_community import COUNTER_ENTRIES, TASK_REPORTS, CounterEntry, TaskReport  # noqa: E402
