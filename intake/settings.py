@@ -73,6 +73,15 @@ class ScheduleSettings(FrozenModel):
         return self
 
 
+class RetentionSettings(FrozenModel):
+    """How long rows that only guard the edges are kept; the prune job (:mod:`intake.prune`) deletes the rest."""
+
+    replies_hours: float = Field(24.0, gt=0)  # processed_messages: first replies (retries) and signed URLs' nonces
+    sessions_days: float = Field(30.0, gt=0)  # console sessions, counted from their last use (ended or expired)
+    prune_minutes: int = Field(60, ge=1)  # how often the scheduler's holder prunes
+    prune_batch: int = Field(500, ge=1, le=10_000)  # rows deleted per transaction: short write locks on SQLite
+
+
 class RulesSettings(FrozenModel):
     paths: tuple[str, ...] = ()
 
@@ -149,6 +158,7 @@ class IntakeSettings(FrozenModel):
     database: DatabaseSettings = DatabaseSettings()
     notify: NotifySettings = NotifySettings()
     schedule: ScheduleSettings = ScheduleSettings()
+    retention: RetentionSettings = RetentionSettings()
     rules: RulesSettings = RulesSettings()
     timezone: TimezoneSettings = TimezoneSettings()
     district: DistrictSettings = DistrictSettings()
