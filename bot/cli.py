@@ -79,7 +79,8 @@ async def _with_conn(settings: Settings, work: Any) -> Any:
 
 
 def cmd_invite(args: argparse.Namespace) -> int:
-    from intake.accounts import add_invite, seed_directory
+    from intake.accounts import add_invite
+    from intake.org import sync_org_from_config
     from intake.store.models import Role
 
     settings = _settings(args)
@@ -89,11 +90,8 @@ def cmd_invite(args: argparse.Namespace) -> int:
         from classifiers import load_rules
 
         rules = load_rules(override_paths=settings.rule_paths, communities=settings.community_names)
-        await seed_directory(
-            conn,
-            departments=sorted(set(rules.departments) | set(settings.district.departments)),
-            communities=[(c.name, c.staff) for c in settings.district.communities],
-        )
+        await sync_org_from_config(conn, districts=settings.districts, departments=rules.departments,
+                                   now=dt.datetime.now(dt.UTC))
         return await add_invite(
             conn, role=role, department=args.department, community=args.community,
             now=dt.datetime.now(dt.UTC), valid_days=args.days, created_by="cli",
@@ -291,6 +289,9 @@ def build_parser() -> argparse.ArgumentParser:
     from bot.cli_learning import register_learning
 
     register_learning(sub, common)
+    from bot.cli_org import register_org
+
+    register_org(sub, common)
     for command in sub.choices.values():
         _ensure_config_option(command)
     return parser

@@ -10,9 +10,9 @@ import datetime as dt
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
+from intake.store.columns import AwareDateTime, _json, _table, _ts, utcnow
 from intake.store.values import (
     ConsoleRole,
     CounterKind,
@@ -34,6 +34,9 @@ __all__ = [
     "TaskSource",
     "CounterKind",
     "OutboxStatus",
+    "District",
+    "Street",
+    "OrgImport",
     "Department",
     "Community",
     "Account",
@@ -67,47 +70,39 @@ __all__ = [
 ]
 
 
-def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
+class District(SQLModel, table=True):
+    """A district (区), optionally of a city: the unit a deployment's lists, digests and schedule belong to."""
+
+    __tablename__ = "districts"
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=64, unique=True)
+    city: str | None = Field(default=None, max_length=64)
+    created_at: dt.datetime = _ts()
 
 
-class AwareDateTime(TypeDecorator[dt.datetime]):
-    """Stores aware datetimes as UTC and always returns aware UTC datetimes (SQLite drops the zone)."""
+class Street(SQLModel, table=True):
+    """A street (街道) of a district; its communities hang under it."""
 
-    impl = sa.DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value: dt.datetime | None, dialect: sa.Dialect) -> dt.datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("naive datetime given to the database; every datetime must be timezone-aware")
-        return value.astimezone(dt.UTC)
-
-    def process_result_value(self, value: dt.datetime | None, dialect: sa.Dialect) -> dt.datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            return value.replace(tzinfo=dt.UTC)
-        return value.astimezone(dt.UTC)
-
-
-def _ts(*, nullable: bool = False, index: bool = False) -> Any:
-    """An aware timestamp column; non-nullable ones default to now (UTC) when not given."""
-    return Field(
-        default=None,
-        sa_column=sa.Column(AwareDateTime(), nullable=nullable, index=index, default=None if nullable else utcnow),
-    )
-
-
-def _json(default: Any = None) -> Any:
-    return Field(default_factory=lambda: default() if callable(default) else default, sa_column=sa.Column(sa.JSON, nullable=True))
+    __tablename__ = "streets"
+    __table_args__ = (sa.UniqueConstraint("district_id", "name", name="uq_streets_district_name"),)
+    id: int | None = Field(default=None, primary_key=True)
+    district_id: int = Field(foreign_key="districts.id")  # uq_streets_district_name leads with it
+    name: str = Field(max_length=64)
+    created_at: dt.datetime = _ts()
 
 
 class Department(SQLModel, table=True):
+    """A department of the city, of a district, or of a street (a street office such as 街道社区服务中心)."""
+
     __tablename__ = "departments"
+    __table_args__ = (
+        sa.UniqueConstraint("name", "level", "district_id", "street_id", name="uq_departments_level_name"),
+    )
     id: int | None = Field(default=None, primary_key=True)
-    name: str = Field(max_length=64, unique=True, index=True)
+    name: str = Field(max_length=64, index=True)
+    level: str = Field(default="district", max_length=16, sa_column_kwargs={"server_default": "district"})  # OrgLevel
+    district_id: int | None = Field(default=None, foreign_key="districts.id", index=True)  # None: a city department
+    street_id: int | None = Field(default=None, foreign_key="streets.id")  # only for level street
     active: bool = True
     created_at: dt.datetime = _ts()
 
@@ -116,9 +111,22 @@ class Community(SQLModel, table=True):
     __tablename__ = "communities"
     id: int | None = Field(default=None, primary_key=True)
     name: str = Field(max_length=64, unique=True, index=True)
+    street_id: int | None = Field(default=None, foreign_key="streets.id", index=True)
     staff: int = 8
     robot_webhook: str | None = Field(default=None, max_length=512)
     active: bool = True
+    created_at: dt.datetime = _ts()
+
+
+class OrgImport(SQLModel, table=True):
+    """One version of the organisation tree: who changed it, how (config, console, xlsx), and what changed."""
+
+    __tablename__ = "org_imports"
+    id: int | None = Field(default=None, primary_key=True)
+    source: str = Field(max_length=255)  # "config", "console", or the imported file's name
+    author: str = Field(max_length=96)
+    changes: list[str] = _json(list)  # one line per change, as printed
+    tree: dict[str, Any] = _json(dict)  # the whole tree after the change: {district: {street: {community: staff}}}
     created_at: dt.datetime = _ts()
 
 
@@ -360,13 +368,10 @@ class DigestArchive(SQLModel, table=True):
     created_at: dt.datetime = _ts()
 
 
-def _table(model: type[SQLModel]) -> sa.Table:
-    table = model.__table__  # type: ignore[attr-defined]
-    assert isinstance(table, sa.Table)
-    return table
-
-
 # Core tables, for typed statements (``sa.select(TASKS.c.id)``) in repository functions.
+DISTRICTS = _table(District)
+STREETS = _table(Street)
+ORG_IMPORTS = _table(OrgImport)
 DEPARTMENTS = _table(Department)
 COMMUNITIES = _table(Community)
 ACCOUNTS = _table(Account)

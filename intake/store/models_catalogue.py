@@ -10,7 +10,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
-from intake.store.models import _json, _table, _ts
+from intake.store.columns import _json, _table, _ts
 from intake.store.values import FormDecision
 
 __all__ = ["CatalogueForm", "FormSend", "Platform", "PlatformMention", "ReportRollup", "FORMS", "FORM_SENDS",
