@@ -43,6 +43,7 @@ from intake.links import derive_link_secret
 from intake.media import MediaWorker, rapid_ocr_factory
 from intake.org import sync_org_from_config
 from intake.rules_store import RulesProvider
+from intake.scope import install_scope_filter
 from intake.senders import Sender
 from intake.store.db import create_engine, create_thread_engine, ping
 from intake.store.recent import IntakeMemory
@@ -71,6 +72,7 @@ async def _check_schema(engine: AsyncEngine) -> None:
 async def _services_ctx(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     engine = create_engine(settings)
+    install_scope_filter(engine)  # console reads on a scoped connection see only their scope (intake.scope)
     await _check_schema(engine)
     rules = RulesProvider(settings)
     async with engine.begin() as conn:

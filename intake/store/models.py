@@ -142,6 +142,8 @@ class Account(SQLModel, table=True):
     department_id: int | None = Field(default=None, foreign_key="departments.id")
     community_id: int | None = Field(default=None, foreign_key="communities.id")
     display_name: str | None = Field(default=None, max_length=64)
+    scope_level: str | None = Field(default=None, max_length=16)  # an admin's reach in chat (intake.scope)
+    scope_id: int | None = None
     active: bool = True
     disabled_at: dt.datetime | None = _ts(nullable=True)  # disabled by an admin: only an admin enables it again
     bind_failures: int = 0  # wrong 绑定 codes in a row; past a few, the next try waits (bind_retry_at)
@@ -326,6 +328,8 @@ class AdminUser(SQLModel, table=True):
     username: str = Field(max_length=64, unique=True, index=True)
     password_hash: str = Field(max_length=256)
     role: str = Field(default=ConsoleRole.admin.value, max_length=16)  # ConsoleRole
+    scope_level: str | None = Field(default=None, max_length=16)  # OrgLevel; None: the whole deployment
+    scope_id: int | None = None  # the district, street or community (intake.scope)
     active: bool = True
     created_at: dt.datetime = _ts()
 

@@ -8,6 +8,7 @@ from aiohttp import web
 
 from bot.console import charts, queries, texts
 from bot.console.core import fail, now_utc, render, services_of
+from bot.console.scoping import read_conn
 from bot.console.shared import XLSX, directory_names
 from intake.calendar import month_key, shift_month
 from intake.outbox import count_by_status
@@ -30,7 +31,7 @@ async def handle_dashboard(request: web.Request) -> web.StreamResponse:
         TaskFilters.from_query({"month": month})
     except FilterError as exc:
         fail(request, 400, str(exc))
-    async with services.engine.connect() as conn:
+    async with read_conn(request) as conn:
         board = await queries.build_dashboard(conn, month=month, tz=tz, now=now_utc(), community=community)
         digests = (await queries.list_digests(conn))[:12]
         outbox_dead = (await count_by_status(conn)).get(OutboxStatus.dead.value, 0)
@@ -66,7 +67,7 @@ async def handle_ledger_xlsx(request: web.Request) -> web.StreamResponse:
         TaskFilters.from_query({"month": month})
     except FilterError as exc:
         fail(request, 400, str(exc))
-    async with services.engine.connect() as conn:
+    async with read_conn(request) as conn:
         data = await build_ledger_workbook(conn, community=community, tz=services.settings.tz, month=month,
                                            district=services.settings.district.name)
 

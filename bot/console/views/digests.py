@@ -25,6 +25,7 @@ from aiohttp import web
 from bot.console import queries, texts
 from bot.console.core import fail, now_utc, render, services_of, url
 from bot.console.markdown import markdown_to_html
+from bot.console.scoping import read_conn
 from bot.console.shared import XLSX, int_param
 from intake.calendar import month_key, parse_month, shift_month
 from intake.errors import BadFilter, NotFound
@@ -63,7 +64,7 @@ def digest_url(request: web.Request, month: str, scope: str, name: str = "digest
 
 
 async def handle_digests(request: web.Request) -> web.StreamResponse:
-    async with services_of(request).engine.connect() as conn:
+    async with read_conn(request) as conn:
         archived = await queries.list_digests(conn)
         communities = (await conn.execute(
             sa.select(COMMUNITIES.c.name).where(COMMUNITIES.c.active.is_(True)).order_by(COMMUNITIES.c.id))).scalars().all()
@@ -75,7 +76,7 @@ async def handle_digests(request: web.Request) -> web.StreamResponse:
 async def handle_digest_by_id(request: web.Request) -> web.StreamResponse:
     """Old archive links (by row id) lead to the month/scope page."""
     digest_id = int_param(request, message="月报编号应当是数字,请从月报存档进入。")
-    async with services_of(request).engine.connect() as conn:
+    async with read_conn(request) as conn:
         row = (await conn.execute(sa.select(DIGESTS.c.month, DIGESTS.c.scope).where(DIGESTS.c.id == digest_id))).first()
     if row is None:
         fail(request, 404, f"没有编号为 {digest_id} 的月报,请从月报存档进入。")
@@ -104,7 +105,7 @@ async def _build(request: web.Request) -> tuple[digests.Digest, Any]:
     services = services_of(request)
     kept = request.app[BUILT]
     now = time.monotonic()
-    async with services.engine.connect() as conn:
+    async with read_conn(request) as conn:
         built = kept.get((month, scope), now)
         if built is None:
             try:
