@@ -59,6 +59,7 @@ DEPARTMENTS = 30
 YEAR_START = int(dt.datetime(2026, 1, 1, tzinfo=dt.UTC).timestamp())
 YEAR_SECONDS = 365 * 24 * 3600
 RESULTS = ROOT / "bench" / "results_digest.json"
+NOW = dt.datetime(2027, 1, 10, tzinfo=dt.UTC)  # after the seeded year: every month is closed
 
 
 # --- seeding: one INSERT … SELECT per table, deterministic "random" columns from hashes of the id ---------
@@ -211,21 +212,21 @@ async def measure(settings: Settings, *, month: str, one_by_one: int, repeat: in
                 return result
 
             t = time.perf_counter()
-            monthly = await build_monthly_digests(conn, month=month, settings=settings)
+            monthly = await build_monthly_digests(conn, month=month, settings=settings, now=NOW)
             timings[f"monthly run, cold (first, district + {len(monthly) - 1} communities)"] = time.perf_counter() - t
             timings = {"count(*)": 0.0, **timings}
             total = int(await best("count(*)", lambda: _count(conn)))
             district = await best("district digest", lambda: build_digest(conn, month=month, community=None,
-                                                                          settings=settings))
+                                                                          settings=settings, now=NOW))
             await best("one community digest", lambda: build_digest(conn, month=month, community="社区001",
-                                                                    settings=settings))
+                                                                    settings=settings, now=NOW))
             await best(f"monthly run: district + {len(monthly) - 1} communities",
-                       lambda: build_monthly_digests(conn, month=month, settings=settings))
+                       lambda: build_monthly_digests(conn, month=month, settings=settings, now=NOW))
             if one_by_one:
 
                 async def separately() -> None:
                     for i in range(1, one_by_one + 1):
-                        await build_digest(conn, month=month, community=f"社区{i:03d}", settings=settings)
+                        await build_digest(conn, month=month, community=f"社区{i:03d}", settings=settings, now=NOW)
 
                 await best(f"{one_by_one} community digests one by one", separately)
     finally:

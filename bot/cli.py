@@ -20,7 +20,7 @@ from intake.reports.safety import slug
 from intake.store.values import ConsoleRole, Role
 
 if TYPE_CHECKING:
-    from intake.reports.digest import Digest
+    from intake.reports.model import Digest
 
 __all__ = ["main", "build_parser"]
 
@@ -145,7 +145,8 @@ async def _build_digest(settings: Settings, month: str, community: str | None) -
     engine = create_engine(settings)
     try:
         async with engine.connect() as conn:
-            return await build_digest(conn, month=month, community=community, settings=settings)
+            return await build_digest(conn, month=month, community=community, settings=settings,
+                                      now=dt.datetime.now(dt.UTC))
     finally:
         await engine.dispose()
 
@@ -154,7 +155,8 @@ def cmd_digest(args: argparse.Namespace) -> int:
     """``jianfu digest``: print or write one month's digest; errors are one line and an exit code."""
     from intake.calendar import month_bounds
     from intake.errors import NotFound
-    from intake.reports.digest import render_chart_png, render_markdown, to_json, write_xlsx
+    from intake.reports.chart import render_chart_png
+    from intake.reports.render import render_markdown, to_json, write_xlsx
 
     try:
         month_bounds(args.month, ZoneInfo("UTC"))
@@ -201,7 +203,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     """``jianfu report``: the yearly burden report as md (stdout or a file), docx or pdf."""
     from intake.errors import NotFound
     from intake.reports.burden_render import render_markdown, write_report
-    from intake.reports.digest import CjkFontMissing
+    from intake.reports.chart import CjkFontMissing
 
     try:
         report = asyncio.run(_build_report(_settings(args), args.year, args.scope))

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from intake.reports.runner import ReportRunner
 from intake.rules_store import RulesProvider
 from intake.senders import Sender
 from intake.settings import IntakeSettings
@@ -26,3 +27,4 @@ class Services:
     senders: Mapping[str, Sender]  # one per channel name; the app factory builds them (bot.push)
     public_url: str = "http://127.0.0.1:8080"  # where links in digests and pushes point
     link_secret: str = ""  # signs heads' read-only digest links (intake.links); empty: links go to the console
+    reports: ReportRunner | None = None  # where reports are built (off this loop); None: on `engine`, here

@@ -77,6 +77,7 @@ class SweepReport:
     reminders_cancelled: int = 0
     messages_queued: int = 0
     digests: int = 0
+    rollups: int = 0  # closed months rolled up (intake.reports.rollups)
     claimed: int = 0
     sent: int = 0
     failed: int = 0
@@ -288,9 +289,8 @@ async def run_sweep(
     """One tick at `now`: roll, queue due reminders, build due digests, deliver the outbox."""
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
-    from intake.reports.digest import (
-        send_monthly_digests,  # digest imports matplotlib lazily; keep the cycle one-way
-    )
+    from intake.reports.monthly import send_monthly_digests  # reports import outbox; imported here, one way
+    from intake.reports.rollups import refresh_rollups
 
     report = SweepReport()
     senders = senders if senders is not None else services.senders
@@ -300,5 +300,6 @@ async def run_sweep(
     await queue_due_reminders(services, now=now, report=report)
     if digests:
         report.digests = await send_monthly_digests(services, now=now, only_if_due=True)
+        report.rollups = await refresh_rollups(services, now=now)
     await deliver_outbox(services, now=now, senders=senders, report=report)
     return report

@@ -280,7 +280,7 @@ class _Leadership:
             self.handle.sweeps += 1
 
     async def digest(self) -> None:
-        from intake.reports.digest import send_monthly_digests
+        from intake.reports.monthly import send_monthly_digests
 
         async with self.handle._sweep_lock:
             if await self.still_leader():

@@ -32,6 +32,7 @@ from intake.store.models import (
     DIGESTS,
     DISTRICTS,
     INVITES,
+    MONTH_ROLLUPS,
     ORG_IMPORTS,
     OUTBOX,
     RATINGS,
@@ -223,6 +224,9 @@ _CRITERIA: dict[str, tuple[sa.Table, Callable[[Scope], Any]]] = {
     # the whole tree's versions and the district-wide report rollups: only for the whole deployment
     "org_imports": (ORG_IMPORTS, lambda s: sa.false()),
     "report_rollups": (REPORT_ROLLUPS, lambda s: sa.false()),
+    # a closed month's figures per scope: only the communities' own (the district's are computed live, scoped)
+    "month_rollups": (MONTH_ROLLUPS, lambda s: MONTH_ROLLUPS.c.scope.in_(sorted(f"community:{n}" for n in
+                                                                                s.community_names))),
 }
 
 

@@ -8,7 +8,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -55,11 +55,22 @@ class ScheduleSettings(FrozenModel):
     digest_day: int = Field(1, ge=1, le=28)
     digest_hour: int = Field(8, ge=0, le=23)
     short_notice_working_days: int = Field(3, ge=1)
+    # estimated hours per assignment (task × community): quantity × hours_per_unit[kind][unit] when the notice
+    # states a quantity in a unit with a rate, kept within [hours_floor, hours_ceiling]; hours_per_kind otherwise
     hours_per_kind: dict[str, float] = Field(default_factory=dict)
+    hours_per_unit: dict[str, dict[str, Annotated[float, Field(gt=0)]]] = Field(default_factory=dict)
+    hours_floor: float = Field(0.5, ge=0)
+    hours_ceiling: float = Field(160.0, gt=0)
     staff_hours_per_month: float = Field(160.0, gt=0)
     lock_retry_seconds: float = Field(60.0, gt=0)  # a process without the scheduler lock retries this often
     digest_chat_bytes: int = Field(2000, ge=200)  # chat text of a digest is cut to fit (link to the full one)
     digest_dir: str = "data/digests"  # charts and workbooks of sent digests, relative to config.toml
+
+    @model_validator(mode="after")
+    def _floor_below_ceiling(self) -> ScheduleSettings:
+        if self.hours_floor > self.hours_ceiling:
+            raise ValueError(f"hours_floor ({self.hours_floor}) is above hours_ceiling ({self.hours_ceiling})")
+        return self
 
 
 class RulesSettings(FrozenModel):

@@ -172,6 +172,8 @@ class Services:
     rules: Any
     senders: Any
     public_url: str
+    reports: Any = None
+    link_secret: str = ""
 
 
 @contextlib.asynccontextmanager
@@ -180,19 +182,25 @@ async def running_services(settings: Settings) -> AsyncIterator[Any]:
     import aiohttp
 
     from bot.push import build_senders
+    from intake.reports.runner import ReportRunner
     from intake.store.db import create_engine
     from intake.store.writer import Writer
 
     engine = create_engine(settings)
     writer = Writer(engine)
     await writer.start()
+    reports = ReportRunner(settings) if ReportRunner.is_possible(settings) else None
+    if reports is not None:
+        await reports.start()
     async with aiohttp.ClientSession() as http:
         try:
             senders = build_senders(settings, http)
             yield Services(settings=settings, engine=engine, writer=writer, rules=None, senders=senders,
-                           public_url=settings.server.public_url)
+                           public_url=settings.server.public_url, reports=reports)
         finally:
             await writer.stop()
+            if reports is not None:
+                await reports.close()
             await engine.dispose()
 
 

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from markupsafe import Markup, escape
 
-__all__ = ["bar_chart", "stacked_months", "rate_line"]
+__all__ = ["bar_chart", "stacked_months"]
 
 RED = "#b22222"
 BLUE = "#3a6ea5"
@@ -65,34 +65,4 @@ def stacked_months(months: Sequence[tuple[str, int, int]], *, labels: tuple[str,
                 f'<text x="{left + 14}" y="{legend_y}" font-size="11">{escape(labels[0])}</text>'
                 f'<rect x="{left + 90}" y="{legend_y - 9}" width="10" height="10" fill="{BLUE}"/>'
                 f'<text x="{left + 104}" y="{legend_y}" font-size="11">{escape(labels[1])}</text>')
-    return _svg(width, height, title, body)
-
-
-def rate_line(points: Sequence[tuple[str, float | None]], *, title: str, width: int = 640,
-              height: int = 200) -> Markup:
-    """A 0–100% line over months; months without due targets leave a gap."""
-    if not points:
-        return Markup('<p class="muted">暂无数据</p>')
-    left, bottom, top_pad = 40, 26, 12
-    plot_h = height - bottom - top_pad
-    col = (width - left - 10) / len(points)
-    base = height - bottom
-    body = [f'<line x1="{left}" y1="{base}" x2="{width - 5}" y2="{base}" stroke="{GREY}"/>',
-            f'<text x="{left - 4}" y="{top_pad + 4}" text-anchor="end" font-size="11">100%</text>',
-            f'<text x="{left - 4}" y="{base}" text-anchor="end" font-size="11">0%</text>']
-    segment: list[str] = []
-    for i, (label, rate) in enumerate(points):
-        x = left + i * col + col / 2
-        body.append(f'<text x="{x:.1f}" y="{base + 15}" text-anchor="middle" font-size="10">{escape(label)}</text>')
-        if rate is None:
-            if len(segment) > 1:
-                body.append(f'<polyline points="{" ".join(segment)}" fill="none" stroke="{BLUE}" stroke-width="2"/>')
-            segment = []
-            continue
-        y = base - plot_h * rate
-        segment.append(f"{x:.1f},{y:.1f}")
-        body.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3" fill="{BLUE}"/>')
-        body.append(f'<text x="{x:.1f}" y="{y - 6:.1f}" text-anchor="middle" font-size="10">{rate * 100:.0f}%</text>')
-    if len(segment) > 1:
-        body.append(f'<polyline points="{" ".join(segment)}" fill="none" stroke="{BLUE}" stroke-width="2"/>')
     return _svg(width, height, title, body)

@@ -1,6 +1,6 @@
 """A tiny Markdown → HTML converter for the digest pages: headings, tables, lists, paragraphs, **bold**.
 
-Only the subset ``intake.reports.digest.render_markdown`` writes. Every piece of text is escaped
+Only the subset ``intake.reports.render.render_markdown`` writes. Every piece of text is escaped
 first, so names typed by clerks or admins can never become markup.
 """
 

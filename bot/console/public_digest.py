@@ -9,6 +9,7 @@ from __future__ import annotations
 import html
 
 from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.console.core import now_utc
 from bot.console.markdown import markdown_to_html
@@ -16,7 +17,9 @@ from bot.keys import SERVICES
 from intake.calendar import parse_month
 from intake.errors import BadFilter, NotFound
 from intake.links import is_valid_digest_link
-from intake.reports.digest import build_digest, render_markdown
+from intake.reports.digest import Digest, build_digest
+from intake.reports.render import render_markdown
+from intake.reports.runner import run_report
 
 __all__ = ["setup_public_digest_routes"]
 
@@ -37,15 +40,18 @@ def _page(title: str, body: str, status: int = 200) -> web.Response:
 async def handle_public_digest(request: web.Request) -> web.StreamResponse:
     services = request.app[SERVICES]
     community, month = request.match_info["community"], request.match_info["month"]
+    now = now_utc()
     valid = is_valid_digest_link(services.link_secret, community=community, month=month,
-                                 expires=request.query.get("e", ""), signature=request.query.get("s", ""),
-                                 now=now_utc())
+                                 expires=request.query.get("e", ""), signature=request.query.get("s", ""), now=now)
     if not valid:
         return _page("链接无效", f"<p>{html.escape(EXPIRED)}</p>", status=403)
     try:
         parse_month(month)
-        async with services.engine.connect() as conn:
-            digest = await build_digest(conn, month=month, community=community, settings=services.settings)
+
+        async def build(conn: AsyncConnection) -> Digest:
+            return await build_digest(conn, month=month, community=community, settings=services.settings, now=now)
+
+        digest = await run_report(services.reports, services.engine, build)  # off the loop that answers WeChat
     except (BadFilter, NotFound):
         return _page("没有这份月报", "<p>没有这份月报。</p>", status=404)
     return _page(digest.title, str(markdown_to_html(render_markdown(digest), shift=0)))

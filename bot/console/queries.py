@@ -6,18 +6,19 @@ Reads only; every function takes the connection explicitly and returns plain dat
 from __future__ import annotations
 
 import datetime as dt
-from collections import Counter, defaultdict
-from dataclasses import dataclass, field
+from collections import defaultdict
+from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from classifiers import Listing
 from intake.audit import list_audit
-from intake.calendar import month_key, shift_month
 from intake.reports.export import TaskFilters, task_select
+from intake.reports.figures import DISTRICT_SCOPE, Figures, Scope, ScopeKind
+from intake.reports.rollups import get_trend
+from intake.settings import IntakeSettings
 from intake.store.models import (
     ACCOUNTS,
     COMMUNITIES,
@@ -69,32 +70,36 @@ async def list_task_page(
     total = int((await conn.execute(task_select(filters, tz, sa.func.count(TASKS.c.id)))).scalar_one())
     pages = max(1, -(-total // page_size))
     page = min(max(1, page), pages)
-    done = sa.func.sum(sa.case((TARGETS.c.status == TargetStatus.done, 1), else_=0))
-    progress = (
-        sa.select(TARGETS.c.task_id, sa.func.count(TARGETS.c.id).label("n"), done.label("done"))
-        .group_by(TARGETS.c.task_id)
-        .subquery()
-    )
     stmt = task_select(
         filters, tz, TASKS.c.id, TASKS.c.code, TASKS.c.department, TASKS.c.forwarded_by, TASKS.c.kind, TASKS.c.nature, TASKS.c.listing, TASKS.c.item,
         TASKS.c.deadline, TASKS.c.deadline_time, TASKS.c.status, TASKS.c.received_at, TASKS.c.raw_text, TASKS.c.needs_review,
         TASKS.c.corrected, TASKS.c.funded, TASKS.c.source, TASKS.c.duplicate_of, TASKS.c.repeat_collection, TASKS.c.short_notice,
-        progress.c.n, progress.c.done,
-    ).outerjoin(progress, progress.c.task_id == TASKS.c.id)
+    )
     if filters.sort == "deadline":
         stmt = stmt.order_by(TASKS.c.deadline.is_(None), TASKS.c.deadline, TASKS.c.deadline_time, TASKS.c.id)
     else:
         stmt = stmt.order_by(TASKS.c.received_at.desc(), TASKS.c.id.desc())
     rows = (await conn.execute(stmt.limit(page_size).offset((page - 1) * page_size))).all()
+    progress = await _progress(conn, [int(row.id) for row in rows])
     out = []
     for row in rows:
         item = dict(row._mapping)
-        item["n"] = int(item["n"] or 0)
-        item["done"] = int(item["done"] or 0)
+        item["n"], item["done"] = progress.get(int(row.id), (0, 0))
         item["summary"] = _summary(row.raw_text)
         item["received_local"] = row.received_at.astimezone(tz)
         out.append(item)
     return TaskPage(rows=out, total=total, page=page, pages=pages)
+
+
+async def _progress(conn: AsyncConnection, task_ids: list[int]) -> dict[int, tuple[int, int]]:
+    """(communities, done) of the page's tasks only (never a GROUP BY over every assignment)."""
+    if not task_ids:
+        return {}
+    done = sa.func.sum(sa.case((TARGETS.c.status == TargetStatus.done, 1), else_=0))
+    rows = await conn.execute(
+        sa.select(TARGETS.c.task_id, sa.func.count(TARGETS.c.id), done)
+        .where(TARGETS.c.task_id.in_(task_ids)).group_by(TARGETS.c.task_id))
+    return {int(task_id): (int(n), int(d or 0)) for task_id, n, d in rows}
 
 
 def _summary(text: str, limit: int = 60) -> str:
@@ -246,101 +251,33 @@ async def get_digest(conn: AsyncConnection, *, digest_id: int) -> dict[str, Any]
 
 # --- dashboard -----------------------------------------------------------------------------------
 
-@dataclass
-class MonthFigures:
-    month: str
-    total: int = 0
-    administrative: int = 0
-    service: int = 0
-    refused: int = 0
-    unlisted: int = 0
-    unfunded_assist: int = 0
-    due_targets: int = 0
-    on_time: int = 0
-    by_department: Counter[str] = field(default_factory=Counter)
-    by_kind: Counter[str] = field(default_factory=Counter)
-
-    @property
-    def admin_share(self) -> float | None:
-        return self.administrative / self.total if self.total else None
-
-    @property
-    def on_time_rate(self) -> float | None:
-        return self.on_time / self.due_targets if self.due_targets else None
 
 
 @dataclass(frozen=True)
 class Dashboard:
     month: str
-    current: MonthFigures
-    months: list[MonthFigures]  # oldest first, ending with `month`
+    current: Figures
+    months: list[Figures]  # oldest first, ending with `month`
     pending_review: int
 
 
 async def build_dashboard(
-    conn: AsyncConnection, *, month: str, tz: ZoneInfo, now: dt.datetime, community: str = ""
+    conn: AsyncConnection, *, month: str, settings: IntakeSettings, now: dt.datetime, community: str = ""
 ) -> Dashboard:
-    """This month and the twelve before it: load, nature split, refusals, unfunded assist, on-time rate."""
-    first = shift_month(month, -12)
-    y, m = (int(x) for x in first.split("-"))
-    start = dt.datetime(y, m, 1, tzinfo=tz)
-    ny, nm = (int(x) for x in shift_month(month, 1).split("-"))
-    end = dt.datetime(ny, nm, 1, tzinfo=tz)
-    figures = {shift_month(month, -i): MonthFigures(shift_month(month, -i)) for i in range(12, -1, -1)}
-    stmt = (
-        sa.select(TASKS.c.id, TASKS.c.department, TASKS.c.kind, TASKS.c.nature, TASKS.c.listing, TASKS.c.status, TASKS.c.funded,
-                  TASKS.c.received_at)
-        .where(TASKS.c.received_at >= start, TASKS.c.received_at < end, TASKS.c.duplicate_of.is_(None))
-    )
-    if community:
-        stmt = stmt.where(sa.exists().where(TARGETS.c.task_id == TASKS.c.id, TARGETS.c.community_id == COMMUNITIES.c.id,
-                                            COMMUNITIES.c.name == community))
-    for row in await conn.execute(stmt):
-        f = figures.get(month_key(row.received_at, tz))
-        if f is None:
-            continue
-        f.total += 1
-        if row.nature == "service":
-            f.service += 1
-        else:
-            f.administrative += 1
-        if row.status == TaskStatus.refused or row.listing == Listing.NEGATIVE:
-            f.refused += 1
-        if row.listing == "unlisted":
-            f.unlisted += 1
-        if row.listing == "assist" and not row.funded:
-            f.unfunded_assist += 1
-        f.by_department[row.department or "未识别"] += 1
-        f.by_kind[row.kind] += 1
-    # on-time: targets due in the month (and already due), done by the end of their due day
-    today = now.astimezone(tz).date()
-    tstmt = (
-        sa.select(TARGETS.c.due_date, TARGETS.c.status, TARGETS.c.done_at)
-        .join(TASKS, TASKS.c.id == TARGETS.c.task_id)
-        .where(TARGETS.c.due_date >= start.date(), TARGETS.c.due_date < end.date(),
-               TARGETS.c.status.in_((TargetStatus.open, TargetStatus.done)),
-               TASKS.c.status.in_((TaskStatus.accepted, TaskStatus.done)))
-    )
-    if community:
-        tstmt = tstmt.join(COMMUNITIES, COMMUNITIES.c.id == TARGETS.c.community_id).where(COMMUNITIES.c.name == community)
-    for trow in await conn.execute(tstmt):
-        f = figures.get(month_key(trow.due_date))
-        if f is None or (trow.status == TargetStatus.open and trow.due_date >= today):
-            continue
-        f.due_targets += 1
-        if trow.status == TargetStatus.done and trow.done_at is not None and trow.done_at.astimezone(tz).date() <= trow.due_date:
-            f.on_time += 1
+    """This month and the twelve before it, from the figures every report reads (closed months from their
+    rollups); raises ``intake.errors.NotFound`` for an unknown community."""
+    scope = Scope(ScopeKind.community, community) if community else DISTRICT_SCOPE
+    months = await get_trend(conn, month=month, scope=scope, settings=settings, now=now, months=13)
     pending = int((await conn.execute(
-        sa.select(sa.func.count(TASKS.c.id)).where(TASKS.c.status == TaskStatus.pending_review)
+        sa.select(sa.func.count(TASKS.c.id)).where(TASKS.c.status == TaskStatus.pending_review.value)
     )).scalar_one())
-    months = list(figures.values())
-    return Dashboard(month=month, current=figures[month], months=months, pending_review=pending)
+    return Dashboard(month=month, current=months[-1], months=months, pending_review=pending)
 
 
-def group_months(months: list[MonthFigures]) -> dict[str, dict[str, int]]:
-    """Department → month → count, for the twelve-month table."""
+def group_months(months: list[Figures]) -> dict[str, dict[str, int]]:
+    """Department → month → tasks, for the thirteen-month table."""
     table: dict[str, dict[str, int]] = defaultdict(dict)
     for f in months:
-        for dept, n in f.by_department.items():
-            table[dept][f.month] = n
+        for dept, counts in f.by_department:
+            table[dept][f.month] = counts.tasks
     return dict(table)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import TypeVar
 
 import sqlalchemy as sa
 from aiohttp import web
@@ -18,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.console import texts
 from bot.console.core import USER, fail, services_of
+from intake.reports.runner import ReportJob, run_report
 from intake.scope import EVERYTHING, SCOPE_OPTION, Scope, resolve_scope
 from intake.store.models import (
     ACCOUNTS,
@@ -32,8 +34,9 @@ from intake.store.models import (
 from intake.store.models_catalogue import FORMS, PLATFORMS
 
 __all__ = ["SCOPE", "scope_of", "read_conn", "scope_middleware", "ROUTE_OBJECTS", "WHOLE_DEPLOYMENT_ROUTES",
-           "is_visible_community", "is_own_department", "require_target_in_scope"]
+           "is_visible_community", "is_own_department", "require_target_in_scope", "run_scoped"]
 
+T = TypeVar("T")
 SCOPE = web.RequestKey("console_scope", Scope)
 
 # route name → (path part, the column it names): the object must be in the user's scope
@@ -73,6 +76,19 @@ async def read_conn(request: web.Request) -> AsyncIterator[AsyncConnection]:
         if not scope.is_everything:
             await conn.execution_options(**{SCOPE_OPTION: scope})
         yield conn
+
+
+async def run_scoped(request: web.Request, job: ReportJob[T]) -> T:
+    """A report job (digest, dashboard) off the serving loop, on a connection that sees only the user's scope."""
+    scope = scope_of(request)
+
+    async def confined(conn: AsyncConnection) -> T:
+        if not scope.is_everything:
+            await conn.execution_options(**{SCOPE_OPTION: scope})
+        return await job(conn)
+
+    services = services_of(request)
+    return await run_report(services.reports, services.engine, confined)
 
 
 async def _is_visible(request: web.Request, column: sa.Column[object], raw: str) -> bool:

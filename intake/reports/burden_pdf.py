@@ -6,7 +6,7 @@ from pathlib import Path
 
 from intake.reports.burden_document import Chart, Heading, Paragraph, Table, build_blocks
 from intake.reports.burden_model import BurdenReport
-from intake.reports.digest import find_cjk_font
+from intake.reports.chart import find_cjk_font
 
 __all__ = ["write_pdf"]
 

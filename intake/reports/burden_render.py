@@ -9,7 +9,7 @@ from pathlib import Path
 
 from intake.reports.burden_document import Block, Chart, Heading, Paragraph, Table, build_blocks
 from intake.reports.burden_model import BurdenReport
-from intake.reports.digest import find_cjk_font
+from intake.reports.chart import find_cjk_font
 
 __all__ = ["render_markdown", "write_docx", "render_chart_png", "write_report", "CHART_SIZE", "FORMATS"]
 

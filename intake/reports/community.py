@@ -40,7 +40,7 @@ from intake.store.models import (
 from intake.store.models import TASK_TARGETS as TARGETS
 
 if TYPE_CHECKING:
-    from intake.reports.digest import Digest, RatingRow
+    from intake.reports.model import Digest, RatingRow
 
 __all__ = ["CommunitySide", "CounterFigures", "BypassRow", "add_community_side", "render_markdown_lines",
            "chat_lines", "MIN_RATERS", "BYPASS_MIN"]
@@ -170,7 +170,7 @@ async def _counter(conn: AsyncConnection, *, first: dt.date, last: dt.date) -> d
 
 async def anonymous_ratings(conn: AsyncConnection, *, month: str) -> tuple[RatingRow, ...]:
     """Each department's average over the communities that rated it, shown only from MIN_RATERS of them."""
-    from intake.reports.digest import RatingRow
+    from intake.reports.model import RatingRow
 
     rows = await conn.execute(
         sa.select(DEPARTMENTS.c.name, sa.func.avg(RATINGS.c.score).label("average"), sa.func.count().label("n"))

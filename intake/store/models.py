@@ -55,17 +55,11 @@ __all__ = [
     "CorrectionExample",
     "DigestArchive",
     "TASK_REPORTS", "COUNTER_ENTRIES",
-    "CONSOLE_SESSIONS",
-    "LOGIN_THROTTLE",
-    "ConsoleSession",
-    "LoginThrottle",
+    "RollupMonth", "MonthRollup", "ROLLUP_MONTHS", "MONTH_ROLLUPS",  # intake.store.models_rollups
+    "CONSOLE_SESSIONS", "LOGIN_THROTTLE", "ConsoleSession", "LoginThrottle",  # intake.store.models_console
     "FormDecision",
     "FormSource",
-    "CatalogueForm",
-    "FormSend",
-    "Platform",
-    "PlatformMention",
-    "ReportRollup",
+    "CatalogueForm", "FormSend", "Platform", "PlatformMention", "ReportRollup",  # intake.store.models_catalogue
     "utcnow",
 ]
 
@@ -407,3 +401,6 @@ from intake.store.models_community import COUNTER_ENTRIES, TASK_REPORTS, Counter
 
 # console sessions and login throttling (issue 15), registered on the same metadata
 from intake.store.models_console import CONSOLE_SESSIONS, LOGIN_THROTTLE, ConsoleSession, LoginThrottle  # noqa: E402
+
+# monthly rollups of closed months (issue 14), registered on the same metadata
+from intake.store.models_rollups import MONTH_ROLLUPS, ROLLUP_MONTHS, MonthRollup, RollupMonth  # noqa: E402

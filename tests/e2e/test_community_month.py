@@ -21,7 +21,8 @@ from bot.app import create_app
 from bot.keys import CLOCK, SERVICES
 from bot.settings import Settings
 from intake.accounts import add_invite
-from intake.reports.digest import Digest, build_monthly_digests, render_chat_text, render_markdown
+from intake.reports.digest import Digest, build_monthly_digests
+from intake.reports.render import render_chat_text, render_markdown
 from intake.store.models import Role
 from tests.conftest import make_settings
 from tests.peer import MovingClock, WeChatPeer, text_xml
@@ -146,7 +147,8 @@ async def run_month(client: Any, peer: WeChatPeer, *, start: dt.datetime, bind_h
 async def month_digests(client: Any, month: str) -> tuple[Digest, dict[str, Digest]]:
     services = client.server.app[SERVICES]
     async with services.engine.connect() as conn:
-        district, *communities = await build_monthly_digests(conn, month=month, settings=services.settings)
+        district, *communities = await build_monthly_digests(conn, month=month, settings=services.settings,
+                                                             now=dt.datetime.now(dt.UTC))
     return district, {d.scope: d for d in communities}
 
 

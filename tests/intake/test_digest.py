@@ -16,23 +16,17 @@ from PIL import Image
 from sqlmodel import SQLModel
 
 from bot.cli import build_parser, cmd_digest
-from intake.reports.digest import (
-    CHART_SIZE,
-    build_digest,
-    build_monthly_digests,
-    find_cjk_font,
-    render_chart_png,
-    render_chat_text,
-    render_markdown,
-    send_monthly_digests,
-    to_json,
-    write_xlsx,
-)
+from intake.reports.chart import CHART_SIZE, find_cjk_font, render_chart_png
+from intake.reports.digest import build_digest, build_monthly_digests
+from intake.reports.figures import estimate_hours
+from intake.reports.monthly import send_monthly_digests
+from intake.reports.render import render_chat_text, render_markdown, to_json, write_xlsx
 from intake.store.db import create_engine
 from tests.conftest import ROOT, make_settings
 from tests.fake_wechat_api import add_task, at, insert, notify_settings, running_services
 
 D = dt.date
+NOW = at("2026-12-10 12:00")  # November is over: nothing of it is still 未到期
 
 
 async def seed(engine) -> dict[str, int]:
@@ -81,27 +75,28 @@ async def services(tmp_path, db_url):
 
 async def test_district_digest_figures(services) -> None:
     async with services.engine.connect() as conn:
-        d = await build_digest(conn, month="2026-11", community=None, settings=services.settings)
+        d = await build_digest(conn, month="2026-11", community=None, settings=services.settings, now=NOW)
     assert (d.tasks, d.assignments) == (6, 8)
     assert (d.administrative, d.service, d.administrative_share) == (5, 1, 0.8333)
     assert dict(d.listing) == {"duty": 2, "assist": 2, "negative": 1, "unlisted": 1}
     assert (d.refused, d.pending_review, d.unfunded_assist, d.unfunded_codes) == (1, 1, 1, ("R-20261102-0001",))
     assert (d.short_notice, d.duplicates, d.repeat_collection) == (1, 1, 1)
     assert (d.due, d.on_time, d.late, d.overdue, d.on_time_rate) == (3, 1, 1, 1, 0.3333)
-    # hours: survey 2×8 + report 2 (T2) + service 2×4 + report 2 (T5, pending) + meeting 2.5; refused T3 is 0
-    assert d.estimated_hours == 30.5
+    # hours: survey 400户 × 0.25 × 2 communities + report 3份 × 0.5 (T2) + service 4 × 2 + report 2 (T5, no
+    # quantity: hours_per_kind) + meeting 2场 × 2.5; refused T3 is 0
+    assert d.estimated_hours == 200 + 1.5 + 8 + 2 + 5 == 216.5
     assert (d.staff, d.capacity_hours) == (17, 2720.0)
     assert [(k.kind, k.tasks, k.hours, k.quantities) for k in d.by_kind] == [
-        ("report", 2, 4.0, (("份", 3),)), ("adhoc", 1, 0.0, ()), ("meeting", 1, 2.5, (("场", 2),)),
-        ("service", 1, 8.0, ()), ("survey", 1, 16.0, (("户", 400),)),
+        ("report", 2, 3.5, (("份", 3),)), ("adhoc", 1, 0.0, ()), ("meeting", 1, 5.0, (("场", 2),)),
+        ("service", 1, 8.0, ()), ("survey", 1, 200.0, (("户", 400),)),
     ]
     assert [(r.department, r.tasks, r.administrative, r.refused, r.hours) for r in d.by_department] == [
-        ("民政局", 3, 2, 0, 26.5), ("卫健委", 1, 1, 0, 2.0), ("城管局", 1, 1, 1, 0.0), ("统计局", 1, 1, 0, 2.0),
+        ("民政局", 3, 2, 0, 213.0), ("卫健委", 1, 1, 0, 1.5), ("城管局", 1, 1, 1, 0.0), ("统计局", 1, 1, 0, 2.0),
     ]
-    assert [r.department for r in d.top_departments] == ["民政局", "卫健委", "统计局", "城管局"]
+    assert [r.department for r in d.top_departments] == ["民政局", "统计局", "卫健委", "城管局"]
     assert d.ratings == ()  # two raters: too few to show an average without exposing them
     assert (d.trend.month, d.trend.tasks, d.trend.tasks_change, d.trend.hours, d.trend.hours_change) == (
-        "2026-10", 1, 5, 2.0, 28.5)
+        "2026-10", 1, 5, 2.0, 214.5)
     league = {r.department: r for r in d.league}
     assert (league["民政局"].unfunded, league["民政局"].duplicates, league["民政局"].rating) == (1, 1, None)
     assert (league["城管局"].refused, league["城管局"].refused_share) == (1, 1.0)
@@ -113,11 +108,11 @@ async def test_district_digest_figures(services) -> None:
 
 async def test_community_digest_figures(services) -> None:
     async with services.engine.connect() as conn:
-        d = await build_digest(conn, month="2026-11", community="幸福社区", settings=services.settings)
+        d = await build_digest(conn, month="2026-11", community="幸福社区", settings=services.settings, now=NOW)
     assert (d.tasks, d.assignments, d.administrative, d.service) == (5, 5, 4, 1)
     assert dict(d.listing) == {"duty": 2, "assist": 2, "negative": 1, "unlisted": 0}
     assert (d.due, d.on_time, d.late, d.overdue) == (2, 1, 0, 1)
-    assert (d.estimated_hours, d.capacity_hours) == (16.5, 1440.0)
+    assert (d.estimated_hours, d.capacity_hours) == (100 + 1.5 + 4 + 5, 1440.0)
     assert d.ratings == ()  # a community's own score is never shown as such
     assert d.league == () and d.heatmap is None
     assert d.title == "幸福社区2026年11月减负月报"
@@ -125,9 +120,9 @@ async def test_community_digest_figures(services) -> None:
 
 async def test_renderings(services, tmp_path: Path) -> None:
     async with services.engine.connect() as conn:
-        d = await build_digest(conn, month="2026-11", community=None, settings=services.settings)
+        d = await build_digest(conn, month="2026-11", community=None, settings=services.settings, now=NOW)
     md = render_markdown(d)
-    assert md.startswith("# 示范街道2026年11月减负月报") and "| 民政局 | 3 | 2 | 0 | 26.5 |" in md
+    assert md.startswith("# 示范街道2026年11月减负月报") and "| 民政局 | 3 | 2 | 0 | 213 |" in md
     assert "费未随事转 1 件" in md and "## 社区 × 部门" in md and "| 幸福社区 | 3 | 1 | 1 | 0 |" in md
     link = "http://127.0.0.1:8080/admin/digests/2026-11/district"
     for limit in (2000, 300, 120):
@@ -145,7 +140,7 @@ async def test_renderings(services, tmp_path: Path) -> None:
 async def test_chart_png_opens_with_the_expected_size(services, tmp_path: Path) -> None:
     assert "CJK" in find_cjk_font() or "wqy" in find_cjk_font().lower()
     async with services.engine.connect() as conn:
-        d = await build_digest(conn, month="2026-11", community=None, settings=services.settings)
+        d = await build_digest(conn, month="2026-11", community=None, settings=services.settings, now=NOW)
     path = render_chart_png(d, tmp_path / "chart.png")
     with Image.open(path) as image:
         assert image.format == "PNG" and image.size == CHART_SIZE
@@ -191,15 +186,29 @@ async def test_cli_prints_markdown_and_json(services, tmp_path: Path, capsys) ->
 
 async def test_the_batched_monthly_run_matches_digests_built_one_by_one(services) -> None:
     async with services.engine.connect() as conn:
-        district, *communities = await build_monthly_digests(conn, month="2026-11", settings=services.settings)
-        assert district == await build_digest(conn, month="2026-11", community=None, settings=services.settings)
+        district, *communities = await build_monthly_digests(conn, month="2026-11", settings=services.settings, now=NOW)
+        assert district == await build_digest(conn, month="2026-11", community=None, settings=services.settings, now=NOW)
         assert [c.scope for c in communities] == ["幸福社区", "和平社区"]
         for digest in communities:
-            alone = await build_digest(conn, month="2026-11", community=digest.scope, settings=services.settings)
+            alone = await build_digest(conn, month="2026-11", community=digest.scope, settings=services.settings, now=NOW)
             assert digest == alone
     hp = communities[1]
     assert (hp.tasks, hp.unfunded_codes, hp.due, hp.late) == (3, ("R-20261102-0001",), 1, 1)
     assert hp.ratings == ()
+
+
+async def _hours_task_by_task(conn: Any, *, month: str, settings: Any) -> float:
+    """The month's estimated hours summed in Python, one assignment at a time (the SQL does it in one query)."""
+    tasks, targets = SQLModel.metadata.tables["tasks"], SQLModel.metadata.tables["task_targets"]
+    start, end = at(f"{month}-01 00:00"), at("2026-07-01 00:00")
+    rows = await conn.execute(
+        sa.select(tasks.c.kind, tasks.c.quantity_value, tasks.c.quantity_unit, tasks.c.status)
+        .join(targets, targets.c.task_id == tasks.c.id)
+        .where(tasks.c.received_at >= start, tasks.c.received_at < end))
+    return round(sum(
+        0.0 if r.status in ("refused", "withdrawn")
+        else estimate_hours(settings.schedule, kind=r.kind, quantity=r.quantity_value, unit=r.quantity_unit)
+        for r in rows), 1)
 
 
 def _bench() -> Any:
@@ -218,15 +227,17 @@ async def test_the_benchmark_year_gives_the_same_digests_on_both_databases(db_ur
             for statement in _bench().seed_statements(conn.dialect.name, tasks=6000, communities=7):
                 await conn.exec_driver_sql(statement)
         async with engine.connect() as conn:
-            district, *communities = await build_monthly_digests(conn, month="2026-06", settings=settings)
+            district, *communities = await build_monthly_digests(conn, month="2026-06", settings=settings, now=NOW)
+            hours_by_hand = await _hours_task_by_task(conn, month="2026-06", settings=settings)
             for digest in communities[:3]:
-                assert digest == await build_digest(conn, month="2026-06", community=digest.scope, settings=settings)
+                assert digest == await build_digest(conn, month="2026-06", community=digest.scope, settings=settings, now=NOW)
     finally:
         await engine.dispose()
     assert len(communities) == 7
     # the same numbers on SQLite and PostgreSQL (the seed is deterministic SQL)
     d = district
-    assert (d.tasks, d.assignments, d.estimated_hours, d.unfunded_assist, d.trend.tasks) == (493, 1000, 2484.5, 168, 509)
+    assert (d.tasks, d.assignments, d.unfunded_assist, d.trend.tasks) == (493, 1000, 168, 509)
+    assert d.estimated_hours == hours_by_hand
     assert (d.due, d.on_time, d.late, d.overdue) == (661, 166, 232, 263)
     # every assignment belongs to exactly one community
     assert d.assignments == sum(c.tasks for c in communities)

@@ -11,8 +11,10 @@ from zoneinfo import ZoneInfo
 import pytest
 from openpyxl import load_workbook
 
-from intake.reports.digest import build_digest, send_monthly_digests, write_xlsx
+from intake.reports.digest import build_digest
 from intake.reports.export import build_ledger_workbook
+from intake.reports.monthly import send_monthly_digests
+from intake.reports.render import write_xlsx
 from intake.reports.safety import FORMULA_STARTS, slug
 from tests.fake_wechat_api import add_task, at, insert, notify_settings, running_services
 
@@ -57,7 +59,8 @@ async def test_the_ledger_workbook_quotes_department_community_and_district_name
 
 async def test_the_digest_workbook_quotes_department_and_community_names(services: Any, tmp_path: Path) -> None:
     async with services.engine.connect() as conn:
-        digest = await build_digest(conn, month="2026-11", community=None, settings=services.settings)
+        digest = await build_digest(conn, month="2026-11", community=None, settings=services.settings,
+                                    now=dt.datetime(2027, 1, 10, tzinfo=dt.UTC))
     workbook = load_workbook(write_xlsx(digest, tmp_path / "digest.xlsx"))
     assert assert_no_formula(workbook) >= 2
 

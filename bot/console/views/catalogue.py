@@ -33,7 +33,7 @@ from intake.reports.burden import build_burden_report_and_rollups
 from intake.reports.burden_model import BurdenReport
 from intake.reports.burden_render import FORMATS, render_chart_png, render_markdown, write_report
 from intake.reports.burden_rollup import add_rollups
-from intake.reports.digest import CjkFontMissing
+from intake.reports.chart import CjkFontMissing
 from intake.store.models import FormDecision, FormSource
 
 __all__ = ["handle_catalogue", "handle_form_add", "handle_form_decision", "handle_platforms",

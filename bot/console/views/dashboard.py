@@ -5,12 +5,14 @@ from __future__ import annotations
 from urllib.parse import quote
 
 from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.console import charts, queries, texts
 from bot.console.core import fail, now_utc, render, services_of
-from bot.console.scoping import read_conn
+from bot.console.scoping import read_conn, run_scoped
 from bot.console.shared import XLSX, directory_names
 from intake.calendar import month_key, shift_month
+from intake.errors import NotFound
 from intake.outbox import count_by_status
 from intake.reports.export import FilterError, TaskFilters, build_ledger_workbook
 from intake.store.models import OutboxStatus
@@ -24,27 +26,37 @@ def _month_now(request: web.Request) -> str:
 
 async def handle_dashboard(request: web.Request) -> web.StreamResponse:
     services = services_of(request)
-    tz = services.settings.tz
     month = request.query.get("month", "").strip() or _month_now(request)
     community = request.query.get("community", "").strip()
     try:
         TaskFilters.from_query({"month": month})
     except FilterError as exc:
         fail(request, 400, str(exc))
+    when = now_utc()
+
+    async def build(conn: AsyncConnection) -> queries.Dashboard:
+        return await queries.build_dashboard(conn, month=month, settings=services.settings, now=when,
+                                             community=community)
+
+    try:
+        board = await run_scoped(request, build)
+    except NotFound:
+        fail(request, 404, texts.DASHBOARD_BAD_COMMUNITY.format(community=community))
     async with read_conn(request) as conn:
-        board = await queries.build_dashboard(conn, month=month, tz=tz, now=now_utc(), community=community)
         digests = (await queries.list_digests(conn))[:12]
         outbox_dead = (await count_by_status(conn)).get(OutboxStatus.dead.value, 0)
     _, communities = await directory_names(request)
     cur = board.current
     return render(request, "dashboard.html", {
-        "board": board, "cur": cur, "month": month, "community": community, "communities": communities,
+        "board": board, "cur": cur, "total": cur.total, "month": month,
+        "community": community, "communities": communities,
         "prev_month": shift_month(month, -1), "next_month": shift_month(month, 1),
-        "chart_departments": charts.bar_chart(cur.by_department.most_common(15), title="本月各部门派发任务数"),
-        "chart_kinds": charts.bar_chart([(texts.KIND_ZH.get(k, k), n) for k, n in cur.by_kind.most_common()],
+        "chart_departments": charts.bar_chart([(d, c.tasks) for d, c in cur.by_department[:15]],
+                                              title="本月各部门派发任务数"),
+        "chart_kinds": charts.bar_chart([(texts.KIND_ZH.get(k, k), c.tasks) for k, c in cur.by_kind],
                                         title="本月任务类型"),
         "chart_trend": charts.stacked_months(
-            [(f.month[2:], f.administrative, f.service) for f in board.months],
+            [(f.month[2:], f.total.administrative, f.total.service) for f in board.months],
             labels=("行政事务", "服务性事务"), title="近13个月任务量:行政事务与服务性事务"),
         # no on-time rates here: they belong to a community's own digest only (no completion tracking)
         "dept_table": queries.group_months(board.months), "digests": digests, "outbox_dead": outbox_dead,

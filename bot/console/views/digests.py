@@ -1,7 +1,7 @@
 """Monthly digests in the console: the archive, one digest as a page, its chart (PNG), workbook and JSON.
 
 ``/admin/digests/{month}/{scope}`` is the link the chat digest carries
-(``intake.reports.digest.digest_link``); ``scope`` is ``district`` or a community's name. The page is
+(``intake.reports.monthly.digest_link``); ``scope`` is ``district`` or a community's name. The page is
 built from the log with the digest module's own builder and renderers, so it always agrees with
 ``jianfu digest`` and the message the heads received.
 
@@ -21,15 +21,18 @@ from urllib.parse import quote
 
 import sqlalchemy as sa
 from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.console import queries, texts
 from bot.console.core import fail, now_utc, render, services_of, url
 from bot.console.markdown import markdown_to_html
-from bot.console.scoping import read_conn
+from bot.console.scoping import read_conn, run_scoped, scope_of
 from bot.console.shared import XLSX, int_param
 from intake.calendar import month_key, parse_month, shift_month
 from intake.errors import BadFilter, NotFound
+from intake.reports import chart
 from intake.reports import digest as digests
+from intake.reports import render as formats
 from intake.store.models import COMMUNITIES, DIGESTS
 
 __all__ = ["digest_url", "BuiltDigests", "BUILT"]
@@ -105,15 +108,22 @@ async def _build(request: web.Request) -> tuple[digests.Digest, Any]:
     services = services_of(request)
     kept = request.app[BUILT]
     now = time.monotonic()
+    key = (month, f"{scope}@{scope_of(request).key}")  # a street admin's build is not the district's
+    built = kept.get(key, now)
+    if built is None:
+        community = None if scope == digests.DISTRICT else scope
+        when = now_utc()
+
+        async def build(conn: AsyncConnection) -> digests.Digest:
+            return await digests.build_digest(conn, month=month, settings=services.settings, community=community,
+                                              now=when)
+
+        try:
+            built = await run_scoped(request, build)
+        except NotFound:
+            fail(request, 404, texts.DIGEST_BAD_SCOPE.format(scope=scope))
+        kept.put(key, built, now)
     async with read_conn(request) as conn:
-        built = kept.get((month, scope), now)
-        if built is None:
-            try:
-                built = await digests.build_digest(conn, month=month, settings=services.settings,
-                                                   community=None if scope == digests.DISTRICT else scope)
-            except NotFound:
-                fail(request, 404, texts.DIGEST_BAD_SCOPE.format(scope=scope))
-            kept.put((month, scope), built, now)
         archived = (await conn.execute(sa.select(DIGESTS.c.id, DIGESTS.c.created_at).where(
             DIGESTS.c.month == month, DIGESTS.c.scope == scope))).first()
     return built, archived
@@ -122,7 +132,7 @@ async def _build(request: web.Request) -> tuple[digests.Digest, Any]:
 async def handle_digest_page(request: web.Request) -> web.StreamResponse:
     digest, archived = await _build(request)
     month, scope = digest.month, request.match_info["scope"]
-    markdown = digests.render_markdown(digest)
+    markdown = formats.render_markdown(digest)
     return render(request, "digest.html", {
         "digest": digest, "scope": scope, "archived": archived,
         "body": markdown_to_html(markdown), "markdown": markdown,
@@ -139,9 +149,9 @@ def _render_file(digest: digests.Digest, kind: str) -> bytes:
     with tempfile.TemporaryDirectory(prefix="jianfu-digest-") as folder:
         path = Path(folder) / f"digest.{kind}"
         if kind == "png":
-            digests.render_chart_png(digest, path)
+            chart.render_chart_png(digest, path)
         else:
-            digests.write_xlsx(digest, path)
+            formats.write_xlsx(digest, path)
         return path.read_bytes()
 
 
@@ -153,7 +163,7 @@ async def handle_digest_chart(request: web.Request) -> web.StreamResponse:
     digest, _ = await _build(request)
     try:
         data = await asyncio.get_running_loop().run_in_executor(None, _render_file, digest, "png")
-    except digests.CjkFontMissing:
+    except chart.CjkFontMissing:
         return web.Response(status=503, text=texts.CHART_NO_FONT, content_type="text/plain", charset="utf-8")
     return web.Response(body=data, content_type="image/png", headers={"Cache-Control": "private, max-age=300"})
 
@@ -166,7 +176,7 @@ async def handle_digest_xlsx(request: web.Request) -> web.StreamResponse:
 
 async def handle_digest_json(request: web.Request) -> web.StreamResponse:
     digest, _ = await _build(request)
-    return web.json_response(digests.to_json(digest), dumps=_dumps)
+    return web.json_response(formats.to_json(digest), dumps=_dumps)
 
 
 def _dumps(value: Any) -> str:

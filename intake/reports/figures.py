@@ -1,0 +1,356 @@
+"""A month's figures for a scope: the one aggregation that every report reads.
+
+The digest (chat, Markdown, JSON, Excel, chart), the console's dashboard and the exports all take
+their numbers from :class:`Figures`; nothing else counts tasks. Each figure is defined once, here
+and in the README ("What the figures mean"):
+
+* **tasks** — notices received in the month (local time, by ``received_at``), refused and duplicate
+  ones included: the figures show what was *sent*. For a community, the tasks addressed to it.
+* **assignments** — task × community (one ``task_targets`` row each).
+* **refused** — tasks whose status is refused (a negative-list task an admin admitted is not).
+* **unfunded (费未随事转)** — assist-list tasks without funding, not refused or withdrawn.
+* **short notice (临时急件)**, **duplicates (重复派发)**, **repeat collection (重复采集)** — the flags set
+  at intake.
+* **due / on time / late / overdue / not yet due** — assignments due in the month (task accepted or
+  done, assignment open or done): done by the end of the due day is on time, done later is late,
+  open with the due day passed is overdue (逾期), open with the due day today or later is not yet due
+  (未到期).
+* **hours** — per assignment of a task that is not refused or withdrawn: quantity × ``[schedule]
+  hours_per_unit[kind][unit]`` within ``[hours_floor, hours_ceiling]`` when the notice states a
+  quantity in a unit with a rate, otherwise ``hours_per_kind[kind]``.
+
+Every count is a SQL aggregate (``sum(case …)``) over one pass of the month, grouped by department,
+kind and quantity unit. A new count (say, community-reported tasks) is one more field of
+:class:`Counts` and one more entry of :func:`intake.reports.measures.conditions`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from intake.calendar import month_bounds
+from intake.reports.measures import (
+    LISTINGS,
+    NO_DEPARTMENT,
+    NOT_WORKED,
+    conditions,
+    department_name,
+    estimate_hours,
+    hours_expression,
+)
+from intake.reports.timeliness import Timeliness, get_timeliness
+from intake.settings import IntakeSettings, ScheduleSettings
+from intake.store.models import COMMUNITIES, TASKS
+from intake.store.models import TASK_TARGETS as TARGETS
+
+__all__ = [
+    "NO_DEPARTMENT",
+    "NOT_WORKED",
+    "LISTINGS",
+    "ScopeKind",
+    "Scope",
+    "DISTRICT_SCOPE",
+    "Counts",
+    "Timeliness",
+    "Figures",
+    "conditions",
+    "hours_expression",
+    "estimate_hours",
+    "get_figures",
+    "get_month_figures",
+]
+
+
+class ScopeKind(StrEnum):
+    district = "district"
+    community = "community"
+    department = "department"
+
+
+@dataclass(frozen=True)
+class Scope:
+    kind: ScopeKind
+    name: str = ""  # the community's or department's name; "" for the district
+
+    @property
+    def key(self) -> str:
+        return self.kind.value if self.kind is ScopeKind.district else f"{self.kind.value}:{self.name}"
+
+    @classmethod
+    def from_key(cls, key: str) -> Scope:
+        kind, _, name = key.partition(":")
+        return cls(ScopeKind(kind), name)
+
+
+DISTRICT_SCOPE = Scope(ScopeKind.district)
+
+
+@dataclass(frozen=True)
+class Counts:
+    """Additive counts of a set of tasks (or assignments); ``a + b`` adds field by field."""
+
+    tasks: int = 0
+    assignments: int = 0
+    administrative: int = 0
+    duty: int = 0
+    assist: int = 0
+    negative: int = 0
+    unlisted: int = 0
+    refused: int = 0
+    pending_review: int = 0
+    withdrawn: int = 0
+    unfunded: int = 0
+    short_notice: int = 0
+    duplicates: int = 0
+    repeat_collection: int = 0
+    hours: float = 0.0
+
+    def __add__(self, other: Counts) -> Counts:
+        return Counts(**{f: getattr(self, f) + getattr(other, f) for f in _COUNT_FIELDS})
+
+    @property
+    def service(self) -> int:
+        return self.tasks - self.administrative
+
+    @property
+    def administrative_share(self) -> float | None:
+        return None if not self.tasks else round(self.administrative / self.tasks, 4)
+
+    @property
+    def listing(self) -> tuple[tuple[str, int], ...]:
+        return tuple((name, getattr(self, name)) for name in LISTINGS)
+
+    def rounded(self) -> Counts:
+        return dataclasses.replace(self, hours=round(self.hours, 1))
+
+
+_COUNT_FIELDS = tuple(f.name for f in dataclasses.fields(Counts))
+
+
+@dataclass(frozen=True)
+class Figures:
+    month: str
+    scope: Scope
+    total: Counts
+    by_department: tuple[tuple[str, Counts], ...]  # most tasks first
+    by_kind: tuple[tuple[str, Counts], ...]  # most tasks first
+    quantities: tuple[tuple[str, str, int], ...]  # (kind, unit, summed quantity)
+    timeliness: Timeliness
+    staff: int
+    capacity_hours: float
+
+    @property
+    def load_ratio(self) -> float:
+        return 0.0 if not self.capacity_hours else round(self.total.hours / self.capacity_hours, 4)
+
+    def department(self, name: str) -> Counts:
+        return dict(self.by_department).get(name, Counts())
+
+    def to_json(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        data["scope"] = self.scope.key
+        return data
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Figures:
+        def pairs(rows: Iterable[Sequence[Any]]) -> tuple[tuple[str, Counts], ...]:
+            return tuple((str(name), Counts(**counts)) for name, counts in rows)
+
+        return cls(
+            month=str(data["month"]), scope=Scope.from_key(str(data["scope"])), total=Counts(**data["total"]),
+            by_department=pairs(data["by_department"]), by_kind=pairs(data["by_kind"]),
+            quantities=tuple((str(k), str(u), int(v)) for k, u, v in data["quantities"]),
+            timeliness=Timeliness(**data["timeliness"]), staff=int(data["staff"]),
+            capacity_hours=float(data["capacity_hours"]),
+        )
+
+
+# --- the queries -------------------------------------------------------------------------------------
+
+
+def _measures(*, hours: sa.ColumnElement[float] | None) -> list[Any]:
+    def sum_if(condition: sa.ColumnElement[bool]) -> Any:
+        return sa.func.sum(sa.case((condition, 1), else_=0))
+
+    measures = [sa.func.count().label("n"), sa.func.sum(TASKS.c.quantity_value).label("qty")]
+    measures += [sum_if(cond).label(name) for name, cond in conditions().items()]
+    if hours is not None:
+        measures.append(sa.func.sum(hours).label("hours"))
+    return measures
+
+
+@dataclass(frozen=True)
+class _Where:
+    start: dt.datetime
+    end: dt.datetime
+    community_ids: tuple[int, ...] | None = None  # None: every community
+    department: str | None = None
+
+    def clauses(self, *, targets: bool) -> list[sa.ColumnElement[bool]]:
+        where = [TASKS.c.received_at >= self.start, TASKS.c.received_at < self.end]
+        if targets and self.community_ids is not None:
+            where.append(TARGETS.c.community_id.in_(self.community_ids))
+        if self.department is not None:
+            where.append(department_name() == self.department)
+        return where
+
+
+_CONDITION_NAMES = tuple(conditions())  # built once: building the expressions per row cost seconds
+_ASSIGNMENTS = TARGETS.join(TASKS, TASKS.c.id == TARGETS.c.task_id)
+_Key = tuple[str, str, str | None]  # (department, kind, quantity unit)
+
+
+_Vector = list[float]  # a Counts as numbers in _COUNT_FIELDS order (summed fast, turned into Counts once)
+_CONDITION_AT = tuple(_COUNT_FIELDS.index(name) for name in _CONDITION_NAMES)
+_ASSIGNMENTS_AT, _HOURS_AT = _COUNT_FIELDS.index("assignments"), _COUNT_FIELDS.index("hours")
+assert len(_COUNT_FIELDS) - 1 == _HOURS_AT, "Counts.hours must stay its last field"
+
+
+def _as_counts(vector: _Vector) -> Counts:
+    whole = [int(v) for v in vector[:_HOURS_AT]]  # every field but hours, the last one
+    return dataclasses.replace(Counts(*whole), hours=vector[_HOURS_AT])
+
+
+def _plus(vector: _Vector | None, other: _Vector) -> _Vector:
+    return list(other) if vector is None else [a + b for a, b in zip(vector, other, strict=True)]
+
+
+@dataclass
+class _Tally:
+    groups: dict[_Key, _Vector] = dataclasses.field(default_factory=dict)
+    quantities: dict[tuple[str, str], int] = dataclasses.field(default_factory=lambda: defaultdict(int))
+
+    def add(self, key: _Key, measures: Sequence[Any], *, per_assignment: bool) -> None:
+        """`measures`: n, qty, the conditions' sums and (per assignment) hours, as _measures lays them out."""
+        vector = self.groups.get(key)
+        if vector is None:
+            vector = self.groups[key] = [0.0] * len(_COUNT_FIELDS)
+        n = measures[0]
+        vector[0] += n
+        for at, value in zip(_CONDITION_AT, measures[2:], strict=False):
+            vector[at] += value or 0
+        if per_assignment:
+            vector[_ASSIGNMENTS_AT] += n
+            vector[_HOURS_AT] += float(measures[-1] or 0.0)
+        if key[2] is not None and measures[1] is not None:
+            self.quantities[(key[1], key[2])] += int(measures[1])
+
+
+async def _task_tally(conn: AsyncConnection, where: _Where) -> _Tally:
+    """Each task once, grouped by department, kind and unit (the district's and a department's counts)."""
+    key = [department_name().label("department"), TASKS.c.kind, TASKS.c.quantity_unit]
+    query = sa.select(*key, *_measures(hours=None)).where(*where.clauses(targets=False)).group_by(*key)
+    tally = _Tally()
+    for row in await conn.execute(query):
+        tally.add((str(row[0]), str(row[1]), row[2]), row[3:], per_assignment=False)
+    return tally
+
+
+async def _assignment_tallies(
+    conn: AsyncConnection, where: _Where, schedule: ScheduleSettings
+) -> dict[int, _Tally]:
+    """Assignments grouped by community, department, kind and unit, with their estimated hours."""
+    key = [TARGETS.c.community_id, department_name().label("department"), TASKS.c.kind, TASKS.c.quantity_unit]
+    query = (
+        sa.select(*key, *_measures(hours=hours_expression(schedule)))
+        .select_from(_ASSIGNMENTS).where(*where.clauses(targets=True)).group_by(*key)
+    )
+    tallies: dict[int, _Tally] = defaultdict(_Tally)
+    for row in await conn.execute(query):
+        tallies[int(row[0])].add((str(row[1]), str(row[2]), row[3]), row[4:], per_assignment=True)
+    return tallies
+
+
+def _ranked(totals: Mapping[str, Counts]) -> tuple[tuple[str, Counts], ...]:
+    return tuple((name, c.rounded()) for name, c in sorted(totals.items(), key=lambda kv: (-kv[1].tasks, kv[0])))
+
+
+def _figures(
+    month: str, scope: Scope, groups: Mapping[_Key, _Vector], quantities: Mapping[tuple[str, str], int],
+    timeliness: Timeliness, staff: int, settings: IntakeSettings,
+) -> Figures:
+    by_department: dict[str, _Vector] = {}
+    by_kind: dict[str, _Vector] = {}
+    total = [0.0] * len(_COUNT_FIELDS)
+    for (department, kind, _unit), vector in groups.items():
+        by_department[department] = _plus(by_department.get(department), vector)
+        by_kind[kind] = _plus(by_kind.get(kind), vector)
+        total = _plus(total, vector)
+    return Figures(
+        month=month, scope=scope, total=_as_counts(total).rounded(),
+        by_department=_ranked({k: _as_counts(v) for k, v in by_department.items()}),
+        by_kind=_ranked({k: _as_counts(v) for k, v in by_kind.items()}),
+        quantities=tuple(sorted(((k, u, v) for (k, u), v in quantities.items()), key=lambda r: (r[0], -r[2], r[1]))),
+        timeliness=timeliness, staff=staff,
+        capacity_hours=round(staff * settings.schedule.staff_hours_per_month, 1),
+    )
+
+
+def _today(now: dt.datetime, settings: IntakeSettings) -> dt.date:
+    if now.tzinfo is None:
+        raise ValueError("now must be timezone-aware")
+    return now.astimezone(settings.tz).date()
+
+
+async def get_month_figures(
+    conn: AsyncConnection, *, month: str, settings: IntakeSettings, now: dt.datetime,
+    communities: Sequence[tuple[int, str, int]], district_staff: int, department: str | None = None,
+) -> tuple[Figures, dict[int, Figures]]:
+    """The district's (or, with `department`, that department's) figures and each of `communities`'
+    ((id, name, staff)) from one pass over the month. Every community's assignments are read."""
+    start, end = month_bounds(month, settings.tz)
+    where = _Where(start, end, department=department)
+    today = _today(now, settings)
+    tasks = await _task_tally(conn, where)
+    tallies = await _assignment_tallies(conn, where, settings.schedule)
+    timeliness = await get_timeliness(conn, start=start, end=end, today=today, department=department)
+    groups = {key: list(vector) for key, vector in tasks.groups.items()}
+    for tally in tallies.values():  # the district's assignments and hours, added to its tasks
+        for key, vector in tally.groups.items():
+            mine = groups.setdefault(key, [0.0] * len(_COUNT_FIELDS))
+            mine[_ASSIGNMENTS_AT] += vector[_ASSIGNMENTS_AT]
+            mine[_HOURS_AT] += vector[_HOURS_AT]
+    scope = DISTRICT_SCOPE if department is None else Scope(ScopeKind.department, department)
+    top = _figures(month, scope, groups, tasks.quantities, sum(timeliness.values(), Timeliness()),
+                   0 if department else district_staff, settings)
+    per_community = {
+        cid: _figures(month, Scope(ScopeKind.community, name), tallies[cid].groups if cid in tallies else {},
+                      tallies[cid].quantities if cid in tallies else {}, timeliness.get(cid, Timeliness()), staff,
+                      settings)
+        for cid, name, staff in communities
+    }
+    return top, per_community
+
+
+async def get_figures(
+    conn: AsyncConnection, *, month: str, scope: Scope, settings: IntakeSettings, now: dt.datetime
+) -> Figures:
+    """One scope's figures for `month`; raises ``intake.errors.NotFound`` for an unknown community."""
+    if scope.kind is ScopeKind.community:
+        row = (await conn.execute(
+            sa.select(COMMUNITIES.c.id, COMMUNITIES.c.staff).where(COMMUNITIES.c.name == scope.name))).first()
+        if row is None:
+            from intake.errors import NotFound
+
+            raise NotFound(scope.name)
+        start, end = month_bounds(month, settings.tz)
+        where = _Where(start, end, community_ids=(int(row.id),))
+        tally = (await _assignment_tallies(conn, where, settings.schedule)).get(int(row.id), _Tally())
+        timeliness = (await get_timeliness(conn, start=start, end=end, today=_today(now, settings),
+                                          community_ids=(int(row.id),))).get(int(row.id), Timeliness())
+        return _figures(month, scope, tally.groups, tally.quantities, timeliness, int(row.staff), settings)
+    staff = int((await conn.execute(
+        sa.select(sa.func.coalesce(sa.func.sum(COMMUNITIES.c.staff), 0)).where(COMMUNITIES.c.active.is_(True))
+    )).scalar_one())
+    top, _ = await get_month_figures(conn, month=month, settings=settings, now=now, communities=(),
+                                     district_staff=staff, department=scope.name or None)
+    return top

@@ -1,0 +1,127 @@
+"""Monthly rollups: a closed month's figures are computed once and read as rows.
+
+A month is *closed* once it ended :data:`CLOSED_AFTER` ago. The sweep (:func:`refresh_rollups`) keeps
+the last :data:`KEEP_MONTHS` closed months rolled up for the district and every community; the
+13-month trend of the dashboard then reads twelve rows and aggregates only the open month.
+
+Correctness: the triggers of ``intake.store.triggers`` delete a month's rollups whenever a task or
+an assignment of it changes (a correction, a late completion, a withdrawal). A month is rolled up in
+three steps so a change made meanwhile is never lost: (1) a ``rollup_months`` row is committed with
+``computed_at`` NULL; (2) the figures are computed from a snapshot taken after it; (3) they are
+stored only if that row still exists (a trigger would have deleted it). Readers use only rows whose
+``computed_at`` is set, and compute anything else live, with the same functions.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from intake.calendar import month_bounds, previous_month
+from intake.reports.figures import Figures, Scope, get_figures, get_month_figures
+from intake.reports.runner import run_report
+from intake.settings import IntakeSettings
+from intake.store.models import COMMUNITIES, MONTH_ROLLUPS, ROLLUP_MONTHS
+
+if TYPE_CHECKING:
+    from intake.context import Services
+
+__all__ = ["CLOSED_AFTER", "KEEP_MONTHS", "is_closed", "get_trend", "list_months", "refresh_rollups"]
+
+CLOSED_AFTER = dt.timedelta(days=1)  # a notice's CreateTime can trail its arrival by minutes, never a day
+KEEP_MONTHS = 24
+
+
+def list_months(month: str, count: int) -> list[str]:
+    """The `count` months ending with `month`, oldest first."""
+    months = [month]
+    while len(months) < count:
+        months.append(previous_month(months[-1]))
+    return months[::-1]
+
+
+def is_closed(month: str, *, settings: IntakeSettings, now: dt.datetime) -> bool:
+    return month_bounds(month, settings.tz)[1] + CLOSED_AFTER <= now
+
+
+async def _rolled_up(conn: AsyncConnection, *, months: Sequence[str], scope: Scope) -> dict[str, Figures]:
+    rows = await conn.execute(
+        sa.select(MONTH_ROLLUPS.c.month, MONTH_ROLLUPS.c.content)
+        .join(ROLLUP_MONTHS, ROLLUP_MONTHS.c.month == MONTH_ROLLUPS.c.month)
+        .where(MONTH_ROLLUPS.c.month.in_(months), MONTH_ROLLUPS.c.scope == scope.key,
+               ROLLUP_MONTHS.c.computed_at.is_not(None))
+    )
+    return {str(r.month): Figures.from_json(r.content) for r in rows}
+
+
+async def get_trend(
+    conn: AsyncConnection, *, month: str, scope: Scope, settings: IntakeSettings, now: dt.datetime, months: int = 13
+) -> list[Figures]:
+    """The figures of the `months` months ending with `month`, oldest first: rollups where they are kept,
+    the rest (the open month, or a month corrected since) computed live."""
+    wanted = list_months(month, months)
+    closed = [m for m in wanted if is_closed(m, settings=settings, now=now)]
+    kept = await _rolled_up(conn, months=closed, scope=scope) if closed else {}
+    return [kept.get(m) or await get_figures(conn, month=m, scope=scope, settings=settings, now=now) for m in wanted]
+
+
+async def _missing_months(services: Services, *, now: dt.datetime) -> list[str]:
+    settings = services.settings
+    local = now.astimezone(settings.tz)
+    recent = [m for m in list_months(f"{local.year:04d}-{local.month:02d}", KEEP_MONTHS + 1)
+              if is_closed(m, settings=settings, now=now)]
+    async with services.engine.connect() as conn:
+        done = set((await conn.execute(
+            sa.select(ROLLUP_MONTHS.c.month).where(ROLLUP_MONTHS.c.month.in_(recent),
+                                                   ROLLUP_MONTHS.c.computed_at.is_not(None)))).scalars())
+    return [m for m in recent if m not in done]
+
+
+async def _roll_up(services: Services, *, month: str, now: dt.datetime) -> bool:
+    settings = services.settings
+    start, end = month_bounds(month, settings.tz)
+
+    async def begin(conn: AsyncConnection) -> None:  # (1) the marker a change of the month would delete
+        await conn.execute(sa.delete(MONTH_ROLLUPS).where(MONTH_ROLLUPS.c.month == month))
+        await conn.execute(sa.delete(ROLLUP_MONTHS).where(ROLLUP_MONTHS.c.month == month))
+        await conn.execute(sa.insert(ROLLUP_MONTHS).values(
+            month=month, starts_at=start, ends_at=end, first_day=start.date(),
+            last_day=(end - dt.timedelta(days=1)).date(), computed_at=None))
+
+    await services.writer.submit(begin)
+
+    async def compute(conn: AsyncConnection) -> list[Figures]:  # (2) from a snapshot taken after (1)
+        rows = (await conn.execute(sa.select(COMMUNITIES.c.id, COMMUNITIES.c.name, COMMUNITIES.c.staff,
+                                             COMMUNITIES.c.active))).all()
+        staff = sum(int(r.staff) for r in rows if r.active)
+        top, per_community = await get_month_figures(
+            conn, month=month, settings=settings, now=now, communities=[(int(r.id), str(r.name), int(r.staff))
+                                                                         for r in rows], district_staff=staff)
+        return [top, *per_community.values()]
+
+    figures = await run_report(services.reports, services.engine, compute)
+
+    async def store(conn: AsyncConnection) -> bool:  # (3) only if nothing of the month changed meanwhile
+        marker = (await conn.execute(sa.select(ROLLUP_MONTHS.c.month).where(
+            ROLLUP_MONTHS.c.month == month, ROLLUP_MONTHS.c.computed_at.is_(None)))).first()
+        if marker is None:
+            return False
+        await conn.execute(sa.insert(MONTH_ROLLUPS), [
+            {"month": month, "scope": f.scope.key, "content": f.to_json()} for f in figures])
+        await conn.execute(sa.update(ROLLUP_MONTHS).where(ROLLUP_MONTHS.c.month == month).values(computed_at=now))
+        return True
+
+    return await services.writer.submit(store)
+
+
+async def refresh_rollups(services: Services, *, now: dt.datetime, limit: int = 6) -> int:
+    """Roll up (at most `limit` of) the recent closed months that have no current rollup; returns how many."""
+    done = 0
+    for month in (await _missing_months(services, now=now))[::-1][:limit]:  # the newest first
+        done += await _roll_up(services, month=month, now=now)
+    return done
+

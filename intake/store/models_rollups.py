@@ -1,0 +1,43 @@
+"""Monthly rollups of closed months (issue 14): a month's marker and each scope's figures.
+
+See ``intake.reports.rollups`` for how they are computed and ``intake.store.triggers`` for how they
+are kept correct.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlmodel import Field, SQLModel
+
+from intake.store.columns import _json, _table, _ts
+
+__all__ = ["RollupMonth", "MonthRollup", "ROLLUP_MONTHS", "MONTH_ROLLUPS"]
+
+
+class RollupMonth(SQLModel, table=True):
+    """A closed month whose figures are kept in ``month_rollups``; deleted (with them) by the triggers of
+    ``intake.store.triggers`` when a task or assignment of the month changes. ``computed_at`` is NULL
+    while its figures are being computed."""
+
+    __tablename__ = "rollup_months"
+    month: str = Field(max_length=7, primary_key=True)  # YYYY-MM, local time
+    starts_at: dt.datetime = _ts()  # the month as [starts_at, ends_at) in UTC, for received_at
+    ends_at: dt.datetime = _ts()
+    first_day: dt.date  # the month's days, for due dates
+    last_day: dt.date
+    computed_at: dt.datetime | None = _ts(nullable=True)
+
+
+class MonthRollup(SQLModel, table=True):
+    """One scope's figures of a closed month (``intake.reports.figures.Figures.to_json``)."""
+
+    __tablename__ = "month_rollups"
+    month: str = Field(max_length=7, primary_key=True, foreign_key="rollup_months.month", ondelete="CASCADE")
+    scope: str = Field(max_length=96, primary_key=True)  # district / community:NAME / department:NAME
+    content: dict[str, Any] = _json(dict)
+
+
+ROLLUP_MONTHS = _table(RollupMonth)
+MONTH_ROLLUPS = _table(MonthRollup)
