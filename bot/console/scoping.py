@@ -32,6 +32,7 @@ from intake.store.models import (
     TASKS,
 )
 from intake.store.models_catalogue import FORMS, PLATFORMS
+from intake.store.values import OrgLevel
 
 __all__ = ["SCOPE", "scope_of", "read_conn", "scope_middleware", "ROUTE_OBJECTS", "WHOLE_DEPLOYMENT_ROUTES",
            "is_visible_community", "is_own_department", "require_target_in_scope", "run_scoped"]
@@ -145,7 +146,8 @@ async def scope_middleware(request: web.Request, handler: Handler) -> web.Stream
         fail(request, 403, texts.SCOPE_WHOLE_ONLY)
     if route == "department_active" and request.match_info.get("id", "") not in {str(i) for i in scope.own_department_ids}:
         fail(request, 403, texts.SCOPE_WHOLE_ONLY)
-    if "scope" in request.match_info and request.match_info["scope"] not in scope.digest_scopes:
+    pages = scope.digest_scopes | ({"district"} if scope.level is OrgLevel.district else set())
+    if "scope" in request.match_info and request.match_info["scope"] not in pages:
         fail(request, 404, texts.SCOPE_NOT_FOUND)  # /digests/{month}/{scope}…: another street's or the district's
     for part, column in ROUTE_OBJECTS.get(route, ()):
         if not await _is_visible(request, column, request.match_info.get(part, "")):

@@ -68,6 +68,8 @@ SIM_FAILED = "模拟消息没有送达 {path}:{error}。请确认服务正在运
 EXPORT_NEEDS_COMMUNITY = "请选择要导出台账的社区。"
 
 # --- console users and the outbox ----------------------------------------------------------------
+AREA_DISTRICT = "全区"
+AREA_STREET = "本街道"
 SCOPE_WHOLE_ONLY = ("您的账号只管理本街道/本区的任务和社区;清单、规则、后台用户和组织架构由全市(全部范围)的管理员维护。"
                     "如需修改,请联系他们。")
 SCOPE_NOT_FOUND = "没有找到,或不在您的管理范围内。请从列表页面进入。"

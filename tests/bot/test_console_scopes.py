@@ -166,3 +166,41 @@ async def test_the_filter_confines_a_query_that_forgot_its_scope(engine: Any, cl
         count = sa.select(sa.func.count()).select_from(COMMUNITIES)
         assert (await conn.execute(scoped(count, mine))).scalar() == 3
     assert csrf_of  # the helpers above are the console's own
+
+
+async def test_the_street_digest_counts_only_the_street_and_the_other_streets_is_not_found(
+        street_admin: Any, engine: Any) -> None:
+    client, ids = street_admin
+    own = await scalar(engine, sa.select(STREETS.c.id).where(STREETS.c.name == "示范街道"))
+    resp = await client.get(f"/admin/digests/2026-11/street:{own}/digest.json")
+    assert resp.status == 200
+    digest = await resp.json()
+    assert digest["tasks"] == 1 and "示范街道" in str(digest)
+    assert (await client.get(f"/admin/digests/2026-11/street:{ids['street']}/digest.json")).status == 404
+    assert (await client.get(f"/admin/digests/2026-11/street:{ids['street']}/chart.png")).status == 404
+    page = await (await client.get("/admin/digests")).text()
+    assert f'value="street:{own}">本街道' in page
+
+
+async def test_monthly_run_sends_each_street_its_own_digest(tmp_path: Any, sqlite_url: str) -> None:
+    from intake.reports.monthly import send_monthly_digests
+    from tests.fake_wechat_api import notify_settings, running_services
+
+    settings = notify_settings(sqlite_url, tmp_path / "site")
+    async with running_services(settings) as services:
+        async with services.engine.begin() as conn:
+            await apply_org_rows(conn, rows=[CommunityRow("示范区", "甲街道", "幸福社区"),
+                                             CommunityRow("示范区", "甲街道", "和平社区"),
+                                             *(CommunityRow("示范区", "乙街道", n) for n in OTHER)],
+                                 source="test", author="test", now=NOW)
+        await seed_task(services.engine, raw_text=f"{SECRET}:报送台账", communities=OTHER, received_at=NOW)
+        await seed_task(services.engine, communities=("幸福社区",), received_at=NOW)
+        await seed_task(services.engine, communities=("和平社区",), received_at=NOW)
+        await send_monthly_digests(services, now=NOW, month="2026-11", only_if_due=False)
+        async with services.engine.connect() as conn:
+            streets = dict((await conn.execute(sa.select(STREETS.c.name, STREETS.c.id))).all())
+            sent = {r.recipient: r.body for r in await conn.execute(sa.text(
+                "SELECT recipient, body FROM outbox WHERE kind = 'digest' AND recipient LIKE 'scope:%'"))}
+    jia, yi = sent[f"scope:street:{streets['甲街道']}"], sent[f"scope:street:{streets['乙街道']}"]
+    assert jia.startswith("【示范区甲街道2026年11月减负月报】") and "收到任务 2 件" in jia and SECRET not in jia
+    assert yi.startswith("【示范区乙街道2026年11月减负月报】") and "收到任务 1 件" in yi

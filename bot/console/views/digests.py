@@ -33,7 +33,9 @@ from intake.errors import BadFilter, NotFound
 from intake.reports import chart
 from intake.reports import digest as digests
 from intake.reports import render as formats
+from intake.reports.streets import build_street_digest, street_id_of, street_scope
 from intake.store.models import COMMUNITIES, DIGESTS
+from intake.store.values import OrgLevel
 
 __all__ = ["digest_url", "BuiltDigests", "BUILT"]
 
@@ -73,7 +75,15 @@ async def handle_digests(request: web.Request) -> web.StreamResponse:
             sa.select(COMMUNITIES.c.name).where(COMMUNITIES.c.active.is_(True)).order_by(COMMUNITIES.c.id))).scalars().all()
     month = shift_month(month_key(now_utc(), services_of(request).settings.tz), -1)
     return render(request, "digests.html", {"digests": archived, "communities": list(communities),
-                                            "last_month": month, "district_scope": digests.DISTRICT})
+                                            "last_month": month, "district_scope": _area_scope(request),
+                                            "area_label": texts.AREA_STREET if scope_of(request).level is OrgLevel.street
+                                            else texts.AREA_DISTRICT})
+
+
+def _area_scope(request: web.Request) -> str:
+    """The widest digest the user may open: the district's, or their street's (``street:ID``)."""
+    scope = scope_of(request)
+    return street_scope(scope.id) if scope.level is OrgLevel.street and scope.id else digests.DISTRICT
 
 
 async def handle_digest_by_id(request: web.Request) -> web.StreamResponse:
@@ -89,7 +99,7 @@ async def handle_digest_by_id(request: web.Request) -> web.StreamResponse:
 async def handle_digest_view(request: web.Request) -> web.StreamResponse:
     """The archive's "open any month" form (GET month, scope) → the digest's own address."""
     month = request.query.get("month", "").strip()
-    scope = request.query.get("scope", "").strip() or digests.DISTRICT
+    scope = request.query.get("scope", "").strip() or _area_scope(request)
     _check_month(request, month)
     raise web.HTTPSeeOther(digest_url(request, month, scope))
 
@@ -115,6 +125,10 @@ async def _build(request: web.Request) -> tuple[digests.Digest, Any]:
         when = now_utc()
 
         async def build(conn: AsyncConnection) -> digests.Digest:
+            street = street_id_of(scope)
+            if street is not None:  # the district's digest on the street's rows (intake.reports.streets)
+                return await build_street_digest(conn, month=month, street_id=street, settings=services.settings,
+                                                 now=when)
             return await digests.build_digest(conn, month=month, settings=services.settings, community=community,
                                               now=when)
 
