@@ -9,6 +9,7 @@ from classifiers.certificate import read_certificate
 from classifiers.communities import read_communities
 from classifiers.deadline import read_deadline
 from classifiers.department import read_department
+from classifiers.forwarding import ADDED_DEADLINE, read_forwarding
 from classifiers.funding import read_funding
 from classifiers.keywords import read_keywords
 from classifiers.kind import KindResult, read_kind
@@ -100,6 +101,9 @@ def _classify(text: str, *, now: datetime, sender_department: str | None, rules:
     kind = read_kind(text, marks, certificate_requested=certificate.requested, rules=rules)
     listing = read_listing(text, marks, kind=kind.kind, certificate=certificate, department=department.department, rules=rules)
     deadline = read_deadline(text, now=now, rules=rules)
+    sender = rules.alias_to_department.get(sender_department or "", sender_department)
+    forwarding = read_forwarding(text, now=now, rules=rules, forwarded=department.evidence.rule == "部门:转发" or (
+        sender is not None and department.department not in (None, sender)))
     quantity = read_quantity(text, rules=rules)
     funding = read_funding(text, rules=rules)
     communities = read_communities(text, rules=rules)
@@ -121,7 +125,9 @@ def _classify(text: str, *, now: datetime, sender_department: str | None, rules:
         "communities": communities.evidence,
         "emergency": listing.emergency_evidence,
         "trace_demand": trace.evidence,
+        "forwarding": forwarding.evidence,
     }
+    escalated = ADDED_DEADLINE in forwarding.added
     return Classification(
         department=department.department,
         kind=kind.kind,
@@ -129,8 +135,8 @@ def _classify(text: str, *, now: datetime, sender_department: str | None, rules:
         listing=listing.listing,
         item=listing.item,
         certificate=listing.certificate,
-        deadline=deadline.deadline,
-        deadline_time=deadline.deadline_time,
+        deadline=forwarding.deadline if escalated else deadline.deadline,
+        deadline_time=forwarding.deadline_time if escalated else deadline.deadline_time,
         recurrence=deadline.recurrence,
         quantity=quantity.quantity,
         funded=funding.funded,
@@ -143,4 +149,7 @@ def _classify(text: str, *, now: datetime, sender_department: str | None, rules:
         needs_review=needs_review,
         rules_version=rules.version,
         trace_demand=trace.words,
+        issuer_deadline=forwarding.issuer_deadline if forwarding.added else None,
+        issuer_deadline_time=forwarding.issuer_deadline_time if forwarding.added else None,
+        escalation=forwarding.added,
     )

@@ -12,7 +12,7 @@ from intake.community_reports import ReportResult
 from intake.counter import CounterEntryView
 from intake.labels import COUNTER_ZH, KIND_ZH, LISTING_ZH, NATURE_ZH, ROLE_ZH, STATUS_ZH, TARGET_STATUS_ZH
 from intake.store.models import Role, TargetStatus, TaskSource, TaskStatus
-from intake.tasks import CommunityTask, NewTask, TaskView
+from intake.tasks import CommunityTask, NewTask, TaskView, escalation_lines
 
 WEEKDAYS = "一二三四五六日"
 
@@ -143,6 +143,7 @@ def build_receipt(new: NewTask, *, item_text: str | None, reminder_days: tuple[i
     ]
     if task.quantity_value:
         lines.append(f"数量:{task.quantity_value}{task.quantity_unit or ''}")
+    lines += escalation_lines(task)  # 层层加码, both dates
     if task.listing == "assist" and not task.funded:
         lines.append("费未随事转:协助事项应“权随责走、费随事转”,本通知未写明经费或工作条件,将计入月度报表。")
     elif task.funded and task.amount_yuan:

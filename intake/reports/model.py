@@ -104,6 +104,7 @@ class Digest:
     league: tuple[LeagueRow, ...] = ()
     heatmap: HeatMap | None = None
     community: CommunitySide | None = None  # reports, counter work, bypassing departments, trace demands
+    escalations: tuple[tuple[str, int], ...] = ()  # 层层加码 per forwarding office (the area's digests)
     label: str = ""  # the area's name when it is not the district's (a street digest: 示范区甲街道)
 
     @property

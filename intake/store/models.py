@@ -25,42 +25,14 @@ from intake.store.values import (
     TaskStatus,
 )
 
-__all__ = [
-    "AwareDateTime",
-    "Role",
-    "ConsoleRole",
-    "TaskStatus",
-    "TargetStatus",
-    "TaskSource",
-    "CounterKind",
-    "OutboxStatus",
-    "District",
-    "Street",
-    "OrgImport",
-    "Department",
-    "Community",
-    "Account",
-    "Invite",
-    "Task",
-    "TaskTarget",
-    "Reminder",
-    "TaskReport", "CounterEntry",  # intake.store.models_community
-    "Rating",
-    "AuditEntry",
-    "ProcessedMessage",
-    "TaskCodeCounter",
-    "OutboxMessage",
-    "AdminUser",
-    "RuleVersion",
-    "CorrectionExample",
-    "DigestArchive",
-    "TASK_REPORTS", "COUNTER_ENTRIES",
-    "RollupMonth", "MonthRollup", "ROLLUP_MONTHS", "MONTH_ROLLUPS",  # intake.store.models_rollups
-    "CONSOLE_SESSIONS", "LOGIN_THROTTLE", "ConsoleSession", "LoginThrottle",  # intake.store.models_console
-    "FormDecision",
-    "FormSource",
-    "CatalogueForm", "FormSend", "Platform", "PlatformMention", "ReportRollup",  # intake.store.models_catalogue
-    "utcnow",
+__all__ = [  # the tables of models_catalogue, models_community and models_console are re-exported too
+    "AwareDateTime", "Role", "ConsoleRole", "TaskStatus", "TargetStatus", "TaskSource", "CounterKind",
+    "OutboxStatus", "District", "Street", "OrgImport", "Department", "Community", "Account", "Invite", "Task",
+    "TaskTarget", "Reminder", "TaskReport", "CounterEntry", "Rating", "AuditEntry", "ProcessedMessage",
+    "TaskCodeCounter", "OutboxMessage", "AdminUser", "RuleVersion", "CorrectionExample", "DigestArchive",
+    "TASK_REPORTS", "COUNTER_ENTRIES", "RollupMonth", "MonthRollup", "ROLLUP_MONTHS", "MONTH_ROLLUPS",
+    "CONSOLE_SESSIONS", "LOGIN_THROTTLE", "ConsoleSession", "LoginThrottle", "FormDecision", "FormSource",
+    "CatalogueForm", "FormSend", "Platform", "PlatformMention", "ReportRollup", "utcnow",
 ]
 
 
@@ -182,6 +154,11 @@ class Task(SQLModel, table=True):
     department_id: int | None = Field(default=None, foreign_key="departments.id")  # ix_tasks_department_received
     department: str | None = Field(default=None, max_length=64)  # canonical name as classified
     forwarded_by: str | None = Field(default=None, max_length=64)  # the sender's department, when it named another
+    forwarded_by_id: int | None = Field(default=None, foreign_key="departments.id")  # the forwarding office
+    # 层层加码: what the forwarder added ("deadline", "work"), and the issuer's own, later deadline
+    escalation: list[str] | None = _json(None)
+    issuer_deadline: dt.date | None = None
+    issuer_deadline_time: dt.time | None = None
     raw_text: str = Field(sa_column=sa.Column(sa.Text, nullable=False))
     kind: str = Field(max_length=24)
     nature: str = Field(max_length=24)

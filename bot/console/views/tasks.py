@@ -20,6 +20,7 @@ from intake.errors import IntakeError
 from intake.media import original_path
 from intake.reports.export import FilterError, TaskFilters, build_tasks_workbook, iter_task_records
 from intake.reports.export import write_csv as export_csv
+from intake.texts_notify import format_escalation
 
 __all__ = ["handle_tasks", "handle_tasks_csv", "handle_tasks_xlsx", "task_context", "handle_task", "form_error",
            "handle_task_correct", "handle_task_original"]
@@ -93,6 +94,10 @@ async def task_context(request: web.Request, code: str) -> dict[str, Any]:
         "item_text": rules["items"].get(task["item"] or "", {}).get("text", ""),
         "next_item": overrides.next_assist_code(rules),
         "form_error": "", "undone": (),
+        "escalation": format_escalation(escalation=task["escalation"], office=task["forwarded_by"],
+                                        deadline=task["deadline"], deadline_time=task["deadline_time"],
+                                        issuer_deadline=task["issuer_deadline"],
+                                        issuer_deadline_time=task["issuer_deadline_time"]),
     }
 
 
