@@ -115,8 +115,6 @@ class DistrictSettings(FrozenModel):
     communities: tuple[CommunitySettings, ...] = ()
     streets: tuple[StreetSettings, ...] = ()
     departments: tuple[str, ...] = ()
-    digest_hour: int | None = Field(None, ge=0, le=23)  # this district's digests (default: [schedule] digest_hour)
-    rules: tuple[str, ...] = ()  # this district's rule files, over the city's [rules] paths (may only tighten)
 
     @model_validator(mode="after")
     def _one_form(self) -> DistrictSettings:
