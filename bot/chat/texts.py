@@ -117,8 +117,7 @@ def build_help(account: AccountView | None, url: str) -> str:
     return build_help_role(account.role, account.department or account.community, url)
 
 
-def build_receipt(new: NewTask, *, item_text: str | None, reminder_days: tuple[int, ...],
-                  tz: ZoneInfo) -> str:
+def build_receipt(new: NewTask, *, item_text: str | None, reminder_days: tuple[int, ...], tz: ZoneInfo) -> str:
     task = new.task
     lines: list[str]
     kind = f"{KIND_ZH.get(task.kind, task.kind)}({NATURE_ZH.get(task.nature, task.nature)})"
@@ -138,12 +137,12 @@ def build_receipt(new: NewTask, *, item_text: str | None, reminder_days: tuple[i
         f"部门:{task.department or '未识别'}",
         f"类型:{kind}",
         f"截止:{format_deadline(task.deadline, task.deadline_time, task.recurrence)}",
+        *escalation_lines(task),  # 层层加码: the forwarder's earlier date and the issuer's
         f"对象:{format_targets(task)}",
         f"清单:{format_listing(task, item_text)}",
     ]
     if task.quantity_value:
         lines.append(f"数量:{task.quantity_value}{task.quantity_unit or ''}")
-    lines += escalation_lines(task)  # 层层加码, both dates
     if task.listing == "assist" and not task.funded:
         lines.append("费未随事转:协助事项应“权随责走、费随事转”,本通知未写明经费或工作条件,将计入月度报表。")
     elif task.funded and task.amount_yuan:
