@@ -32,7 +32,7 @@ __all__ = [  # the tables of models_catalogue, models_community and models_conso
     "TaskCodeCounter", "OutboxMessage", "AdminUser", "RuleVersion", "CorrectionExample", "DigestArchive",
     "TASK_REPORTS", "COUNTER_ENTRIES", "RollupMonth", "MonthRollup", "ROLLUP_MONTHS", "MONTH_ROLLUPS",
     "CONSOLE_SESSIONS", "LOGIN_THROTTLE", "ConsoleSession", "LoginThrottle", "FormDecision", "FormSource",
-    "CatalogueForm", "FormSend", "Platform", "PlatformMention", "ReportRollup", "utcnow",
+    "CatalogueForm", "FormSend", "Platform", "PlatformMention", "ReportRollup", "utcnow", "UPLOAD_TICKETS", "UploadTicket",
 ]
 
 
@@ -192,6 +192,7 @@ class Task(SQLModel, table=True):
     source_type: str = Field(default="text", max_length=16, sa_column_kwargs={"server_default": "text"})  # SourceType
     source_sha256: str | None = Field(default=None, max_length=64, index=True)  # the original file (resends)
     source_name: str | None = Field(default=None, max_length=255)  # the sender's file name, or the link
+    source_chat: str | None = Field(default=None, max_length=128)  # the WeCom group (chatid), via the bot
     received_at: dt.datetime = _ts(index=True)  # the message's CreateTime
     created_at: dt.datetime = _ts()
     updated_at: dt.datetime = _ts()
@@ -381,3 +382,4 @@ from intake.store.models_console import CONSOLE_SESSIONS, LOGIN_THROTTLE, Consol
 
 # monthly rollups of closed months (issue 14), registered on the same metadata
 from intake.store.models_rollups import MONTH_ROLLUPS, ROLLUP_MONTHS, MonthRollup, RollupMonth  # noqa: E402
+from intake.store.models_upload import UPLOAD_TICKETS, UploadTicket  # noqa: E402  (upload tickets, issue 16)

@@ -6,7 +6,7 @@ district and one street, named 未命名区 / 未命名街道 until start-up nam
 that district, and 街道办 the street's own office. Nothing is dropped.
 
 Revision ID: 0012
-Revises: 0008
+Revises: 0015
 Create Date: 2026-12-03 13:00:00
 """
 
@@ -18,7 +18,7 @@ from alembic import op
 from intake.store.models import AwareDateTime
 
 revision: str = "0012"
-down_revision: str | None = "0008"
+down_revision: str | None = "0015"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
