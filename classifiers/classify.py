@@ -117,7 +117,7 @@ def _classify(text: str, *, now: datetime, sender_department: str | None, rules:
         text = str(text)
     text = text[:MAX_TEXT]
     tokens = tokenize(text, rules)
-    marks = tokens.marks
+    marks = tokens.marks  # the marked tokens: departments, rule terms, forwarding markers
     department = read_department(text, marks, sender_department=sender_department, rules=rules)
     certificate = read_certificate(text, rules=rules)
     kind = read_kind(text, marks, certificate_requested=certificate.requested, rules=rules)
@@ -132,7 +132,6 @@ def _classify(text: str, *, now: datetime, sender_department: str | None, rules:
     communities = read_communities(text, rules=rules)
     keywords = read_keywords(tokens, rules=rules)
     trace = read_trace(text, rules=rules)
-
     confidence = _confidence(text, kind, listing.item, department.department)
     needs_review = confidence < REVIEW_BELOW or kind.score <= 0 or listing.needs_review
 
