@@ -104,10 +104,43 @@ class CommunitySettings(FrozenModel):
     staff: int = Field(8, ge=1)
 
 
-class DistrictSettings(FrozenModel):
-    name: str = "示范街道"
+class StreetSettings(FrozenModel):
+    """``[[district.streets]]``: a street, its communities and its own offices (街道社区服务中心 …)."""
+
+    name: str = Field(min_length=2)
     communities: tuple[CommunitySettings, ...] = ()
     departments: tuple[str, ...] = ()
+
+
+class DistrictSettings(FrozenModel):
+    """One ``[[district]]`` table; the flat ``[district]`` form (name + communities) is one district with one street.
+
+    ``street`` names the flat form's street (default: the district's own name, as the old set-ups used it).
+    """
+
+    name: str = "示范街道"
+    city: str | None = None
+    street: str | None = None
+    communities: tuple[CommunitySettings, ...] = ()
+    streets: tuple[StreetSettings, ...] = ()
+    departments: tuple[str, ...] = ()
+
+    @model_validator(mode="after")
+    def _one_form(self) -> DistrictSettings:
+        if self.communities and self.streets:
+            raise ValueError(f"district {self.name!r}: list communities under its streets, or flat, not both")
+        return self
+
+    @property
+    def tree(self) -> tuple[StreetSettings, ...]:
+        """The district's streets; the flat form is one street."""
+        if self.streets:
+            return self.streets
+        return (StreetSettings(name=self.street or self.name, communities=self.communities),) if self.communities else ()
+
+    @property
+    def all_communities(self) -> tuple[CommunitySettings, ...]:
+        return tuple(c for street in self.tree for c in street.communities)
 
 
 class DialogueSettings(FrozenModel):
@@ -161,7 +194,8 @@ class IntakeSettings(FrozenModel):
     retention: RetentionSettings = RetentionSettings()
     rules: RulesSettings = RulesSettings()
     timezone: TimezoneSettings = TimezoneSettings()
-    district: DistrictSettings = DistrictSettings()
+    # ``[district]`` (one, flat) or ``[[district]]`` (several, with streets): always a tuple here
+    districts: tuple[DistrictSettings, ...] = Field((DistrictSettings(),), validation_alias="district", min_length=1)
     dialogue: DialogueSettings = DialogueSettings()
     review: ReviewSettings = ReviewSettings()
     admission: AdmissionSettings = AdmissionSettings()
@@ -169,13 +203,32 @@ class IntakeSettings(FrozenModel):
     media: MediaSettings = MediaSettings()
     base_dir: Path = Path(".")
 
+    @field_validator("districts", mode="before")
+    @classmethod
+    def _one_or_many(cls, value: object) -> object:
+        return (value,) if isinstance(value, dict | DistrictSettings) else value
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> IntakeSettings:
+        for kind, names in (("district", [d.name for d in self.districts]),
+                            ("community", [c.name for d in self.districts for c in d.all_communities])):
+            seen = {n for n in names if names.count(n) > 1}
+            if seen:
+                raise ValueError(f"{kind} names must be unique in the deployment: {sorted(seen)[0]!r} is listed twice")
+        return self
+
+    @property
+    def district(self) -> DistrictSettings:
+        """The first configured district (the only one in a flat set-up)."""
+        return self.districts[0]
+
     @property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.timezone.name)
 
     @property
     def community_names(self) -> tuple[str, ...]:
-        return tuple(c.name for c in self.district.communities)
+        return tuple(c.name for d in self.districts for c in d.all_communities)
 
     @property
     def media_dir(self) -> Path:

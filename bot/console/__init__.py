@@ -17,10 +17,11 @@ HERE = Path(__file__).resolve().parent
 
 def create_console_app() -> web.Application:
     from bot.console.core import CODECS, session_middleware, setup_templates
+    from bot.console.scoping import scope_middleware
     from bot.console.views import setup_routes
     from bot.console.views.digests import BUILT, BuiltDigests
 
-    app = web.Application(middlewares=[session_middleware])
+    app = web.Application(middlewares=[session_middleware, scope_middleware])
     app[CODECS] = {}
     app[BUILT] = BuiltDigests()
     setup_templates(app, str(HERE / "templates"))

@@ -9,7 +9,7 @@ import datetime as dt
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
-from intake.store.models import _json, _table, _ts
+from intake.store.columns import _json, _table, _ts
 from intake.store.values import FormDecision
 
 __all__ = ["CatalogueForm", "FormSend", "Platform", "PlatformMention", "FORMS", "FORM_SENDS", "PLATFORMS",

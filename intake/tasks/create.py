@@ -126,12 +126,16 @@ def _task_row(c: Classification, f: _Facts, *, account: AccountView, msg_id: str
               received_at: dt.datetime, source: str) -> dict[str, Any]:
     """The tasks row of a classified notice (a table of columns)."""
     quantity = c.quantity
+    forwarded = bool(c.department) and account.department not in (None, c.department)
     return {
         "code": f.code, "msg_id": msg_id, "channel": channel, "sender_id": account.id,
         "department_id": f.department_id, "department": f.department, "raw_text": text,
         # a notice naming another issuer is that issuer's (its counts stay honest), forwarded by the sender's
-        "forwarded_by": account.department if c.department and account.department not in (None, c.department)
-        else None,
+        "forwarded_by": account.department if forwarded else None,
+        "forwarded_by_id": account.department_id if forwarded else None,
+        # 层层加码: the forwarder's earlier deadline is the task's; the issuer's is kept beside it
+        "escalation": list(c.escalation) or None, "issuer_deadline": c.issuer_deadline,
+        "issuer_deadline_time": c.issuer_deadline_time,
         "kind": c.kind.value, "nature": c.nature.value, "listing": c.listing.value, "item": c.item,
         "certificate": c.certificate.value if c.certificate else None,
         "deadline": c.deadline, "deadline_time": c.deadline_time,
@@ -192,6 +196,8 @@ def _view(c: Classification, f: _Facts, *, task_id: int, account: AccountView, t
         needs_review=c.needs_review, short_notice=f.short_notice,
         duplicate_of_code=f.duplicate[1] if f.duplicate else None, repeat_collection=bool(f.same_data),
         targets=targets, source=source, trace_demand=tuple(c.trace_demand), review_note=review_note,
+        forwarded_by=account.department if c.department and account.department not in (None, c.department) else None,
+        escalation=c.escalation, issuer_deadline=c.issuer_deadline, issuer_deadline_time=c.issuer_deadline_time,
     )
 
 

@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from bot.console import forms, texts
 from bot.console.core import actor_of, fail, now_utc, redirect, render, services_of
 from bot.console.markdown import markdown_to_html
+from bot.console.scoping import read_conn
 from bot.console.shared import directory_names, int_param, submit_or_back
 from intake.catalogue import forms as catalogue
 from intake.catalogue import platforms
@@ -42,7 +43,7 @@ MIME = {"md": "text/markdown; charset=utf-8", "pdf": "application/pdf",
 
 
 async def handle_catalogue(request: web.Request) -> web.StreamResponse:
-    async with services_of(request).engine.connect() as conn:
+    async with read_conn(request) as conn:
         rows = await list_catalogue(conn)
     departments, _ = await directory_names(request)
     return render(request, "catalogue.html", {
@@ -99,7 +100,7 @@ async def handle_form_decision(request: web.Request) -> web.StreamResponse:
 
 
 async def handle_platforms(request: web.Request) -> web.StreamResponse:
-    async with services_of(request).engine.connect() as conn:
+    async with read_conn(request) as conn:
         rows = await platforms.list_platforms(conn)
     return render(request, "platforms.html", {"platforms": rows})
 
@@ -135,7 +136,7 @@ async def _build(request: web.Request) -> BurdenReport:
     year, scope = _year_and_scope(request)
     services = services_of(request)
     items = {code: item.text for code, item in services.rules.current.items.items()}
-    async with services.engine.connect() as conn:  # months the sweep kept are read back (month_rollups)
+    async with read_conn(request) as conn:  # months the sweep kept are read back (month_rollups)
         try:
             return await build_burden_report(conn, year=year, scope=scope, settings=services.settings,
                                              item_texts=items, now=now_utc())

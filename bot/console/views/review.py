@@ -7,6 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.console import forms, overrides, queries, texts
 from bot.console.core import actor_of, now_utc, redirect, render, services_of
+from bot.console.scoping import read_conn
 from bot.console.shared import refresh_rules, rules_doc, task_text
 from bot.console.views.tasks import form_error
 from intake import tasks
@@ -20,7 +21,7 @@ __all__ = ["handle_review", "handle_admit", "handle_refuse"]
 async def handle_review(request: web.Request) -> web.StreamResponse:
     services = services_of(request)
     filters = TaskFilters(status=TaskStatus.pending_review, sort="deadline")
-    async with services.engine.connect() as conn:
+    async with read_conn(request) as conn:
         result = await queries.list_task_page(conn, filters=filters, tz=services.settings.tz, page=1, page_size=200)
     rules, _ = await rules_doc(request)
     return render(request, "review.html", {"page": result, "next_item": overrides.next_assist_code(rules)})

@@ -18,7 +18,7 @@ from alembic import op
 from intake.store.models import AwareDateTime
 
 revision: str = "0020"
-down_revision: str | None = "0015"
+down_revision: str | None = "0017"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
