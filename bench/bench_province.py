@@ -219,15 +219,17 @@ def main(argv: list[str] | None = None) -> int:
     began = time.monotonic()
     work = Path(tempfile.mkdtemp(prefix="jianfu-province-"))
     results = []
+    out: dict[str, Any] = {}
     for tasks in sorted(args.tasks):
         (work / f"n{tasks}").mkdir()
         results.append(run_size(tasks, args, work))
-    projection = extrapolate(results, args.target)
-    out = {"benchmark": "province", "communities": args.communities, "departments": args.departments,
-           "month": args.month, "load_average": [round(x, 2) for x in os.getloadavg()], "results": results,
-           "extrapolated": projection, "total_s": round(time.monotonic() - began, 1)}
-    out["verdicts"] = verdicts(results, projection, args.target)
-    args.json.write_text(json.dumps(out, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+        projection = extrapolate(results, args.target)
+        out = {"benchmark": "province", "communities": args.communities, "departments": args.departments,
+               "month": args.month, "load_average": [round(x, 2) for x in os.getloadavg()], "results": results,
+               "extrapolated": projection, "total_s": round(time.monotonic() - began, 1),
+               "verdicts": verdicts(results, projection, args.target)}
+        # after every size: a long run stopped part way keeps what it measured
+        args.json.write_text(json.dumps(out, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     print("\n".join(out["verdicts"]))
     print(json.dumps(out, ensure_ascii=False))
     return 0

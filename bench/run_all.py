@@ -59,6 +59,7 @@ CONNECTIONS = (16, 64, 200)
 WINDOW_S = "86400"  # the safe-mode pools are signed before the run: let them stay valid for the whole bench
 DEPARTMENTS = ("民政局", "宣传部", "街道办", "生态环境局")
 CLERKS = 64
+STARTUP_WAIT_S = 180  # a shared machine may be slow to start a server; the start-up figure is measured all the same
 NOTICES = (
     "【区民政局】请各社区于{due}前对辖区低保家庭开展入户核查,共%d户,填写核查表后报社会救助科。",
     "【区卫健委】请幸福社区于{due}前报送辖区65岁以上老人健康体检名单,第%d批。",
@@ -338,7 +339,7 @@ def section_sqlite(work: Path, duration: float, results: dict[str, Any]) -> None
     db_url = f"sqlite:///{db}"
     settings = bench_settings(db_url)
     db_upgrade(db_url)
-    server = ServerProcess(env=bench_env(db_url), cpu=0, log_path=work / "jianfu-sqlite.log").start()
+    server = ServerProcess(env=bench_env(db_url), cpu=0, log_path=work / "jianfu-sqlite.log").start(timeout=STARTUP_WAIT_S)
     results["startup_s"] = round(server.started_s or 0.0, 2)
     log(f"jianfu serve (SQLite) healthy after {results['startup_s']} s; binding {CLERKS} clerks")
     try:
@@ -408,7 +409,7 @@ def section_pg(work: Path, duration: float, results: dict[str, Any]) -> None:
     with pg_cluster(work) as db_url:
         settings = bench_settings(db_url)
         db_upgrade(db_url)
-        servers = [ServerProcess(env=bench_env(db_url), log_path=work / f"jianfu-pg-{i}.log").start()
+        servers = [ServerProcess(env=bench_env(db_url), log_path=work / f"jianfu-pg-{i}.log").start(timeout=STARTUP_WAIT_S)
                    for i in range(2)]
         try:
             users = asyncio.run(bind_clerks(servers[0], settings))
