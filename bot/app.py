@@ -14,9 +14,11 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bot.chat.aibot import setup_bot_routes
 from bot.chat.callback import setup_callback_routes
 from bot.chat.fetch import MediaApi
 from bot.chat.hints import SenderHints
+from bot.chat.upload import setup_upload_routes
 from bot.console import create_console_app
 from bot.console.public_digest import setup_public_digest_routes
 from bot.edge import NETWORKS, Networks, add_security_headers, forwarded_middleware, is_allowed
@@ -24,6 +26,7 @@ from bot.keys import (
     CLOCK,
     CRYPTO_WECHAT,
     CRYPTO_WECOM,
+    CRYPTO_WECOM_BOT,
     HINTS,
     HTTP,
     MEDIA_APIS,
@@ -206,6 +209,9 @@ def create_app(settings: Settings, *, background: bool = True, clock: Callable[[
     app.on_response_prepare.append(add_security_headers)
     app[CRYPTO_WECHAT] = MessageCrypto(settings.wechat.token, settings.wechat.encoding_aes_key, settings.wechat.app_id)
     app[CRYPTO_WECOM] = MessageCrypto(settings.wecom.token, settings.wecom.encoding_aes_key, settings.wecom.corp_id)
+    if settings.wecom_bot.enabled:  # the intelligent bot: its own token and key, receive id empty
+        app[CRYPTO_WECOM_BOT] = MessageCrypto(settings.wecom_bot.token, settings.wecom_bot.encoding_aes_key, "",
+                                              empty_receive_id=True)
     app[METRICS] = Metrics.create()
     app[PENDING] = set()
     app[HINTS] = SenderHints()
@@ -219,6 +225,8 @@ def create_app(settings: Settings, *, background: bool = True, clock: Callable[[
     app.router.add_get("/metrics", handle_metrics)
     app.router.add_get("/admin", handle_root)  # before the console's prefix, which would answer 404 once logged in
     setup_callback_routes(app)
+    setup_bot_routes(app)
+    setup_upload_routes(app)
     setup_public_digest_routes(app)
     app.add_subapp("/admin", create_console_app())
     return app

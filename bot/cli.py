@@ -130,7 +130,7 @@ def cmd_admin_create(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from intake.reports.export import run_export
+    from intake.reports.export_command import run_export
 
     return run_export(_settings(args), kind=args.what, fmt=args.format, month=args.month, output=args.output)
 

@@ -17,7 +17,7 @@ from bot.wire.crypto import MessageCrypto
 from intake.context import Services
 from intake.media import MediaWorker
 
-__all__ = ["SETTINGS", "SERVICES", "HTTP", "CRYPTO_WECHAT", "CRYPTO_WECOM", "METRICS", "PENDING", "HINTS", "CLOCK", "Metrics",
+__all__ = ["SETTINGS", "SERVICES", "HTTP", "CRYPTO_WECHAT", "CRYPTO_WECOM", "CRYPTO_WECOM_BOT", "METRICS", "PENDING", "HINTS", "CLOCK", "Metrics",
            "MEDIA_WORKER", "MEDIA_APIS"]
 
 
@@ -53,6 +53,7 @@ SERVICES = web.AppKey("services", Services)
 HTTP = web.AppKey("http", aiohttp.ClientSession)
 CRYPTO_WECHAT = web.AppKey("crypto_wechat", MessageCrypto)
 CRYPTO_WECOM = web.AppKey("crypto_wecom", MessageCrypto)
+CRYPTO_WECOM_BOT = web.AppKey("crypto_wecom_bot", MessageCrypto)  # set only when [wecom_bot] enabled
 METRICS = web.AppKey("metrics", Metrics)
 HINTS = web.AppKey("hints", SenderHints)
 PENDING: web.AppKey[set[asyncio.Task[None]]] = web.AppKey("pending")

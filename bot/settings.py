@@ -6,7 +6,7 @@ malformed key raises :class:`ConfigError` whose message is one line naming the
 key, so start-up stops with something an operator can act on.
 
 The domain's own sections live in :class:`intake.settings.IntakeSettings`; this
-module adds what only the HTTP edge reads: ``[server]``, ``[wechat]`` and ``[wecom]``.
+module adds what only the HTTP edge reads: ``[server]``, ``[wechat]``, ``[wecom]`` and ``[wecom_bot]``.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
 from intake.settings import ConfigError, FrozenModel, IntakeSettings
 
@@ -37,6 +37,8 @@ DEMO_SECRETS = frozenset(
         "demo-wecom-secret",
         "demo-session-secret-change-me-please-0123456789",
         "demo-app-secret",
+        "jianfu-demo-bot-token",
+        "jianfuDemoBotKey0123456789abcdefghijklmnopq",
     }
 )
 
@@ -115,10 +117,29 @@ class WeComSettings(FrozenModel):
     _aes = field_validator("encoding_aes_key")(classmethod(lambda cls, v: _check_aes_key(v)))
 
 
+class WeComBotSettings(FrozenModel):
+    """``[wecom_bot]``: the WeCom intelligent bot (智能机器人) in API mode, served at ``/wecom/bot``."""
+
+    enabled: bool = False
+    token: str = Field("", max_length=32)
+    encoding_aes_key: str = ""
+    aibot_id: str = ""  # when set, callbacks of another bot are refused
+    media_timeout_s: float = Field(20.0, gt=0, le=120)  # downloading an encrypted picture or file
+
+    @model_validator(mode="after")
+    def _complete(self) -> WeComBotSettings:
+        if self.enabled:
+            if len(self.token) < 3:
+                raise ValueError("token is needed when the bot is enabled (the bot page's API 设置 → Token)")
+            _check_aes_key(self.encoding_aes_key)
+        return self
+
+
 class Settings(IntakeSettings):
     server: ServerSettings
     wechat: WeChatSettings
     wecom: WeComSettings
+    wecom_bot: WeComBotSettings = WeComBotSettings()
 
     @property
     def wechat_requires_encryption(self) -> bool:
@@ -138,6 +159,9 @@ class Settings(IntakeSettings):
             "wecom.encoding_aes_key": self.wecom.encoding_aes_key,
             "wecom.secret": self.wecom.secret,
         }
+        if self.wecom_bot.enabled:
+            candidates |= {"wecom_bot.token": self.wecom_bot.token,
+                           "wecom_bot.encoding_aes_key": self.wecom_bot.encoding_aes_key}
         for key, value in candidates.items():
             if value in DEMO_SECRETS:
                 found.append(key)
@@ -150,8 +174,13 @@ def _apply_env(data: dict[str, Any], environ: Mapping[str, str]) -> dict[str, An
         if not name.startswith("JIANFU_"):
             continue
         rest = name[len("JIANFU_") :].lower()
-        section, _, key = rest.partition("_")
-        if not key or section not in Settings.model_fields or section == "base_dir":
+        # the longest section that prefixes the name: JIANFU_WECOM_BOT_TOKEN is [wecom_bot] token
+        sections = [s for s in Settings.model_fields if s != "base_dir" and rest.startswith(f"{s}_")]
+        if not sections:
+            continue
+        section = max(sections, key=len)
+        key = rest[len(section) + 1 :]
+        if not key:
             continue
         data.setdefault(section, {})
         if isinstance(data[section], dict):

@@ -11,11 +11,12 @@ from classifiers.deadline import read_deadline
 from classifiers.department import read_department
 from classifiers.funding import read_funding
 from classifiers.keywords import read_keywords
-from classifiers.kind import KindResult, read_kind
+from classifiers.kind import KindResult, follow_item, read_kind
 from classifiers.listing import read_listing
 from classifiers.model import Classification, Evidence, Kind, Listing, Nature
 from classifiers.quantity import read_quantity
 from classifiers.rules import Rules
+from classifiers.second_opinion import read_second_opinion
 from classifiers.tokens import tokenize
 from classifiers.trace import read_trace
 
@@ -99,6 +100,9 @@ def _classify(text: str, *, now: datetime, sender_department: str | None, rules:
     certificate = read_certificate(text, rules=rules)
     kind = read_kind(text, marks, certificate_requested=certificate.requested, rules=rules)
     listing = read_listing(text, marks, kind=kind.kind, certificate=certificate, department=department.department, rules=rules)
+    second = read_second_opinion(text, kind=kind, listing=listing, rules=rules)
+    kind, listing = second.kind, second.listing
+    kind = follow_item(kind, listing.item or listing.candidate, rules=rules)
     deadline = read_deadline(text, now=now, rules=rules)
     quantity = read_quantity(text, rules=rules)
     funding = read_funding(text, rules=rules)
@@ -122,6 +126,8 @@ def _classify(text: str, *, now: datetime, sender_department: str | None, rules:
         "emergency": listing.emergency_evidence,
         "trace_demand": trace.evidence,
     }
+    if second.evidence is not None:
+        evidence["similar"] = second.evidence
     return Classification(
         department=department.department,
         kind=kind.kind,

@@ -17,7 +17,7 @@ from typing import Any, TextIO
 from zoneinfo import ZoneInfo
 
 from classifiers.classify import classify
-from classifiers.evaluate import EVAL_FIELDS, HALVES, evaluate
+from classifiers.evaluate import EVAL_FIELDS, HALVES, build_examples, cross_validate, evaluate
 from classifiers.messages import describe
 from classifiers.rules import Rules, RulesError, load_rules
 
@@ -61,9 +61,18 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     e.add_argument(
         "--split", action="store_true", help="按编号哈希分为调参(tune)与检验(check)两半,分别报告(检验半只用于度量)"
     )
+    e.add_argument(
+        "--folds", type=int, default=0, metavar="N",
+        help="交叉验证:分 N 折,每折评估时相近通知的示例中去掉本折(衡量第二意见对没见过的通知的效果)",
+    )
     e.add_argument("--rules", dest="rule_paths", action="append", default=None, metavar="PATH", help="规则覆盖文件(可重复)")
     e.add_argument("--community", dest="communities", action="append", default=None, metavar="NAME", help="社区名称(可重复)")
     e.set_defaults(handler=handle_eval)
+
+    x = subparsers.add_parser("examples", help="由标注文件生成第二意见的示例(classifiers/rules/examples.jsonl),写到标准输出")
+    x.add_argument("files", nargs="*", help="整份用作示例的标注文件(如 dev.jsonl)")
+    x.add_argument("--split", dest="split_files", action="append", default=[], metavar="FILE", help="只取调参半的标注文件(可重复)")
+    x.set_defaults(handler=handle_examples)
 
 
 # ---------------------------------------------------------------- classify
@@ -142,8 +151,8 @@ def print_report(report: dict[str, Any], out: TextIO) -> None:
     console.print(table)
     harm = report["harm"]
     console.print(
-        f"错误拒绝 {len(harm['wrongly_refused'])} 条 {harm['wrongly_refused']};"
-        f"错误准入 {len(harm['wrongly_admitted'])} 条 {harm['wrongly_admitted']};"
+        f"错误拒绝 {len(harm['wrongly_refused'])} 条 {harm['wrongly_refused'] or ''};"
+        f"错误准入 {len(harm['wrongly_admitted'])} 条 {harm['wrongly_admitted'] or ''};"
         f"转人工复核 {len(harm['held_for_review'])} 条(不计为错误)"
     )
     for field, rows in report["confusion"].items():
@@ -160,7 +169,9 @@ def print_report(report: dict[str, Any], out: TextIO) -> None:
         for label in ordered:
             conf.add_row(label, *[str(grid[label][g] or "") for g in ordered])
         console.print(conf)
-    if report["misses"]:
+    if report.get("sealed"):
+        console.print(f"未命中 {report['sealed']} 处(检验半只用于度量:只报总数,不列出具体通知)")
+    elif report["misses"]:
         console.print(f"未命中 {len(report['misses'])} 处:")
         for miss in report["misses"]:
             ev = miss["evidence"]
@@ -189,7 +200,15 @@ def handle_eval(args: argparse.Namespace, *, stdout: TextIO | None = None) -> in
         print(f"无法读取标注文件 {path}:{exc}", file=sys.stderr)
         return 2
     halves: Sequence[str | None] = HALVES if getattr(args, "split", False) else (None,)
-    reports = [evaluate(lines, rules, half=half) for half in halves]
+    folds = int(getattr(args, "folds", 0) or 0)
+    if folds == 1 or folds < 0:
+        print("--folds 应为 2 或更大的整数(0 表示不做交叉验证)。", file=sys.stderr)
+        return 2
+    if folds:
+        reports = [cross_validate(lines, rules, folds=folds, half=half) for half in halves]
+    else:
+        reports = [evaluate(lines, rules, half=half) for half in halves]
+    reports = [_sealed(r) if r.get("half") == "check" else r for r in reports]
     for report in reports:
         if args.json:
             out.write(json.dumps(report, ensure_ascii=False, default=str) + "\n")
@@ -197,6 +216,30 @@ def handle_eval(args: argparse.Namespace, *, stdout: TextIO | None = None) -> in
             print_report(report, out)
     if len(reports) == 2 and not args.json:
         _print_gap(reports[0], reports[1], out)
+    return 0
+
+
+def _sealed(report: dict[str, Any]) -> dict[str, Any]:
+    """The check half's report with totals only: no miss, no notice id (it is measured, never read)."""
+    harm = {key: ["—"] * len(ids) for key, ids in report["harm"].items()}
+    return {**report, "misses": [], "sealed": len(report["misses"]), "harm": harm}
+
+
+def handle_examples(args: argparse.Namespace, *, stdout: TextIO | None = None) -> int:
+    """Write the second opinion's examples: every case of FILES, the tune half of each --split file."""
+    out = stdout or sys.stdout
+    try:
+        whole = [Path(p).read_text(encoding="utf-8").splitlines() for p in args.files]
+        split = [Path(p).read_text(encoding="utf-8").splitlines() for p in args.split_files]
+        rows = build_examples(whole, split)
+    except (OSError, UnicodeDecodeError) as exc:
+        print(f"无法读取标注文件:{exc}", file=sys.stderr)
+        return 2
+    except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+        print(f"标注文件中有无法读取的行:{exc};每行应是 dev.jsonl 格式的 JSON 对象", file=sys.stderr)
+        return 2
+    for row in rows:
+        out.write(json.dumps(row, ensure_ascii=False) + "\n")
     return 0
 
 

@@ -75,3 +75,17 @@ def read_kind(text: str, tokens: Sequence[Token], *, certificate_requested: bool
         why += f",次高为{second} {runner:g}"
     why += ")"
     return KindResult(kind, rule.nature, score, runner, Evidence(f"类型:{kind.value}", matched, why))
+
+
+def follow_item(kind: KindResult, item: str | None, *, rules: Rules) -> KindResult:
+    """The kind of the work a list item itself is (`kind` of the item in items.toml), when it has one.
+
+    A task read as N7 (募捐、献血指标摊派) is a levy whatever words it asked in: the item names the work.
+    """
+    rule = rules.items.get(item) if item is not None else None
+    if rule is None or rule.kind is None or rule.kind is kind.kind:
+        return kind
+    target = rules.kinds[rule.kind]
+    why = f"事项 {item}「{rule.text}」本身就是{target.name_zh}类工作(类型词原指向{rules.kinds[kind.kind].name_zh})"
+    ev = Evidence(f"类型:{rule.kind.value}(随事项 {item})", kind.evidence.words, why)
+    return KindResult(rule.kind, target.nature, max(kind.score, 1.0), kind.runner_up, ev)

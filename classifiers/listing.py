@@ -11,12 +11,13 @@ from classifiers.model import CertificateDecision, Evidence, Kind, Listing
 from classifiers.rules import Rules
 from classifiers.tokens import Token
 
-__all__ = ["ListingResult", "read_listing"]
+__all__ = ["NO_ITEM_RULE", "ListingResult", "read_listing"]
 
 DEPARTMENT_BONUS = 0.5
 DEPARTMENT_NAME_SHARE = 0.5  # an item word inside a department's name (反诈中心, 退役军人服务中心) counts half
 SHADOW_SCORE = 2.0  # a negative item's words this strong, even out of context, make an admission need review
 CALM_WINDOW = 4  # characters either side of an emergency word searched for calm words (高发, 预防 ...)
+NO_ITEM_RULE = "准入:未列入清单"  # the rules found no (or too little) evidence of any item: a second opinion may look
 _LISTING_ZH = {Listing.DUTY: "依法履职事项", Listing.ASSIST: "协助政府事项", Listing.NEGATIVE: "负面清单事项"}
 
 
@@ -30,6 +31,7 @@ class ListingResult:
     evidence: Evidence
     emergency_evidence: Evidence
     needs_review: bool = False
+    candidate: str | None = None  # the negative item a held task may be (the admin decides)
 
 
 def _tally(
@@ -115,7 +117,7 @@ def read_listing(
         eligible[code] = score + bonus
     if not eligible:
         return ListingResult(
-            Listing.UNLISTED, None, None, False, 0.0, Evidence("准入:未列入清单", (), "未命中清单中的任何事项,待管理员准入审核"), no_emergency
+            Listing.UNLISTED, None, None, False, 0.0, Evidence(NO_ITEM_RULE, (), "未命中清单中的任何事项,待管理员准入审核"), no_emergency
         )
     order = rules.item_rank
 
@@ -134,7 +136,7 @@ def read_listing(
     assert admitted is not None
     if eligible[admitted] < rules.admit_floor:  # one passing word (垃圾, 老人) is no evidence of a listed item
         why = f"只有“{'、'.join(_matched(admitted, words))}”一类零星用语,不足以认定为 {admitted},待管理员准入审核"
-        ev = Evidence("准入:未列入清单", _matched(admitted, words), why)
+        ev = Evidence(NO_ITEM_RULE, _matched(admitted, words), why)
         return ListingResult(Listing.UNLISTED, None, None, False, eligible[admitted], ev, no_emergency, needs_review=True)
     shadow = [c for c, v in scores.items() if rules.items[c].listing is Listing.NEGATIVE and v >= SHADOW_SCORE]
     item = rules.items[admitted]
@@ -181,7 +183,9 @@ def _held(
         why += ",证据不足以直接拒绝"
     why += ";转管理员复核,不直接拒绝"
     ev = Evidence(f"准入:待复核({negative}{'/' + admitted if admitted else ''})", matched, why)
-    return ListingResult(Listing.UNLISTED, None, None, False, eligible[negative], ev, no_emergency, needs_review=True)
+    return ListingResult(
+        Listing.UNLISTED, None, None, False, eligible[negative], ev, no_emergency, needs_review=True, candidate=negative
+    )
 
 
 def _cert_ev(certificate: CertificateResult, tail: str) -> Evidence:

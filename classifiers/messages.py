@@ -48,6 +48,7 @@ FIELD_ZH = {
     "communities": "对象",
     "emergency": "紧急",
     "trace_demand": "留痕",
+    "similar": "相近通知",
 }
 
 

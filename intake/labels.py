@@ -88,7 +88,7 @@ OUTBOX_STATUS_ZH = _by_value({
     OutboxStatus.dead: "投递失败",
 })
 OUTBOX_CHANNEL_ZH = {"log": "日志", "inbox": "站内信", "wecom_app": "企业微信应用", "wecom_robot": "企业微信群机器人",
-                     "wechat": "公众号"}
+                     "wechat": "公众号", "wecom_bot": "企业微信智能机器人"}
 CONSOLE_ROLE_ZH = _by_value({ConsoleRole.admin: "管理员", ConsoleRole.viewer: "只读"})  # console users
 FIELD_ZH = {  # a task's fields, as the console's correction form and the clerk's correction notice name them
     "department": "下达部门",

@@ -1,7 +1,10 @@
-"""Signed, expiring, read-only links: a community head opens their own monthly digest without a console login.
+"""Signed, expiring links: a community head opens their own monthly digest without a console login, and a
+clerk or head opens the upload page they asked for in chat.
 
-The link names the community and the month and carries its expiry and an HMAC-SHA256 over the three, keyed by
-a secret derived from ``[server] session_secret``; it opens that one digest and nothing else.
+A digest link names the community and the month and carries its expiry and an HMAC-SHA256 over the three,
+keyed by a secret derived from ``[server] session_secret``; it opens that one digest and nothing else. An
+upload link names its ticket's nonce (single use is the ticket's, :mod:`intake.uploads`); its signature is
+over a different prefix, so neither kind of link can pass for the other.
 """
 
 from __future__ import annotations
@@ -11,7 +14,8 @@ import hashlib
 import hmac
 from urllib.parse import quote
 
-__all__ = ["derive_link_secret", "sign_digest", "build_digest_link", "is_valid_digest_link"]
+__all__ = ["derive_link_secret", "sign_digest", "build_digest_link", "is_valid_digest_link", "build_upload_link",
+           "is_valid_upload_link"]
 
 
 def derive_link_secret(session_secret: str) -> str:
@@ -35,4 +39,22 @@ def is_valid_digest_link(secret: str, *, community: str, month: str, expires: st
     if not expires.isdigit() or not secret:
         return False
     expected = sign_digest(secret, community=community, month=month, expires=int(expires))
+    return hmac.compare_digest(expected, signature) and int(expires) > now.timestamp()
+
+
+def _sign_upload(secret: str, *, nonce: str, expires: int) -> str:
+    return hmac.new(secret.encode(), f"upload|{nonce}|{expires}".encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def build_upload_link(public_url: str, secret: str, *, nonce: str, expires_at: dt.datetime) -> str:
+    expires = int(expires_at.timestamp())
+    signature = _sign_upload(secret, nonce=nonce, expires=expires)
+    return f"{public_url.rstrip('/')}/upload/{nonce}?e={expires}&s={signature}"
+
+
+def is_valid_upload_link(secret: str, *, nonce: str, expires: str, signature: str, now: dt.datetime) -> bool:
+    """The signature matches (constant time) and the link has not expired; whether it was used is the ticket's."""
+    if not expires.isdigit() or not secret or len(expires) > 12:
+        return False
+    expected = _sign_upload(secret, nonce=nonce, expires=int(expires))
     return hmac.compare_digest(expected, signature) and int(expires) > now.timestamp()

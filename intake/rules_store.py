@@ -6,6 +6,7 @@ so the tokenizer is built once per process per rule version.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from typing import Any
 
@@ -13,10 +14,11 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from classifiers import Rules, load_rules
+from intake.audit import add_audit
 from intake.settings import IntakeSettings
 from intake.store.models import RULE_VERSIONS
 
-__all__ = ["RulesProvider", "add_rule_version", "get_latest_overrides"]
+__all__ = ["RulesProvider", "add_rule_version", "get_latest_overrides", "save_overrides"]
 
 log = logging.getLogger(__name__)
 
@@ -72,3 +74,14 @@ async def add_rule_version(conn: AsyncConnection, *, content: dict[str, Any], au
         sa.insert(RULE_VERSIONS).values(content=content, author=author, note=note).returning(RULE_VERSIONS.c.id)
     )
     return int(result.scalar_one())
+
+
+async def save_overrides(conn: AsyncConnection, *, content: dict[str, Any], actor: str, note: str,
+                         now: dt.datetime) -> int:
+    """A new version of the override document (a console rule edit), audited with the sections it changed."""
+    before = await get_latest_overrides(conn)
+    version = await add_rule_version(conn, content=content, author=actor, note=note)
+    changed = sorted(k for k in set(before) | set(content) if before.get(k) != content.get(k))
+    await add_audit(conn, actor=actor, entity="rules", entity_id=version, action="edit",
+                    before={"sections": changed}, after={"note": note}, now=now)
+    return version

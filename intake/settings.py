@@ -119,6 +119,7 @@ class AdmissionSettings(FrozenModel):
 
 class LinkSettings(FrozenModel):
     digest_days: int = Field(45, ge=1)  # how long a head's signed digest link opens
+    upload_minutes: int = Field(30, ge=1, le=55)  # an upload link's life (a WeCom bot's reply URL lasts an hour)
 class MediaSettings(FrozenModel):
     """``[media]``: what a file or picture may cost to read, where originals are kept, link fetching."""
 

@@ -23,6 +23,8 @@ class NoticeSource:
     sha256: str | None = None  # the original file's digest (kept under [media] dir)
     name: str | None = None  # the sender's file name, or the link's URL
     ocr: bool = False  # the text (or part of it) was read by OCR
+    fields: tuple[str, ...] = ()  # a spreadsheet's sheet names and header cells: the form it carries
+    chat: str | None = None  # the WeCom group (chatid) the notice was logged from, through the intelligent bot
 
     @property
     def is_file(self) -> bool:
@@ -36,7 +38,8 @@ def source_values(source: NoticeSource | None) -> dict[str, str | None]:
     """The task columns of a source (a typed notice when None)."""
     source = source or TYPED
     name = source.name[:255] if source.name else None
-    return {"source_type": source.type.value, "source_sha256": source.sha256, "source_name": name}
+    return {"source_type": source.type.value, "source_sha256": source.sha256, "source_name": name,
+            "source_chat": source.chat[:128] if source.chat else None}
 
 
 async def get_task_code_by_original(conn: AsyncConnection, *, sha256: str) -> str | None:

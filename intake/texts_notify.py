@@ -12,6 +12,7 @@ from intake.labels import KIND_ZH, LISTING_ZH, NATURE_ZH
 from intake.store.values import TaskStatus
 
 __all__ = [
+    "NAME_REQUIRED", "NAME_EXISTS", "ACCOUNT_NOT_FOUND", "BIND_NEEDS_TARGET", "BAD_CHOICE",
     "WEEKDAY_ZH",
     "reminder_subject",
     "reminder_text",
@@ -192,3 +193,11 @@ def build_review_pending(*, code: str, department: str | None, days: int, audien
         return (f"【减负通】{code} 仍在区减负办准入审核中(已{days}天),审核通过前不派发。"
                 "如需加快,请补充法律依据、经费保障和工作期限。")
     return f"【减负通】{code}({who})仍在准入审核中,审核通过前无需办理。"
+
+
+# the directory an admin keeps (intake.directory)
+NAME_REQUIRED = "名称不能为空。"
+NAME_EXISTS = "“{name}”已存在。"
+ACCOUNT_NOT_FOUND = "没有编号为 {id} 的账号。"
+BIND_NEEDS_TARGET = "绑定为部门联络员需选择部门,绑定为社区书记/主任需选择社区。"
+BAD_CHOICE = "“{field}”的取值“{value}”无效,请从下拉框中选择。"

@@ -48,6 +48,8 @@ class FakeWeChatApi:
     counter: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     media: dict[str, tuple[bytes, str]] = field(default_factory=dict)  # media_id -> (bytes, file name)
     pages: dict[str, str] = field(default_factory=dict)  # /s/<name> -> an article's HTML
+    bot_files: dict[str, tuple[bytes, str]] = field(default_factory=dict)  # /bot/file/<name> -> (encrypted, name)
+    bot_replies: list[dict[str, Any]] = field(default_factory=list)  # bodies posted to a bot's response_url
 
     def script(self, path: str, *errcodes: int) -> None:
         self.scripted[path].extend(errcodes)
@@ -70,7 +72,28 @@ class FakeWeChatApi:
         app.router.add_post("/cgi-bin/webhook/send", self.webhook)
         app.router.add_get("/cgi-bin/media/get", self.media_get)
         app.router.add_get("/s/{name}", self.page)
+        app.router.add_get("/bot/file/{name}", self.bot_file)
+        app.router.add_post("/bot/response/{key}", self.bot_response)
         return app
+
+    async def bot_file(self, request: web.Request) -> web.Response:
+        """The intelligent bot's media URL: the encrypted bytes (the name in Content-Disposition)."""
+        self.calls.append(Call(request.path, dict(request.query), None))
+        found = self.bot_files.get(request.match_info["name"])
+        if found is None:
+            raise web.HTTPNotFound()
+        data, name = found
+        return web.Response(body=data, content_type="application/octet-stream",
+                            headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+    async def bot_response(self, request: web.Request) -> web.Response:
+        """A message's response_url: usable once."""
+        body = await request.json()
+        self.calls.append(Call(request.path, dict(request.query), body))
+        if any(c.path == request.path for c in self.calls[:-1]):
+            return self._reply(40008)
+        self.bot_replies.append(body)
+        return self._reply(0)
 
     def _token_error(self, params: dict[str, str]) -> int | None:
         token = params.get("access_token", "")

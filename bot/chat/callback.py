@@ -12,6 +12,7 @@ import datetime as dt
 import logging
 import secrets
 import time
+from collections.abc import Awaitable
 from dataclasses import dataclass
 
 from aiohttp import web
@@ -33,8 +34,10 @@ from bot.wire.replies import SUCCESS, build_text_reply
 from classifiers import classify
 from intake.context import Services
 from intake.errors import StorageUnavailable
+from intake.media import SourceType
+from intake.sources import NoticeSource
 
-__all__ = ["setup_callback_routes"]
+__all__ = ["Channel", "guarded", "process_message", "read_body", "error_response", "setup_callback_routes"]
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +56,7 @@ WECHAT = Channel("wechat", always_encrypted=False, envelope_fields=frozenset({"T
 WECOM = Channel("wecom", always_encrypted=True, envelope_fields=frozenset({"ToUserName", "Encrypt", "AgentID"}))
 
 
-async def _read_body(request: web.Request, limit: int) -> bytes:
+async def read_body(request: web.Request, limit: int) -> bytes:
     if request.content_length is not None and request.content_length > limit:
         raise BodyTooLargeError(request.content_length, limit)
     chunks: list[bytes] = []
@@ -66,7 +69,7 @@ async def _read_body(request: web.Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-def _error_response(exc: WireError) -> web.Response:
+def error_response(exc: WireError) -> web.Response:
     status = exc.http_status
     log.warning("callback refused (%d): %s", status, exc)
     return web.Response(status=status, text=f"{exc}\n", content_type="text/plain")
@@ -86,7 +89,7 @@ async def handle_wechat_verify(request: web.Request) -> web.Response:
             now=request.app[CLOCK](), window_s=request.app[SETTINGS].server.timestamp_window_s,
         )
     except WireError as exc:
-        return _error_response(exc)
+        return error_response(exc)
     return web.Response(text=q.get("echostr", ""), content_type="text/plain")
 
 
@@ -98,7 +101,7 @@ async def handle_wecom_verify(request: web.Request) -> web.Response:
             now=request.app[CLOCK](), window_s=request.app[SETTINGS].server.timestamp_window_s,
         )
     except WireError as exc:
-        return _error_response(exc)
+        return error_response(exc)
     return web.Response(text=plain, content_type="text/plain")
 
 
@@ -162,10 +165,14 @@ async def _ahead(request: web.Request, ctx: DialogueContext, channel: Channel, m
     return Ahead(classification=classification, department=hint.department)
 
 
-async def _process(request: web.Request, channel: Channel, message: Message, started: float, nonce: str) -> str:
+async def process_message(request: web.Request, channel: Channel, message: Message, started: float, nonce: str, *,
+                          chat: str | None = None, push_late: bool = True, reply_to: str | None = None) -> str:
     """Dedupe, dispatch and store in one writer unit; returns the reply text ('' for none).
 
-    Raises ReplayError when the signed URL already carried another message (a replay)."""
+    ``chat`` is the WeCom group a bot message came from (kept on the task), ``reply_to`` its response_url
+    (where an upload asked for with it is answered); without ``push_late`` a reply
+    past the budget is only stored (the bot fetches it). Raises ReplayError when the signed URL already
+    carried another message (a replay)."""
     services = request.app[SERVICES]
     settings = request.app[SETTINGS]
     ctx = DialogueContext(settings=settings, rules=services.rules.current, memory=services.memory)
@@ -174,11 +181,12 @@ async def _process(request: web.Request, channel: Channel, message: Message, sta
                                window_s=settings.server.timestamp_window_s)
     if is_media_message(message):
         return await process_media(request, ctx, channel.name, message, started=started, nonce=nonce,
-                                   received_at=received_at)
+                                   received_at=received_at, chat=chat, push_late=push_late)
     incoming = ahead = None
     if isinstance(message, TextMessage):
         incoming = Incoming(channel=channel.name, external_id=message.from_user, text=message.content,
-                            msg_id=key, received_at=received_at)
+                            msg_id=key, received_at=received_at,
+                            source=NoticeSource(SourceType.TEXT, chat=chat) if chat else None, reply_to=reply_to)
         ahead = await _ahead(request, ctx, channel, message, received_at)
     outcome = Outcome()
     unit = build_unit(ctx, channel.name, message, key=key, nonce=nonce, received_at=received_at, outcome=outcome,
@@ -186,7 +194,28 @@ async def _process(request: web.Request, channel: Channel, message: Message, sta
     future = services.writer.enqueue(unit)
     return await await_reply(request, channel.name, message, started=started, nonce=nonce, future=future,
                              resubmit=lambda: services.writer.submit(unit), outcome=outcome,
-                             text=incoming.text if incoming is not None else None)
+                             text=incoming.text if incoming is not None else None, push_late=push_late)
+
+
+async def guarded(request: web.Request, label: str, message: Message, work: Awaitable[str]) -> str | web.Response:
+    """The reply ``work`` gives, or the refusal to send instead: 403 for a replay, 503 (the platform
+    retries) when the database is down or a bug stopped the message before it was stored."""
+    metrics = request.app[METRICS]
+    try:
+        reply = await work
+    except ReplayError as exc:
+        metrics.refused.labels(label, type(exc).__name__).inc()
+        return error_response(exc)
+    except StorageUnavailable as exc:
+        metrics.refused.labels(label, "StorageUnavailable").inc()
+        log.error("message %s not stored, asking WeChat to retry: %s", message.dedupe_key, exc)
+        return web.Response(status=503, text=f"{texts.STORAGE_DOWN}\n", content_type="text/plain")
+    except Exception:  # callback boundary: a bug must not lose the message; WeChat retries a 503
+        metrics.refused.labels(label, "InternalError").inc()
+        log.exception("message %s failed and was not stored; WeChat will retry", message.dedupe_key)
+        return web.Response(status=503, text=f"{texts.STORAGE_DOWN}\n", content_type="text/plain")
+    metrics.messages.labels(label, message.msg_type).inc()
+    return reply
 
 
 async def _handle_post(request: web.Request, channel: Channel) -> web.Response:
@@ -194,26 +223,16 @@ async def _handle_post(request: web.Request, channel: Channel) -> web.Response:
     metrics = request.app[METRICS]
     crypto = request.app[CRYPTO_WECOM] if channel is WECOM else request.app[CRYPTO_WECHAT]
     try:
-        body = await _read_body(request, request.app[SETTINGS].server.body_limit_bytes)
+        body = await read_body(request, request.app[SETTINGS].server.body_limit_bytes)
         opened = _open_body(request, channel, body, crypto)
         message = parse_message(opened.inner)
     except WireError as exc:
         metrics.refused.labels(channel.name, type(exc).__name__).inc()
-        return _error_response(exc)
-    try:
-        reply = await _process(request, channel, message, started, opened.nonce)
-    except ReplayError as exc:
-        metrics.refused.labels(channel.name, type(exc).__name__).inc()
-        return _error_response(exc)
-    except StorageUnavailable as exc:
-        metrics.refused.labels(channel.name, "StorageUnavailable").inc()
-        log.error("message %s not stored, asking WeChat to retry: %s", message.dedupe_key, exc)
-        return web.Response(status=503, text=f"{texts.STORAGE_DOWN}\n", content_type="text/plain")
-    except Exception:  # callback boundary: a bug must not lose the message; WeChat retries a 503
-        metrics.refused.labels(channel.name, "InternalError").inc()
-        log.exception("message %s failed and was not stored; WeChat will retry", message.dedupe_key)
-        return web.Response(status=503, text=f"{texts.STORAGE_DOWN}\n", content_type="text/plain")
-    metrics.messages.labels(channel.name, message.msg_type).inc()
+        return error_response(exc)
+    reply = await guarded(request, channel.name, message,
+                          process_message(request, channel, message, started, opened.nonce))
+    if isinstance(reply, web.Response):
+        return reply
     metrics.latency.labels(channel.name).observe(time.monotonic() - started)
     if not reply:
         return web.Response(text=SUCCESS, content_type="text/plain")

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from bot.chat import texts
+from bot.chat import texts, texts_media
 from bot.chat.community import handle_counter, handle_head_query, handle_head_text, handle_quiet, handle_undo
 from bot.settings import Settings
 from classifiers import Classification, Rules, classify
@@ -31,6 +31,8 @@ from intake.accounts import (
 )
 from intake.counter import is_counter_line, resolve_department
 from intake.errors import Forbidden, IntakeError, InvalidRequest, NotFound
+from intake.links import build_upload_link, derive_link_secret
+from intake.media.errors import human_bytes
 from intake.ratings import rate_department
 from intake.sources import NoticeSource, get_task_code_by_original
 from intake.store.models import Role
@@ -47,6 +49,7 @@ from intake.tasks import (
     set_task_funding,
     withdraw_task,
 )
+from intake.uploads import add_upload_ticket
 
 __all__ = ["Ahead", "Incoming", "DialogueContext", "normalize", "is_command", "handle_text", "handle_event"]
 
@@ -67,6 +70,7 @@ class Incoming:
     msg_id: str
     received_at: dt.datetime
     source: NoticeSource | None = None  # None: typed; else speech, a picture, a file or a link (intake.sources)
+    reply_to: str | None = None  # the WeCom bot's response_url of this message (an upload's receipt goes there)
 
 
 @dataclass(frozen=True)
@@ -176,6 +180,17 @@ async def handle_wrong_role(ctx: DialogueContext, conn: AsyncConnection, account
     return texts.HEAD_ONLY.format(verb=verb)
 
 
+async def handle_upload(ctx: DialogueContext, conn: AsyncConnection, account: AccountView, msg: Incoming, m: re.Match[str]) -> str:
+    """A single-use link to the upload page; its receipt comes back to this chat (or this bot message)."""
+    minutes = ctx.settings.links.upload_minutes
+    chat = msg.source.chat if msg.source is not None else None
+    ticket = await add_upload_ticket(conn, account_id=account.id, reply_to=msg.reply_to, chat=chat,
+                                     now=msg.received_at, minutes=minutes)
+    url = build_upload_link(ctx.settings.server.public_url, derive_link_secret(ctx.settings.server.session_secret),
+                            nonce=ticket.nonce, expires_at=ticket.expires_at)
+    return texts_media.UPLOAD_LINK.format(minutes=minutes, limit=human_bytes(ctx.settings.media.max_bytes), url=url)
+
+
 # A command is short: the verb alone, the verb and an R- code, or the verb and one short word
 # of letters and digits (answered "no such task"). Anything else that starts with a verb is a notice.
 _CODE = r"(?:\s*(R-\S*)|\s+([A-Za-z0-9-]{1,24}))?"
@@ -185,6 +200,7 @@ ROUTES: tuple[Route, ...] = (
     Route(re.compile(rf"^查询{_CODE}$", re.IGNORECASE), frozenset({Role.clerk, Role.admin, Role.head}), handle_query),
     Route(re.compile(rf"^撤回{_CODE}$", re.IGNORECASE), frozenset({Role.clerk, Role.admin}), handle_withdraw),
     Route(re.compile(r"^我的任务$"), frozenset({Role.clerk, Role.admin}), handle_my_tasks),
+    Route(re.compile(r"^上传(?:文件|通知)?$"), frozenset({Role.clerk, Role.admin, Role.head}), handle_upload),
     Route(re.compile(r"^任务$"), frozenset({Role.head}), handle_community_tasks),
     Route(re.compile(rf"^完成{_CODE}$", re.IGNORECASE), frozenset({Role.head}), handle_complete),
     Route(re.compile(rf"^不再提醒{_CODE}$", re.IGNORECASE), frozenset({Role.head}), handle_quiet),

@@ -18,9 +18,12 @@ import aiohttp
 
 from bot.chat import texts
 from bot.push._api import TOKEN_ERRORS, ApiReply, TokenCache
+from bot.wire.crypto import MessageCrypto
+from bot.wire.errors import DecryptError
 from intake.media import MediaError, TooLarge
 
-__all__ = ["Download", "DownloadFailed", "MediaApi", "get_media", "get_link_html", "is_allowed_link"]
+__all__ = ["Download", "DownloadFailed", "MediaApi", "get_bot_media", "get_media", "get_link_html",
+           "is_allowed_link"]
 
 _FILENAME = re.compile(r"""filename\*?=(?:UTF-8'')?"?([^";]+)"?""", re.IGNORECASE)
 _CHUNK = 64 * 1024
@@ -105,6 +108,31 @@ async def get_media(http: aiohttp.ClientSession, api: MediaApi, *, media_id: str
             raise DownloadFailed(f"errcode_{got}")
         api.tokens.invalidate(api.secret, token)
     raise DownloadFailed("token")
+
+
+async def get_bot_media(http: aiohttp.ClientSession, url: str, *, crypto: MessageCrypto, max_bytes: int,
+                        timeout_s: float) -> Download:
+    """A picture or file of the intelligent bot: its ``url`` serves the AES-encrypted bytes (decrypted
+    with the bot's EncodingAESKey); the cap applies while it streams."""
+    if urlsplit(url).scheme not in ("https", "http"):
+        raise DownloadFailed("bad_url")
+    try:
+        async with http.get(url, timeout=aiohttp.ClientTimeout(total=timeout_s), allow_redirects=False) as resp:
+            if resp.status != 200:
+                raise DownloadFailed(f"http_{resp.status}")
+            data = await _read_capped(resp, max_bytes + 32)  # PKCS#7 adds up to 32 bytes
+            disposition = resp.headers.get("Content-Disposition", "")
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        raise DownloadFailed("network") from exc
+    try:
+        plain = crypto.decrypt_media(data)
+    except DecryptError as exc:
+        raise DownloadFailed("decrypt") from exc
+    if len(plain) > max_bytes:
+        raise TooLarge("bytes", len(plain), max_bytes)
+    found = _FILENAME.search(disposition)
+    name = unquote(found.group(1).strip()) if found else urlsplit(url).path.rsplit("/", 1)[-1] or "file"
+    return Download(data=plain, filename=name)
 
 
 def is_allowed_link(url: str, hosts: tuple[str, ...]) -> bool:

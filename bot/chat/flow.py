@@ -72,9 +72,10 @@ def build_unit(ctx: DialogueContext, channel: str, message: Message, *, key: str
 
 
 async def _late_push(services: Services, channel: str, message: Message, future: asyncio.Future[str | None],
-                     resubmit: Callable[[], Awaitable[str | None]]) -> None:
+                     resubmit: Callable[[], Awaitable[str | None]], *, push: bool = True) -> None:
     """The handler missed the reply budget and WeChat got `success` (it will not retry): finish the work
-    here, retrying while the database is unavailable, and send the answer through the outbound channel."""
+    here, retrying while the database is unavailable, and send the answer through the outbound channel
+    (unless ``push`` is off: the WeCom bot fetches the stored answer itself, by refreshing its stream)."""
     delay = 1.0
     for attempt in range(LATE_ATTEMPTS):
         try:
@@ -94,11 +95,11 @@ async def _late_push(services: Services, channel: str, message: Message, future:
         log.critical("message %s from %s was answered `success` but could not be stored: %s",
                      message.dedupe_key, message.from_user, message.raw.get("Content", "")[:200])
         return
-    if not reply:
+    if not reply or not push:
         return
     now = dt.datetime.now(dt.UTC)
 
-    async def push(conn: AsyncConnection) -> int | None:
+    async def add_push(conn: AsyncConnection) -> int | None:
         return await add_outbox_message(
             # back through the chat the message came from (WeCom app message or Official Account service message)
             conn, idempotency_key=f"late:{channel}:{message.dedupe_key}",
@@ -106,7 +107,7 @@ async def _late_push(services: Services, channel: str, message: Message, future:
             body=reply, now=now,
         )
 
-    await services.writer.submit(push)
+    await services.writer.submit(add_push)
 
 
 async def _answer_race(request: web.Request, channel: str, key: str, nonce: str) -> str:
@@ -124,7 +125,7 @@ async def _answer_race(request: web.Request, channel: str, key: str, nonce: str)
 
 async def await_reply(request: web.Request, channel: str, message: Message, *, started: float, nonce: str,
                       future: asyncio.Future[str | None], resubmit: Callable[[], Awaitable[str | None]],
-                      outcome: Outcome, text: str | None) -> str:
+                      outcome: Outcome, text: str | None, push_late: bool = True) -> str:
     """The reply within the budget, or '' (WeChat gets `success`) and the reply pushed later.
     ``text`` is what the sender wrote or said (None for events and unread messages): it decides
     whether the cached guess of the sender is kept. Raises ReplayError for a replayed URL."""
@@ -140,7 +141,9 @@ async def await_reply(request: web.Request, channel: str, message: Message, *, s
     except TimeoutError:
         request.app[METRICS].late.labels(channel).inc()
         log.warning("reply budget exceeded for %s; answering success and pushing later", key)
-        task = asyncio.create_task(_late_push(request.app[SERVICES], channel, message, future, resubmit))
+        request.app[HINTS].forget((channel, message.from_user))  # a late binding must not leave a stale guess
+        task = asyncio.create_task(_late_push(request.app[SERVICES], channel, message, future, resubmit,
+                                              push=push_late))
         request.app[PENDING].add(task)
         task.add_done_callback(request.app[PENDING].discard)
         return ""

@@ -26,9 +26,8 @@ __all__ = ["setup_public_digest_routes"]
 EXPIRED = "这个月报链接无效或已过期。请在减负通中回复“帮助”,或向区减负办索取新的链接。"
 PAGE = ("<!doctype html><html lang=\"zh-CN\"><head><meta charset=\"utf-8\">"
         "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><meta name=\"robots\" content=\"noindex\">"
-        "<title>{title}</title><style>body{{font-family:sans-serif;max-width:60rem;margin:1rem auto;padding:0 1rem}}"
-        "table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:.2rem .5rem}}</style></head>"
-        "<body>{body}</body></html>")
+        "<title>{title}</title><link rel=\"stylesheet\" href=\"/admin/static/console.css\"></head>"  # no inline style: CSP
+        "<body><main class=\"page\">{body}</main></body></html>")
 
 
 def _page(title: str, body: str, status: int = 200) -> web.Response:

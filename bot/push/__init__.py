@@ -22,6 +22,7 @@ import aiohttp
 
 from bot.push.wechat import WeChatSender
 from bot.push.wecom import WeComAppSender, WeComRobotSender
+from bot.push.wecom_bot import WeComBotReplySender
 from bot.settings import Settings
 from intake.senders import (
     InboxSender,
@@ -59,4 +60,5 @@ def build_senders(settings: Settings, http: aiohttp.ClientSession) -> dict[str, 
         "wecom_app": WeComAppSender(settings.wecom, http),
         "wecom_robot": WeComRobotSender(settings.wecom, settings.notify, http),
         "wechat": WeChatSender(settings.wechat, http, public_url=settings.server.public_url),
+        "wecom_bot": WeComBotReplySender(http),
     }

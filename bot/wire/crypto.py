@@ -8,7 +8,10 @@ cannot inject, so round trips are byte-exact in tests.
 * Encryption: key = base64(EncodingAESKey + "="), 32 bytes; IV = key[:16];
   plaintext ``random16 + len(xml) as 4 bytes big-endian + xml + receive_id``,
   PKCS#7-padded to 32-byte blocks, sent base64-encoded.
-  ``receive_id`` is the AppID (Official Account safe mode) or the CorpID (WeCom).
+  ``receive_id`` is the AppID (Official Account safe mode), the CorpID (WeCom app), or empty
+  (the WeCom intelligent bot, 智能机器人, whose bodies are JSON ``{"encrypt": ...}``).
+* Media of the intelligent bot (the ``url`` of an image or file) is the bare AES-256-CBC
+  ciphertext of the file with the same key and IV, PKCS#7-padded to 32 bytes (no framing).
 
 Signatures and the receive id are compared in constant time. Errors are the
 classes of :mod:`bot.wire.errors`.
@@ -20,6 +23,7 @@ import base64
 import binascii
 import hashlib
 import hmac
+import json
 import os
 import re
 import struct
@@ -114,10 +118,10 @@ class MessageCrypto:
 
     __slots__ = ("_key", "_receive_id", "_token")
 
-    def __init__(self, token: str, encoding_aes_key: str, receive_id: str) -> None:
+    def __init__(self, token: str, encoding_aes_key: str, receive_id: str, *, empty_receive_id: bool = False) -> None:
         if not token:
             raise ValueError("token must not be empty")
-        if not receive_id:
+        if not receive_id and not empty_receive_id:
             raise ValueError("receive id (AppID or CorpID) must not be empty")
         self._key = _decode_aes_key(encoding_aes_key)
         self._token = token
@@ -141,6 +145,30 @@ class MessageCrypto:
         encryptor = self._cipher().encryptor()
         return base64.b64encode(encryptor.update(framed) + encryptor.finalize()).decode("ascii")
 
+    def _decrypt_blocks(self, ciphertext: bytes) -> bytes:
+        decryptor = self._cipher().decryptor()
+        return decryptor.update(ciphertext) + decryptor.finalize()
+
+    @staticmethod
+    def _unpad(plain: bytes) -> bytes:
+        pad = plain[-1]
+        if not 1 <= pad <= _BLOCK or pad > len(plain) or plain[-pad:] != bytes([pad]) * pad:
+            raise DecryptError("bad PKCS#7 padding after decryption; is the EncodingAESKey right?")
+        return plain[:-pad]
+
+    def decrypt_media(self, data: bytes) -> bytes:
+        """A file the intelligent bot points at (image or file ``url``): AES-256-CBC, key and IV of this
+        EncodingAESKey, PKCS#7 to 32 bytes; raises :class:`DecryptError`."""
+        if not data or len(data) % 16:
+            raise DecryptError(f"encrypted file is {len(data)} bytes, not a whole number of AES blocks; truncated?")
+        return self._unpad(self._decrypt_blocks(data))
+
+    def encrypt_media(self, data: bytes) -> bytes:
+        """The inverse of :meth:`decrypt_media` (what WeCom serves; used by tests and fakes)."""
+        pad = _BLOCK - len(data) % _BLOCK
+        encryptor = self._cipher().encryptor()
+        return encryptor.update(data + bytes([pad]) * pad) + encryptor.finalize()
+
     def decrypt(self, encrypted_b64: str) -> bytes:
         """The XML inside a base64 ciphertext; raises :class:`DecryptError`."""
         try:
@@ -151,12 +179,7 @@ class MessageCrypto:
             raise DecryptError(
                 f"ciphertext is {len(ciphertext)} bytes, not a whole number of AES blocks; truncated?"
             )
-        decryptor = self._cipher().decryptor()
-        plain = decryptor.update(ciphertext) + decryptor.finalize()
-        pad = plain[-1]
-        if not 1 <= pad <= _BLOCK or pad > len(plain) or plain[-pad:] != bytes([pad]) * pad:
-            raise DecryptError("bad PKCS#7 padding after decryption; is the EncodingAESKey right?")
-        content = plain[16:-pad]
+        content = self._unpad(self._decrypt_blocks(ciphertext))[16:]
         if len(content) < 4:
             raise DecryptError("decrypted payload is too short to hold the length field")
         (length,) = struct.unpack(">I", content[:4])
@@ -214,6 +237,19 @@ class MessageCrypto:
                 ("Nonce", nonce),
             ]
         )
+
+    def decrypt_signed(self, encrypted: str, *, msg_signature: str | None, timestamp: str | None,
+                       nonce: str | None, now: float, window_s: int) -> bytes:
+        """Verify ``msg_signature`` over ``encrypted`` (the intelligent bot's JSON ``encrypt``), then decrypt it."""
+        check_signature(msg_signature, self._token, timestamp, nonce, encrypted, now=now, window_s=window_s)
+        return self.decrypt(encrypted)
+
+    def encrypt_json_reply(self, payload: str, *, timestamp: str, nonce: str, random16: bytes | None = None) -> str:
+        """The intelligent bot's reply envelope ``{"encrypt", "msgsignature", "timestamp", "nonce"}``."""
+        encrypted = self.encrypt(payload.encode("utf-8"), random16=random16)
+        signature = build_signature(self._token, timestamp, nonce, encrypted)
+        return json.dumps({"encrypt": encrypted, "msgsignature": signature, "timestamp": int(timestamp),
+                           "nonce": nonce})
 
     def decrypt_echo(
         self,

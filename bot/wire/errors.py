@@ -12,6 +12,7 @@ untrusted bytes. The HTTP edge maps the classes to status codes with
     ├── EncryptionRequiredError 403 plaintext or compatible-mode body where only safe mode is accepted
     ├── XmlError               400  not XML, hostile XML (DTD, entities, external refs),
     │                               invalid UTF-8, root is not <xml>, required field missing or malformed
+    ├── JsonError              400  the intelligent bot's body (or its decrypted message) is not the JSON it sends
     ├── DecryptError           400  signature checked but the payload does not decrypt:
     │                               bad base64, bad length, bad PKCS#7 padding, wrong AppID / CorpID
     └── BodyTooLargeError      413  request body over the configured limit
@@ -31,6 +32,7 @@ __all__ = [
     "BodyTooLargeError",
     "DecryptError",
     "EncryptionRequiredError",
+    "JsonError",
     "ReplayError",
     "SignatureError",
     "StaleTimestampError",
@@ -72,6 +74,12 @@ class EncryptionRequiredError(WireError):
 
 class XmlError(WireError):
     """The body is not acceptable XML or lacks a required field."""
+
+    http_status: ClassVar[int] = 400
+
+
+class JsonError(WireError):
+    """The WeCom intelligent bot's JSON body or message is malformed or lacks a required field."""
 
     http_status: ClassVar[int] = 400
 

@@ -8,12 +8,13 @@ dictionary, the term table, the compiled patterns. `Rules` objects are cached by
 
 from __future__ import annotations
 
+import copy
+import functools
 import hashlib
 import json
 import logging
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from datetime import time
 from pathlib import Path
 from typing import Any
@@ -21,52 +22,27 @@ from typing import Any
 import jieba
 
 from classifiers.model import CertificateDecision, Kind, Listing, Nature
-from classifiers.rules.reader import Reader, RulesError, fail, merge, read_toml, shipped
+from classifiers.rules.examples import read_similar
+from classifiers.rules.items import CertificateItem, ItemRule, KindRule, Tag
+from classifiers.rules.reader import (
+    Reader,
+    RulesError,
+    fail,
+    item_kind,
+    merge,
+    patterns,
+    positive,
+    read_toml,
+    shipped,
+    shipped_examples,
+)
+from classifiers.similar import SimilarIndex
 
 __all__ = ["CertificateItem", "ItemRule", "KindRule", "Rules", "RulesError", "Tag", "load_rules"]
 
 RULE_WORD_FREQ = 20000
 _DECISION_RANK = {CertificateDecision.REFUSE: 2, CertificateDecision.CONDITIONAL: 1, CertificateDecision.ISSUE: 0}
 MAX_SUBSTRING_TOKEN = 16
-
-
-@dataclass(frozen=True, slots=True)
-class KindRule:
-    kind: Kind
-    name_zh: str
-    nature: Nature
-    words: Mapping[str, float]
-    patterns: tuple[tuple[re.Pattern[str], float], ...]
-
-
-@dataclass(frozen=True, slots=True)
-class ItemRule:
-    code: str
-    listing: Listing
-    text: str
-    words: Mapping[str, float]
-    require: tuple[frozenset[str], ...]
-    departments: frozenset[str]
-    # regexes over the raw text for wordings that name no single term (每个社区认购……份); a match
-    # adds its weight and stands for the whole `require` context
-    patterns: tuple[tuple[re.Pattern[str], float], ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class CertificateItem:
-    name: str
-    decision: CertificateDecision
-    words: tuple[str, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class Tag:
-    """What one rule term means: ("kind", "survey", 3.0) or ("item", "A1", 3.0) or ("req", "N8", 0.0)."""
-
-    category: str
-    key: str
-    weight: float
-    term: str
 
 
 class Rules:
@@ -79,11 +55,13 @@ class Rules:
         reader = Reader(data, sources)
         self.data = data
         self.communities: tuple[str, ...] = tuple(dict.fromkeys(c.strip() for c in communities if c.strip()))
-        canonical = json.dumps([data, list(self.communities)], ensure_ascii=False, sort_keys=True)
+        digest, shipped_rows = _shipped_examples()
+        canonical = json.dumps([data, list(self.communities), digest], ensure_ascii=False, sort_keys=True)
         self.version: str = hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:12]
         self._read_departments(reader)
         self._read_kinds(reader)
         self._read_items(reader)
+        self._read_similar(reader, shipped_rows)
         self._read_certificates(reader)
         self._read_lexicon(reader)
         self._read_trace(reader)
@@ -127,7 +105,7 @@ class Rules:
                 name_zh=reader.string(f"{path}.name"),
                 nature=nature,
                 words=reader.weights(f"{path}.words", body.get("words")),
-                patterns=_patterns(reader, path, body),
+                patterns=patterns(reader, path, body),
             )
         self.recording_kinds: dict[Kind, frozenset[Kind]] = {}
         for key, work in reader.table("order.recording", required=False).items():
@@ -163,7 +141,8 @@ class Rules:
                 words=reader.weights(f"{path}.words", body.get("words")),
                 require=tuple(frozenset(reader.words(f"{path}.require", group)) for group in require),
                 departments=frozenset(reader.words(f"{path}.departments", body.get("departments", []), required=False)),
-                patterns=_patterns(reader, path, body),
+                patterns=patterns(reader, path, body),
+                kind=item_kind(reader, path, body),
             )
         emergency = reader.table("emergency.words", required=False)
         self.emergency_words: dict[str, str] = {}
@@ -172,10 +151,19 @@ class Rules:
                 raise fail(reader.source("emergency.words"), f"emergency.words.{word}", f"事项 {code} 不存在")
             self.emergency_words[str(word)] = str(code)
         self.emergency_calm = reader.words("emergency.calm", required=False)
-        self.strong_negative = _positive(reader, "listing.strong_negative", 3)
-        self.strong_admission = _positive(reader, "listing.strong_admission", 3)
-        self.admit_floor = _positive(reader, "listing.admit_floor", 2)
+        self.strong_negative = positive(reader, "listing.strong_negative", 3)
+        self.strong_admission = positive(reader, "listing.strong_admission", 3)
+        self.admit_floor = positive(reader, "listing.admit_floor", 2)
         self.review_kinds = frozenset(reader.words("listing.review_kinds", required=False))
+
+    def _read_similar(self, reader: Reader, shipped_rows: Sequence[Mapping[str, Any]]) -> None:
+        self.similar = read_similar(reader, shipped_rows, self.items)
+
+    def with_similar(self, index: SimilarIndex) -> Rules:
+        """These rules with another second-opinion index (cross-validation leaves a fold's examples out)."""
+        twin = copy.copy(self)
+        twin.similar = index
+        return twin
 
     def _read_certificates(self, reader: Reader) -> None:
         self.certificate_verbs = reader.words("reading.issue_verbs")
@@ -236,8 +224,8 @@ class Rules:
 
     def _read_trace(self, reader: Reader) -> None:
         self.trace_words: dict[str, float] = reader.weights("trace.words", reader.get("trace.words"))
-        self.trace_patterns = _patterns(reader, "trace", reader.table("trace", required=False))
-        self.trace_threshold = _positive(reader, "trace.threshold", 2)
+        self.trace_patterns = patterns(reader, "trace", reader.table("trace", required=False))
+        self.trace_threshold = positive(reader, "trace.threshold", 2)
         self.whole_task_words = reader.words("trace.whole_task", required=False)
 
     # ------------------------------------------------------------------ compiled structures
@@ -335,26 +323,6 @@ class Rules:
         return f"Rules(version={self.version!r}, departments={len(self.departments)}, items={len(self.items)})"
 
 
-def _positive(reader: Reader, path: str, default: float) -> float:
-    value = reader.get(path, default)
-    if not isinstance(value, int | float) or isinstance(value, bool) or value <= 0:
-        raise fail(reader.source(path), path, "应为正数")
-    return float(value)
-
-
-def _patterns(reader: Reader, path: str, body: Mapping[str, Any]) -> tuple[tuple[re.Pattern[str], float], ...]:
-    """`patterns = [{ re = "…", weight = 2 }, …]` of one table, compiled; errors name the entry."""
-    patterns: list[tuple[re.Pattern[str], float]] = []
-    for i, entry in enumerate(body.get("patterns", []) or []):
-        if not isinstance(entry, Mapping) or not isinstance(entry.get("re"), str):
-            raise fail(reader.source(path), f"{path}.patterns[{i}]", "应为 {{ re = \"…\", weight = 数字 }}")
-        try:
-            patterns.append((re.compile(entry["re"]), float(entry.get("weight", 1))))
-        except re.error as exc:
-            raise fail(reader.source(path), f"{path}.patterns[{i}]", f"正则表达式有误:{exc}") from exc
-    return tuple(patterns)
-
-
 def _build_tokenizer(rules: Rules) -> jieba.Tokenizer:
     logging.getLogger("jieba").setLevel(logging.WARNING)
     tokenizer = jieba.Tokenizer()
@@ -365,6 +333,12 @@ def _build_tokenizer(rules: Rules) -> jieba.Tokenizer:
 
 
 _CACHE: dict[str, Rules] = {}
+
+
+@functools.cache
+def _shipped_examples() -> tuple[str, tuple[Mapping[str, Any], ...]]:
+    digest, rows = shipped_examples()
+    return digest, tuple(rows)
 
 
 def load_rules(
@@ -386,7 +360,8 @@ def load_rules(
             raise RulesError("规则覆盖(overrides)应为与规则文件同结构的字典")
         merge(data, overrides, sources, "overrides")
     community_list = tuple(c for c in communities if isinstance(c, str))
-    canonical = json.dumps([data, [c.strip() for c in community_list if c.strip()]], ensure_ascii=False, sort_keys=True)
+    names = [c.strip() for c in community_list if c.strip()]
+    canonical = json.dumps([data, list(dict.fromkeys(names)), _shipped_examples()[0]], ensure_ascii=False, sort_keys=True)
     key = hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:12]
     cached = _CACHE.get(key)
     if cached is not None:

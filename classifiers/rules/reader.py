@@ -2,15 +2,25 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
+import re
 import tomllib
 from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
-__all__ = ["SHIPPED_FILES", "Reader", "RulesError", "fail", "merge", "read_toml", "shipped"]
+from classifiers.model import Kind
+
+__all__ = [
+    "EXAMPLES_FILE", "SHIPPED_FILES", "Reader", "RulesError", "fail", "item_kind", "merge", "non_negative", "patterns", "positive",
+    "read_toml", "shipped", "shipped_examples",
+]
 
 SHIPPED_FILES = ("departments.toml", "kinds.toml", "items.toml", "certificates.toml", "lexicon.toml", "trace.toml")
+# labelled notices for the second opinion (classifiers/similar.py), written by `jianfu examples`
+EXAMPLES_FILE = "examples.jsonl"
 
 
 class RulesError(ValueError):
@@ -61,6 +71,13 @@ def shipped() -> list[tuple[str, dict[str, Any]]]:
         except tomllib.TOMLDecodeError as exc:  # pragma: no cover - shipped files are tested
             raise RulesError(f"内置规则文件 {name} 不是合法的 TOML:{exc}") from exc
     return out
+
+
+def shipped_examples() -> tuple[str, list[dict[str, Any]]]:
+    """The shipped labelled examples (one JSON object a line) and a short digest of the file."""
+    raw = resources.files("classifiers.rules").joinpath(EXAMPLES_FILE).read_bytes()
+    rows = [json.loads(line) for line in raw.decode("utf-8").splitlines() if line.strip()]
+    return hashlib.sha256(raw).hexdigest()[:12], rows
 
 
 class Reader:
@@ -121,3 +138,39 @@ class Reader:
         if not isinstance(value, str) or not value.strip():
             raise fail(self.source(path), path, "应为非空字符串")
         return value.strip()
+
+
+def positive(reader: Reader, path: str, default: float) -> float:
+    value = reader.get(path, default)
+    if not isinstance(value, int | float) or isinstance(value, bool) or value <= 0:
+        raise fail(reader.source(path), path, "应为正数")
+    return float(value)
+
+
+def item_kind(reader: Reader, path: str, body: Mapping[str, Any]) -> Kind | None:
+    if body.get("kind") is None:
+        return None
+    try:
+        return Kind(reader.string(f"{path}.kind", body["kind"]))
+    except ValueError as exc:
+        raise fail(reader.source(path), f"{path}.kind", f"未知的任务类型,应为 {', '.join(k.value for k in Kind)}") from exc
+
+
+def non_negative(reader: Reader, path: str, default: float) -> float:
+    value = reader.get(path, default)
+    if not isinstance(value, int | float) or isinstance(value, bool) or value < 0:
+        raise fail(reader.source(path), path, "应为非负数")
+    return float(value)
+
+
+def patterns(reader: Reader, path: str, body: Mapping[str, Any]) -> tuple[tuple[re.Pattern[str], float], ...]:
+    """`patterns = [{ re = "…", weight = 2 }, …]` of one table, compiled; errors name the entry."""
+    patterns: list[tuple[re.Pattern[str], float]] = []
+    for i, entry in enumerate(body.get("patterns", []) or []):
+        if not isinstance(entry, Mapping) or not isinstance(entry.get("re"), str):
+            raise fail(reader.source(path), f"{path}.patterns[{i}]", "应为 {{ re = \"…\", weight = 数字 }}")
+        try:
+            patterns.append((re.compile(entry["re"]), float(entry.get("weight", 1))))
+        except re.error as exc:
+            raise fail(reader.source(path), f"{path}.patterns[{i}]", f"正则表达式有误:{exc}") from exc
+    return tuple(patterns)

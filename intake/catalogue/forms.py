@@ -30,7 +30,7 @@ __all__ = [
     "FieldRepeat",
     "FormEntry",
     "add_form",
-    "add_form_from_fields",
+    "form_name_from_file",
     "add_form_send",
     "find_field_repeat",
     "get_form",
@@ -183,31 +183,6 @@ def form_name_from_file(filename: str) -> str:
         if lower.endswith(suffix):
             return name[: -len(suffix)]
     return name
-
-
-async def add_form_from_fields(
-    conn: AsyncConnection,
-    *,
-    filename: str,
-    fields: Sequence[str],
-    department: str | None,
-    department_id: int | None,
-    task_id: int | None,
-    now: dt.datetime,
-    rules: FormRules,
-    received_at: dt.datetime | None = None,
-) -> FormEntry:
-    """The attachment path (issue 16's extractor calls this with ``Extracted.fields``).
-
-    ``fields`` are the sheet names and header cells as extracted; the form is named after the file.
-    When the notice is known (``task_id``), the send is recorded too.
-    """
-    entry = await add_form(conn, name=form_name_from_file(filename), department=department,
-                           department_id=department_id, fields=fields, source=FormSource.attachment, now=now,
-                           rules=rules, task_id=task_id)
-    if task_id is not None:
-        await add_form_send(conn, form_id=entry.id, task_id=task_id, received_at=received_at or now)
-    return entry
 
 
 async def add_form_send(conn: AsyncConnection, *, form_id: int, task_id: int, received_at: dt.datetime) -> None:

@@ -1,5 +1,8 @@
 """What a notice carries for the catalogue: the forms it names (with the fields it lists) and the platforms.
 
+A file sent as the notice (an Excel form, a Word form with a table) carries a form too: named after
+the file, with the header row and sheet names as its fields.
+
 ``intake.tasks.create_task`` makes two small calls: :func:`check_notice` before the task is stored
 (a stopped form refuses the notice) and :func:`record_notice` after (forms, sends, platforms).
 A notice that names nothing costs two regular expressions and no query.
@@ -7,6 +10,7 @@ A notice that names nothing costs two regular expressions and no query.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -17,8 +21,16 @@ from pathlib import Path
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from classifiers.forms import FormRules, find_field_list, find_form_names, find_platforms, load_form_rules
-from intake.catalogue.forms import FieldRepeat, FormEntry, add_form, add_form_send, get_stopped_form
+from intake.catalogue.forms import (
+    FieldRepeat,
+    FormEntry,
+    add_form,
+    add_form_send,
+    form_name_from_file,
+    get_stopped_form,
+)
 from intake.catalogue.platforms import add_platform_mentions
+from intake.sources import NoticeSource
 from intake.store.models import FormSource
 
 __all__ = ["NoticeCatalogue", "CatalogueRecord", "get_form_rules", "read_notice", "check_notice", "record_notice"]
@@ -36,6 +48,7 @@ class NoticeCatalogue:
     fields: tuple[str, ...]  # the columns the notice lists (for its first form)
     platforms: tuple[str, ...]
     stopped: FormEntry | None = None
+    attached: bool = False  # the first form is the notice's attached file (named after it, its header as fields)
 
     @property
     def refusal_note(self) -> str | None:
@@ -50,19 +63,26 @@ class CatalogueRecord:
     merged: tuple[tuple[str, str], ...] = ()  # (form, merged into)
 
 
-def read_notice(text: str, rules: FormRules) -> NoticeCatalogue:
+def read_notice(text: str, rules: FormRules, *, attachment: NoticeSource | None = None) -> NoticeCatalogue:
+    """The forms a notice names and the platforms; an attached form (a file whose header row and sheet names
+    were read) comes first, named after its file."""
     forms = find_form_names(text, rules)
-    return NoticeCatalogue(forms=forms, fields=find_field_list(text, rules) if forms else (),
-                           platforms=find_platforms(text, rules))
+    platforms = find_platforms(text, rules)
+    if attachment is not None and attachment.fields and attachment.name:
+        name = form_name_from_file(attachment.name)
+        return NoticeCatalogue(forms=(name, *(f for f in forms if f != name)), fields=attachment.fields,
+                               platforms=platforms, attached=True)
+    return NoticeCatalogue(forms=forms, fields=find_field_list(text, rules) if forms else (), platforms=platforms)
 
 
-async def check_notice(conn: AsyncConnection, *, text: str, rules: FormRules) -> NoticeCatalogue:
-    """Read the notice; look up a stopped form only when it names one."""
-    notice = read_notice(text, rules)
+async def check_notice(conn: AsyncConnection, *, text: str, rules: FormRules,
+                       attachment: NoticeSource | None = None) -> NoticeCatalogue:
+    """Read the notice; look up a stopped form only when it names or attaches one."""
+    notice = read_notice(text, rules, attachment=attachment)
     if not notice.forms:
         return notice
     stopped = await get_stopped_form(conn, names=notice.forms)
-    return NoticeCatalogue(forms=notice.forms, fields=notice.fields, platforms=notice.platforms, stopped=stopped)
+    return dataclasses.replace(notice, stopped=stopped)
 
 
 async def record_notice(
@@ -83,8 +103,9 @@ async def record_notice(
     entries: list[FormEntry] = []
     for index, name in enumerate(notice.forms):
         fields: Sequence[str] = notice.fields if index == 0 else ()
+        source = FormSource.attachment if notice.attached and index == 0 else FormSource.notice
         entry = await add_form(conn, name=name, department=department, department_id=department_id, fields=fields,
-                               source=FormSource.notice, now=received_at, rules=rules,
+                               source=source, now=received_at, rules=rules,
                                recurrence=None if recurrence is None else str(recurrence),
                                task_id=task_id, actor=actor)
         await add_form_send(conn, form_id=entry.id, task_id=task_id, received_at=received_at)

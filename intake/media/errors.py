@@ -42,6 +42,11 @@ def _rebuild(cls: type[MediaError], reason: str, user_message: str) -> MediaErro
     return error
 
 
+def human_bytes(value: int) -> str:
+    """A size as the answers say it: "4 KB", "20.0 MB"."""
+    return _human("bytes", value)
+
+
 def _human(what: str, value: int) -> str:
     if what in ("bytes", "unpacked"):
         return f"{value / (1024 * 1024):.1f} MB" if value >= 1024 * 1024 else f"{max(1, value // 1024)} KB"

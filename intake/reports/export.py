@@ -1,4 +1,6 @@
-"""Exports of the intake log: JSON lines, CSV and Excel, and the per-community ledger workbook (台账).
+"""The intake log as records: the filters every list and export shares, and each task as one record
+(JSON lines and CSV here; the workbooks are in :mod:`intake.reports.workbooks`, the command in
+:mod:`intake.reports.export_command`).
 
 The same functions serve ``jianfu export tasks`` and the console's download
 buttons. Tasks are read in id order, a batch at a time (keyset pagination), so
@@ -7,23 +9,18 @@ an export of any size runs in bounded memory.
 
 from __future__ import annotations
 
-import asyncio
 import csv
 import datetime as dt
-import io
 import json
-import sys
-from collections.abc import AsyncIterator, Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from dataclasses import dataclass, field
 from typing import IO, Any
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
-from openpyxl import Workbook
-from openpyxl.styles import Alignment, Font, PatternFill
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from intake.reports.safety import neutralise_workbook, safe_cell
+from intake.reports.safety import safe_cell
 from intake.store.models import ACCOUNTS, COMMUNITIES, TASKS
 from intake.store.models import TASK_TARGETS as TARGETS
 
@@ -31,18 +28,15 @@ __all__ = [
     "TaskFilters",
     "FilterError",
     "TASK_COLUMNS",
-    "LEDGER_COLUMNS",
     "parse_month",
     "month_bounds",
     "task_select",
     "count_tasks",
     "iter_task_records",
     "record_row",
+    "record_flags",
     "write_csv",
-    "write_jsonl",
-    "build_tasks_workbook",
-    "build_ledger_workbook",
-    "run_export",
+    "record_writer",
 ]
 
 from intake.calendar import month_bounds, parse_month  # noqa: E402
@@ -58,7 +52,6 @@ from intake.labels import (  # noqa: E402
 )
 
 BATCH = 500
-PROGRESS_MIN = 200  # show a progress bar on a terminal from this many tasks on
 
 
 
@@ -197,6 +190,7 @@ def _record(row: Any, targets: list[dict[str, Any]], tz: ZoneInfo) -> dict[str, 
         "source_type": row.source_type,
         "source_sha256": row.source_sha256,
         "source_name": row.source_name,
+        "source_chat": row.source_chat,
         "sender": row.sender,
         "department": row.department,
         "kind": row.kind,
@@ -281,7 +275,7 @@ TASK_COLUMNS: tuple[tuple[str, str], ...] = (
 )
 
 
-def _flags(record: dict[str, Any]) -> str:
+def record_flags(record: dict[str, Any]) -> str:
     flags = []
     if record["duplicate_of"]:
         flags.append(f"重复派发(同{record['duplicate_of']})")
@@ -316,226 +310,30 @@ def record_row(record: dict[str, Any]) -> list[Any]:
         "source_type": SOURCE_TYPE_ZH.get(record["source_type"], record["source_type"]),
         "targets": "、".join(f"{t['community']}({STATUS_ZH.get(t['status'], t['status'])})" for t in targets),
         "progress": f"{done}/{len(targets)}" if targets else "",
-        "flags": _flags(record),
+        "flags": record_flags(record),
         "received_at": (record["received_at"] or "").replace("T", " ")[:16],
     }
     return [("" if values[key] is None else values[key]) for key, _ in TASK_COLUMNS]
 
 
-def write_csv(records: Iterable[dict[str, Any]], out: IO[str]) -> int:
+def record_writer(fmt: str, out: IO[str]) -> Callable[[dict[str, Any]], None]:
+    """A function that writes one record as a CSV row (the header written now) or a JSON line."""
+    if fmt == "jsonl":
+        def write_line(record: dict[str, Any]) -> None:
+            out.write(json.dumps(record, ensure_ascii=False) + "\n")
+        return write_line
     writer = csv.writer(out)
     writer.writerow([title for _, title in TASK_COLUMNS])
-    count = 0
-    for record in records:
+
+    def write_row(record: dict[str, Any]) -> None:
         writer.writerow([safe_cell(v) for v in record_row(record)])
-        count += 1
-    return count
+    return write_row
 
 
-def write_jsonl(records: Iterable[dict[str, Any]], out: IO[str]) -> int:
+def write_csv(records: Iterable[dict[str, Any]], out: IO[str]) -> int:
+    write = record_writer("csv", out)
     count = 0
     for record in records:
-        out.write(json.dumps(record, ensure_ascii=False) + "\n")
+        write(record)
         count += 1
     return count
-
-
-_HEADER_FONT = Font(bold=True, color="FFFFFF")
-_HEADER_FILL = PatternFill("solid", fgColor="B22222")
-
-
-def _header(ws: Any, titles: Sequence[str], widths: Sequence[int]) -> None:
-    ws.append(list(titles))
-    for index, cell in enumerate(ws[ws.max_row], start=1):
-        cell.font = _HEADER_FONT
-        cell.fill = _HEADER_FILL
-        cell.alignment = Alignment(vertical="center", wrap_text=True)
-        ws.column_dimensions[cell.column_letter].width = widths[index - 1] if index <= len(widths) else 14
-    ws.freeze_panes = "A2"
-
-
-_TASK_WIDTHS = (18, 17, 12, 10, 10, 20, 8, 10, 12, 8, 8, 10, 7, 10, 10, 30, 8, 20, 16, 10, 20, 60)
-
-
-def build_tasks_workbook(records: Iterable[dict[str, Any]], *, title: str = "受理台账") -> bytes:
-    wb = Workbook()
-    ws = wb.active
-    ws.title = title[:31]
-    _header(ws, [t for _, t in TASK_COLUMNS], _TASK_WIDTHS)
-    for record in records:
-        ws.append([safe_cell(v) for v in record_row(record)])
-    neutralise_workbook(wb)
-    buffer = io.BytesIO()
-    wb.save(buffer)
-    return buffer.getvalue()
-
-
-# --- the community ledger (台账) ----------------------------------------------------------------
-
-LEDGER_COLUMNS = (
-    "序号", "任务编号", "收到日期", "下达部门", "任务内容", "清单类别", "事项编号", "截止日期", "周期", "数量",
-    "经费(元)", "本社区状态", "完成时间", "标记", "备注",
-)
-_LEDGER_WIDTHS = (6, 18, 11, 12, 60, 16, 8, 11, 7, 10, 9, 10, 17, 18, 20)
-_KIND_EXTRA = {"certificate": ("证明判定", 12), "meeting": ("会议时间", 17), "inspection": ("检查时间", 17)}
-
-
-def _ledger_cells(index: int, record: dict[str, Any], target: dict[str, Any]) -> list[Any]:
-    quantity = record["quantity"]
-    return [
-        index,
-        record["code"],
-        (record["received_at"] or "")[:10],
-        record["department"] or "",
-        safe_cell(" ".join(str(record["text"]).split())),
-        LISTING_ZH.get(record["listing"], record["listing"]),
-        record["item"] or "",
-        target["due_date"] or record["deadline"] or "",
-        RECURRENCE_ZH.get(record["recurrence"] or "", ""),
-        f"{quantity['value']}{quantity['unit']}" if quantity else "",
-        record["amount_yuan"] if record["amount_yuan"] is not None else ("有" if record["funded"] else ""),
-        STATUS_ZH.get(target["status"], target["status"]),
-        (target["done_at"] or "").replace("T", " ")[:16],
-        _flags(record),
-        "",
-    ]
-
-
-async def build_ledger_workbook(
-    conn: AsyncConnection, *, community: str, tz: ZoneInfo, month: str = "", district: str = ""
-) -> bytes:
-    """One community's ledger: a summary sheet, one sheet per task kind, and the refused/withdrawn record."""
-    filters = TaskFilters(community=community, month=month)
-    by_kind: dict[str, list[tuple[dict[str, Any], dict[str, Any]]]] = {k: [] for k in KIND_ZH}
-    refused: list[tuple[dict[str, Any], dict[str, Any]]] = []
-    async for record in iter_task_records(conn, filters=filters, tz=tz):
-        target = next((t for t in record["targets"] if t["community"] == community), None)
-        if target is None:
-            continue
-        if record["status"] in ("refused", "withdrawn") or target["status"] in ("refused", "withdrawn"):
-            refused.append((record, target))
-        elif record["status"] != "pending_review":
-            by_kind.setdefault(record["kind"], []).append((record, target))
-    wb = Workbook()
-    summary = wb.active
-    summary.title = "汇总"
-    period = f"{month} 月" if month else "全部时间"
-    summary.append([f"{district}{community} 工作台账({period})"])
-    summary["A1"].font = Font(bold=True, size=14)
-    summary.append([f"由减负通自动生成于 {dt.datetime.now(tz).strftime('%Y-%m-%d %H:%M')},社区无需另行手工建账。"])
-    summary.append([])
-    _header(summary, ["任务类型", "件数", "已完成", "进行中", "费未随事转"], (14, 8, 8, 8, 12))
-    for kind, rows in by_kind.items():
-        done = sum(1 for _, t in rows if t["status"] == "done")
-        unfunded = sum(1 for r, _ in rows if r["listing"] == "assist" and not r["funded"])
-        summary.append([KIND_ZH.get(kind, kind), len(rows), done, len(rows) - done, unfunded])
-    summary.append(["拒收与撤回", len(refused), "", "", ""])
-    for kind, rows in by_kind.items():
-        ws = wb.create_sheet(KIND_ZH.get(kind, kind)[:31])
-        extra = _KIND_EXTRA.get(kind)
-        titles = list(LEDGER_COLUMNS) + ([extra[0]] if extra else [])
-        _header(ws, titles, list(_LEDGER_WIDTHS) + ([extra[1]] if extra else []))
-        for index, (record, target) in enumerate(rows, start=1):
-            cells = _ledger_cells(index, record, target)
-            if kind == "certificate":
-                cells.append(CERTIFICATE_ZH.get(record["certificate"] or "", ""))
-            elif extra:
-                cells.append(" ".join(x for x in (record["deadline"], record["deadline_time"]) if x))
-            ws.append(cells)
-    ws = wb.create_sheet("拒收与撤回")
-    _header(ws, LEDGER_COLUMNS, _LEDGER_WIDTHS)
-    for index, (record, target) in enumerate(refused, start=1):
-        ws.append(_ledger_cells(index, record, target))
-    neutralise_workbook(wb)  # department and community names, titles: every cell, not only the notice text
-    buffer = io.BytesIO()
-    wb.save(buffer)
-    return buffer.getvalue()
-
-
-# --- the command ---------------------------------------------------------------------------------
-
-async def _collect(
-    conn: AsyncConnection, filters: TaskFilters, tz: ZoneInfo, total: int, show_progress: bool
-) -> AsyncIterator[dict[str, Any]]:
-    if not show_progress:
-        async for record in iter_task_records(conn, filters=filters, tz=tz):
-            yield record
-        return
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-    with Progress(TextColumn("导出任务"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                  console=Console(stderr=True), transient=True) as progress:
-        bar = progress.add_task("export", total=total)
-        async for record in iter_task_records(conn, filters=filters, tz=tz):
-            yield record
-            progress.advance(bar)
-
-
-async def _export(settings: Any, *, fmt: str, filters: TaskFilters, out: IO[str] | None, path: str | None) -> int:
-    from intake.store.db import create_engine
-
-    engine = create_engine(settings)
-    tz = settings.tz
-    try:
-        async with engine.connect() as conn:
-            total = await count_tasks(conn, filters=filters, tz=tz)
-            show = sys.stderr.isatty() and total >= PROGRESS_MIN
-            records = [r async for r in _collect(conn, filters, tz, total, show)] if fmt == "xlsx" else None
-            if fmt == "xlsx":
-                assert records is not None
-                data = build_tasks_workbook(records)
-                if path:
-                    with open(path, "wb") as fh:
-                        fh.write(data)
-                else:
-                    sys.stdout.buffer.write(data)
-                    sys.stdout.buffer.flush()
-                return total
-            assert out is not None
-            writer = csv.writer(out) if fmt == "csv" else None
-            if writer is not None:
-                writer.writerow([title for _, title in TASK_COLUMNS])
-            async for record in _collect(conn, filters, tz, total, show):
-                if writer is not None:
-                    writer.writerow([safe_cell(v) for v in record_row(record)])
-                else:
-                    out.write(json.dumps(record, ensure_ascii=False) + "\n")
-            out.flush()
-            return total
-    finally:
-        await engine.dispose()
-
-
-def run_export(settings: Any, *, kind: str, fmt: str, month: str | None, output: str | None) -> int:
-    """`jianfu export tasks`: returns the process exit code (0 ok, 2 bad arguments)."""
-    if kind != "tasks":
-        print(f"不能导出“{kind}”:目前只支持 tasks。", file=sys.stderr)
-        return 2
-    if fmt not in ("jsonl", "csv", "xlsx"):
-        print(f"格式“{fmt}”无效:请用 --format jsonl、csv 或 xlsx。", file=sys.stderr)
-        return 2
-    try:
-        filters = replace(TaskFilters(), month=month) if month else TaskFilters()
-        if month:
-            parse_month(month)
-    except FilterError as exc:
-        print(str(exc), file=sys.stderr)
-        return 2
-    if fmt == "xlsx" and output is None and sys.stdout.isatty():
-        print("Excel 是二进制文件,不能输出到终端:请加 --output 文件名.xlsx。", file=sys.stderr)
-        return 2
-    handle: IO[str] | None = None
-    try:
-        if fmt != "xlsx":
-            handle = open(output, "w", encoding="utf-8", newline="") if output else sys.stdout  # noqa: SIM115
-        count = asyncio.run(_export(settings, fmt=fmt, filters=filters, out=handle, path=output))
-    except OSError as exc:
-        print(f"无法写入 {output}:{exc.strerror}。请检查路径和权限。", file=sys.stderr)
-        return 2
-    finally:
-        if handle is not None and handle is not sys.stdout:
-            handle.close()
-    if output:
-        print(f"已导出 {count} 条任务到 {output}", file=sys.stderr)
-    return 0

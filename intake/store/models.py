@@ -51,7 +51,7 @@ __all__ = [
     "RuleVersion",
     "CorrectionExample",
     "DigestArchive",
-    "TASK_REPORTS", "COUNTER_ENTRIES",
+    "TASK_REPORTS", "COUNTER_ENTRIES", "UPLOAD_TICKETS", "UploadTicket",  # models_community, models_upload
     "RollupMonth", "MonthRollup", "ROLLUP_MONTHS", "MONTH_ROLLUPS",  # intake.store.models_rollups
     "CONSOLE_SESSIONS", "LOGIN_THROTTLE", "ConsoleSession", "LoginThrottle",  # intake.store.models_console
     "FormDecision",
@@ -205,6 +205,7 @@ class Task(SQLModel, table=True):
     source_type: str = Field(default="text", max_length=16, sa_column_kwargs={"server_default": "text"})  # SourceType
     source_sha256: str | None = Field(default=None, max_length=64, index=True)  # the original file (resends)
     source_name: str | None = Field(default=None, max_length=255)  # the sender's file name, or the link
+    source_chat: str | None = Field(default=None, max_length=128)  # the WeCom group (chatid), via the bot
     received_at: dt.datetime = _ts(index=True)  # the message's CreateTime
     created_at: dt.datetime = _ts()
     updated_at: dt.datetime = _ts()
@@ -395,3 +396,4 @@ from intake.store.models_console import CONSOLE_SESSIONS, LOGIN_THROTTLE, Consol
 
 # monthly rollups of closed months (issue 14), registered on the same metadata
 from intake.store.models_rollups import MONTH_ROLLUPS, ROLLUP_MONTHS, MonthRollup, RollupMonth  # noqa: E402
+from intake.store.models_upload import UPLOAD_TICKETS, UploadTicket  # noqa: E402  (upload tickets, issue 16)

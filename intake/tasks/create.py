@@ -226,7 +226,7 @@ async def create_task(
     of this transaction), not from queries per notice.
     """
     c = classification
-    notice = await check_notice(conn, text=text, rules=get_form_rules(settings.rule_paths))
+    notice = await check_notice(conn, text=text, rules=get_form_rules(settings.rule_paths), attachment=original)
     f = await _decide(conn, c, account=account, text=text, received_at=received_at, settings=settings, memory=memory)
     if notice.stopped is not None:  # the catalogue stopped a form this notice sends
         f = dataclasses.replace(f, status=TaskStatus.refused)

@@ -8,6 +8,7 @@ the form and the next notice that sends it is refused with the decision quoted.
 from __future__ import annotations
 
 import datetime as dt
+import io
 import re
 from typing import Any
 
@@ -15,8 +16,10 @@ import pytest
 import sqlalchemy as sa
 
 from bot.keys import SERVICES
-from intake.catalogue.forms import add_form_from_fields
-from intake.catalogue.notice import get_form_rules
+from intake.catalogue.notice import check_notice, get_form_rules, record_notice
+from intake.media.extract import extract
+from intake.media.limits import MediaLimits
+from intake.sources import NoticeSource
 from intake.store.models import Role
 from intake.store.models_catalogue import FORMS, PLATFORMS
 from tests.bot.test_intake_chat import bound, rows
@@ -98,19 +101,48 @@ async def test_bad_decision_form_gets_a_clear_answer_and_changes_nothing(env: An
     assert (await rows(client, "SELECT decision FROM forms"))[0].decision == "pending"
 
 
-async def test_attachment_header_row_registers_the_form_and_is_compared_with_the_rest(env: Any) -> None:
+def _form_workbook() -> bytes:
+    """A real Excel form: its sheet name and header row are the form's fields."""
+    from openpyxl import Workbook
+
+    book = Workbook()
+    sheet = book.active
+    sheet.title = "困难老人名单"
+    sheet.append(["序号", "姓  名", "身份证号码", "性别", "年龄（岁）", "现住址", "手机号"])
+    sheet.append([1, "张三", "330100195001011234", "男", 76, "幸福里3幢", "13800000000"])
+    buffer = io.BytesIO()
+    book.save(buffer)
+    return buffer.getvalue()
+
+
+async def test_an_attached_form_is_registered_by_its_header_row_and_compared_with_the_rest(env: Any) -> None:
     client, peer = env
     mz = await bound(client, peer, "o-mz", Role.clerk, "民政局")
     await mz.say(FIRST, at=NOW)
     services = client.server.app[SERVICES]
-    fields = ("困难老人名单", "序号", "姓  名", "身份证号码", "性别", "年龄（岁）", "现住址", "手机号")  # sheet name first
+    extracted = extract(_form_workbook(), filename="困难老人摸底表.xlsx", limits=MediaLimits(), ocr=None)
+    attached = NoticeSource(extracted.source_type, sha256=extracted.sha256, name="困难老人摸底表.xlsx",
+                            fields=extracted.fields)
+    rules = get_form_rules(services.settings.rule_paths)
+    text = "【区住建局】请各社区于11月30日前填写附件表格。"
     async with services.engine.begin() as conn:
-        entry = await add_form_from_fields(
-            conn, filename="困难老人摸底表.xlsx", fields=fields, department="住建局", department_id=None, task_id=None,
-            now=NOW + dt.timedelta(days=2), rules=get_form_rules(services.settings.rule_paths))
+        notice = await check_notice(conn, text=text, rules=rules, attachment=attached)
+        assert notice.forms == ("困难老人摸底表",) and notice.stopped is None
+        record = await record_notice(conn, notice=notice, task_id=1, department="住建局", department_id=None,
+                                     recurrence=None, received_at=NOW + dt.timedelta(days=2), rules=rules,
+                                     actor="test")
+    (entry,) = record.forms
     assert entry.created and entry.name == "困难老人摸底表"
     assert entry.repeat is not None and (entry.repeat.shared, entry.repeat.total) == (6, 7)
     assert entry.repeat.shared_fields == ("姓名", "身份证号", "性别", "年龄", "住址", "联系电话")
+    form = (await rows(client, "SELECT source, fields FROM forms WHERE name = '困难老人摸底表'"))[0]
+    assert form.source == "attachment"
+
+    # an admin stops the attached form: the next notice that attaches it is refused with the decision
+    async with services.engine.begin() as conn:
+        await conn.execute(sa.update(FORMS).where(FORMS.c.id == entry.id).values(decision="stop"))
+        again = await check_notice(conn, text=text, rules=rules, attachment=attached)
+    assert again.stopped is not None and again.refusal_note == "报表目录停用:《困难老人摸底表》"
 
 
 async def test_console_entry_and_platform_merge_and_rename(env: Any) -> None:

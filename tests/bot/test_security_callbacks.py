@@ -10,9 +10,9 @@ import pytest
 import sqlalchemy as sa
 
 from bot.app import create_app
-from bot.console.actions import set_account_active
 from bot.keys import SERVICES
 from intake.accounts import add_invite
+from intake.directory import set_account_active
 from intake.store.models import Role
 from tests.conftest import make_settings
 from tests.peer import WeChatPeer, event_xml, sign, text_xml

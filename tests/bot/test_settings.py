@@ -70,5 +70,14 @@ def test_production_starts_once_every_secret_is_real() -> None:
         "JIANFU_WECOM_TOKEN": "realtoken2",
         "JIANFU_WECOM_SECRET": "real-wecom-secret",
         "JIANFU_WECOM_ENCODING_AES_KEY": "ZYXWVUTSRQPONMLKJIHGFEDCBA9876543210abcdefg",
+        "JIANFU_WECOM_BOT_TOKEN": "realtoken3",
+        "JIANFU_WECOM_BOT_ENCODING_AES_KEY": "Bot0wvutsrqponmlkjihgfedcba9876543210ABCDEF",
     }
     assert load_settings(CONFIG, environ=environ).server.environment == "production"
+
+
+def test_an_enabled_wecom_bot_without_its_key_stops_start_up_naming_the_key() -> None:
+    with pytest.raises(ConfigError, match=r"\[wecom_bot\]"):
+        load_settings(CONFIG, environ={"JIANFU_WECOM_BOT_ENCODING_AES_KEY": "short"})
+    settings = load_settings(CONFIG, environ={"JIANFU_WECOM_BOT_ENABLED": "false", "JIANFU_WECOM_BOT_TOKEN": ""})
+    assert settings.wecom_bot.enabled is False  # a disabled bot needs nothing

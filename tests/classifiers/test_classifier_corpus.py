@@ -43,13 +43,14 @@ def _report(rules: Rules, name: str, half: str | None = None) -> dict[str, objec
         return evaluate(handle, rules, half=half)
 
 
-# measured (tune / check): department .994/.987, kind .982/.881, listing .988/.881, item .982/.874,
-# deadline .970/.981, quantity .982/.950, funded .994/.969, certificate 1.00/.969;
-# wrongly refused 0/0, wrongly admitted 0/1
+# measured (tune / check), issue 13 after the second opinion and the item kinds: department .994/.987,
+# kind .988/.893, listing .988/.881, item .982/.874, deadline .970/.981, quantity .982/.950, funded .994/.969,
+# certificate 1.00/.969; wrongly refused 0/0, wrongly admitted 0/1. The check half's floors are its own
+# measure, not a target: they catch a change that makes new notices read worse.
 TRAIN_BAR = {
-    "tune": {"department": 0.98, "kind": 0.97, "listing": 0.97, "item": 0.97, "deadline": 0.95, "quantity": 0.96,
+    "tune": {"department": 0.98, "kind": 0.98, "listing": 0.98, "item": 0.97, "deadline": 0.95, "quantity": 0.97,
              "funded": 0.98, "certificate": 0.98},
-    "check": {"department": 0.97, "kind": 0.86, "listing": 0.86, "item": 0.85, "deadline": 0.96, "quantity": 0.93,
+    "check": {"department": 0.97, "kind": 0.88, "listing": 0.87, "item": 0.86, "deadline": 0.96, "quantity": 0.94,
               "funded": 0.95, "certificate": 0.95},
 }
 HARM_BAR = {"tune": (0, 1), "check": (1, 1)}  # at most (wrongly refused, wrongly admitted)

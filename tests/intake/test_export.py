@@ -10,7 +10,7 @@ import json
 import pytest
 from openpyxl import load_workbook
 
-from intake.reports.export import run_export
+from intake.reports.export_command import run_export
 from tests.conftest import make_settings
 from tests.console_support import seed_task
 

@@ -12,10 +12,10 @@ import pytest
 from openpyxl import load_workbook
 
 from intake.reports.digest import build_digest
-from intake.reports.export import build_ledger_workbook
 from intake.reports.monthly import send_monthly_digests
 from intake.reports.render import write_xlsx
 from intake.reports.safety import FORMULA_STARTS, slug
+from intake.reports.workbooks import build_ledger_workbook
 from tests.fake_wechat_api import add_task, at, insert, notify_settings, running_services
 
 EVIL_COMMUNITY = "x/../../../../escaped"

@@ -6,9 +6,10 @@ from typing import Any
 
 from aiohttp import web
 
-from bot.console import actions, forms, queries, texts
+from bot.console import forms, queries, texts
 from bot.console.core import actor_of, now_utc, redirect, render, services_of
 from bot.console.shared import create_invite, directory_names, int_param, submit_or_back
+from intake import directory
 from intake.accounts import revoke_invite
 from intake.errors import IntakeError
 from intake.store.models import Role
@@ -32,7 +33,7 @@ async def handle_department_add(request: web.Request) -> web.StreamResponse:
     form = await request.post()
     name = forms.text(form, "name", limit=64)
     actor, now = actor_of(request), now_utc()
-    return await _submit(request, lambda c: actions.add_department(c, name=name, actor=actor, now=now),
+    return await _submit(request, lambda c: directory.add_department(c, name=name, actor=actor, now=now),
                          back="directory", ok=f"已添加部门“{name}”。")
 
 
@@ -40,7 +41,7 @@ async def handle_department_active(request: web.Request) -> web.StreamResponse:
     department_id = int_param(request)
     active = forms.flag(await request.post(), "active")
     actor, now = actor_of(request), now_utc()
-    return await _submit(request, lambda c: actions.set_department_active(
+    return await _submit(request, lambda c: directory.set_department_active(
         c, department_id=department_id, active=active, actor=actor, now=now), back="directory")
 
 
@@ -52,7 +53,7 @@ async def handle_community_add(request: web.Request) -> web.StreamResponse:
     except forms.FormError as exc:
         redirect(request, "directory", flash=str(exc), level="error")
     actor, now = actor_of(request), now_utc()
-    return await _submit(request, lambda c: actions.add_community(c, name=name, staff=staff, actor=actor, now=now),
+    return await _submit(request, lambda c: directory.add_community(c, name=name, staff=staff, actor=actor, now=now),
                          back="directory", ok=f"已添加社区“{name}”。")
 
 
@@ -68,7 +69,7 @@ async def handle_community_update(request: web.Request) -> web.StreamResponse:
         redirect(request, "directory", flash=str(exc), level="error")
     active = forms.flag(form, "active")
     actor, now = actor_of(request), now_utc()
-    return await _submit(request, lambda c: actions.update_community(
+    return await _submit(request, lambda c: directory.update_community(
         c, community_id=community_id, staff=staff, active=active, robot_webhook=webhook or None, actor=actor,
         now=now), back="directory")
 
@@ -89,7 +90,7 @@ async def handle_account_bind(request: web.Request) -> web.StreamResponse:
     actor, now = actor_of(request), now_utc()
     department = target if role in (Role.clerk, Role.admin) else None
     community = target if role == Role.head else None
-    return await _submit(request, lambda c: actions.bind_account_to(
+    return await _submit(request, lambda c: directory.bind_account_to(
         c, account_id=account_id, role=role, department=department, community=community, actor=actor, now=now),
         back="accounts", ok=f"账号 {account_id} 已绑定为{texts.ROLE_ZH.get(role, role)}({target})。")
 
@@ -97,7 +98,7 @@ async def handle_account_bind(request: web.Request) -> web.StreamResponse:
 async def handle_account_unbind(request: web.Request) -> web.StreamResponse:
     account_id = int_param(request)
     actor, now = actor_of(request), now_utc()
-    return await _submit(request, lambda c: actions.unbind_account(c, account_id=account_id, actor=actor, now=now),
+    return await _submit(request, lambda c: directory.unbind_account(c, account_id=account_id, actor=actor, now=now),
                          back="accounts", ok=f"账号 {account_id} 已解除绑定。")
 
 
@@ -105,7 +106,7 @@ async def handle_account_active(request: web.Request) -> web.StreamResponse:
     account_id = int_param(request)
     active = forms.flag(await request.post(), "active")
     actor, now = actor_of(request), now_utc()
-    return await _submit(request, lambda c: actions.set_account_active(
+    return await _submit(request, lambda c: directory.set_account_active(
         c, account_id=account_id, active=active, actor=actor, now=now), back="accounts",
         ok=f"账号 {account_id} 已{'启用' if active else '停用'}。")
 

@@ -13,8 +13,9 @@ from bot.console.shared import XLSX, directory_names
 from intake.calendar import month_key, shift_month
 from intake.errors import NotFound
 from intake.outbox import count_by_status
-from intake.reports.export import FilterError, TaskFilters, build_ledger_workbook
+from intake.reports.export import FilterError, TaskFilters
 from intake.reports.runner import run_report
+from intake.reports.workbooks import build_ledger_workbook
 from intake.store.models import OutboxStatus
 
 __all__ = ["handle_dashboard", "handle_ledger", "handle_ledger_xlsx"]

@@ -1,7 +1,7 @@
 """Learning from corrections in the console: suggested trigger words, a preview of what accepting one does
 to the corrections kept so far, and the check that a rule edit does not silently undo a correction.
 
-Accepting a suggestion is an ordinary versioned rule edit (the override document, `actions.save_overrides`).
+Accepting a suggestion is an ordinary versioned rule edit (the override document, `save_overrides`).
 Before it is saved, every kept correction is read again with the current and with the proposed rules;
 a change that would undo one is shown, and saved only when the admin ticks "仍然保存".
 """
@@ -14,7 +14,7 @@ from typing import Any
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from bot.console import actions, forms, overrides, texts
+from bot.console import forms, overrides, texts
 from bot.console.core import actor_of, fail, now_utc, redirect, render, services_of
 from bot.console.shared import refresh_rules
 from classifiers.learning import (
@@ -25,7 +25,7 @@ from classifiers.learning import (
     suggest_triggers,
 )
 from intake.corrections import build_eval_lines, list_correction_examples
-from intake.rules_store import get_latest_overrides
+from intake.rules_store import get_latest_overrides, save_overrides
 
 __all__ = ["build_rule_change_effect", "handle_accept", "handle_preview", "handle_suggest", "is_undo_confirmed"]
 
@@ -121,7 +121,7 @@ async def handle_accept(request: web.Request) -> web.StreamResponse:
     actor, now = actor_of(request), now_utc()
 
     async def unit(conn: AsyncConnection) -> int:
-        return await actions.save_overrides(conn, content=new_doc, actor=actor, note=note, now=now)
+        return await save_overrides(conn, content=new_doc, actor=actor, note=note, now=now)
 
     version = await services_of(request).writer.submit(unit)
     await refresh_rules(request)

@@ -8,10 +8,11 @@ from typing import Any
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from bot.console import actions, forms, overrides, queries, texts
+from bot.console import forms, overrides, queries, texts
 from bot.console.core import actor_of, fail, now_utc, redirect, render, services_of
 from bot.console.shared import int_param, refresh_rules, rules_doc
 from bot.console.views.learning import build_rule_change_effect, is_undo_confirmed
+from intake.rules_store import save_overrides
 
 __all__ = ["handle_lists", "handle_list_save", "handle_list_version"]
 
@@ -57,7 +58,7 @@ async def handle_list_save(request: web.Request) -> web.StreamResponse:
     actor, now = actor_of(request), now_utc()
 
     async def unit(conn: AsyncConnection) -> int:
-        return await actions.save_overrides(conn, content=new_doc, actor=actor, note=note, now=now)
+        return await save_overrides(conn, content=new_doc, actor=actor, note=note, now=now)
 
     version = await services_of(request).writer.submit(unit)
     await refresh_rules(request)

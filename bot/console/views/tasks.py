@@ -17,8 +17,9 @@ from bot.console.views.learning import build_rule_change_effect, is_undo_confirm
 from intake import tasks
 from intake.errors import IntakeError
 from intake.media import original_path
-from intake.reports.export import FilterError, TaskFilters, build_tasks_workbook, iter_task_records
+from intake.reports.export import FilterError, TaskFilters, iter_task_records
 from intake.reports.export import write_csv as export_csv
+from intake.reports.workbooks import build_tasks_workbook
 
 __all__ = ["handle_tasks", "handle_tasks_csv", "handle_tasks_xlsx", "task_context", "handle_task", "form_error",
            "handle_task_correct", "handle_task_original"]

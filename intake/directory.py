@@ -1,4 +1,4 @@
-"""What the console changes besides tasks (those are :mod:`intake.tasks`): rules, the directory, accounts.
+"""The directory an admin keeps: departments, communities and the chat accounts bound to them.
 
 Each function runs inside a writer unit (one transaction) and never commits, and writes an
 audit entry (who, before, after).
@@ -12,15 +12,19 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from bot.console import texts
 from intake.accounts import get_community_by_name, get_department_by_name, set_binding
 from intake.audit import add_audit
 from intake.errors import InvalidRequest, NotFound
-from intake.rules_store import add_rule_version, get_latest_overrides
 from intake.store.models import ACCOUNTS, COMMUNITIES, DEPARTMENTS, Role
+from intake.texts_notify import (
+    ACCOUNT_NOT_FOUND,
+    BAD_CHOICE,
+    BIND_NEEDS_TARGET,
+    NAME_EXISTS,
+    NAME_REQUIRED,
+)
 
 __all__ = [
-    "save_overrides",
     "add_department",
     "set_department_active",
     "add_community",
@@ -31,22 +35,10 @@ __all__ = [
 ]
 
 
-async def save_overrides(conn: AsyncConnection, *, content: dict[str, Any], actor: str, note: str,
-                         now: dt.datetime) -> int:
-    before = await get_latest_overrides(conn)
-    version = await add_rule_version(conn, content=content, author=actor, note=note)
-    changed = sorted(k for k in set(before) | set(content) if before.get(k) != content.get(k))
-    await add_audit(conn, actor=actor, entity="rules", entity_id=version, action="edit",
-                    before={"sections": changed}, after={"note": note}, now=now)
-    return version
-
-
-# --- directory and accounts ----------------------------------------------------------------------
-
 def _check_name(name: str) -> str:
     name = name.strip()
     if not name:
-        raise InvalidRequest(texts.NAME_REQUIRED)
+        raise InvalidRequest(NAME_REQUIRED)
     if len(name) > 64:
         raise InvalidRequest("名称不超过 64 个字。")
     return name
@@ -55,7 +47,7 @@ def _check_name(name: str) -> str:
 async def add_department(conn: AsyncConnection, *, name: str, actor: str, now: dt.datetime) -> int:
     name = _check_name(name)
     if await get_department_by_name(conn, name=name) is not None:
-        raise InvalidRequest(texts.NAME_EXISTS.format(name=name))
+        raise InvalidRequest(NAME_EXISTS.format(name=name))
     department_id = int((await conn.execute(
         sa.insert(DEPARTMENTS).values(name=name, active=True, created_at=now).returning(DEPARTMENTS.c.id))).scalar_one())
     await add_audit(conn, actor=actor, entity="department", entity_id=department_id, action="create",
@@ -76,7 +68,7 @@ async def set_department_active(conn: AsyncConnection, *, department_id: int, ac
 async def add_community(conn: AsyncConnection, *, name: str, staff: int, actor: str, now: dt.datetime) -> int:
     name = _check_name(name)
     if await get_community_by_name(conn, name=name) is not None:
-        raise InvalidRequest(texts.NAME_EXISTS.format(name=name))
+        raise InvalidRequest(NAME_EXISTS.format(name=name))
     community_id = int((await conn.execute(
         sa.insert(COMMUNITIES).values(name=name, staff=staff, active=True, created_at=now).returning(COMMUNITIES.c.id)
     )).scalar_one())
@@ -103,7 +95,7 @@ async def _account(conn: AsyncConnection, account_id: int) -> Any:
         sa.select(ACCOUNTS.c.id, ACCOUNTS.c.role, ACCOUNTS.c.department_id, ACCOUNTS.c.community_id, ACCOUNTS.c.active)
         .where(ACCOUNTS.c.id == account_id))).first()
     if row is None:
-        raise NotFound(texts.ACCOUNT_NOT_FOUND.format(id=account_id))
+        raise NotFound(ACCOUNT_NOT_FOUND.format(id=account_id))
     return row
 
 
@@ -114,13 +106,13 @@ async def bind_account_to(conn: AsyncConnection, *, account_id: int, role: str, 
     if role in (Role.clerk, Role.admin):
         department_id = await get_department_by_name(conn, name=department or "")
         if department_id is None:
-            raise InvalidRequest(texts.BIND_NEEDS_TARGET)
+            raise InvalidRequest(BIND_NEEDS_TARGET)
     elif role == Role.head:
         community_id = await get_community_by_name(conn, name=community or "")
         if community_id is None:
-            raise InvalidRequest(texts.BIND_NEEDS_TARGET)
+            raise InvalidRequest(BIND_NEEDS_TARGET)
     else:
-        raise InvalidRequest(texts.BAD_CHOICE.format(field="角色", value=role))
+        raise InvalidRequest(BAD_CHOICE.format(field="角色", value=role))
     await set_binding(conn, account_id=account_id, role=role, department_id=department_id,
                       community_id=community_id, now=now)
     await add_audit(conn, actor=actor, entity="account", entity_id=account_id, action="bind",
