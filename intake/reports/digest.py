@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import itertools
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -137,11 +138,11 @@ def _league(figures: Figures, ratings: tuple[RatingRow, ...]) -> tuple[LeagueRow
 
 def _heatmap(figures: Figures, communities: Sequence[Figures]) -> HeatMap:
     departments = tuple(name for name, _ in figures.by_department)
-    return HeatMap(
-        communities=tuple(c.scope.name for c in communities),
-        departments=departments,
-        cells=tuple(tuple(c.department(d).tasks for d in departments) for c in communities),
-    )
+    cells = []
+    for c in communities:  # one lookup table per community: a province has 10,000 × 1,000 cells
+        tasks = {name: counts.tasks for name, counts in c.by_department}
+        cells.append(tuple(map(tasks.get, departments, itertools.repeat(0, len(departments)))))
+    return HeatMap(communities=tuple(c.scope.name for c in communities), departments=departments, cells=tuple(cells))
 
 
 def assemble_digest(

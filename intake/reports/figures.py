@@ -131,7 +131,8 @@ class Counts:
         return tuple((name, getattr(self, name)) for name in LISTINGS)
 
     def rounded(self) -> Counts:
-        return dataclasses.replace(self, hours=round(self.hours, 1))
+        # not dataclasses.replace: a province's digests build Counts by the hundred thousand
+        return Counts(**{f: getattr(self, f) for f in _COUNT_FIELDS[:-1]}, hours=round(self.hours, 1))
 
 
 _COUNT_FIELDS = tuple(f.name for f in dataclasses.fields(Counts))
@@ -220,7 +221,7 @@ assert len(_COUNT_FIELDS) - 1 == _HOURS_AT, "Counts.hours must stay its last fie
 
 def _as_counts(vector: _Vector) -> Counts:
     whole = [int(v) for v in vector[:_HOURS_AT]]  # every field but hours, the last one
-    return dataclasses.replace(Counts(*whole), hours=vector[_HOURS_AT])
+    return Counts(**dict(zip(_COUNT_FIELDS, whole, strict=False)), hours=vector[_HOURS_AT])
 
 
 def _plus(vector: _Vector | None, other: _Vector) -> _Vector:

@@ -5,7 +5,6 @@ Part of the figures (:mod:`intake.reports.figures`); the definitions are in the 
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 from dataclasses import dataclass
 
@@ -29,7 +28,8 @@ class Timeliness:
     not_yet_due: int = 0  # 未到期: still open, due day today or later
 
     def __add__(self, other: Timeliness) -> Timeliness:
-        return Timeliness(*(a + b for a, b in zip(dataclasses.astuple(self), dataclasses.astuple(other), strict=True)))
+        return Timeliness(self.due + other.due, self.on_time + other.on_time, self.late + other.late,
+                          self.overdue + other.overdue, self.not_yet_due + other.not_yet_due)
 
     @property
     def on_time_rate(self) -> float | None:
