@@ -104,8 +104,8 @@ def _date(dialect: str, epoch: str) -> str:
     return f"date({epoch}, 'unixepoch')"
 
 
-def seed_statements(dialect: str, *, tasks: int, communities: int) -> list[str]:
-    """The INSERTs that fill departments, communities, tasks and task_targets."""
+def seed_statements(dialect: str, *, tasks: int, communities: int, departments: int = DEPARTMENTS) -> list[str]:
+    """The INSERTs that fill departments, communities, tasks and task_targets (社区001…, 社区00001… past 999)."""
     step = YEAR_SECONDS // tasks
     received = f"({YEAR_START} + (n - 1) * {step} + {_h(1)} % {step})"
     due = f"({received} + (1 + {_h(2)} % 20) * 86400)"
@@ -114,15 +114,16 @@ def seed_statements(dialect: str, *, tasks: int, communities: int) -> list[str]:
               f"ELSE 'accepted' END)")
     kind = _pick(4, KINDS)
     unit_index = f"({_h(5)} % {len(UNITS)})"
-    department = f"(1 + {_h(6)} % {DEPARTMENTS})"
+    department = f"(1 + {_h(6)} % {departments})"
+    width = max(3, len(str(communities)))
     ts = _timestamp(dialect, received)
     padded = "substr(CAST(1000000000 + n AS TEXT), 2)"  # zero-padded: the unique indexes fill in order
     created = _timestamp(dialect, str(YEAR_START))
     statements = [
         f"INSERT INTO departments (id, name, active, created_at) SELECT n, '部门' || CAST(n AS TEXT), TRUE, {created} "
-        f"FROM {_numbers(dialect, DEPARTMENTS)}",
+        f"FROM {_numbers(dialect, departments)}",
         f"INSERT INTO communities (id, name, staff, active, created_at) "
-        f"SELECT n, '社区' || substr(CAST(1000 + n AS TEXT), 2), 5 + {_h(0)} % 8, TRUE, {created} "
+        f"SELECT n, '社区' || substr(CAST({10 ** width} + n AS TEXT), 2), 5 + {_h(0)} % 8, TRUE, {created} "
         f"FROM {_numbers(dialect, communities)}",
         "INSERT INTO tasks (id, code, msg_id, channel, department_id, department, raw_text, kind, nature, listing, "
         "deadline, quantity_value, quantity_unit, funded, emergency, communities, keywords, evidence, confidence, "
@@ -169,7 +170,7 @@ def _seed_sqlite(path: str, statements: list[str]) -> None:
         db.close()
 
 
-async def seed(settings: Settings, *, tasks: int, communities: int) -> float:
+async def seed(settings: Settings, *, tasks: int, communities: int, departments: int = DEPARTMENTS) -> float:
     """Migrate and fill the database; returns the seconds it took."""
     started = time.perf_counter()
     await asyncio.to_thread(upgrade_database, settings)
@@ -186,7 +187,8 @@ async def seed(settings: Settings, *, tasks: int, communities: int) -> float:
                 await conn.commit()
             except sa.exc.DBAPIError:
                 await conn.rollback()
-            for statement in seed_statements("postgresql", tasks=tasks, communities=communities):
+            for statement in seed_statements("postgresql", tasks=tasks, communities=communities,
+                                             departments=departments):
                 await conn.exec_driver_sql(statement)
             await conn.commit()
             await conn.exec_driver_sql("RESET session_replication_role")

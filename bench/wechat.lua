@@ -5,12 +5,14 @@
 --       the next notice, and signed afresh as WeChat signs it: the current timestamp, a nonce
 --       of its own (never used before: the server remembers nonces and refuses a signed URL
 --       that comes back with another body) and sha1(sorted(token, timestamp, nonce)).
---   wrk ... -s bench/wechat.lua URL -- aes POOL.tsv OFFSET
---       safe mode: the bodies are encrypted and signed in Python beforehand, each line with a
---       nonce of its own (path-with-msg_signature TAB body); each request takes the next line,
---       from OFFSET on, so every MsgId inside the ciphertext is fresh until the pool runs out
---       (then it wraps: a wrapped line is a true retry, the same URL with the same body, which
---       the dedupe path answers; run_all.py reports how many requests were reuses).
+--   wrk ... -s bench/wechat.lua URL -- aes POOL.txt OFFSET DATA.lua RUN_BASE
+--       safe mode: the bodies are encrypted in Python beforehand (one Encrypt value a line, AES is
+--       too slow for Lua) and signed here, afresh for every request like the plaintext ones: the
+--       current timestamp, a nonce never used before, signature and
+--       msg_signature = sha1(sorted(token, timestamp, nonce, Encrypt)). Each request takes the next
+--       line from OFFSET on, so every MsgId inside the ciphertext is fresh until the pool runs out
+--       (then it wraps: a wrapped line is a retry of an answered message under a newly signed URL,
+--       which the dedupe path answers; run_all.py reports how many requests were reuses).
 --
 -- response() counts `success` replies (reply budget exceeded: the receipt is pushed later instead).
 -- done() prints one line "BENCH_JSON {...}" that run_all.py reads.
@@ -47,13 +49,23 @@ function sha1(msg)
   return tohex(h0) .. tohex(h1) .. tohex(h2) .. tohex(h3) .. tohex(h4)
 end
 
--- the query string of one request, signed afresh: now, a nonce never used before, its signature
-function signed_path(base, token, nonce)
-  local timestamp = tostring(os.time())
-  local parts = { token, timestamp, nonce }
+-- sha1 of the sorted, concatenated parts: WeChat's signature
+function sign(...)
+  local parts = { ... }
   table.sort(parts)
-  return base .. "?signature=" .. sha1(table.concat(parts)) .. "&timestamp=" .. timestamp .. "&nonce=" .. nonce ..
-    "&openid=o"
+  return sha1(table.concat(parts))
+end
+
+-- the query string of one request, signed afresh: now, a nonce never used before, its signature
+-- (and in safe mode the msg_signature over the Encrypt value as well)
+function signed_path(base, token, nonce, encrypt)
+  local timestamp = tostring(os.time())
+  local path = base .. "?signature=" .. sign(token, timestamp, nonce) .. "&timestamp=" .. timestamp .. "&nonce=" ..
+    nonce .. "&openid=o"
+  if encrypt then
+    path = path .. "&encrypt_type=aes&msg_signature=" .. sign(token, timestamp, nonce, encrypt)
+  end
+  return path
 end
 
 local mode, path, token, nonce_prefix, create_time, msgid_base, users, notices, details, pool, offset
@@ -86,10 +98,12 @@ function init(args)
   else
     pool = {}
     for line in io.lines(args[2]) do
-      local tab = string.find(line, "\t", 1, true)
-      pool[#pool + 1] = { string.sub(line, 1, tab - 1), string.sub(line, tab + 1) }
+      pool[#pool + 1] = line
     end
     offset = tonumber(args[3] or "0")
+    local data = dofile(args[4])
+    path, token = data.path, data.token
+    nonce_prefix = "a" .. args[5] .. (tid or 0)  -- each run's nonces are its own
   end
 end
 
@@ -106,8 +120,10 @@ function request()
       "</MsgId></xml>"
     return wrk.format("POST", signed_path(path, token, nonce_prefix .. counter), headers, body)
   end
-  local entry = pool[(offset + counter - 1) % #pool + 1]
-  return wrk.format("POST", entry[1], headers, entry[2])
+  local encrypt = pool[(offset + counter - 1) % #pool + 1]
+  local body = "<xml><ToUserName><![CDATA[gh_jianfu]]></ToUserName><Encrypt><![CDATA[" .. encrypt ..
+    "]]></Encrypt></xml>"
+  return wrk.format("POST", signed_path(path, token, nonce_prefix .. counter, encrypt), headers, body)
 end
 
 function done(summary, latency, requests)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import logging
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
@@ -40,10 +41,10 @@ from bot.keys import (
 from bot.push import WeChatSender, WeComAppSender, build_senders
 from bot.settings import Settings
 from bot.wire.crypto import MessageCrypto
-from intake.accounts import seed_directory
 from intake.context import Services
 from intake.links import derive_link_secret
 from intake.media import MediaWorker, rapid_ocr_factory
+from intake.org import sync_org_from_config
 from intake.reports.runner import ReportRunner
 from intake.rules_store import RulesProvider
 from intake.senders import Sender
@@ -78,11 +79,8 @@ async def _services_ctx(app: web.Application) -> AsyncIterator[None]:
     rules = RulesProvider(settings)
     async with engine.begin() as conn:
         await rules.refresh(conn)
-        await seed_directory(
-            conn,
-            departments=sorted(set(rules.current.departments) | set(settings.district.departments)),
-            communities=[(c.name, c.staff) for c in settings.district.communities],
-        )
+        await sync_org_from_config(conn, districts=settings.districts, departments=rules.current.departments,
+                                   now=dt.datetime.now(dt.UTC))
     memory = IntakeMemory()
     writer = Writer(
         engine,

@@ -79,7 +79,8 @@ async def _with_conn(settings: Settings, work: Any) -> Any:
 
 
 def cmd_invite(args: argparse.Namespace) -> int:
-    from intake.accounts import add_invite, seed_directory
+    from intake.accounts import add_invite
+    from intake.org import sync_org_from_config
     from intake.store.models import Role
 
     settings = _settings(args)
@@ -89,11 +90,8 @@ def cmd_invite(args: argparse.Namespace) -> int:
         from classifiers import load_rules
 
         rules = load_rules(override_paths=settings.rule_paths, communities=settings.community_names)
-        await seed_directory(
-            conn,
-            departments=sorted(set(rules.departments) | set(settings.district.departments)),
-            communities=[(c.name, c.staff) for c in settings.district.communities],
-        )
+        await sync_org_from_config(conn, districts=settings.districts, departments=rules.departments,
+                                   now=dt.datetime.now(dt.UTC))
         return await add_invite(
             conn, role=role, department=args.department, community=args.community,
             now=dt.datetime.now(dt.UTC), valid_days=args.days, created_by="cli",
@@ -121,11 +119,16 @@ def cmd_admin_create(args: argparse.Namespace) -> int:
         print("密码至少 8 位,未创建用户。", file=sys.stderr)
         return 2
 
-    async def work(conn: Any) -> None:
-        await add_admin_user(conn, username=args.username, password=password, role=args.role)
+    async def work(conn: Any) -> str:
+        from intake.scope import describe_scope, parse_scope, resolve_scope
 
-    asyncio.run(_with_conn(settings, work))
-    print(f"已创建后台用户 {args.username}({args.role})")
+        level, scope_id = await parse_scope(conn, text=args.scope) if args.scope else (None, None)
+        await add_admin_user(conn, username=args.username, password=password, role=args.role,
+                             scope_level=level.value if level else None, scope_id=scope_id)
+        return describe_scope(await resolve_scope(conn, level=level, scope_id=scope_id))
+
+    reach = asyncio.run(_with_conn(settings, work))
+    print(f"已创建后台用户 {args.username}({args.role},范围:{reach})")
     return 0
 
 
@@ -182,16 +185,21 @@ def cmd_digest(args: argparse.Namespace) -> int:
 
 async def _build_report(settings: Settings, year: int, scope: str | None) -> Any:
     from classifiers import load_rules
-    from intake.reports.burden import build_burden_report
+    from intake.reports.burden import build_burden_report, year_bounds
+    from intake.reports.rollups import keep_closed_months, list_months
     from intake.store.db import create_engine
 
     rules = load_rules(override_paths=settings.rule_paths, communities=settings.community_names)
+    year_bounds(year, settings.tz)  # a bad year is told before any work
     engine = create_engine(settings)
     try:
-        async with engine.begin() as conn:  # settled months are kept for the next run (report_rollups)
+        now = dt.datetime.now(dt.UTC)
+        # the year's closed months are kept for the next run (month_rollups, as the server's sweep keeps them)
+        await keep_closed_months(engine, months=list_months(f"{year:04d}-12", 12), settings=settings, now=now)
+        async with engine.connect() as conn:
             return await build_burden_report(conn, year=year, scope=scope, settings=settings,
                                              item_texts={code: item.text for code, item in rules.items.items()},
-                                             now=dt.datetime.now(dt.UTC), store_rollups=True)
+                                             now=now)
     finally:
         await engine.dispose()
 
@@ -283,6 +291,8 @@ def build_parser() -> argparse.ArgumentParser:
     create = admin_sub.add_parser("create", parents=[common], help="创建后台用户(密码从终端或标准输入读取)")
     create.add_argument("username")
     create.add_argument("--role", choices=[r.value for r in ConsoleRole], default=ConsoleRole.admin.value)
+    create.add_argument("--scope", default=None, metavar="district:NAME|street:NAME|community:NAME",
+                        help="只能看到这个区、街道或社区(默认全部)")
     create.set_defaults(func=cmd_admin_create)
 
     _add_report_commands(sub, common)
@@ -293,6 +303,9 @@ def build_parser() -> argparse.ArgumentParser:
     from bot.cli_learning import register_learning
 
     register_learning(sub, common)
+    from bot.cli_org import register_org
+
+    register_org(sub, common)
     for command in sub.choices.values():
         _ensure_config_option(command)
     return parser

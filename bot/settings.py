@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import datetime as dt
 import ipaddress
 import os
 import tomllib
@@ -22,6 +23,7 @@ from typing import Any, Literal
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 
+from intake.prune import replies_floor, sessions_floor
 from intake.settings import ConfigError, FrozenModel, IntakeSettings
 
 __all__ = ["ConfigError", "Settings", "load_settings", "DEMO_SECRETS"]
@@ -148,6 +150,19 @@ class Settings(IntakeSettings):
             return self.wechat.require_encryption
         return self.server.environment == "production"
 
+    def retention_problem(self) -> str | None:
+        """One line naming the ``[retention]`` key that would prune rows still needed, or None."""
+        window = dt.timedelta(seconds=self.server.timestamp_window_s)
+        idle = dt.timedelta(minutes=self.server.session_idle_minutes)
+        replies, sessions = replies_floor(self.server.timestamp_window_s), sessions_floor(idle)
+        if dt.timedelta(hours=self.retention.replies_hours) < replies:
+            return (f"config key [retention.replies_hours] is too short: nonces must be kept for two "
+                    f"[server] timestamp_window_s ({window}) and a minute, at least {replies}")
+        if dt.timedelta(days=self.retention.sessions_days) < sessions:
+            return (f"config key [retention.sessions_days] is too short: it must exceed "
+                    f"[server] session_idle_minutes ({idle}) and a minute, at least {sessions}")
+        return None
+
     def demo_secrets_in_use(self) -> list[str]:
         found = []
         candidates = {
@@ -216,6 +231,9 @@ def load_settings(path: str | Path = "config.toml", *, environ: Mapping[str, str
         settings = Settings.model_validate(data)
     except ValidationError as exc:
         raise ConfigError(_describe(exc)) from exc
+    problem = settings.retention_problem()
+    if problem is not None:
+        raise ConfigError(problem)
     if settings.server.environment == "production":
         demo = settings.demo_secrets_in_use()
         if demo:

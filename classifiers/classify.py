@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, tzinfo
+from typing import Any
 
 from classifiers.certificate import read_certificate
 from classifiers.communities import read_communities
-from classifiers.deadline import read_deadline
-from classifiers.department import read_department
+from classifiers.deadline import DeadlineResult, read_deadline
+from classifiers.department import DepartmentResult, read_department
+from classifiers.forwarding import ADDED_DEADLINE, Forwarding, read_forwarding
 from classifiers.funding import read_funding
 from classifiers.keywords import read_keywords
 from classifiers.kind import KindResult, follow_item, read_kind
@@ -91,12 +93,32 @@ def _confidence(text: str, kind: KindResult, item: str | None, department: str |
     return confidence if _has_cjk(text) else min(confidence, 0.1)  # unreadable: always reviewed
 
 
+def _forwarding(text: str, *, now: datetime, rules: Rules, department: DepartmentResult,
+                sender_department: str | None) -> Forwarding:
+    """What a forwarding office added: read when the text says it forwards, or names another issuer."""
+    sender = rules.alias_to_department.get(sender_department or "", sender_department)
+    forwarded = department.evidence.rule == "部门:转发" or (sender is not None and department.department not in (None, sender))
+    return read_forwarding(text, now=now, rules=rules, forwarded=forwarded)
+
+
+def _deadlines(deadline: DeadlineResult, forwarding: Forwarding) -> dict[str, Any]:
+    """The task's deadline (the forwarder's, when it moved it earlier) and, for 层层加码, the issuer's."""
+    moved = ADDED_DEADLINE in forwarding.added
+    return {
+        "deadline": forwarding.deadline if moved else deadline.deadline,
+        "deadline_time": forwarding.deadline_time if moved else deadline.deadline_time,
+        "issuer_deadline": forwarding.issuer_deadline if forwarding.added else None,
+        "issuer_deadline_time": forwarding.issuer_deadline_time if forwarding.added else None,
+        "escalation": forwarding.added,
+    }
+
+
 def _classify(text: str, *, now: datetime, sender_department: str | None, rules: Rules) -> Classification:
     if not isinstance(text, str):
         text = str(text)
     text = text[:MAX_TEXT]
     tokens = tokenize(text, rules)
-    marks = tokens.marks
+    marks = tokens.marks  # the marked tokens: departments, rule terms, forwarding markers
     department = read_department(text, marks, sender_department=sender_department, rules=rules)
     certificate = read_certificate(text, rules=rules)
     kind = read_kind(text, marks, certificate_requested=certificate.requested, rules=rules)
@@ -105,12 +127,12 @@ def _classify(text: str, *, now: datetime, sender_department: str | None, rules:
     kind, listing = second.kind, second.listing
     kind = follow_item(kind, listing.item or listing.candidate, rules=rules)
     deadline = read_deadline(text, now=now, rules=rules)
+    forwarding = _forwarding(text, now=now, rules=rules, department=department, sender_department=sender_department)
     quantity = read_quantity(text, rules=rules)
     funding = read_funding(text, rules=rules)
     communities = read_communities(text, rules=rules)
     keywords = read_keywords(tokens, rules=rules)
     trace = read_trace(text, rules=rules)
-
     confidence = _confidence(text, kind, listing.item, department.department)
     needs_review = confidence < REVIEW_BELOW or kind.score <= 0 or listing.needs_review
 
@@ -126,6 +148,7 @@ def _classify(text: str, *, now: datetime, sender_department: str | None, rules:
         "communities": communities.evidence,
         "emergency": listing.emergency_evidence,
         "trace_demand": trace.evidence,
+        "forwarding": forwarding.evidence,
     }
     if second.evidence is not None:
         evidence["similar"] = second.evidence
@@ -136,8 +159,7 @@ def _classify(text: str, *, now: datetime, sender_department: str | None, rules:
         listing=listing.listing,
         item=listing.item,
         certificate=listing.certificate,
-        deadline=deadline.deadline,
-        deadline_time=deadline.deadline_time,
+        **_deadlines(deadline, forwarding),
         recurrence=deadline.recurrence,
         quantity=quantity.quantity,
         funded=funding.funded,

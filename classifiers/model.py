@@ -108,6 +108,10 @@ class Classification:
     needs_review: bool = False
     rules_version: str = ""
     trace_demand: tuple[str, ...] = ()
+    # a forwarded notice: the issuer's own deadline, and what the forwarder added ("deadline", "work": 层层加码)
+    issuer_deadline: date | None = None
+    issuer_deadline_time: time | None = None
+    escalation: tuple[str, ...] = ()
     search_terms: tuple[str, ...] = ()  # what the intake log's search finds it by (classifiers.search)
 
     def __post_init__(self) -> None:

@@ -104,7 +104,8 @@ _SELECT_ACCOUNT = Prepared(
     .outerjoin(COMMUNITIES, COMMUNITIES.c.id == ACCOUNTS.c.community_id)
     .where(ACCOUNTS.c.channel == sa.bindparam("channel"), ACCOUNTS.c.external_id == sa.bindparam("external_id"))
 )
-_SELECT_DEPARTMENT_ID = sa.select(DEPARTMENTS.c.id).where(DEPARTMENTS.c.name == sa.bindparam("name"))
+_SELECT_DEPARTMENT_ID = (sa.select(DEPARTMENTS.c.id).where(DEPARTMENTS.c.name == sa.bindparam("name"))
+                         .order_by(DEPARTMENTS.c.id))
 
 
 async def get_account(conn: AsyncConnection, *, channel: str, external_id: str) -> AccountView | None:
@@ -141,7 +142,8 @@ async def touch_account(
 
 
 async def get_department_by_name(conn: AsyncConnection, *, name: str) -> int | None:
-    value = (await conn.execute(_SELECT_DEPARTMENT_ID, {"name": name})).scalar_one_or_none()
+    """The department of that name (the first, when several districts or streets have one: 街道办)."""
+    value = (await conn.execute(_SELECT_DEPARTMENT_ID, {"name": name})).scalars().first()
     return int(value) if value is not None else None
 
 

@@ -41,6 +41,8 @@ __all__ = [
     "get_login_wait",
     "add_login_failure",
     "clear_login_failures",
+    "prune_sessions",
+    "prune_login_throttle",
 ]
 
 SEEN_RESOLUTION = dt.timedelta(minutes=1)  # last_seen_at is written at most this often per session
@@ -157,3 +159,32 @@ async def add_login_failure(conn: AsyncConnection, *, key: str, backoff: Backoff
 
 async def clear_login_failures(conn: AsyncConnection, *, key: str) -> None:
     await conn.execute(sa.delete(LOGIN_THROTTLE).where(LOGIN_THROTTLE.c.key == key))
+
+
+# --- pruning (intake.prune) -------------------------------------------------------------------------
+
+
+async def prune_sessions(conn: AsyncConnection, *, seen_before: dt.datetime, limit: int) -> int:
+    """Delete at most ``limit`` sessions last used before ``seen_before``; returns how many.
+
+    ``last_seen_at`` stops moving once a session ends or expires, and a live session was seen within
+    the idle timeout: with ``seen_before`` older than that, only dead sessions go.
+    """
+    c = CONSOLE_SESSIONS.c
+    dead = sa.select(c.token_hash).where(c.last_seen_at < seen_before).limit(limit)
+    result = await conn.execute(sa.delete(CONSOLE_SESSIONS).where(c.token_hash.in_(dead.scalar_subquery())))
+    return int(result.rowcount or 0)
+
+
+async def prune_login_throttle(conn: AsyncConnection, *, now: dt.datetime, limit: int) -> int:
+    """Delete at most ``limit`` throttle rows that no longer count; returns how many.
+
+    A row whose last failure is older than ``FAILURES_FADE`` and whose wait is over counts as no
+    failure at all (:func:`add_login_failure` starts again from one), so deleting it changes nothing.
+    """
+    c = LOGIN_THROTTLE.c
+    faded = sa.select(c.key).where(
+        c.last_failed_at < now - FAILURES_FADE, sa.or_(c.retry_at.is_(None), c.retry_at < now)
+    ).limit(limit)
+    result = await conn.execute(sa.delete(LOGIN_THROTTLE).where(c.key.in_(faded.scalar_subquery())))
+    return int(result.rowcount or 0)

@@ -67,6 +67,8 @@ class AdminView:
     role: str
     active: bool
     password_hash: str
+    scope_level: str | None = None  # OrgLevel; None: the whole deployment (intake.scope)
+    scope_id: int | None = None
 
     @property
     def can_write(self) -> bool:
@@ -97,6 +99,7 @@ def check_password(password_hash: str | None, password: str) -> bool:
 
 _columns = (
     ADMIN_USERS.c.id, ADMIN_USERS.c.username, ADMIN_USERS.c.role, ADMIN_USERS.c.active, ADMIN_USERS.c.password_hash,
+    ADMIN_USERS.c.scope_level, ADMIN_USERS.c.scope_id,
 )
 
 
@@ -121,7 +124,7 @@ async def list_admin_users(conn: AsyncConnection) -> list[AdminView]:
 
 async def add_admin_user(
     conn: AsyncConnection, *, username: str, password: str = "", role: str = ConsoleRole.admin, now: dt.datetime | None = None,
-    password_hash: str | None = None, actor: str = "system",
+    password_hash: str | None = None, actor: str = "system", scope_level: str | None = None, scope_id: int | None = None,
 ) -> int:
     """Create a console user; raises InvalidRequest for a taken name, a bad role or a short password.
 
@@ -139,12 +142,13 @@ async def add_admin_user(
     result = await conn.execute(
         sa.insert(ADMIN_USERS)
         .values(username=username, password_hash=password_hash or hash_password(password), role=role, active=True,
-                created_at=now)
+                scope_level=scope_level, scope_id=scope_id, created_at=now)
         .returning(ADMIN_USERS.c.id)
     )
     user_id = int(result.scalar_one())
     await add_audit(conn, actor=actor, entity="admin_user", entity_id=user_id, action="create",
-                    after={"username": username, "role": role}, now=now)
+                    after={"username": username, "role": role,
+                           "scope": f"{scope_level}:{scope_id}" if scope_level else None}, now=now)
     return user_id
 
 
@@ -181,9 +185,10 @@ async def set_admin_active(
     if not active:
         if user_id == actor_id:
             raise InvalidRequest("不能停用自己正在使用的账号。请让另一位管理员操作。")
-        if user.role == ConsoleRole.admin.value and user.active:
+        if user.role == ConsoleRole.admin.value and user.active and user.scope_level is None:
             admins = (await conn.execute(sa.select(sa.func.count()).select_from(ADMIN_USERS).where(
-                ADMIN_USERS.c.role == ConsoleRole.admin.value, ADMIN_USERS.c.active.is_(True)))).scalar_one()
+                ADMIN_USERS.c.role == ConsoleRole.admin.value, ADMIN_USERS.c.active.is_(True),
+                ADMIN_USERS.c.scope_level.is_(None)))).scalar_one()
             if int(admins) <= 1:
                 raise InvalidRequest("这是最后一位启用的管理员,停用后将无人能管理后台。请先创建或启用另一位管理员。")
     await conn.execute(sa.update(ADMIN_USERS).where(ADMIN_USERS.c.id == user_id).values(active=active))

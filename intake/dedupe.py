@@ -3,8 +3,9 @@
 Each row also remembers the signed URL's nonce (``channel:timestamp:nonce``, unique), written in
 the same transaction as the message it carried: a signed URL can then carry one message only. A
 true retry (same URL, same body, so the same MsgId) finds its own row and gets the first reply; the
-same URL with another body is a replay and is refused. Rows live a day, longer than any timestamp
-window, so every process sees every nonce for as long as its signature is accepted.
+same URL with another body is a replay and is refused. Rows live ``[retention] replies_hours`` (a
+day), at least two timestamp windows, so every process sees every nonce for as long as its
+signature is accepted; the prune job (:mod:`intake.prune`) deletes them after that.
 """
 
 from __future__ import annotations
@@ -57,7 +58,13 @@ async def record_processed(
     await _INSERT.rows(conn, {"key": key, "channel": channel, "reply": reply, "created_at": now, "nonce": nonce})
 
 
-async def prune_processed(conn: AsyncConnection, *, before: dt.datetime) -> int:
-    """Forget replies older than `before` (WeChat stops retrying after seconds; a day is plenty)."""
-    result = await conn.execute(sa.delete(PROCESSED_MESSAGES).where(PROCESSED_MESSAGES.c.created_at < before))
+async def prune_processed(conn: AsyncConnection, *, before: dt.datetime, limit: int) -> int:
+    """Forget at most ``limit`` replies (and their nonces) stored before ``before``; returns how many.
+
+    ``before`` must leave every nonce whose signature is still accepted: a URL signed at T is
+    accepted while the clock is within the timestamp window of T, so its row (stored at most one
+    window after T) is needed for two windows (:mod:`intake.prune` and ``bot.settings`` see to it).
+    """
+    oldest = sa.select(_T.key).where(_T.created_at < before).order_by(_T.created_at).limit(limit)
+    result = await conn.execute(sa.delete(PROCESSED_MESSAGES).where(_T.key.in_(oldest.scalar_subquery())))
     return int(result.rowcount or 0)

@@ -112,3 +112,6 @@ SOURCE_TYPE_ZH = {  # the form a notice arrived in (intake.media.SourceType); SO
     "text": "文字", "voice": "语音", "image": "图片", "docx": "Word文件", "pdf": "PDF文件", "pdf_scanned": "PDF扫描件",
     "xlsx": "Excel表格", "xls": "Excel表格", "ofd": "OFD文件", "txt": "文本文件", "link": "链接",
 }
+
+# 层层加码: what a forwarding office added (tasks.escalation)
+ESCALATION_ZH = {"deadline": "提前截止时间", "work": "增加工作"}

@@ -29,6 +29,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from intake.jobs import SweepReport, run_sweep
+from intake.prune import PruneReport, run_prune
 from intake.senders import Sender
 from intake.settings import IntakeSettings
 
@@ -41,6 +42,7 @@ __all__ = [
     "run_background",
     "SWEEP_JOB_ID",
     "DIGEST_JOB_ID",
+    "PRUNE_JOB_ID",
     "SchedulerLock",
     "FileSchedulerLock",
     "AdvisorySchedulerLock",
@@ -55,6 +57,8 @@ Job = Callable[[], Awaitable[Any]]
 ADVISORY_LOCK_KEY = 0x4A49414E4655  # "JIANFU"
 SWEEP_JOB_ID = "jianfu.sweep"
 DIGEST_JOB_ID = "jianfu.monthly_digest"
+PRUNE_JOB_ID = "jianfu.prune"
+PRUNE_FIRST_IN_S = 60.0  # the first prune a minute after start-up, then every [retention] prune_minutes
 
 
 def _guarded(job_id: str, job: Job) -> Callable[[], Awaitable[None]]:
@@ -242,6 +246,8 @@ class BackgroundHandle:
     last_report: SweepReport | None = None
     sweeps: int = 0
     sweep: Callable[[], Awaitable[None]] | None = None  # the sweep job itself (tests call it instead of a tick)
+    prune: Callable[[], Awaitable[None]] | None = None  # the prune job itself
+    last_prune: PruneReport | None = None
     _sweep_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     _retry: asyncio.Task[None] | None = None
 
@@ -279,6 +285,11 @@ class _Leadership:
             self.handle.last_report = await run_sweep(self.services, now=_utcnow(), senders=self.handle.senders)
             self.handle.sweeps += 1
 
+    async def prune(self) -> None:
+        async with self.handle._sweep_lock:
+            if await self.still_leader():
+                self.handle.last_prune = await run_prune(self.services, now=_utcnow())
+
     async def digest(self) -> None:
         from intake.reports.monthly import send_monthly_digests
 
@@ -291,10 +302,13 @@ class _Leadership:
         jobs = JobQueue(self.settings.tz)
         jobs.run_repeating(SWEEP_JOB_ID, self.sweep, seconds=schedule.sweep_seconds, first_in=0.5)
         jobs.run_monthly(DIGEST_JOB_ID, self.digest, day=schedule.digest_day, hour=schedule.digest_hour)
+        jobs.run_repeating(PRUNE_JOB_ID, self.prune, seconds=self.settings.retention.prune_minutes * 60,
+                           first_in=PRUNE_FIRST_IN_S)
         jobs.start()
         self.handle.jobs, self.handle.is_leader = jobs, True
-        log.info("scheduler started: sweep every %ss, digests on day %d at %02d:07",
-                 schedule.sweep_seconds, schedule.digest_day, schedule.digest_hour)
+        log.info("scheduler started: sweep every %ss, digests on day %d at %02d:07, prune every %d min",
+                 schedule.sweep_seconds, schedule.digest_day, schedule.digest_hour,
+                 self.settings.retention.prune_minutes)
 
     async def keep_trying(self) -> None:
         while True:
@@ -331,7 +345,7 @@ async def run_background(services: Services) -> AsyncIterator[BackgroundHandle]:
     """Take the scheduler lock (or keep trying), run the sweep and the digest cron while it is held."""
     handle = BackgroundHandle(senders=dict(services.senders))
     leadership = _Leadership(services, make_scheduler_lock(services.settings, services.engine), handle)
-    handle.sweep = leadership.sweep
+    handle.sweep, handle.prune = leadership.sweep, leadership.prune
     if await leadership.lock.acquire():
         leadership.start()
     else:

@@ -73,6 +73,15 @@ class ScheduleSettings(FrozenModel):
         return self
 
 
+class RetentionSettings(FrozenModel):
+    """How long rows that only guard the edges are kept; the prune job (:mod:`intake.prune`) deletes the rest."""
+
+    replies_hours: float = Field(24.0, gt=0)  # processed_messages: first replies (retries) and signed URLs' nonces
+    sessions_days: float = Field(30.0, gt=0)  # console sessions, counted from their last use (ended or expired)
+    prune_minutes: int = Field(60, ge=1)  # how often the scheduler's holder prunes
+    prune_batch: int = Field(500, ge=1, le=10_000)  # rows deleted per transaction: short write locks on SQLite
+
+
 class RulesSettings(FrozenModel):
     paths: tuple[str, ...] = ()
 
@@ -95,10 +104,43 @@ class CommunitySettings(FrozenModel):
     staff: int = Field(8, ge=1)
 
 
-class DistrictSettings(FrozenModel):
-    name: str = "示范街道"
+class StreetSettings(FrozenModel):
+    """``[[district.streets]]``: a street, its communities and its own offices (街道社区服务中心 …)."""
+
+    name: str = Field(min_length=2)
     communities: tuple[CommunitySettings, ...] = ()
     departments: tuple[str, ...] = ()
+
+
+class DistrictSettings(FrozenModel):
+    """One ``[[district]]`` table; the flat ``[district]`` form (name + communities) is one district with one street.
+
+    ``street`` names the flat form's street (default: the district's own name, as the old set-ups used it).
+    """
+
+    name: str = "示范街道"
+    city: str | None = None
+    street: str | None = None
+    communities: tuple[CommunitySettings, ...] = ()
+    streets: tuple[StreetSettings, ...] = ()
+    departments: tuple[str, ...] = ()
+
+    @model_validator(mode="after")
+    def _one_form(self) -> DistrictSettings:
+        if self.communities and self.streets:
+            raise ValueError(f"district {self.name!r}: list communities under its streets, or flat, not both")
+        return self
+
+    @property
+    def tree(self) -> tuple[StreetSettings, ...]:
+        """The district's streets; the flat form is one street."""
+        if self.streets:
+            return self.streets
+        return (StreetSettings(name=self.street or self.name, communities=self.communities),) if self.communities else ()
+
+    @property
+    def all_communities(self) -> tuple[CommunitySettings, ...]:
+        return tuple(c for street in self.tree for c in street.communities)
 
 
 class DialogueSettings(FrozenModel):
@@ -149,9 +191,11 @@ class IntakeSettings(FrozenModel):
     database: DatabaseSettings = DatabaseSettings()
     notify: NotifySettings = NotifySettings()
     schedule: ScheduleSettings = ScheduleSettings()
+    retention: RetentionSettings = RetentionSettings()
     rules: RulesSettings = RulesSettings()
     timezone: TimezoneSettings = TimezoneSettings()
-    district: DistrictSettings = DistrictSettings()
+    # ``[district]`` (one, flat) or ``[[district]]`` (several, with streets): always a tuple here
+    districts: tuple[DistrictSettings, ...] = Field((DistrictSettings(),), validation_alias="district", min_length=1)
     dialogue: DialogueSettings = DialogueSettings()
     review: ReviewSettings = ReviewSettings()
     admission: AdmissionSettings = AdmissionSettings()
@@ -159,13 +203,32 @@ class IntakeSettings(FrozenModel):
     media: MediaSettings = MediaSettings()
     base_dir: Path = Path(".")
 
+    @field_validator("districts", mode="before")
+    @classmethod
+    def _one_or_many(cls, value: object) -> object:
+        return (value,) if isinstance(value, dict | DistrictSettings) else value
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> IntakeSettings:
+        for kind, names in (("district", [d.name for d in self.districts]),
+                            ("community", [c.name for d in self.districts for c in d.all_communities])):
+            seen = {n for n in names if names.count(n) > 1}
+            if seen:
+                raise ValueError(f"{kind} names must be unique in the deployment: {sorted(seen)[0]!r} is listed twice")
+        return self
+
+    @property
+    def district(self) -> DistrictSettings:
+        """The first configured district (the only one in a flat set-up)."""
+        return self.districts[0]
+
     @property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.timezone.name)
 
     @property
     def community_names(self) -> tuple[str, ...]:
-        return tuple(c.name for c in self.district.communities)
+        return tuple(c.name for d in self.districts for c in d.all_communities)
 
     @property
     def media_dir(self) -> Path:

@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import Protocol
 
-from intake.labels import KIND_ZH, LISTING_ZH, NATURE_ZH
+from intake.labels import ESCALATION_ZH, KIND_ZH, LISTING_ZH, NATURE_ZH
 from intake.store.values import TaskStatus
 
 __all__ = [
@@ -39,6 +40,9 @@ __all__ = [
     "build_dispatch_notice",
     "build_morning_reminder",
     "build_review_pending",
+    "ESCALATED",
+    "format_escalation",
+    "escalation_lines",
 ]
 
 # --- errors of task changes: what was wrong, and what to do -------------------------------------
@@ -201,3 +205,45 @@ NAME_EXISTS = "“{name}”已存在。"
 ACCOUNT_NOT_FOUND = "没有编号为 {id} 的账号。"
 BIND_NEEDS_TARGET = "绑定为部门联络员需选择部门,绑定为社区书记/主任需选择社区。"
 BAD_CHOICE = "“{field}”的取值“{value}”无效,请从下拉框中选择。"
+
+
+# --- 层层加码: a forwarding office's earlier deadline or added work, with both dates -------------------
+ESCALATED = "层层加码:{office}转发时{added}。按转发要求 {own} 截止(原通知截止 {issuer}),将计入月度报表。"
+
+
+def _day(day: dt.date | None, time: dt.time | None) -> str:
+    if day is None:
+        return "未定"
+    return f"{day.month}月{day.day}日" + (f" {time:%H:%M}" if time is not None else "")
+
+
+def format_escalation(*, escalation: tuple[str, ...] | list[str] | None, office: str | None, deadline: dt.date | None,
+                      deadline_time: dt.time | None, issuer_deadline: dt.date | None,
+                      issuer_deadline_time: dt.time | None) -> list[str]:
+    """The 层层加码 line of a receipt, a reminder or the console: what was added, both deadlines."""
+    if not escalation:
+        return []
+    added = "、".join(ESCALATION_ZH.get(e, e) for e in escalation)
+    return [ESCALATED.format(office=office or "转发单位", added=added, own=_day(deadline, deadline_time),
+                             issuer=_day(issuer_deadline, issuer_deadline_time))]
+
+
+class Escalated(Protocol):
+    @property
+    def escalation(self) -> tuple[str, ...]: ...
+    @property
+    def forwarded_by(self) -> str | None: ...
+    @property
+    def deadline(self) -> dt.date | None: ...
+    @property
+    def deadline_time(self) -> dt.time | None: ...
+    @property
+    def issuer_deadline(self) -> dt.date | None: ...
+    @property
+    def issuer_deadline_time(self) -> dt.time | None: ...
+
+
+def escalation_lines(task: Escalated) -> list[str]:
+    return format_escalation(escalation=task.escalation, office=task.forwarded_by, deadline=task.deadline,
+                             deadline_time=task.deadline_time, issuer_deadline=task.issuer_deadline,
+                             issuer_deadline_time=task.issuer_deadline_time)

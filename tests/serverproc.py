@@ -70,6 +70,7 @@ class ServerProcess:
         log_path: Path | None = None,
         cpu: int | None = None,
         extra_args: Sequence[str] = (),
+        entry: Sequence[str] | None = None,
     ) -> None:
         self.config = config
         self.port = port or free_port()
@@ -77,6 +78,7 @@ class ServerProcess:
         self.log_path = log_path
         self.cpu = cpu
         self.extra_args = list(extra_args)
+        self.entry = list(entry) if entry is not None else jianfu_command()  # what runs `serve`
         self.proc: subprocess.Popen[bytes] | None = None
         self._log = None
         self.started_s: float | None = None  # spawn to first healthy answer, seconds
@@ -98,7 +100,7 @@ class ServerProcess:
             return False
 
     def start(self, *, timeout: float = 30.0) -> ServerProcess:
-        command = [*jianfu_command(), "serve", "--config", str(self.config), "--host", "127.0.0.1",
+        command = [*self.entry, "serve", "--config", str(self.config), "--host", "127.0.0.1",
                    "--port", str(self.port), *self.extra_args]
         if self.cpu is not None:
             command = ["taskset", "-c", str(self.cpu), *command]

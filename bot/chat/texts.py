@@ -12,7 +12,7 @@ from intake.community_reports import ReportResult
 from intake.counter import CounterEntryView
 from intake.labels import COUNTER_ZH, KIND_ZH, LISTING_ZH, NATURE_ZH, ROLE_ZH, STATUS_ZH, TARGET_STATUS_ZH
 from intake.store.models import Role, TargetStatus, TaskSource, TaskStatus
-from intake.tasks import CommunityTask, NewTask, TaskView
+from intake.tasks import CommunityTask, NewTask, TaskView, escalation_lines
 
 WEEKDAYS = "一二三四五六日"
 
@@ -117,8 +117,7 @@ def build_help(account: AccountView | None, url: str) -> str:
     return build_help_role(account.role, account.department or account.community, url)
 
 
-def build_receipt(new: NewTask, *, item_text: str | None, reminder_days: tuple[int, ...],
-                  tz: ZoneInfo) -> str:
+def build_receipt(new: NewTask, *, item_text: str | None, reminder_days: tuple[int, ...], tz: ZoneInfo) -> str:
     task = new.task
     lines: list[str]
     kind = f"{KIND_ZH.get(task.kind, task.kind)}({NATURE_ZH.get(task.nature, task.nature)})"
@@ -138,6 +137,7 @@ def build_receipt(new: NewTask, *, item_text: str | None, reminder_days: tuple[i
         f"部门:{task.department or '未识别'}",
         f"类型:{kind}",
         f"截止:{format_deadline(task.deadline, task.deadline_time, task.recurrence)}",
+        *escalation_lines(task),  # 层层加码: the forwarder's earlier date and the issuer's
         f"对象:{format_targets(task)}",
         f"清单:{format_listing(task, item_text)}",
     ]

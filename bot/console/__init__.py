@@ -18,10 +18,11 @@ HERE = Path(__file__).resolve().parent
 def create_console_app() -> web.Application:
     from bot.console.boards import BOARDS, KEEP_S, Boards, close_boards
     from bot.console.core import CODECS, session_middleware, setup_templates
+    from bot.console.scoping import scope_middleware
     from bot.console.views import setup_routes
     from bot.console.views.digests import BUILT, BuiltDigests
 
-    app = web.Application(middlewares=[session_middleware])
+    app = web.Application(middlewares=[session_middleware, scope_middleware])
     app[CODECS] = {}
     app[BUILT] = BuiltDigests()
     app[BOARDS] = Boards(KEEP_S)

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.console import texts
 from bot.console.core import actor_of, fail, now_utc, redirect, services_of, user_of
+from bot.console.scoping import read_conn, require_target_in_scope
 from intake import tasks
 from intake.accounts import add_invite
 from intake.console_users import ConsoleRole
@@ -43,7 +44,7 @@ async def submit_or_back(request: web.Request, unit: Callable[[AsyncConnection],
 
 async def directory_names(request: web.Request) -> tuple[list[str], list[str]]:
     """(active department names, active community names)."""
-    async with services_of(request).engine.connect() as conn:
+    async with read_conn(request) as conn:
         departments = (await conn.execute(
             sa.select(DEPARTMENTS.c.name).where(DEPARTMENTS.c.active.is_(True)).order_by(DEPARTMENTS.c.name))).scalars().all()
         communities = (await conn.execute(
@@ -57,6 +58,7 @@ async def create_invite(request: web.Request, role_value: str, target: str) -> s
         role = Role(role_value)
     except ValueError:
         raise InvalidRequest(texts.BAD_CHOICE.format(field="角色", value=role_value)) from None
+    await require_target_in_scope(request, role.value, target)
     actor, now = actor_of(request), now_utc()
 
     async def unit(c: AsyncConnection) -> str:
@@ -75,14 +77,14 @@ def require_admin(request: web.Request) -> None:
 
 async def refresh_rules(request: web.Request) -> None:
     services = services_of(request)
-    async with services.engine.connect() as conn:
+    async with services.engine.connect() as conn:  # the deployment's rules, whoever reads them
         await services.rules.refresh(conn)
 
 
 async def rules_doc(request: web.Request) -> tuple[dict[str, Any], dict[str, Any]]:
     """(effective rules, current override document)."""
     services = services_of(request)
-    async with services.engine.connect() as conn:
+    async with services.engine.connect() as conn:  # the deployment's rules, whoever reads them
         await services.rules.refresh(conn)
         current = await get_latest_overrides(conn)
     return services.rules.current.data, current
@@ -90,7 +92,7 @@ async def rules_doc(request: web.Request) -> tuple[dict[str, Any], dict[str, Any
 
 async def task_text(request: web.Request, code: str) -> tasks.TaskText:
     """The task's text, department and keywords, or the 404 page that says how to find the task."""
-    async with services_of(request).engine.connect() as conn:
+    async with read_conn(request) as conn:
         try:
             return await tasks.get_task_text(conn, code=code)
         except NotFound as exc:

@@ -64,6 +64,13 @@ SIM_FAILED = "模拟消息没有送达 {path}:{error}。请确认服务正在运
 EXPORT_NEEDS_COMMUNITY = "请选择要导出台账的社区。"
 
 # --- console users and the outbox ----------------------------------------------------------------
+AREA_DISTRICT = "全区"
+AREA_STREET = "本街道"
+SCOPE_WHOLE_ONLY = ("您的账号只管理本街道/本区的任务和社区;清单、规则、后台用户和组织架构由全市(全部范围)的管理员维护。"
+                    "如需修改,请联系他们。")
+SCOPE_NOT_FOUND = "没有找到,或不在您的管理范围内。请从列表页面进入。"
+SCOPE_COMMUNITY = "社区“{name}”不在您的管理范围内,请选择本范围内的社区。"
+SCOPE_DEPARTMENT = "部门“{name}”不是您所在范围的部门,请联系上级管理员。"
 ADMIN_ONLY = "只有管理员(admin)可以打开这个页面。如需管理后台用户,请联系管理员。"
 USER_CREATED = "已创建后台用户 {username}({role})。请把密码当面或通过安全渠道告诉对方。"
 USER_PASSWORD_RESET = "已重置 {username} 的密码;其已登录的会话(除您当前这个外)已全部结束。"

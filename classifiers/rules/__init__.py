@@ -80,6 +80,8 @@ class Rules:
         self.background_markers = reader.words("reading.background_markers", required=False)
         self.upper_prefixes = reader.words("reading.upper_prefixes", required=False)
         self.forward_markers = reader.words("reading.forward_markers", required=False)
+        self.forward_own_markers = reader.words("reading.forward_own_markers", required=False)
+        self.forward_added_work = reader.words("reading.forward_added_work", required=False)
 
     def _read_kinds(self, reader: Reader) -> None:
         order = reader.words("order.kinds")

@@ -1,26 +1,26 @@
-"""The yearly burden report (年度减负报告), built from the log with a few GROUP BY queries.
+"""The yearly burden report (年度减负报告): the monthly figures summed, plus the report's own queries.
 
 What is counted (the year is local time, by the task's ``received_at``; every received notice counts,
 refused ones included, as in the monthly digest):
 
+* **figures (F)** — notices, assignments, estimated hours, refused, unlisted, 费未随事转, short notice,
+  duplicates and 重复采集, by department, kind and community: the twelve months of
+  :mod:`intake.reports.figures` (``burden_figures``), the same definitions as the digests and the
+  dashboard (``intake.reports.measures``), read from ``month_rollups`` where a month is kept;
 * **事项 (items)** — one department × one list item; a notice with no list item is its department ×
-  its kind; a recurring catalogued form whose notices carry no list item is its own item.
-  An item is administrative when most of its notices are.
+  its kind; a recurring catalogued form whose notices carry no list item is its own item (Q1, Q6);
 * **the seven counts** — assignments (notice × community) in all and of the kinds 检查考核, 台账,
-  报表, 证明, 会议; platforms are the distinct platforms (after admins' merges) named in notices
-  that reached the community. Per community: the total over the scope's communities.
-* **problems** — refused, unlisted, 费未随事转, short notice, duplicates, 层层加码 (a resent notice
-  that asks for more or sooner than the original), 重复采集 (notices and forms).
+  报表, 证明, 会议 (F), plus the counter work communities logged (C1); platforms are the distinct
+  platforms (after admins' merges) named in notices that reached the community (Q5);
+* **problems** — the figures' refused, unlisted, unfunded, short notice, duplicates and 重复采集, with
+  层层加码 (Q4), certificates (Q3), forms repeating forms (Q6) and quotes (Q7).
 
-The queries are Q1 (notices grouped), Q2 (assignments by community, department and kind), Q3
-(certificates), Q4 (层层加码), Q5 (platforms by community), Q6 (the catalogue); quotes are read per
-case with a LIMIT. ``BurdenReport.sources`` keeps each query's SQL and parameters.
+``BurdenReport.sources`` keeps each query's SQL and parameters (``burden_queries``).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,16 +31,22 @@ from intake.catalogue.platforms import platform_roots
 from intake.catalogue.queries import CatalogueRow, catalogue_statement, list_catalogue
 from intake.errors import InvalidRequest, NotFound
 from intake.reports.burden_assemble import Inputs, assemble
-from intake.reports.burden_model import BurdenReport, Source
-from intake.reports.burden_quotes import q7_quote_candidates
-from intake.reports.burden_rollup import Collected, add_rollups, collect, combine, plain_row, project
+from intake.reports.burden_figures import get_year_figures
+from intake.reports.burden_model import BurdenReport
+from intake.reports.burden_queries import (
+    c1_counter,
+    c2_counter_certificates,
+    describe,
+    statements_for,
+    task_filters,
+)
+from intake.reports.burden_rollup import BURDEN_SCOPE, collect, combine, run_rows
+from intake.reports.figures import DISTRICT_SCOPE, assignments_statement
+from intake.reports.rollups import get_kept_contents, is_closed, list_months
 from intake.settings import IntakeSettings
-from intake.store.models import COMMUNITIES, TASK_TARGETS, TASKS
-from intake.store.models_catalogue import FORM_SENDS, PLATFORM_MENTIONS
+from intake.store.models import COMMUNITIES
 
-__all__ = ["build_burden_report", "build_burden_report_and_rollups", "parse_scope", "year_bounds", "Scope"]
-
-NO_DEPARTMENT = "未注明部门"
+__all__ = ["build_burden_report", "parse_scope", "year_bounds", "Scope"]
 
 
 @dataclass(frozen=True)
@@ -72,144 +78,50 @@ async def parse_scope(conn: AsyncConnection, *, scope: str | None, settings: Int
     raise InvalidRequest(f"范围 {scope!r} 不对:请写 district:区名 或 community:社区名。")
 
 
-def _dept() -> Any:
-    return sa.func.coalesce(TASKS.c.department, NO_DEPARTMENT)
-
-
-def _filters(start: dt.datetime, end: dt.datetime, scope: Scope) -> list[Any]:
-    where: list[Any] = [TASKS.c.received_at >= start, TASKS.c.received_at < end]
-    if scope.community_ids is not None:
-        where.append(TASKS.c.id.in_(sa.select(TASK_TARGETS.c.task_id)
-                                    .where(TASK_TARGETS.c.community_id.in_(scope.community_ids))))
-    return where
-
-
-def _grouped(columns: dict[str, Any], where: Sequence[Any], *, joined: Any = TASKS) -> Any:
-    """GROUP BY every column of an inner SELECT (PostgreSQL cannot match a repeated expression with
-    bound parameters, e.g. coalesce(department, $1), between the select list and GROUP BY)."""
-    inner = sa.select(*(col.label(name) for name, col in columns.items())).select_from(joined).where(*where).subquery()
-    cols = list(inner.c)
-    return sa.select(*cols, sa.func.count().label("n")).group_by(*cols)
-
-
-def q1_notices(where: Sequence[Any]) -> Any:
-    """Notices grouped; ``form`` is whether a notice with no list item sends a catalogued form."""
-    sends_form = sa.exists().where(FORM_SENDS.c.task_id == TASKS.c.id)
-    return _grouped({
-        "department": _dept(), "kind": TASKS.c.kind, "nature": TASKS.c.nature, "listing": TASKS.c.listing,
-        "item": TASKS.c.item, "status": TASKS.c.status, "funded": TASKS.c.funded,
-        "short_notice": TASKS.c.short_notice, "dup": TASKS.c.duplicate_of.is_not(None),
-        "repeat_collection": TASKS.c.repeat_collection, "stopped": TASKS.c.review_note.like("报表目录停用%"),
-        "form": sa.case((TASKS.c.item.is_(None), sends_form), else_=sa.false()),
-    }, where)
-
-
-def q2_assignments(where: Sequence[Any], scope: Scope) -> Any:
-    extra = [] if scope.community_ids is None else [TASK_TARGETS.c.community_id.in_(scope.community_ids)]
-    return _grouped({"community_id": TASK_TARGETS.c.community_id, "department": _dept(), "kind": TASKS.c.kind},
-                    [*where, *extra], joined=TASKS.join(TASK_TARGETS, TASK_TARGETS.c.task_id == TASKS.c.id))
-
-
-def q3_certificates(where: Sequence[Any]) -> Any:
-    return _grouped({"name": TASKS.c.evidence["certificate"]["rule"].as_string(), "certificate": TASKS.c.certificate,
-                     "department": _dept()}, [*where, TASKS.c.kind == "certificate"])
-
-
-def q4_escalations(where: Sequence[Any]) -> Any:
-    original = TASKS.alias("original")
-    more = sa.or_(TASKS.c.deadline < original.c.deadline, TASKS.c.quantity_value > original.c.quantity_value)
-    return (sa.select(TASKS.c.code, _dept().label("department"), sa.func.substr(TASKS.c.raw_text, 1, 160).label("raw_text"),
-                      TASKS.c.deadline,
-                      TASKS.c.quantity_value, original.c.code.label("original_code"),
-                      original.c.deadline.label("original_deadline"),
-                      original.c.quantity_value.label("original_quantity"))
-            .select_from(TASKS.join(original, original.c.id == TASKS.c.duplicate_of)).where(*where, more)
-            .order_by(TASKS.c.received_at))
-
-
-def q5_platforms(start: dt.datetime, end: dt.datetime, community_ids: Sequence[int] | None) -> Any:
-    joined = PLATFORM_MENTIONS.join(TASKS, TASKS.c.id == PLATFORM_MENTIONS.c.task_id).join(
-        TASK_TARGETS, TASK_TARGETS.c.task_id == PLATFORM_MENTIONS.c.task_id)
-    where = [PLATFORM_MENTIONS.c.received_at >= start, PLATFORM_MENTIONS.c.received_at < end]
-    if community_ids is not None:
-        where.append(TASK_TARGETS.c.community_id.in_(community_ids))
-    return _grouped({"community_id": TASK_TARGETS.c.community_id, "platform_id": PLATFORM_MENTIONS.c.platform_id,
-                     "department": _dept(), "item": TASKS.c.item, "kind": TASKS.c.kind}, where, joined=joined)
-
-
-def _source(conn: AsyncConnection, qid: str, title: str, stmt: Any) -> Source:
-    compiled = stmt.compile(dialect=conn.dialect)
-    params = ", ".join(f"{k}={v!s}" for k, v in compiled.params.items())
-    return Source(qid, title, " ".join(str(compiled).split()), params)
-
-
 async def _community_names(conn: AsyncConnection) -> dict[int, str]:
     return {int(r.id): str(r.name) for r in (await conn.execute(sa.select(COMMUNITIES.c.id, COMMUNITIES.c.name)))}
 
 
-def _statements(scope: Scope) -> Any:
-    """The rolled queries (Q1–Q5, Q7) for a period of this scope."""
-
-    def build(start: dt.datetime, end: dt.datetime) -> dict[str, Any]:
-        where = _filters(start, end, scope)
-        return {"Q1": q1_notices(where), "Q2": q2_assignments(where, scope), "Q3": q3_certificates(where),
-                "Q4": q4_escalations(where), "Q5": q5_platforms(start, end, scope.community_ids),
-                "Q7": q7_quote_candidates(where)}
-
-    return build
-
-
-TITLES = {
-    "Q1": "通知按部门、类型、清单、事项、状态、经费、时限、重复分组计数(按月汇总)",
-    "Q2": "派发(通知×社区)按社区、部门、类型计数(按月汇总)",
-    "Q3": "证明类通知按证明名称、出具结论、部门计数(按月汇总)",
-    "Q4": "层层加码:再次下发时截止提前或数量加大的通知",
-    "Q5": "社区被要求录入的平台(通知×平台×社区,按月汇总)",
-    "Q6": "报表目录:每张表的下发次数、填报社区数、填报份数",
-    "Q7": "引用的通知:每类情形数量最大、时限最紧的通知(按月汇总)",
-}
-
-
-async def build_burden_report_and_rollups(
-    conn: AsyncConnection, *, year: int, scope: str | None, settings: IntakeSettings, item_texts: dict[str, str],
-    now: dt.datetime,
-) -> tuple[BurdenReport, Collected]:
-    """The report, and the settled months computed live (for the caller to keep with :func:`add_rollups`).
-
-    The district's rolled queries are summed month by month (kept months read from ``report_rollups``);
-    a community's run over the year directly.
-    """
-    start, end = year_bounds(year, settings.tz)
-    the_scope = await parse_scope(conn, scope=scope, settings=settings)
-    where = _filters(start, end, the_scope)
-    statements = _statements(the_scope)
-    if the_scope.community_ids is None:
-        collected = await collect(conn, year=year, tz=settings.tz, now=now, statements=statements)
-    else:
-        live = {q: project(q, [plain_row(r) for r in (await conn.execute(stmt)).all()])
-                for q, stmt in statements(start, end).items()}
-        collected = Collected(rows={q: combine(q, [rows]) for q, rows in live.items()})
-    year_statements = {**statements(start, end),
-                       "Q6": catalogue_statement(start=start, end=end, community_ids=the_scope.community_ids)}
-    results = collected.rows
-    forms: list[CatalogueRow] = await list_catalogue(conn, start=start, end=end,
-                                                     community_ids=the_scope.community_ids, only_sent=True)
-    inputs = Inputs(
-        year=year, scope=the_scope, where=tuple(where), results=results, forms=tuple(forms),
-        community_names=await _community_names(conn), platform_roots=await platform_roots(conn),
-        sources=tuple(_source(conn, qid, TITLES[qid], year_statements[qid]) for qid in sorted(year_statements)),
-        item_texts=item_texts,
-    )
-    return await assemble(conn, inputs), collected
+async def _own_rows(conn: AsyncConnection, *, scope: Scope, months: list[str], kept: dict[str, Any],
+                    settings: IntakeSettings, start: dt.datetime, end: dt.datetime) -> dict[str, list[Any]]:
+    """Q1, Q3, Q4, Q5, Q7: the district's month by month (kept months read back), a community's over the year."""
+    statements = statements_for(scope.community_ids)
+    if scope.community_ids is None:
+        burden = {m: contents[BURDEN_SCOPE] for m, contents in kept.items() if BURDEN_SCOPE in contents}
+        return await collect(conn, months=months, kept=burden, statements=statements, settings=settings)
+    return {q: combine(q, [rows]) for q, rows in (await run_rows(conn, statements(start, end))).items()}
 
 
 async def build_burden_report(
     conn: AsyncConnection, *, year: int, scope: str | None, settings: IntakeSettings, item_texts: dict[str, str],
-    now: dt.datetime, store_rollups: bool = False,
+    now: dt.datetime,
 ) -> BurdenReport:
-    """The report of one year and scope; with ``store_rollups`` the settled months are kept (caller commits)."""
-    report, collected = await build_burden_report_and_rollups(
-        conn, year=year, scope=scope, settings=settings, item_texts=item_texts, now=now)
-    if store_rollups and collected.fresh:
-        await add_rollups(conn, collected=collected, now=now)
-    return report
+    """The report of one year and scope: kept months from ``month_rollups`` (the sweep of
+    ``intake.reports.rollups`` keeps them), the others computed from the log."""
+    start, end = year_bounds(year, settings.tz)
+    the_scope = await parse_scope(conn, scope=scope, settings=settings)
+    months = list_months(f"{year:04d}-12", 12)
+    closed = [m for m in months if is_closed(m, settings=settings, now=now)]
+    kept = await get_kept_contents(conn, months=closed, scopes=[DISTRICT_SCOPE.key, BURDEN_SCOPE]) \
+        if closed and the_scope.community_ids is None else {}
+    figures = await get_year_figures(conn, months=months, community=None if the_scope.kind == "district"
+                                     else the_scope.name, kept=kept, settings=settings, now=now)
+    results = await _own_rows(conn, scope=the_scope, months=months, kept=kept, settings=settings, start=start, end=end)
+    first, last = start.date(), (end - dt.timedelta(days=1)).date()
+    counter_stmt = c1_counter(first, last, the_scope.community_ids)
+    certificates_stmt = c2_counter_certificates(first, last, the_scope.community_ids)
+    forms: list[CatalogueRow] = await list_catalogue(conn, start=start, end=end,
+                                                     community_ids=the_scope.community_ids, only_sent=True)
+    shown = {"F": assignments_statement(start, end, the_scope.community_ids, settings.schedule),
+             **statements_for(the_scope.community_ids)(start, end),
+             "Q6": catalogue_statement(start=start, end=end, community_ids=the_scope.community_ids),
+             "C1": counter_stmt, "C2": certificates_stmt}
+    inputs = Inputs(
+        year=year, scope=the_scope, where=tuple(task_filters(start, end, the_scope.community_ids)), figures=figures,
+        results={**results, "C2": (await conn.execute(certificates_stmt)).all()},
+        counter=tuple((await conn.execute(counter_stmt)).all()), forms=tuple(forms),
+        community_names=await _community_names(conn), platform_roots=await platform_roots(conn),
+        sources=tuple(describe(conn, qid, shown[qid]) for qid in ("F", "Q1", "Q3", "Q4", "Q5", "Q6", "Q7", "C1", "C2")),
+        item_texts=item_texts,
+    )
+    return await assemble(conn, inputs)

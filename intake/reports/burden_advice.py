@@ -40,9 +40,9 @@ def _advice(key: str, source: str, **values: Any) -> Recommendation:
 def _admission(report: BurdenReport) -> list[Recommendation]:
     out = []
     if report.unlisted:
-        out.append(_advice("admission", "Q1", departments=names(report.unlisted_by_department), n=report.unlisted))
+        out.append(_advice("admission", "F", departments=names(report.unlisted_by_department), n=report.unlisted))
     if report.refused:
-        out.append(_advice("negative", "Q1", departments=names(report.refused_by_department), n=report.refused))
+        out.append(_advice("negative", "F", departments=names(report.refused_by_department), n=report.refused))
     return out
 
 
@@ -55,7 +55,7 @@ def _forms(report: BurdenReport) -> list[Recommendation]:
 
 def _certificates(report: BurdenReport) -> list[Recommendation]:
     against = [c for c in report.certificates if c.decision in ("refuse", "unknown")]
-    return [_advice("certificate", "Q3", name=c.name, n=c.requests, decision=CERT_DECISION_ZH[c.decision],
+    return [_advice("certificate", "Q3、C2", name=c.name, n=c.requests, decision=CERT_DECISION_ZH[c.decision],
                     departments="、".join(c.departments))
             for c in against[:MAX_PER_TOPIC]]
 
@@ -80,7 +80,7 @@ def _timing(report: BurdenReport) -> list[Recommendation]:
     if not report.short_by_department:
         return []
     department, n = report.short_by_department[0]
-    return [_advice("short", "Q1", department=department, n=n)]
+    return [_advice("short", "F", department=department, n=n)]
 
 
 def _gatherings(report: BurdenReport) -> list[Recommendation]:
@@ -89,7 +89,7 @@ def _gatherings(report: BurdenReport) -> list[Recommendation]:
         count = report.count(key)
         if count.total and count.top_departments:
             department, n = count.top_departments[0]
-            out.append(_advice(key, "Q2", per=count.per_community, department=department,
+            out.append(_advice(key, count.source, per=count.per_community, department=department,
                                share=percent(n / count.total)))
     return out
 

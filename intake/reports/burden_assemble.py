@@ -1,7 +1,8 @@
-"""From the query rows to the report: items, the seven counts, the problems and their quotes.
+"""From the figures and the query rows to the report: items, the seven counts, the problems and their quotes.
 
-Pure sums over the rows of ``burden``'s queries, plus a few LIMIT queries for the notices quoted.
-The recommendations are generated from the assembled figures by ``burden_advice``.
+Counts of notices come from the year's monthly figures (``burden_figures``, source F); items,
+certificates, 层层加码, platforms and quotes from the report's own rows (``burden_queries``); counter
+work from C1. The recommendations are generated from the assembled figures by ``burden_advice``.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from intake.catalogue.queries import CatalogueRow
 from intake.labels import KIND_ZH
 from intake.reports import burden_advice
+from intake.reports.burden_figures import YearFigures
 from intake.reports.burden_model import (
     SEVEN,
     BurdenReport,
@@ -30,9 +32,12 @@ from intake.reports.burden_model import (
     Source,
     UnfundedItem,
 )
-from intake.reports.burden_quotes import NOT_WORKED, CandidateQuotes
+from intake.reports.burden_quotes import CandidateQuotes
+from intake.reports.figures import Counts
+from intake.reports.measures import NO_DEPARTMENT, department_name
 from intake.store.models import TASKS
 from intake.store.models_catalogue import PLATFORM_MENTIONS
+from intake.store.values import CounterKind
 from intake.texts_notify import summarise
 
 if TYPE_CHECKING:
@@ -46,7 +51,9 @@ class Inputs:
     year: int
     scope: Scope
     where: tuple[Any, ...]
+    figures: YearFigures
     results: Mapping[str, Sequence[Any]]
+    counter: tuple[Any, ...]  # C1 rows: community_id, kind, entries, copies, systems, people
     forms: tuple[CatalogueRow, ...]
     community_names: Mapping[int, str]
     platform_roots: Mapping[int, tuple[int, str]]
@@ -60,9 +67,8 @@ class Inputs:
 
 async def _platform_quotes(conn: AsyncConnection, where: Sequence[Any], task_ids: Any) -> tuple[Quote, ...]:
     """The notices that named the most-named platform (few rows: looked up by id)."""
-    dept = sa.func.coalesce(TASKS.c.department, "未注明部门")
     rows = (await conn.execute(
-        sa.select(TASKS.c.code, dept.label("department"), TASKS.c.raw_text)
+        sa.select(TASKS.c.code, department_name().label("department"), TASKS.c.raw_text)
         .where(TASKS.c.id.in_(task_ids), *where).order_by(TASKS.c.id).limit(2))).all()
     return tuple(Quote(code=r.code, department=r.department, text=summarise(r.raw_text, limit=80), note="")
                  for r in rows)
@@ -86,7 +92,7 @@ def _items(inputs: Inputs) -> tuple[dict[str, set[tuple[str, str]]], dict[tuple[
         natures[key][r.nature] += r.n
     for form in inputs.forms:
         if form.is_recurring and form.listed_sends < form.sends:
-            natures[(form.department or "未注明部门", f"表:{form.name}")]["administrative"] += form.sends
+            natures[(form.department or NO_DEPARTMENT, f"表:{form.name}")]["administrative"] += form.sends
     by_department: dict[str, set[tuple[str, str]]] = defaultdict(set)
     for key in natures:
         by_department[key[0]].add(key)
@@ -99,20 +105,36 @@ def _is_administrative(natures: Counter[str]) -> bool:
 
 def _departments(inputs: Inputs) -> tuple[tuple[DepartmentItems, ...], int, int]:
     by_department, natures = _items(inputs)
-    tasks: Counter[str] = Counter()
-    for r in inputs.results["Q1"]:
-        tasks[r.department] += r.n
-    assignments: Counter[str] = Counter()
-    for r in _axis(inputs, "Q2", "department"):
-        assignments[r.department] += r.n
+    figures = inputs.figures.by_department
     rows = []
-    for department in set(by_department) | set(tasks):
+    for department in set(by_department) | set(figures):
         keys = by_department.get(department, set())
         admin = sum(1 for key in keys if _is_administrative(natures[key]))
+        counts = figures.get(department, Counts())
         rows.append(DepartmentItems(department=department, items=len(keys), administrative_items=admin,
-                                    tasks=tasks[department], assignments=assignments[department]))
+                                    tasks=counts.tasks, assignments=counts.assignments))
     rows.sort(key=lambda d: (-d.items, -d.assignments, d.department))
     return tuple(rows), sum(d.items for d in rows), sum(d.administrative_items for d in rows)
+
+
+# what a counter line adds to the seven: (counter kind, C1 column)
+COUNTER_SOURCES = {"inspection": (CounterKind.inspection, "entries"), "certificate": (CounterKind.certificate, "copies"),
+                   "meeting": (CounterKind.meeting, "entries"), "platform": (CounterKind.platform, "entries")}
+
+
+def _counter(inputs: Inputs, key: str) -> Counter[str]:
+    """Counter work per community (by name) that adds to the seven count `key`."""
+    out: Counter[str] = Counter()
+    if key in COUNTER_SOURCES:
+        kind, column = COUNTER_SOURCES[key]
+        for r in inputs.counter:
+            if r.kind == kind.value:
+                out[inputs.community_names.get(int(r.community_id), str(r.community_id))] += int(getattr(r, column))
+    return out
+
+
+def _most(by_community: Counter[str]) -> tuple[str, int]:
+    return min(by_community.items(), key=lambda kv: (-kv[1], kv[0]), default=("—", 0))
 
 
 async def _seven(conn: AsyncConnection, inputs: Inputs) -> tuple[SevenCount, ...]:
@@ -121,22 +143,18 @@ async def _seven(conn: AsyncConnection, inputs: Inputs) -> tuple[SevenCount, ...
         if key == "platform":
             counts.append(await _platform_count(conn, inputs, label, unit))
             continue
-        by_community: Counter[int] = Counter()
-        by_department: Counter[str] = Counter()
-        for r in _axis(inputs, "Q2", "community"):
-            if key == "tasks" or r.kind == key:
-                by_community[r.community_id] += r.n
-        for r in _axis(inputs, "Q2", "department"):
-            if key == "tasks" or r.kind == key:
-                by_department[r.department] += r.n
+        kind = None if key == "tasks" else key
+        notices = inputs.figures.community_assignments(kind)
+        counter = _counter(inputs, key)
+        by_community = notices + counter
+        top = _top(Counter(inputs.figures.department_assignments(kind)))
         total = sum(by_community.values())
-        most = max(by_community.items(), key=lambda kv: (kv[1], -kv[0]), default=(0, 0))
-        top = _top(by_department)
-        quoted = inputs.quotes.pick("kind", kind=None if key == "tasks" else key, department=top[0][0]) if top else ()
+        quoted = inputs.quotes.pick("kind", kind=kind, department=top[0][0]) if top else ()
         counts.append(SevenCount(
-            key=key, label=label, unit=unit, total=total, per_community=round(total / inputs.scope.communities, 1),
-            most=(inputs.community_names.get(most[0], "—"), most[1]), top_departments=top, quotes=quoted,
-            source="Q2",
+            key=key, label=label, unit=unit, total=total, notices=sum(notices.values()),
+            counter=sum(counter.values()), per_community=round(total / inputs.scope.communities, 1),
+            most=_most(by_community), top_departments=top, quotes=quoted,
+            source="F、C1" if key in COUNTER_SOURCES else "F",
         ))
     return tuple(counts)
 
@@ -174,14 +192,15 @@ async def _platform_count(conn: AsyncConnection, inputs: Inputs, label: str, uni
         found = await _platform_quotes(conn, inputs.where, mentioned)
     per_community = sum(load.platforms for load in loads) / inputs.scope.communities
     most = (loads[0].community, loads[0].platforms) if loads else ("—", 0)
-    return SevenCount(key="platform", label=label, unit=unit, total=len(everyone), per_community=round(per_community, 1),
-                      most=most, top_departments=_top(by_department), quotes=found, source="Q5")
+    return SevenCount(key="platform", label=label, unit=unit, total=len(everyone), notices=len(everyone),
+                      counter=sum(_counter(inputs, "platform").values()), per_community=round(per_community, 1),
+                      most=most, top_departments=_top(by_department), quotes=found, source="Q5、C1")
 
 
 def _certificates(inputs: Inputs) -> tuple[CertificateRow, ...]:
     requests: Counter[tuple[str, str]] = Counter()
     departments: dict[tuple[str, str], set[str]] = defaultdict(set)
-    for r in inputs.results["Q3"]:
+    for r in [*inputs.results["Q3"], *inputs.results["C2"]]:  # asked in notices, and at the counter
         name = (r.name or "证明:未列入清单").split(":", 1)[-1]
         key = (name, r.certificate or "unknown")
         requests[key] += r.n
@@ -191,65 +210,53 @@ def _certificates(inputs: Inputs) -> tuple[CertificateRow, ...]:
                  for k, n in sorted(requests.items(), key=lambda kv: (order.get(kv[0][1], 4), -kv[1], kv[0][0])))
 
 
-def _unfunded_items(inputs: Inputs) -> tuple[int, tuple[UnfundedItem, ...]]:
-    """Unfunded assist notices, and the assist items that never once came with funding."""
+def _never_funded(inputs: Inputs) -> tuple[UnfundedItem, ...]:
+    """The assist items (worked, not refused or withdrawn) that never once came with funding."""
     funded: Counter[tuple[str, str]] = Counter()
     notices: Counter[tuple[str, str]] = Counter()
-    unfunded = 0
     for r in inputs.results["Q1"]:
-        if r.listing != "assist" or r.status in NOT_WORKED:
-            continue
-        key = (r.item or "—", r.department)
-        notices[key] += r.n
-        funded[key] += r.n if r.funded else 0
-        unfunded += 0 if r.funded else r.n
+        if r.assist:
+            key = (r.item or "—", r.department)
+            notices[key] += r.n
+            funded[key] += r.n if r.funded else 0
     never = [UnfundedItem(item=item, text=inputs.item_texts.get(item, ""), department=dept, tasks=n)
              for (item, dept), n in notices.items() if funded[(item, dept)] == 0]
-    return unfunded, tuple(sorted(never, key=lambda u: (-u.tasks, u.item, u.department)))
+    return tuple(sorted(never, key=lambda u: (-u.tasks, u.item, u.department)))
 
 
-def _sum(inputs: Inputs, test: Any) -> int:
-    return sum(r.n for r in inputs.results["Q1"] if test(r))
+def _by_department(inputs: Inputs, field: str) -> tuple[tuple[str, int], ...]:
+    """The departments with most of one figure (a field of ``Counts``)."""
+    counter = Counter({name: getattr(c, field) for name, c in inputs.figures.by_department.items()})
+    return _top(+counter, 5)
 
 
-def _by_department(inputs: Inputs, test: Any) -> tuple[tuple[str, int], ...]:
-    counter: Counter[str] = Counter()
-    for r in inputs.results["Q1"]:
-        if test(r):
-            counter[r.department] += r.n
-    return _top(counter, 5)
+def _seconded(inputs: Inputs) -> int:
+    return sum(int(r.people) for r in inputs.counter if r.kind == CounterKind.secondment.value)
 
 
 async def assemble(conn: AsyncConnection, inputs: Inputs) -> BurdenReport:
     departments, items, admin_items = _departments(inputs)
-    kinds: Counter[str] = Counter()
-    kind_assignments: Counter[str] = Counter()
-    for r in inputs.results["Q1"]:
-        kinds[r.kind] += r.n
-    for r in _axis(inputs, "Q2", "department"):
-        kind_assignments[r.kind] += r.n
-    unfunded, never_funded = _unfunded_items(inputs)
+    total = inputs.figures.total
+    kinds = sorted(inputs.figures.by_kind.items(), key=lambda kv: (-kv[1].tasks, kv[0]))
     escalations = inputs.results["Q4"]
     report = BurdenReport(
         year=inputs.year, scope=f"{inputs.scope.kind}:{inputs.scope.name}", scope_name=inputs.scope.name,
-        communities=inputs.scope.communities, tasks=sum(kinds.values()), assignments=sum(kind_assignments.values()),
+        communities=inputs.scope.communities, tasks=total.tasks, assignments=total.assignments,
+        hours=round(total.hours, 1), seconded_people=_seconded(inputs),
         items=items, administrative_items=admin_items, departments=departments,
-        kinds=tuple((k, KIND_ZH.get(k, k), kinds[k], kind_assignments[k]) for k, _ in kinds.most_common()),
+        kinds=tuple((k, KIND_ZH.get(k, k), c.tasks, c.assignments) for k, c in kinds),
         seven=await _seven(conn, inputs),
-        refused=_sum(inputs, lambda r: r.status == "refused"),
-        refused_by_department=_by_department(inputs, lambda r: r.status == "refused"),
+        refused=total.refused, refused_by_department=_by_department(inputs, "refused"),
         refused_quotes=inputs.quotes.pick("refused", limit=3),
-        stopped_forms_refused=_sum(inputs, lambda r: r.stopped),
-        unlisted=_sum(inputs, lambda r: r.listing == "unlisted"),
-        unlisted_by_department=_by_department(inputs, lambda r: r.listing == "unlisted"),
-        unfunded=unfunded, unfunded_items=never_funded,
+        stopped_forms_refused=sum(r.n for r in inputs.results["Q1"] if r.stopped),
+        unlisted=total.unlisted, unlisted_by_department=_by_department(inputs, "unlisted"),
+        unfunded=total.unfunded, unfunded_items=_never_funded(inputs),
         unfunded_quotes=inputs.quotes.pick("unfunded"),
-        short_notice=_sum(inputs, lambda r: r.short_notice),
-        short_by_department=_by_department(inputs, lambda r: r.short_notice),
+        short_notice=total.short_notice, short_by_department=_by_department(inputs, "short_notice"),
         short_quotes=inputs.quotes.pick("short", note="留给社区不足3个工作日"),
-        duplicates=_sum(inputs, lambda r: r.dup), escalations=len(escalations),
+        duplicates=total.duplicates, escalations=len(escalations),
         escalation_quotes=tuple(burden_advice.escalation_quote(r) for r in escalations[:3]),
-        repeat_collection=_sum(inputs, lambda r: r.repeat_collection),
+        repeat_collection=total.repeat_collection,
         form_repeats=tuple(FormRepeat(form=f.name, department=f.department, earlier=f.repeat_of or "",
                                       earlier_department=f.repeat_of_department or "", shared=f.repeat_shared,
                                       total=len(f.field_keys), decision=f.decision)

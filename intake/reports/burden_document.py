@@ -26,6 +26,7 @@ class Heading:
 class Paragraph:
     text: str
     quote: bool = False  # a notice quoted as evidence
+    code: bool = False  # SQL of the appendix
 
 
 @dataclass(frozen=True)
@@ -54,15 +55,17 @@ def _basic(r: BurdenReport) -> list[Block]:
         Heading(2, HEADINGS["items"]),
         Paragraph(NOTE["items"].format(departments=len(r.departments), tasks=r.tasks, assignments=r.assignments,
                                        items=r.items, admin=r.administrative_items,
-                                       share=percent(r.administrative_share)) + "(Q1、Q2、Q6)"),
+                                       share=percent(r.administrative_share)) + "(F、Q1、Q6)"),
+        Paragraph(NOTE["hours"].format(hours=f"{r.hours:g}", per=f"{r.hours / r.communities:.1f}") + "(F)"),
         Table(("部门", "事项", "其中行政事务", "通知(件)", "派发(件次)"),
               tuple((d.department, str(d.items), str(d.administrative_items), str(d.tasks), str(d.assignments))
                     for d in r.departments[:TOP_ROWS])),
         Table(("任务类型", "通知(件)", "派发(件次)"), tuple((label, str(t), str(a)) for _, label, t, a in r.kinds)),
         Heading(2, HEADINGS["seven"]),
-        Table(("项目", "全年合计", "每社区平均", "最多的社区", "主要来源部门", "来源"),
-              tuple((c.label, f"{c.total}{c.unit}", f"{c.per_community:g}", f"{c.most[0]}({c.most[1]})",
-                     names(c.top_departments), c.source) for c in r.seven)),
+        Table(("项目", "全年合计", "其中通知", "社区登记", "每社区平均", "最多的社区", "主要来源部门", "来源"),
+              tuple((c.label, f"{c.total}{c.unit}", str(c.notices), str(c.counter), f"{c.per_community:g}",
+                     f"{c.most[0]}({c.most[1]})", names(c.top_departments), c.source) for c in r.seven)),
+        Paragraph(NOTE["counter"].format(platform=r.count("platform").counter, seconded=r.seconded_people) + "(C1)"),
         Chart("图1 各部门事项(行政事务/服务性事务)与每社区“七多”计数"),
         Heading(2, HEADINGS["forms"]),
         Paragraph(NOTE["forms"].format(forms=len(r.forms), submissions=r.form_submissions,
@@ -92,24 +95,27 @@ def _problems(r: BurdenReport) -> list[Block]:
         if not c.total:
             blocks.append(Paragraph(NOTE["seven_none"].format(label=c.label) + f"({c.source})"))
             continue
+        counter = NOTE["seven_counter"].format(notices=c.notices, counter=c.counter, unit=c.unit) \
+            if c.counter and c.key != "platform" else ""
         blocks.append(Paragraph(NOTE["seven_total"].format(label=c.label, total=c.total, unit=c.unit,
                                                            per=c.per_community, most=c.most[0], most_n=c.most[1])
-                                + f"主要来自{names(c.top_departments)}。({c.source})"))
+                                + counter + (f"通知主要来自{names(c.top_departments)}。" if c.top_departments else "")
+                                + f"({c.source})"))
         blocks += _quotes(c.quotes)
     blocks.append(Heading(2, "(八)拒收、准入、经费、时限与重复"))
     blocks.append(Paragraph(NOTE["refused"].format(n=r.refused, departments=names(r.refused_by_department))
                             + (NOTE["stopped"].format(n=r.stopped_forms_refused) if r.stopped_forms_refused else "")
-                            + "(Q1)"))
+                            + "(F、Q1)"))
     blocks += _quotes(r.refused_quotes)
     blocks.append(Paragraph(NOTE["unlisted"].format(n=r.unlisted, departments=names(r.unlisted_by_department))
-                            + "(Q1)"))
-    blocks.append(Paragraph(NOTE["unfunded"].format(n=r.unfunded) + "(Q1)"))
+                            + "(F)"))
+    blocks.append(Paragraph(NOTE["unfunded"].format(n=r.unfunded) + "(F)"))
     blocks += _quotes(r.unfunded_quotes)
-    blocks.append(Paragraph(NOTE["short"].format(n=r.short_notice) + "(Q1)"))
+    blocks.append(Paragraph(NOTE["short"].format(n=r.short_notice) + "(F)"))
     blocks += _quotes(r.short_quotes)
-    blocks.append(Paragraph(NOTE["duplicates"].format(n=r.duplicates, escalations=r.escalations) + "(Q1、Q4)"))
+    blocks.append(Paragraph(NOTE["duplicates"].format(n=r.duplicates, escalations=r.escalations) + "(F、Q4)"))
     blocks += _quotes(r.escalation_quotes)
-    blocks.append(Paragraph(NOTE["repeat"].format(n=r.repeat_collection, forms=len(r.form_repeats)) + "(Q1、Q6)"))
+    blocks.append(Paragraph(NOTE["repeat"].format(n=r.repeat_collection, forms=len(r.form_repeats)) + "(F、Q6)"))
     blocks += [Paragraph(NOTE["form_repeat"].format(
         form=f.form, department=f.department or "—", total=f.total, shared=f.shared, earlier=f.earlier,
         earlier_department=f.earlier_department or "—", decision=DECISION_ZH.get(f.decision, f.decision)),
@@ -131,8 +137,13 @@ def _advice(r: BurdenReport) -> list[Block]:
 
 
 def _sources(r: BurdenReport) -> list[Block]:
-    return [Heading(1, HEADINGS["sources"]),
-            Table(("查询", "内容", "SQL", "参数"), tuple((s.id, s.title, s.sql, s.params) for s in r.sources))]
+    """Each query with its SQL and parameters (paragraphs: a statement can be longer than a page's table row)."""
+    blocks: list[Block] = [Heading(1, HEADINGS["sources"])]
+    for s in r.sources:
+        blocks += [Heading(2, f"{s.id} {s.title}"), Paragraph(s.sql, code=True)]
+        if s.params:
+            blocks.append(Paragraph(f"参数:{s.params}", code=True))
+    return blocks
 
 
 def build_blocks(report: BurdenReport) -> list[Block]:

@@ -1,7 +1,7 @@
 """The yearly burden report's data (frozen): what ``burden.build_burden_report`` reads from the log.
 
-Every figure names the query it came from (``source``: Q1, Q2, …); the report's appendix prints
-each query's SQL and parameters, so a reader can run it again.
+Every figure names the query it came from (``source``: F for the monthly figures, Q1, Q3, …, C1); the
+report's appendix prints each query's SQL and parameters, so a reader can run it again.
 """
 
 from __future__ import annotations
@@ -55,7 +55,9 @@ class SevenCount:
     key: str
     label: str
     unit: str
-    total: int  # across the scope's communities (assignments; platforms: distinct platforms)
+    total: int  # across the scope's communities: notices + counter (platforms: distinct platforms named)
+    notices: int  # assignments of notices of this kind (platforms: distinct platforms named in notices)
+    counter: int  # counter work logged by communities (platforms: 多平台录入 lines, not in the total)
     per_community: float
     most: tuple[str, int]  # the community with most, and its count
     top_departments: tuple[tuple[str, int], ...]
@@ -113,6 +115,8 @@ class BurdenReport:
     communities: int
     tasks: int
     assignments: int
+    hours: float  # estimated, as the monthly figures estimate them
+    seconded_people: int  # staff lent out (借调), logged by communities
     items: int
     administrative_items: int
     departments: tuple[DepartmentItems, ...]

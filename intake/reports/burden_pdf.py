@@ -21,11 +21,8 @@ def _table(pdf: object, block: Table) -> None:
 
     assert isinstance(pdf, FPDF)
     pdf.set_font("cjk", size=_TABLE)
-    widths = None
-    if block.headers and block.headers[0] == "查询":  # the appendix: a wide SQL column
-        widths = (10, 30, 110, 40)
     headings = FontFace(emphasis="", fill_color=(225, 230, 240))  # shaded, not bold: one CJK face embedded
-    with pdf.table(col_widths=widths, first_row_as_headings=True, headings_style=headings,
+    with pdf.table(first_row_as_headings=True, headings_style=headings,
                    line_height=pdf.font_size * 1.6, text_align="LEFT") as table:
         for row in (block.headers, *block.rows):
             cells = table.row()
@@ -49,7 +46,7 @@ def write_pdf(report: BurdenReport, path: str | Path, *, chart_png: Path | None)
             pdf.multi_cell(0, pdf.font_size * 1.8, block.text, new_x="LMARGIN", new_y="NEXT",
                            align="C" if block.level == 0 else "L")
         elif isinstance(block, Paragraph):
-            pdf.set_font("cjk", size=_BODY - 1 if block.quote else _BODY)
+            pdf.set_font("cjk", size=_TABLE if block.code else _BODY - 1 if block.quote else _BODY)
             pdf.set_x(pdf.l_margin + (8 if block.quote else 0))
             pdf.multi_cell(0, pdf.font_size * 1.6, block.text, new_x="LMARGIN", new_y="NEXT")
         elif isinstance(block, Table):

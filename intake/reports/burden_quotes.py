@@ -14,30 +14,37 @@ from typing import Any
 import sqlalchemy as sa
 
 from intake.reports.burden_model import Quote
+from intake.reports.measures import NO_DEPARTMENT, conditions
 from intake.store.models import TASKS
 from intake.texts_notify import summarise
 
-__all__ = ["q7_quote_candidates", "CandidateQuotes", "NOT_WORKED", "CANDIDATES"]
+__all__ = ["q7_quote_candidates", "CandidateQuotes", "CANDIDATES"]
 
-NOT_WORKED = ("refused", "withdrawn")
 CANDIDATES = 3  # per case (and per kind × department) and period
 _TEXT = 160
 
 
+def _department() -> Any:
+    """The department as the figures name it, with the name inlined (a bound parameter inside a window's
+    PARTITION BY is a different expression from the select list's on PostgreSQL)."""
+    return sa.func.coalesce(TASKS.c.department, sa.literal_column(f"'{NO_DEPARTMENT}'"))
+
+
 def _cases() -> dict[str, tuple[Any, list[Any]]]:
-    """case → (what the ranking is partitioned by, the case's filter)."""
-    dept = sa.func.coalesce(TASKS.c.department, sa.literal_column("'未注明部门'"))
+    """case → (what the ranking is partitioned by, the case's filter: the figures' own conditions)."""
+    dept = _department()
+    measure = conditions()
     return {
         "kind": (sa.tuple_(TASKS.c.kind, dept), []),
-        "refused": (None, [TASKS.c.status == "refused"]),
-        "unfunded": (None, [TASKS.c.listing == "assist", TASKS.c.funded.is_(False), TASKS.c.status.not_in(NOT_WORKED)]),
-        "short": (None, [TASKS.c.short_notice.is_(True)]),
+        "refused": (None, [measure["refused"]]),
+        "unfunded": (None, [measure["unfunded"]]),
+        "short": (None, [measure["short_notice"]]),
     }
 
 
 def q7_quote_candidates(where: Sequence[Any]) -> Any:
     """Each case's top candidates in the period (UNION ALL of one ranked select per case)."""
-    dept = sa.func.coalesce(TASKS.c.department, sa.literal_column("'未注明部门'"))
+    dept = _department()
     order = (TASKS.c.quantity_value.is_(None), TASKS.c.quantity_value.desc(), TASKS.c.short_notice.desc(),
              TASKS.c.code)
     selects = []

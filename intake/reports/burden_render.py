@@ -9,12 +9,11 @@ from pathlib import Path
 
 from intake.reports.burden_document import Block, Chart, Heading, Paragraph, Table, build_blocks
 from intake.reports.burden_model import BurdenReport
-from intake.reports.chart import find_cjk_font
+from intake.reports.chart import TwoPanelChart, draw_two_panel_chart
 
 __all__ = ["render_markdown", "write_docx", "render_chart_png", "write_report", "CHART_SIZE", "FORMATS"]
 
 CHART_SIZE = (1200, 600)
-_DPI = 100
 
 
 def _md_cell(text: str) -> str:
@@ -25,6 +24,8 @@ def _md_block(block: Block, chart: str | None) -> list[str]:
     if isinstance(block, Heading):
         return [f"{'#' * (block.level + 1)} {block.text}", ""]
     if isinstance(block, Paragraph):
+        if block.code:
+            return ["```sql" if not block.text.startswith("参数") else "```", block.text, "```", ""]
         return [f"> {block.text}" if block.quote else block.text, ""]
     if isinstance(block, Table):
         lines = ["| " + " | ".join(block.headers) + " |", "|" + "---|" * len(block.headers)]
@@ -43,36 +44,14 @@ def render_markdown(report: BurdenReport, *, chart: str | None = None) -> str:
 
 def render_chart_png(report: BurdenReport, path: str | Path) -> Path:
     """Items by department (administrative / service) and the seven counts per community."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-    from matplotlib.font_manager import FontProperties
-    from matplotlib.ticker import MaxNLocator
-
-    font = FontProperties(fname=find_cjk_font())
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig = Figure(figsize=(CHART_SIZE[0] / _DPI, CHART_SIZE[1] / _DPI), dpi=_DPI)
-    FigureCanvasAgg(fig)
-    left, right = fig.subplots(1, 2, gridspec_kw={"width_ratios": [3, 2]})
-    rows = list(report.departments[:12])[::-1]
-    admin = [d.administrative_items for d in rows]
-    left.barh([d.department for d in rows], admin, color="#c0504d", label="行政事务")
-    left.barh([d.department for d in rows], [d.items - d.administrative_items for d in rows], left=admin,
-              color="#4f81bd", label="服务性事务")
-    left.set_title("各部门事项(个)", fontproperties=font, fontsize=14)
-    left.xaxis.set_major_locator(MaxNLocator(integer=True))
-    left.legend(prop=font, loc="lower right")
-    for label in left.get_yticklabels():
-        label.set_fontproperties(font)
-    right.bar([c.label for c in report.seven], [c.per_community for c in report.seven], color="#9bbb59")
-    right.set_title("每个社区全年“七多”", fontproperties=font, fontsize=14)
-    for label in right.get_xticklabels():
-        label.set_fontproperties(font)
-    fig.suptitle(f"{report.title}  事项{report.items}个 · 行政事务{report.administrative_share * 100:.1f}%",
-                 fontproperties=font, fontsize=16)
-    fig.tight_layout(rect=(0, 0, 1, 0.92))
-    fig.savefig(path, format="png", dpi=_DPI)
-    return path
+    return draw_two_panel_chart(TwoPanelChart(
+        size=CHART_SIZE,
+        title=f"{report.title}  事项{report.items}个 · 行政事务{report.administrative_share * 100:.1f}%",
+        left_title="各部门事项(个)",
+        departments=[(d.department, d.administrative_items, d.items - d.administrative_items)
+                     for d in list(report.departments[:12])[::-1]],
+        right_title="每个社区全年“七多”", bars=[(c.label, c.per_community) for c in report.seven],
+    ), path)
 
 
 def _docx_table(document: object, block: Table) -> None:

@@ -1,58 +1,37 @@
-"""Month rollups of the yearly report's queries (counts Q1, Q2, Q3, Q5; lists Q4, Q7), for the district.
+"""The yearly report's own rows of the district's months, kept with the month's figures.
 
-A year over a million tasks is twelve months of GROUP BY over the log; eleven of them rarely change.
-Each settled month's rows are kept in ``report_rollups`` with the newest audit id at the time,
-and read back instead of recomputed while they hold:
+The report's counts come from the monthly figures. What the figures do not hold (Q1 items, Q3
+certificates, Q4 层层加码, Q5 platforms, Q7 quote candidates; ``burden_queries``) is computed for a
+closed month by the same sweep that rolls up its figures (``intake.reports.rollups``), and kept in
+``month_rollups`` under the scope :data:`BURDEN_SCOPE`. The triggers that delete a month's figures
+when one of its tasks or assignments changes delete these rows with them, so a kept month is never
+stale: the report reads the kept months and runs the queries live for the others.
 
-* a month is **settled** :data:`SETTLE_DAYS` days after its end (resends and 重复采集 look back 30
-  days, and mark earlier notices: a month that can still be marked is computed live);
-* a kept month is **stale** when an audit entry newer than its rollup names a task received in that
-  month (withdrawn, corrected, admitted, refused, a late arrival): it is computed again.
-
-Counts are summed over the months and lists (层层加码, quote candidates) joined, so the rollups give
+Counts are summed over the months and lists (层层加码, quote candidates) joined, so kept months give
 the same report as the live queries; a test holds them to that.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping, Sequence
 from types import SimpleNamespace
 from typing import Any
-from zoneinfo import ZoneInfo
 
-import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from intake.store.models import AUDIT_LOG, TASKS
-from intake.store.models_catalogue import REPORT_ROLLUPS
+from intake.calendar import month_bounds
+from intake.reports.burden_queries import Statements, statements_for
+from intake.reports.figures import Figures
+from intake.settings import IntakeSettings
 
-__all__ = ["ROLLED", "ADDITIVE", "SETTLE_DAYS", "Collected", "collect", "add_rollups", "merge_rows", "plain_row",
-           "combine", "project", "PROJECTIONS"]
+__all__ = ["BURDEN_SCOPE", "KINDS", "community_kinds", "ROLLED", "ADDITIVE", "PROJECTIONS", "get_burden_rows", "run_rows", "collect",
+           "merge_rows", "plain_row", "combine", "project"]
 
-ROLLED = ("Q1", "Q2", "Q3", "Q4", "Q5", "Q7")
-ADDITIVE = ("Q1", "Q2", "Q3", "Q5")  # counts, summed over months; the others are lists, joined
-SETTLE_DAYS = 35
-
-Statements = Callable[[dt.datetime, dt.datetime], Mapping[str, Any]]
-
-
-@dataclass(frozen=True)
-class Collected:
-    rows: dict[str, list[Any]]
-    fresh: list[tuple[str, str, list[dict[str, Any]]]] = field(default_factory=list)  # (month, query, rows)
-    audit_id: int = 0
-    months_kept: int = 0  # months read from rollups
-
-
-def _months(year: int, tz: ZoneInfo) -> list[tuple[str, dt.datetime, dt.datetime]]:
-    out = []
-    for month in range(1, 13):
-        start = dt.datetime(year, month, 1, tzinfo=tz)
-        end = dt.datetime(year + (month == 12), 1 if month == 12 else month + 1, 1, tzinfo=tz)
-        out.append((f"{year:04d}-{month:02d}", start, end))
-    return out
+BURDEN_SCOPE = "burden"  # month_rollups.scope of the report's own rows (the district's)
+KINDS = "kinds"  # the kept communities' assignments by kind, beside the rows
+ROLLED = ("Q1", "Q3", "Q4", "Q5", "Q7")
+ADDITIVE = ("Q1", "Q3", "Q5")  # counts, summed over months; the others are lists, joined
 
 
 def _plain(value: Any) -> Any:
@@ -74,11 +53,9 @@ def combine(query: str, parts: Sequence[Sequence[Mapping[str, Any]]]) -> list[An
     return [SimpleNamespace(**row) for rows in parts for row in rows]
 
 
-# Counts whose groups cross several dimensions are kept as the projections the report reads
-# (a month of Q2 over 100 communities × 30 departments × 12 kinds is 36,000 groups; its two
-# projections, 1,560): (axis, the columns kept).
+# Q5's groups cross community × platform × department × item × kind; the report reads two projections
+# of them: (axis, the columns kept).
 PROJECTIONS: dict[str, tuple[tuple[str, tuple[str, ...]], ...]] = {
-    "Q2": (("community", ("community_id", "kind")), ("department", ("department", "kind"))),
     "Q5": (("data", ("community_id", "platform_id", "item", "kind")), ("department", ("department",))),
 }
 
@@ -107,58 +84,36 @@ def merge_rows(parts: Sequence[Sequence[Mapping[str, Any]]]) -> list[Any]:
     return [SimpleNamespace(**dict(key), n=n) for key, n in totals.items()]
 
 
-async def _changed(conn: AsyncConnection, *, since: int, start: dt.datetime, end: dt.datetime,
-                   tz: ZoneInfo) -> dict[str, int]:
-    """Month → newest audit id of a change to one of its tasks after audit id ``since``."""
-    rows = (await conn.execute(
-        sa.select(AUDIT_LOG.c.id, TASKS.c.received_at)
-        .select_from(AUDIT_LOG.join(TASKS, TASKS.c.id == AUDIT_LOG.c.entity_id))
-        .where(AUDIT_LOG.c.id > since, AUDIT_LOG.c.entity == "task", TASKS.c.received_at >= start,
-               TASKS.c.received_at < end))).all()
-    newest: dict[str, int] = {}
-    for audit_id, received_at in rows:
-        month = received_at.astimezone(tz).strftime("%Y-%m")
-        newest[month] = max(newest.get(month, 0), int(audit_id))
-    return newest
+async def run_rows(conn: AsyncConnection, statements: Mapping[str, Any]) -> dict[str, list[dict[str, Any]]]:
+    """The statements' rows as plain JSON-able dicts, projected as they are kept."""
+    return {q: project(q, [plain_row(r) for r in (await conn.execute(stmt)).all()])
+            for q, stmt in statements.items()}
 
 
-async def collect(conn: AsyncConnection, *, year: int, tz: ZoneInfo, now: dt.datetime,
-                  statements: Statements) -> Collected:
-    """The year's rows of each rolled query: kept months from ``report_rollups``, the others live."""
-    months = _months(year, tz)
-    audit_id = int((await conn.execute(sa.select(sa.func.coalesce(sa.func.max(AUDIT_LOG.c.id), 0)))).scalar_one())
-    stored: dict[str, dict[str, tuple[int, list[dict[str, Any]]]]] = {}
-    for r in (await conn.execute(sa.select(REPORT_ROLLUPS.c.month, REPORT_ROLLUPS.c.query, REPORT_ROLLUPS.c.rows,
-                                           REPORT_ROLLUPS.c.audit_id)
-                                 .where(REPORT_ROLLUPS.c.month.in_([m for m, _, _ in months])))).all():
-        stored.setdefault(r.month, {})[r.query] = (int(r.audit_id), list(r.rows or []))
-    oldest = min((a for per in stored.values() for a, _ in per.values()), default=audit_id)
-    changed = await _changed(conn, since=oldest, start=months[0][1], end=months[-1][2], tz=tz) if stored else {}
+def community_kinds(per_community: Iterable[Figures]) -> list[list[Any]]:
+    """[community, kind, assignments] of the month's community figures: what the year's seven counts read per
+    community, kept with the report's rows so a kept year reads two rollups a month, not one per community."""
+    return [[f.scope.name, kind, counts.assignments] for f in per_community for kind, counts in f.by_kind]
+
+
+async def get_burden_rows(
+    conn: AsyncConnection, *, month: str, settings: IntakeSettings, per_community: Iterable[Figures]
+) -> dict[str, Any]:
+    """The district's rows of the report's own queries for one month, and its communities' assignments by kind
+    (``KINDS``, from their figures): what the sweep keeps."""
+    start, end = month_bounds(month, settings.tz)
+    return {**await run_rows(conn, statements_for(None)(start, end)), KINDS: community_kinds(per_community)}
+
+
+async def collect(conn: AsyncConnection, *, months: Sequence[str], kept: Mapping[str, Mapping[str, Any]],
+                  statements: Statements, settings: IntakeSettings) -> dict[str, list[Any]]:
+    """The rows of the `months`, each kept month's read from `kept` (month → its ``burden`` content), the
+    others run live."""
     parts: dict[str, list[list[dict[str, Any]]]] = {q: [] for q in ROLLED}
-    fresh: list[tuple[str, str, list[dict[str, Any]]]] = []
-    kept = 0
-    for month, start, end in months:
-        settled = end + dt.timedelta(days=SETTLE_DAYS) <= now
-        mine = stored.get(month, {})
-        if settled and set(mine) >= set(ROLLED) and all(changed.get(month, 0) <= a for a, _ in mine.values()):
-            kept += 1
-            for query in ROLLED:
-                parts[query].append(mine[query][1])
-            continue
-        for query, stmt in statements(start, end).items():
-            rows = project(query, [plain_row(r) for r in (await conn.execute(stmt)).all()])
-            parts[query].append(rows)
-            if settled:
-                fresh.append((month, query, rows))
-    return Collected(rows={q: combine(q, p) for q, p in parts.items()}, fresh=fresh, audit_id=audit_id,
-                     months_kept=kept)
-
-
-async def add_rollups(conn: AsyncConnection, *, collected: Collected, now: dt.datetime) -> int:
-    """Store (or replace) the settled months computed live; returns how many rows were written."""
-    for month, query, rows in collected.fresh:
-        await conn.execute(sa.delete(REPORT_ROLLUPS).where(REPORT_ROLLUPS.c.month == month,
-                                                           REPORT_ROLLUPS.c.query == query))
-        await conn.execute(sa.insert(REPORT_ROLLUPS).values(month=month, query=query, rows=rows,
-                                                            audit_id=collected.audit_id, built_at=now))
-    return len(collected.fresh)
+    for month in months:
+        rows = kept.get(month)
+        if rows is None:
+            rows = await run_rows(conn, statements(*month_bounds(month, settings.tz)))
+        for query in ROLLED:
+            parts[query].append(rows[query])
+    return {q: combine(q, p) for q, p in parts.items()}

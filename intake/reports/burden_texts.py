@@ -19,10 +19,14 @@ CERT_DECISION_ZH = {"issue": "应出具", "conditional": "核实后可出具", "
 
 NOTE = {
     "intro": ("本报告由减负通根据{year}年全年通知登记数据自动生成,范围:{scope}({communities}个社区)。"
-              "每个数字后注明来源查询(Q1—Q6),其语句见附录。"),
+              "每个数字后注明来源:F 为与月报同一口径的月度数字,Q1—Q7 为本报告的查询,C1、C2 为社区登记的窗口工作,"
+              "其语句见附录。"),
     "items": ("全年共收到{departments}个部门的通知{tasks}件,派发到社区{assignments}件次,"
               "归并为{items}个事项(一个部门×一个清单事项或一张常报表格),其中行政事务{admin}个,占{share}。"),
+    "hours": "按月报口径估算,社区全年为这些通知投入约{hours}小时,平均每个社区{per}小时。",
+    "counter": "社区登记的窗口工作已计入上表:另有多平台录入{platform}项(同一数据录入多个系统),借调人员{seconded}人次。",
     "seven_total": "{label}:全年{total}{unit},平均每个社区{per:g}{unit},最多的是{most}({most_n}{unit})。",
+    "seven_counter": "其中通知派发{notices}{unit},社区登记的窗口工作{counter}{unit}。",
     "seven_none": "{label}:全年没有这类通知。",
     "forms": "全年下发的表格{forms}张(报表目录),社区填报{submissions}份;字段重复的表格{repeats}张。",
     "platforms": "通知点名的平台{platforms}个;每个社区平均被要求录入{per:g}个平台。",

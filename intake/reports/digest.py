@@ -12,7 +12,9 @@ and :mod:`intake.reports.chart`, sending in :mod:`intake.reports.monthly`.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+import itertools
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -136,11 +138,11 @@ def _league(figures: Figures, ratings: tuple[RatingRow, ...]) -> tuple[LeagueRow
 
 def _heatmap(figures: Figures, communities: Sequence[Figures]) -> HeatMap:
     departments = tuple(name for name, _ in figures.by_department)
-    return HeatMap(
-        communities=tuple(c.scope.name for c in communities),
-        departments=departments,
-        cells=tuple(tuple(c.department(d).tasks for d in departments) for c in communities),
-    )
+    cells = []
+    for c in communities:  # one lookup table per community: a province has 10,000 × 1,000 cells
+        tasks = {name: counts.tasks for name, counts in c.by_department}
+        cells.append(tuple(map(tasks.get, departments, itertools.repeat(0, len(departments)))))
+    return HeatMap(communities=tuple(c.scope.name for c in communities), departments=departments, cells=tuple(cells))
 
 
 def assemble_digest(
@@ -209,6 +211,22 @@ async def _communities(conn: AsyncConnection, names: Sequence[str] | None) -> tu
     return rows, [by_name[name] for name in names]
 
 
+# a task flagged 层层加码 (tasks.escalation holds a list; JSON null and SQL NULL both mean none)
+ESCALATED = sa.func.coalesce(sa.cast(TASKS.c.escalation, sa.Text), "null") != "null"
+
+
+async def _escalations(conn: AsyncConnection, *, month: str, settings: IntakeSettings) -> tuple[tuple[str, int], ...]:
+    """层层加码 of the month per forwarding office: forwards that set an earlier deadline or added work."""
+    start, end = month_bounds(month, settings.tz)
+    office = sa.func.coalesce(TASKS.c.forwarded_by, "未识别")
+    rows = await conn.execute(
+        sa.select(office.label("office"), sa.func.count(TASKS.c.id).label("n"))
+        .where(TASKS.c.received_at >= start, TASKS.c.received_at < end, ESCALATED,
+               TASKS.c.duplicate_of.is_(None))
+        .group_by(office).order_by(sa.func.count(TASKS.c.id).desc(), office))
+    return tuple((str(r.office), int(r.n)) for r in rows)
+
+
 async def _build(
     conn: AsyncConnection, *, month: str, settings: IntakeSettings, now: dt.datetime,
     communities: Sequence[str] | None, district: bool,
@@ -235,8 +253,10 @@ async def _build(
     prev_top, prev_per_community = await get_month_figures(
         conn, month=previous_month(month), settings=settings, now=now, communities=scopes, district_staff=staff)
     shown = [per_community[c.id] for c in every if c.active or per_community[c.id].total.assignments]
-    digests = [assemble_digest(top, previous=prev_top, district=name, ratings=_district_ratings(ratings),
-                               unfunded_codes=codes[None], communities=shown)]
+    digests = [dataclasses.replace(
+        assemble_digest(top, previous=prev_top, district=name, ratings=_district_ratings(ratings),
+                        unfunded_codes=codes[None], communities=shown),
+        escalations=await _escalations(conn, month=month, settings=settings))]
     for c in wanted:
         digests.append(assemble_digest(
             per_community[c.id], previous=prev_per_community[c.id], district=name,

@@ -27,6 +27,7 @@ from intake.reports.safety import safe_cell
 from intake.store.models import ACCOUNTS, COMMUNITIES, DEPARTMENTS, TASKS
 from intake.store.models import TASK_TARGETS as TARGETS
 from intake.store.search import HasTerms, from_index
+from intake.store.values import TargetStatus
 
 __all__ = [
     "TaskFilters",
@@ -323,7 +324,7 @@ def record_flags(record: dict[str, Any]) -> str:
 def record_row(record: dict[str, Any]) -> list[Any]:
     """One task as the cells of TASK_COLUMNS, in Chinese where a person reads it."""
     targets = record["targets"]
-    done = sum(1 for t in targets if t["status"] == "done")
+    done = sum(1 for t in targets if t["status"] == TargetStatus.done)
     quantity = record["quantity"]
     values = {
         **record,

@@ -67,6 +67,7 @@ __all__ = [
     "estimate_hours",
     "get_figures",
     "get_month_figures",
+    "assignments_statement",
 ]
 
 
@@ -130,7 +131,8 @@ class Counts:
         return tuple((name, getattr(self, name)) for name in LISTINGS)
 
     def rounded(self) -> Counts:
-        return dataclasses.replace(self, hours=round(self.hours, 1))
+        # not dataclasses.replace: a province's digests build Counts by the hundred thousand
+        return Counts(**{f: getattr(self, f) for f in _COUNT_FIELDS[:-1]}, hours=round(self.hours, 1))
 
 
 _COUNT_FIELDS = tuple(f.name for f in dataclasses.fields(Counts))
@@ -147,6 +149,7 @@ class Figures:
     timeliness: Timeliness
     staff: int
     capacity_hours: float
+    department_kinds: tuple[tuple[str, str, int, int], ...] = ()  # (department, kind, tasks, assignments)
 
     @property
     def load_ratio(self) -> float:
@@ -171,6 +174,7 @@ class Figures:
             quantities=tuple((str(k), str(u), int(v)) for k, u, v in data["quantities"]),
             timeliness=Timeliness(**data["timeliness"]), staff=int(data["staff"]),
             capacity_hours=float(data["capacity_hours"]),
+            department_kinds=tuple((str(d), str(k), int(t), int(a)) for d, k, t, a in data["department_kinds"]),
         )
 
 
@@ -217,7 +221,7 @@ assert len(_COUNT_FIELDS) - 1 == _HOURS_AT, "Counts.hours must stay its last fie
 
 def _as_counts(vector: _Vector) -> Counts:
     whole = [int(v) for v in vector[:_HOURS_AT]]  # every field but hours, the last one
-    return dataclasses.replace(Counts(*whole), hours=vector[_HOURS_AT])
+    return Counts(**dict(zip(_COUNT_FIELDS, whole, strict=False)), hours=vector[_HOURS_AT])
 
 
 def _plus(vector: _Vector | None, other: _Vector) -> _Vector:
@@ -255,15 +259,26 @@ async def _task_tally(conn: AsyncConnection, where: _Where) -> _Tally:
     return tally
 
 
+def _assignments_query(where: _Where, schedule: ScheduleSettings) -> Any:
+    key = [TARGETS.c.community_id, department_name().label("department"), TASKS.c.kind, TASKS.c.quantity_unit]
+    return (
+        sa.select(*key, *_measures(hours=hours_expression(schedule)))
+        .select_from(_ASSIGNMENTS).where(*where.clauses(targets=True)).group_by(*key)
+    )
+
+
+def assignments_statement(
+    start: dt.datetime, end: dt.datetime, community_ids: Sequence[int] | None, schedule: ScheduleSettings
+) -> Any:
+    """The figures' main query over [start, end) (what a report prints as the figures' source)."""
+    return _assignments_query(_Where(start, end, None if community_ids is None else tuple(community_ids)), schedule)
+
+
 async def _assignment_tallies(
     conn: AsyncConnection, where: _Where, schedule: ScheduleSettings
 ) -> dict[int, _Tally]:
     """Assignments grouped by community, department, kind and unit, with their estimated hours."""
-    key = [TARGETS.c.community_id, department_name().label("department"), TASKS.c.kind, TASKS.c.quantity_unit]
-    query = (
-        sa.select(*key, *_measures(hours=hours_expression(schedule)))
-        .select_from(_ASSIGNMENTS).where(*where.clauses(targets=True)).group_by(*key)
-    )
+    query = _assignments_query(where, schedule)
     tallies: dict[int, _Tally] = defaultdict(_Tally)
     for row in await conn.execute(query):
         tallies[int(row[0])].add((str(row[1]), str(row[2]), row[3]), row[4:], per_assignment=True)
@@ -280,10 +295,13 @@ def _figures(
 ) -> Figures:
     by_department: dict[str, _Vector] = {}
     by_kind: dict[str, _Vector] = {}
+    crossed: dict[tuple[str, str], tuple[int, int]] = {}
     total = [0.0] * len(_COUNT_FIELDS)
     for (department, kind, _unit), vector in groups.items():
         by_department[department] = _plus(by_department.get(department), vector)
         by_kind[kind] = _plus(by_kind.get(kind), vector)
+        tasks, assignments = crossed.get((department, kind), (0, 0))
+        crossed[(department, kind)] = (tasks + int(vector[0]), assignments + int(vector[_ASSIGNMENTS_AT]))
         total = _plus(total, vector)
     return Figures(
         month=month, scope=scope, total=_as_counts(total).rounded(),
@@ -292,6 +310,7 @@ def _figures(
         quantities=tuple(sorted(((k, u, v) for (k, u), v in quantities.items()), key=lambda r: (r[0], -r[2], r[1]))),
         timeliness=timeliness, staff=staff,
         capacity_hours=round(staff * settings.schedule.staff_hours_per_month, 1),
+        department_kinds=tuple(sorted((d, k, t, a) for (d, k), (t, a) in crossed.items())),
     )
 
 

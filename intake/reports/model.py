@@ -12,6 +12,7 @@ if TYPE_CHECKING:
 __all__ = ["DISTRICT", "KindRow", "DepartmentRow", "LeagueRow", "RatingRow", "Trend", "HeatMap", "Digest", "share"]
 
 DISTRICT = "district"
+STREET_PREFIX = "street:"  # a street's digest: scope "street:ID" (intake.reports.streets)
 
 
 @dataclass(frozen=True)
@@ -103,10 +104,13 @@ class Digest:
     league: tuple[LeagueRow, ...] = ()
     heatmap: HeatMap | None = None
     community: CommunitySide | None = None  # reports, counter work, bypassing departments, trace demands
+    escalations: tuple[tuple[str, int], ...] = ()  # 层层加码 per forwarding office (the area's digests)
+    label: str = ""  # the area's name when it is not the district's (a street digest: 示范区甲街道)
 
     @property
     def is_district(self) -> bool:
-        return self.scope == DISTRICT
+        """An area's digest (the district, or a street: ``street:ID``), not one community's."""
+        return self.scope == DISTRICT or self.scope.startswith(STREET_PREFIX)
 
     @property
     def administrative_share(self) -> float:
@@ -124,7 +128,7 @@ class Digest:
 
     @property
     def title(self) -> str:
-        scope = self.district if self.is_district else self.scope
+        scope = self.label or (self.district if self.is_district else self.scope)
         year, month = self.month.split("-")
         return f"{scope}{year}年{int(month)}月减负月报"
 

@@ -19,6 +19,7 @@ from intake.reports.model import DISTRICT, Digest
 from intake.reports.render import render_chat_text, to_json
 from intake.reports.runner import run_report
 from intake.reports.safety import slug
+from intake.reports.streets import build_street_digests, list_street_recipients, street_id_of
 from intake.store.models import COMMUNITIES, DIGESTS
 
 if TYPE_CHECKING:
@@ -62,7 +63,10 @@ async def _queue_digest(conn: AsyncConnection, *, services: Services, digest: Di
 
     settings = services.settings
     if digest.tasks:
-        if digest.is_district:
+        street = street_id_of(digest.scope)
+        if street is not None:  # a street's digest: to the street's own admins
+            recipients = await list_street_recipients(conn, street_id=street, configured=settings.notify.admins)
+        elif digest.is_district:
             recipients = await list_admin_recipients(conn, configured=settings.notify.admins)
         else:
             cid = (await conn.execute(
@@ -111,7 +115,8 @@ async def send_monthly_digests(services: Services, *, now: dt.datetime, only_if_
             return 0
 
     async def build(conn: AsyncConnection) -> list[Digest]:
-        return await build_monthly_digests(conn, month=month, settings=settings, now=now)
+        return [*await build_monthly_digests(conn, month=month, settings=settings, now=now),
+                *await build_street_digests(conn, month=month, settings=settings, now=now)]
 
     district, *digests = await run_report(services.reports, services.engine, build)
     out_dir = settings.base_dir / schedule.digest_dir

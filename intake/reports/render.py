@@ -55,6 +55,8 @@ def render_markdown(digest: Digest) -> str:
         f"- 待审核 {d.pending_review} 件;费未随事转 {d.unfunded_assist} 件;临时急件 {d.short_notice} 件;"
         f"重复派发 {d.duplicates} 件;重复采集 {d.repeat_collection} 件",
         *_timeliness_lines(d),
+        *(["- 层层加码(转发时提前截止或增加工作):" + ",".join(f"{o} {n} 件" for o, n in d.escalations)]
+          if d.escalations else []),
         f"- 估算工作量 {d.estimated_hours:g} 小时 / 人力 {d.capacity_hours:g} 小时({d.staff} 人),"
         f"占 {pct(d.load_ratio)}",
         f"- 较 {d.trend.month}:任务 {_signed(d.trend.tasks_change)} 件,工时 {_signed(d.trend.hours_change)} 小时",

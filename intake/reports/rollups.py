@@ -15,22 +15,25 @@ stored only if that row still exists (a trigger would have deleted it). Readers 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from intake.calendar import month_bounds, previous_month
+from intake.reports.burden_rollup import BURDEN_SCOPE, get_burden_rows
 from intake.reports.figures import Figures, Scope, get_figures, get_month_figures
 from intake.reports.runner import run_report
 from intake.settings import IntakeSettings
 from intake.store.models import COMMUNITIES, MONTH_ROLLUPS, ROLLUP_MONTHS
+from intake.store.writer import Unit
 
 if TYPE_CHECKING:
     from intake.context import Services
 
-__all__ = ["CLOSED_AFTER", "KEEP_MONTHS", "is_closed", "get_trend", "list_months", "refresh_rollups"]
+__all__ = ["CLOSED_AFTER", "KEEP_MONTHS", "is_closed", "get_trend", "list_months", "refresh_rollups",
+           "get_kept_contents", "roll_up_month", "keep_closed_months"]
 
 CLOSED_AFTER = dt.timedelta(days=1)  # a notice's CreateTime can trail its arrival by minutes, never a day
 KEEP_MONTHS = 24
@@ -48,14 +51,27 @@ def is_closed(month: str, *, settings: IntakeSettings, now: dt.datetime) -> bool
     return month_bounds(month, settings.tz)[1] + CLOSED_AFTER <= now
 
 
-async def _rolled_up(conn: AsyncConnection, *, months: Sequence[str], scope: Scope) -> dict[str, Figures]:
+async def get_kept_contents(
+    conn: AsyncConnection, *, months: Sequence[str], scopes: Sequence[str] | None = None
+) -> dict[str, dict[str, Any]]:
+    """month → scope key → kept content, of the `months` whose rollup is complete (every scope when
+    `scopes` is None; the yearly report's own rows are the scope ``burden``)."""
+    where = [MONTH_ROLLUPS.c.month.in_(months), ROLLUP_MONTHS.c.computed_at.is_not(None)]
+    if scopes is not None:
+        where.append(MONTH_ROLLUPS.c.scope.in_(scopes))
     rows = await conn.execute(
-        sa.select(MONTH_ROLLUPS.c.month, MONTH_ROLLUPS.c.content)
-        .join(ROLLUP_MONTHS, ROLLUP_MONTHS.c.month == MONTH_ROLLUPS.c.month)
-        .where(MONTH_ROLLUPS.c.month.in_(months), MONTH_ROLLUPS.c.scope == scope.key,
-               ROLLUP_MONTHS.c.computed_at.is_not(None))
+        sa.select(MONTH_ROLLUPS.c.month, MONTH_ROLLUPS.c.scope, MONTH_ROLLUPS.c.content)
+        .join(ROLLUP_MONTHS, ROLLUP_MONTHS.c.month == MONTH_ROLLUPS.c.month).where(*where)
     )
-    return {str(r.month): Figures.from_json(r.content) for r in rows}
+    kept: dict[str, dict[str, Any]] = {}
+    for r in rows:
+        kept.setdefault(str(r.month), {})[str(r.scope)] = r.content
+    return kept
+
+
+async def _rolled_up(conn: AsyncConnection, *, months: Sequence[str], scope: Scope) -> dict[str, Figures]:
+    kept = await get_kept_contents(conn, months=months, scopes=[scope.key])
+    return {month: Figures.from_json(contents[scope.key]) for month, contents in kept.items()}
 
 
 async def get_trend(
@@ -82,7 +98,16 @@ async def _missing_months(services: Services, *, now: dt.datetime) -> list[str]:
 
 
 async def _roll_up(services: Services, *, month: str, now: dt.datetime) -> bool:
-    settings = services.settings
+    return await roll_up_month(month=month, now=now, settings=services.settings, submit=services.writer.submit,
+                               compute_with=lambda job: run_report(services.reports, services.engine, job))
+
+
+async def roll_up_month(
+    *, month: str, now: dt.datetime, settings: IntakeSettings, submit: Callable[[Unit[Any]], Awaitable[Any]],
+    compute_with: Callable[[Callable[[AsyncConnection], Awaitable[Any]]], Awaitable[Any]],
+) -> bool:
+    """Roll up one month in three steps: `submit` runs a write in its own transaction (the writer), `compute_with`
+    a read on a connection of its own (the report thread). True when the rollup was stored."""
     start, end = month_bounds(month, settings.tz)
 
     async def begin(conn: AsyncConnection) -> None:  # (1) the marker a change of the month would delete
@@ -92,18 +117,20 @@ async def _roll_up(services: Services, *, month: str, now: dt.datetime) -> bool:
             month=month, starts_at=start, ends_at=end, first_day=start.date(),
             last_day=(end - dt.timedelta(days=1)).date(), computed_at=None))
 
-    await services.writer.submit(begin)
+    await submit(begin)
 
-    async def compute(conn: AsyncConnection) -> list[Figures]:  # (2) from a snapshot taken after (1)
+    async def compute(conn: AsyncConnection) -> list[tuple[str, Any]]:  # (2) from a snapshot taken after (1)
         rows = (await conn.execute(sa.select(COMMUNITIES.c.id, COMMUNITIES.c.name, COMMUNITIES.c.staff,
                                              COMMUNITIES.c.active))).all()
         staff = sum(int(r.staff) for r in rows if r.active)
         top, per_community = await get_month_figures(
             conn, month=month, settings=settings, now=now, communities=[(int(r.id), str(r.name), int(r.staff))
                                                                          for r in rows], district_staff=staff)
-        return [top, *per_community.values()]
+        burden = await get_burden_rows(conn, month=month, settings=settings,  # the yearly report's own rows
+                                       per_community=per_community.values())
+        return [(f.scope.key, f.to_json()) for f in (top, *per_community.values())] + [(BURDEN_SCOPE, burden)]
 
-    figures = await run_report(services.reports, services.engine, compute)
+    contents = await compute_with(compute)
 
     async def store(conn: AsyncConnection) -> bool:  # (3) only if nothing of the month changed meanwhile
         marker = (await conn.execute(sa.select(ROLLUP_MONTHS.c.month).where(
@@ -111,11 +138,11 @@ async def _roll_up(services: Services, *, month: str, now: dt.datetime) -> bool:
         if marker is None:
             return False
         await conn.execute(sa.insert(MONTH_ROLLUPS), [
-            {"month": month, "scope": f.scope.key, "content": f.to_json()} for f in figures])
+            {"month": month, "scope": scope, "content": content} for scope, content in contents])
         await conn.execute(sa.update(ROLLUP_MONTHS).where(ROLLUP_MONTHS.c.month == month).values(computed_at=now))
         return True
 
-    return await services.writer.submit(store)
+    return bool(await submit(store))
 
 
 async def refresh_rollups(services: Services, *, now: dt.datetime, limit: int = 6) -> int:
@@ -125,3 +152,30 @@ async def refresh_rollups(services: Services, *, now: dt.datetime, limit: int = 
         done += await _roll_up(services, month=month, now=now)
     return done
 
+
+
+async def keep_closed_months(engine: AsyncEngine, *, months: Sequence[str], settings: IntakeSettings,
+                             now: dt.datetime) -> int:
+    """Roll up the closed months among `months` that have no current rollup, on a plain engine (the command
+    line has no writer: each step is its own transaction); returns how many were stored."""
+
+    async def submit(unit: Unit[Any]) -> Any:
+        async with engine.begin() as conn:
+            return await unit(conn)
+
+    async def compute_with(job: Callable[[AsyncConnection], Awaitable[Any]]) -> Any:
+        async with engine.connect() as conn:
+            return await job(conn)
+
+    closed = [m for m in months if is_closed(m, settings=settings, now=now)]
+    async with engine.connect() as conn:
+        kept = set((await conn.execute(
+            sa.select(MONTH_ROLLUPS.c.month).join(ROLLUP_MONTHS, ROLLUP_MONTHS.c.month == MONTH_ROLLUPS.c.month)
+            .where(MONTH_ROLLUPS.c.month.in_(closed), MONTH_ROLLUPS.c.scope == BURDEN_SCOPE,
+                   ROLLUP_MONTHS.c.computed_at.is_not(None)))).scalars())
+    done = 0
+    for month in closed:
+        if month not in kept:
+            done += await roll_up_month(month=month, now=now, settings=settings, submit=submit,
+                                        compute_with=compute_with)
+    return done

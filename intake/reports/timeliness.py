@@ -5,7 +5,6 @@ Part of the figures (:mod:`intake.reports.figures`); the definitions are in the 
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 from dataclasses import dataclass
 
@@ -15,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from intake.reports.measures import department_name
 from intake.store.models import TASK_TARGETS as TARGETS
 from intake.store.models import TASKS, TaskStatus
+from intake.store.values import TargetStatus
 
 __all__ = ["Timeliness", "get_timeliness"]
 
@@ -28,7 +28,8 @@ class Timeliness:
     not_yet_due: int = 0  # 未到期: still open, due day today or later
 
     def __add__(self, other: Timeliness) -> Timeliness:
-        return Timeliness(*(a + b for a, b in zip(dataclasses.astuple(self), dataclasses.astuple(other), strict=True)))
+        return Timeliness(self.due + other.due, self.on_time + other.on_time, self.late + other.late,
+                          self.overdue + other.overdue, self.not_yet_due + other.not_yet_due)
 
     @property
     def on_time_rate(self) -> float | None:
@@ -51,8 +52,8 @@ async def get_timeliness(
             dt.datetime.combine(first + dt.timedelta(days=i + 1), dt.time(), tzinfo=tz), TARGETS.c.done_at.type)
         for i in range((last - first).days + 1)
     }, value=TARGETS.c.due_date)
-    done = TARGETS.c.status == "done"
-    is_open = TARGETS.c.status == "open"
+    done = TARGETS.c.status == TargetStatus.done.value
+    is_open = TARGETS.c.status == TargetStatus.open.value
     sums = {
         "on_time": sa.and_(done, TARGETS.c.done_at.is_not(None), TARGETS.c.done_at < cutoff),
         "done": done,
@@ -65,7 +66,7 @@ async def get_timeliness(
         sa.select(TARGETS.c.community_id, sa.func.count().label("due"),
                   *(sa.func.sum(sa.case((c, 1), else_=0)).label(n) for n, c in sums.items()))
         .select_from(TARGETS.join(TASKS, TASKS.c.id == TARGETS.c.task_id))
-        .where(TARGETS.c.due_date >= first, TARGETS.c.due_date <= last, TARGETS.c.status.in_(("open", "done")),
+        .where(TARGETS.c.due_date >= first, TARGETS.c.due_date <= last, TARGETS.c.status.in_((TargetStatus.open.value, TargetStatus.done.value)),
                TASKS.c.status.in_((TaskStatus.accepted.value, TaskStatus.done.value)), *communities, *by_department)
         .group_by(TARGETS.c.community_id)
     )

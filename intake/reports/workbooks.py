@@ -29,7 +29,9 @@ from intake.reports.export import (
     record_flags,
     record_row,
 )
+from intake.reports.measures import NOT_WORKED
 from intake.reports.safety import neutralise_workbook, safe_cell
+from intake.store.values import TargetStatus, TaskStatus
 
 __all__ = ["LEDGER_COLUMNS", "build_tasks_workbook", "build_ledger_workbook"]
 
@@ -106,9 +108,9 @@ async def build_ledger_workbook(
         target = next((t for t in record["targets"] if t["community"] == community), None)
         if target is None:
             continue
-        if record["status"] in ("refused", "withdrawn") or target["status"] in ("refused", "withdrawn"):
+        if record["status"] in NOT_WORKED or target["status"] in (TargetStatus.refused, TargetStatus.withdrawn):
             refused.append((record, target))
-        elif record["status"] != "pending_review":
+        elif record["status"] != TaskStatus.pending_review:
             by_kind.setdefault(record["kind"], []).append((record, target))
     wb = Workbook()
     summary = wb.active
@@ -120,7 +122,7 @@ async def build_ledger_workbook(
     summary.append([])
     _header(summary, ["任务类型", "件数", "已完成", "进行中", "费未随事转"], (14, 8, 8, 8, 12))
     for kind, rows in by_kind.items():
-        done = sum(1 for _, t in rows if t["status"] == "done")
+        done = sum(1 for _, t in rows if t["status"] == TargetStatus.done)
         unfunded = sum(1 for r, _ in rows if r["listing"] == "assist" and not r["funded"])
         summary.append([KIND_ZH.get(kind, kind), len(rows), done, len(rows) - done, unfunded])
     summary.append(["拒收与撤回", len(refused), "", "", ""])

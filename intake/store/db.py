@@ -45,7 +45,16 @@ def _json(value: Any) -> str:
 
 def create_engine(settings: IntakeSettings, *, url: str | None = None, pool_size: int | None = None) -> AsyncEngine:
     """An async engine for the configured database (aiosqlite in WAL mode, or asyncpg); `pool_size`
-    overrides ``[database] pool_size`` (PostgreSQL only)."""
+    overrides ``[database] pool_size`` (PostgreSQL only). Reads on a connection that carries a scope see
+    only that scope (:mod:`intake.scope`)."""
+    from intake.scope import install_scope_filter
+
+    engine = _create_engine(settings, url=url, pool_size=pool_size)
+    install_scope_filter(engine)
+    return engine
+
+
+def _create_engine(settings: IntakeSettings, *, url: str | None, pool_size: int | None) -> AsyncEngine:
     url = url or settings.database_url
     if url.startswith("sqlite"):
         path = url.split(":///", 1)[1]

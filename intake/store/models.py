@@ -10,9 +10,9 @@ import datetime as dt
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
+from intake.store.columns import AwareDateTime, _json, _table, _ts, utcnow
 from intake.store.values import (
     ConsoleRole,
     CounterKind,
@@ -25,83 +25,50 @@ from intake.store.values import (
     TaskStatus,
 )
 
-__all__ = [
-    "AwareDateTime",
-    "Role",
-    "ConsoleRole",
-    "TaskStatus",
-    "TargetStatus",
-    "TaskSource",
-    "CounterKind",
-    "OutboxStatus",
-    "Department",
-    "Community",
-    "Account",
-    "Invite",
-    "Task",
-    "TaskTarget",
-    "Reminder",
-    "TaskReport", "CounterEntry",  # intake.store.models_community
-    "Rating",
-    "AuditEntry",
-    "ProcessedMessage",
-    "TaskCodeCounter",
-    "OutboxMessage",
-    "AdminUser",
-    "RuleVersion",
-    "CorrectionExample",
-    "DigestArchive",
-    "TASK_REPORTS", "COUNTER_ENTRIES", "UPLOAD_TICKETS", "UploadTicket",  # models_community, models_upload
-    "RollupMonth", "MonthRollup", "ROLLUP_MONTHS", "MONTH_ROLLUPS",  # intake.store.models_rollups
-    "CONSOLE_SESSIONS", "LOGIN_THROTTLE", "ConsoleSession", "LoginThrottle",  # intake.store.models_console
-    "FormDecision",
-    "FormSource",
-    "CatalogueForm", "FormSend", "Platform", "PlatformMention", "ReportRollup",  # intake.store.models_catalogue
-    "utcnow",
+__all__ = [  # the tables of models_catalogue, models_community and models_console are re-exported too
+    "AwareDateTime", "Role", "ConsoleRole", "TaskStatus", "TargetStatus", "TaskSource", "CounterKind",
+    "OutboxStatus", "District", "Street", "OrgImport", "Department", "Community", "Account", "Invite", "Task",
+    "TaskTarget", "Reminder", "TaskReport", "CounterEntry", "Rating", "AuditEntry", "ProcessedMessage",
+    "TaskCodeCounter", "OutboxMessage", "AdminUser", "RuleVersion", "CorrectionExample", "DigestArchive",
+    "TASK_REPORTS", "COUNTER_ENTRIES", "RollupMonth", "MonthRollup", "ROLLUP_MONTHS", "MONTH_ROLLUPS",
+    "CONSOLE_SESSIONS", "LOGIN_THROTTLE", "ConsoleSession", "LoginThrottle", "FormDecision", "FormSource",
+    "CatalogueForm", "FormSend", "Platform", "PlatformMention", "utcnow", "UPLOAD_TICKETS", "UploadTicket",
 ]
 
 
-def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
+class District(SQLModel, table=True):
+    """A district (区), optionally of a city: the unit a deployment's lists, digests and schedule belong to."""
+
+    __tablename__ = "districts"
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=64, unique=True)
+    city: str | None = Field(default=None, max_length=64)
+    created_at: dt.datetime = _ts()
 
 
-class AwareDateTime(TypeDecorator[dt.datetime]):
-    """Stores aware datetimes as UTC and always returns aware UTC datetimes (SQLite drops the zone)."""
+class Street(SQLModel, table=True):
+    """A street (街道) of a district; its communities hang under it."""
 
-    impl = sa.DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value: dt.datetime | None, dialect: sa.Dialect) -> dt.datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("naive datetime given to the database; every datetime must be timezone-aware")
-        return value.astimezone(dt.UTC)
-
-    def process_result_value(self, value: dt.datetime | None, dialect: sa.Dialect) -> dt.datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            return value.replace(tzinfo=dt.UTC)
-        return value.astimezone(dt.UTC)
-
-
-def _ts(*, nullable: bool = False, index: bool = False) -> Any:
-    """An aware timestamp column; non-nullable ones default to now (UTC) when not given."""
-    return Field(
-        default=None,
-        sa_column=sa.Column(AwareDateTime(), nullable=nullable, index=index, default=None if nullable else utcnow),
-    )
-
-
-def _json(default: Any = None) -> Any:
-    return Field(default_factory=lambda: default() if callable(default) else default, sa_column=sa.Column(sa.JSON, nullable=True))
+    __tablename__ = "streets"
+    __table_args__ = (sa.UniqueConstraint("district_id", "name", name="uq_streets_district_name"),)
+    id: int | None = Field(default=None, primary_key=True)
+    district_id: int = Field(foreign_key="districts.id")  # uq_streets_district_name leads with it
+    name: str = Field(max_length=64)
+    created_at: dt.datetime = _ts()
 
 
 class Department(SQLModel, table=True):
+    """A department of the city, of a district, or of a street (a street office such as 街道社区服务中心)."""
+
     __tablename__ = "departments"
+    __table_args__ = (
+        sa.UniqueConstraint("name", "level", "district_id", "street_id", name="uq_departments_level_name"),
+    )
     id: int | None = Field(default=None, primary_key=True)
-    name: str = Field(max_length=64, unique=True, index=True)
+    name: str = Field(max_length=64, index=True)
+    level: str = Field(default="district", max_length=16, sa_column_kwargs={"server_default": "district"})  # OrgLevel
+    district_id: int | None = Field(default=None, foreign_key="districts.id", index=True)  # None: a city department
+    street_id: int | None = Field(default=None, foreign_key="streets.id")  # only for level street
     active: bool = True
     created_at: dt.datetime = _ts()
 
@@ -110,9 +77,22 @@ class Community(SQLModel, table=True):
     __tablename__ = "communities"
     id: int | None = Field(default=None, primary_key=True)
     name: str = Field(max_length=64, unique=True, index=True)
+    street_id: int | None = Field(default=None, foreign_key="streets.id", index=True)
     staff: int = 8
     robot_webhook: str | None = Field(default=None, max_length=512)
     active: bool = True
+    created_at: dt.datetime = _ts()
+
+
+class OrgImport(SQLModel, table=True):
+    """One version of the organisation tree: who changed it, how (config, console, xlsx), and what changed."""
+
+    __tablename__ = "org_imports"
+    id: int | None = Field(default=None, primary_key=True)
+    source: str = Field(max_length=255)  # "config", "console", or the imported file's name
+    author: str = Field(max_length=96)
+    changes: list[str] = _json(list)  # one line per change, as printed
+    tree: dict[str, Any] = _json(dict)  # the whole tree after the change: {district: {street: {community: staff}}}
     created_at: dt.datetime = _ts()
 
 
@@ -128,6 +108,8 @@ class Account(SQLModel, table=True):
     department_id: int | None = Field(default=None, foreign_key="departments.id")
     community_id: int | None = Field(default=None, foreign_key="communities.id")
     display_name: str | None = Field(default=None, max_length=64)
+    scope_level: str | None = Field(default=None, max_length=16)  # an admin's reach in chat (intake.scope)
+    scope_id: int | None = None
     active: bool = True
     disabled_at: dt.datetime | None = _ts(nullable=True)  # disabled by an admin: only an admin enables it again
     bind_failures: int = 0  # wrong 绑定 codes in a row; past a few, the next try waits (bind_retry_at)
@@ -172,6 +154,11 @@ class Task(SQLModel, table=True):
     department_id: int | None = Field(default=None, foreign_key="departments.id")  # ix_tasks_department_received
     department: str | None = Field(default=None, max_length=64)  # canonical name as classified
     forwarded_by: str | None = Field(default=None, max_length=64)  # the sender's department, when it named another
+    forwarded_by_id: int | None = Field(default=None, foreign_key="departments.id")  # the forwarding office
+    # 层层加码: what the forwarder added ("deadline", "work"), and the issuer's own, later deadline
+    escalation: list[str] | None = _json(None)
+    issuer_deadline: dt.date | None = None
+    issuer_deadline_time: dt.time | None = None
     raw_text: str = Field(sa_column=sa.Column(sa.Text, nullable=False))
     kind: str = Field(max_length=24)
     nature: str = Field(max_length=24)
@@ -314,6 +301,8 @@ class AdminUser(SQLModel, table=True):
     username: str = Field(max_length=64, unique=True, index=True)
     password_hash: str = Field(max_length=256)
     role: str = Field(default=ConsoleRole.admin.value, max_length=16)  # ConsoleRole
+    scope_level: str | None = Field(default=None, max_length=16)  # OrgLevel; None: the whole deployment
+    scope_id: int | None = None  # the district, street or community (intake.scope)
     active: bool = True
     created_at: dt.datetime = _ts()
 
@@ -356,13 +345,10 @@ class DigestArchive(SQLModel, table=True):
     created_at: dt.datetime = _ts()
 
 
-def _table(model: type[SQLModel]) -> sa.Table:
-    table = model.__table__  # type: ignore[attr-defined]
-    assert isinstance(table, sa.Table)
-    return table
-
-
 # Core tables, for typed statements (``sa.select(TASKS.c.id)``) in repository functions.
+DISTRICTS = _table(District)
+STREETS = _table(Street)
+ORG_IMPORTS = _table(OrgImport)
 DEPARTMENTS = _table(Department)
 COMMUNITIES = _table(Community)
 ACCOUNTS = _table(Account)
@@ -380,14 +366,8 @@ RULE_VERSIONS = _table(RuleVersion)
 CORRECTION_EXAMPLES = _table(CorrectionExample)
 DIGESTS = _table(DigestArchive)
 
-# the form catalogue, platforms and report rollups (issue 18), registered on the same metadata
-from intake.store.models_catalogue import (  # noqa: E402
-    CatalogueForm,
-    FormSend,
-    Platform,
-    PlatformMention,
-    ReportRollup,
-)
+# the form catalogue and platforms (issue 18), registered on the same metadata
+from intake.store.models_catalogue import CatalogueForm, FormSend, Platform, PlatformMention  # noqa: E402
 
 # a community's reported notices and counter work (issue 12), registered on the same metadata
 from intake.store.models_community import COUNTER_ENTRIES, TASK_REPORTS, CounterEntry, TaskReport  # noqa: E402

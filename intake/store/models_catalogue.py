@@ -1,20 +1,19 @@
-"""The tables of the form catalogue (报表目录), the platforms named in notices and the yearly report's
-month rollups (issue 18). Imported by ``intake.store.models``, which re-exports them.
+"""The tables of the form catalogue (报表目录) and the platforms named in notices
+(issue 18). Imported by ``intake.store.models``, which re-exports them.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
-from intake.store.models import _json, _table, _ts
+from intake.store.columns import _json, _table, _ts
 from intake.store.values import FormDecision
 
-__all__ = ["CatalogueForm", "FormSend", "Platform", "PlatformMention", "ReportRollup", "FORMS", "FORM_SENDS",
-           "PLATFORMS", "PLATFORM_MENTIONS", "REPORT_ROLLUPS"]
+__all__ = ["CatalogueForm", "FormSend", "Platform", "PlatformMention", "FORMS", "FORM_SENDS", "PLATFORMS",
+           "PLATFORM_MENTIONS"]
 
 
 class CatalogueForm(SQLModel, table=True):
@@ -76,21 +75,7 @@ class PlatformMention(SQLModel, table=True):
     received_at: dt.datetime = _ts(index=True)
 
 
-class ReportRollup(SQLModel, table=True):
-    """One closed month's rows of one yearly-report query (intake/reports/burden_rollup.py)."""
-
-    __tablename__ = "report_rollups"
-    __table_args__ = (sa.UniqueConstraint("month", "query", name="uq_report_rollups_month_query"),)
-    id: int | None = Field(default=None, primary_key=True)
-    month: str = Field(max_length=7)  # YYYY-MM, local
-    query: str = Field(max_length=8)  # Q1, Q2, …
-    rows: list[dict[str, Any]] = _json(list)
-    audit_id: int = 0  # the newest audit entry when built: a later change to the month's tasks rebuilds it
-    built_at: dt.datetime = _ts()
-
-
 FORMS = _table(CatalogueForm)
 FORM_SENDS = _table(FormSend)
 PLATFORMS = _table(Platform)
 PLATFORM_MENTIONS = _table(PlatformMention)
-REPORT_ROLLUPS = _table(ReportRollup)

@@ -8,7 +8,7 @@ import datetime as dt
 
 from sqlmodel import Field, SQLModel
 
-from intake.store.models import _table, _ts
+from intake.store.columns import _table, _ts
 
 __all__ = ["ConsoleSession", "LoginThrottle", "CONSOLE_SESSIONS", "LOGIN_THROTTLE"]
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlmodel import Field, SQLModel
 
-from intake.store.models import _json, _table, _ts
+from intake.store.columns import _json, _table, _ts
 
 __all__ = ["RollupMonth", "MonthRollup", "ROLLUP_MONTHS", "MONTH_ROLLUPS"]
 

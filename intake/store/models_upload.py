@@ -9,7 +9,7 @@ import datetime as dt
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
-from intake.store.models import _table, _ts
+from intake.store.columns import _table, _ts
 
 __all__ = ["UploadTicket", "UPLOAD_TICKETS"]
 

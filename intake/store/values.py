@@ -9,7 +9,7 @@ from __future__ import annotations
 from enum import StrEnum
 
 __all__ = ["Role", "ConsoleRole", "TaskStatus", "TargetStatus", "TaskSource", "CounterKind", "OutboxStatus",
-           "FormDecision", "FormSource"]
+           "FormDecision", "FormSource", "OrgLevel"]
 
 
 class Role(StrEnum):
@@ -78,3 +78,12 @@ class FormSource(StrEnum):
     notice = "notice"  # named in a notice's text (《…表》)
     attachment = "attachment"  # an attached spreadsheet's header row and sheet names
     console = "console"  # entered by an admin
+
+
+class OrgLevel(StrEnum):
+    """A level of the organisation tree: where a department sits, and how far a person's scope reaches."""
+
+    city = "city"
+    district = "district"
+    street = "street"
+    community = "community"

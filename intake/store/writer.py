@@ -35,12 +35,14 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from intake.errors import StorageUnavailable
+from intake.store.side import SIDE, SideConnection
 
 __all__ = ["Unit", "Writer", "ThreadConnection", "BatchState"]
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+SIDE_COUNTERS = True  # PostgreSQL: draw task codes beside the batch (tests turn it off for the parity check)
 Unit = Callable[[AsyncConnection], Awaitable[T]]
 
 
@@ -101,6 +103,9 @@ class Writer:
         self._thread_engine = thread_engine
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="jianfu-writer") if thread_engine else None
         self._thread_loop = threading.local()
+        # PostgreSQL: the day's task-code counter is drawn beside the batch (intake.store.side)
+        self._side = (SideConnection(engine) if SIDE_COUNTERS and engine.dialect.name == "postgresql"
+                      and not thread_engine else None)
         self._batch_max = batch_max
         self._batch_wait = batch_wait_ms / 1000.0
         self._queue: asyncio.Queue[_Job] = asyncio.Queue()
@@ -121,6 +126,8 @@ class Writer:
         with contextlib.suppress(asyncio.CancelledError):
             await self._task
         self._task = None
+        if self._side is not None:
+            await self._side.close()
         if self._executor is not None:
             self._executor.submit(self._close_thread_loop).result()
             self._executor.shutdown(wait=True)
@@ -150,6 +157,7 @@ class Writer:
         return jobs
 
     async def _run(self) -> None:
+        SIDE.set(self._side)  # this task's context: its units see it
         while True:
             jobs = await self._gather()
             try:

@@ -46,8 +46,10 @@ from intake.tasks.views import (
     list_clerk_tasks,
     list_community_targets,
 )
+from intake.texts_notify import escalation_lines  # the 层层加码 line beside a task
 
 __all__ = [
+    "escalation_lines",
     "CORRECTABLE",
     "HELD_FOR_FUNDING",
     "NO_FUNDING_ANSWERS",

@@ -23,6 +23,7 @@ from intake.settings import IntakeSettings
 from intake.sources import NoticeSource, source_values
 from intake.store.models import TASK_CODE_COUNTERS, TASK_TARGETS, TASKS, TargetStatus, TaskSource, TaskStatus
 from intake.store.recent import IntakeMemory, RecentTask
+from intake.store.side import side_rows
 from intake.store.sqlite_fast import Prepared
 from intake.tasks.funding import HELD_FOR_FUNDING, needs_funding_answer
 from intake.tasks.views import TargetView, TaskView
@@ -31,9 +32,14 @@ __all__ = ["NewTask", "create_task", "next_task_code", "status_for_listing"]
 
 _INSERT_TASK = Prepared(sa.insert(TASKS).returning(TASKS.c.id))
 _INSERT_TARGETS = Prepared(sa.insert(TASK_TARGETS))
+# only a task not yet marked: no row lock (and no trigger) for one that is, which another process may hold
 _MARK_REPEAT = Prepared(
-    sa.update(TASKS).where(TASKS.c.id == sa.bindparam("task_id")).values(repeat_collection=sa.true())
+    sa.update(TASKS).where(TASKS.c.id == sa.bindparam("task_id"), TASKS.c.repeat_collection.is_(sa.false()))
+    .values(repeat_collection=sa.true())
 )
+# one multi-row INSERT … RETURNING in the order of the rows (SQLAlchemy's insertmanyvalues), for a connection
+# with a round trip per statement (PostgreSQL); the sqlite3 cursor path inserts, then reads the ids
+_INSERT_TARGETS_RETURNING = sa.insert(TASK_TARGETS).returning(TASK_TARGETS.c.id, sort_by_parameter_order=True)
 _TARGET_IDS = Prepared(
     sa.select(TASK_TARGETS.c.id).where(TASK_TARGETS.c.task_id == sa.bindparam("task_id")).order_by(TASK_TARGETS.c.id)
 )
@@ -64,10 +70,11 @@ _COUNTER_UPSERT = {name: Prepared(_counter_upsert(name)) for name in ("postgresq
 
 
 async def next_task_code(conn: AsyncConnection, *, day: dt.date) -> str:
-    """R-YYYYMMDD-NNNN: a per-day counter, safe under concurrent writers (an upsert on both dialects)."""
+    """R-YYYYMMDD-NNNN: a per-day counter, safe under concurrent writers (an upsert on both dialects; on
+    PostgreSQL committed beside the write transaction, see :mod:`intake.store.side`)."""
     key = day.strftime("%Y%m%d")
     stmt = _COUNTER_UPSERT["postgresql" if conn.dialect.name == "postgresql" else "sqlite"]
-    number = int((await stmt.rows(conn, {"day": key}))[0][0])
+    number = int((await side_rows(conn, stmt, {"day": key}))[0][0])
     return f"R-{key}-{number:04d}"
 
 
@@ -127,12 +134,16 @@ def _task_row(c: Classification, f: _Facts, *, account: AccountView, msg_id: str
               received_at: dt.datetime, source: str) -> dict[str, Any]:
     """The tasks row of a classified notice (a table of columns)."""
     quantity = c.quantity
+    forwarded = bool(c.department) and account.department not in (None, c.department)
     return {
         "code": f.code, "msg_id": msg_id, "channel": channel, "sender_id": account.id,
         "department_id": f.department_id, "department": f.department, "raw_text": text,
         # a notice naming another issuer is that issuer's (its counts stay honest), forwarded by the sender's
-        "forwarded_by": account.department if c.department and account.department not in (None, c.department)
-        else None,
+        "forwarded_by": account.department if forwarded else None,
+        "forwarded_by_id": account.department_id if forwarded else None,
+        # 层层加码: the forwarder's earlier deadline is the task's; the issuer's is kept beside it
+        "escalation": list(c.escalation) or None, "issuer_deadline": c.issuer_deadline,
+        "issuer_deadline_time": c.issuer_deadline_time,
         "kind": c.kind.value, "nature": c.nature.value, "listing": c.listing.value, "item": c.item,
         "certificate": c.certificate.value if c.certificate else None,
         "deadline": c.deadline, "deadline_time": c.deadline_time,
@@ -153,11 +164,12 @@ async def _add_targets(conn: AsyncConnection, *, task_id: int, community_ids: li
                        due: dt.date | None, announced_at: dt.datetime | None) -> list[int]:
     if not community_ids:
         return []
-    # one executemany, then one read of the ids (RETURNING with many rows is a statement per row)
-    await _INSERT_TARGETS.many(
-        conn, [{"task_id": task_id, "community_id": cid, "status": status.value, "due_date": due,
-                "announced_at": announced_at, "quiet": False} for cid in community_ids]
-    )
+    rows = [{"task_id": task_id, "community_id": cid, "status": status.value, "due_date": due,
+             "announced_at": announced_at, "quiet": False} for cid in community_ids]
+    if getattr(conn, "driver", None) is None:
+        return [int(row[0]) for row in await conn.execute(_INSERT_TARGETS_RETURNING, rows)]
+    # on the sqlite3 cursor: one executemany, then one read of the ids
+    await _INSERT_TARGETS.many(conn, rows)
     return [int(row[0]) for row in await _TARGET_IDS.rows(conn, {"task_id": task_id})]
 
 
@@ -194,6 +206,8 @@ def _view(c: Classification, f: _Facts, *, task_id: int, account: AccountView, t
         needs_review=c.needs_review, short_notice=f.short_notice,
         duplicate_of_code=f.duplicate[1] if f.duplicate else None, repeat_collection=bool(f.same_data),
         targets=targets, source=source, trace_demand=tuple(c.trace_demand), review_note=review_note,
+        forwarded_by=account.department if c.department and account.department not in (None, c.department) else None,
+        escalation=c.escalation, issuer_deadline=c.issuer_deadline, issuer_deadline_time=c.issuer_deadline_time,
     )
 
 

@@ -64,6 +64,10 @@ class TaskView:
     trace_demand: tuple[str, ...] = ()
     funding_note: str | None = None
     review_note: str | None = None
+    forwarded_by: str | None = None  # the office that forwarded it
+    escalation: tuple[str, ...] = ()  # 层层加码: "deadline" (an earlier deadline), "work" (more work)
+    issuer_deadline: dt.date | None = None  # the issuing department's own deadline, when the forward moved it
+    issuer_deadline_time: dt.time | None = None
 
     @property
     def is_open(self) -> bool:
@@ -116,7 +120,8 @@ async def get_task(conn: AsyncConnection, *, code: str) -> TaskView:
         short_notice=row.short_notice, duplicate_of_code=duplicate_code, repeat_collection=row.repeat_collection,
         targets=tuple(TargetView(community=t.name, status=t.status, due_date=t.due_date, done_at=t.done_at) for t in targets),
         source=row.source, trace_demand=tuple(row.trace_demand or ()), funding_note=row.funding_note,
-        review_note=row.review_note,
+        review_note=row.review_note, forwarded_by=row.forwarded_by, escalation=tuple(row.escalation or ()),
+        issuer_deadline=row.issuer_deadline, issuer_deadline_time=row.issuer_deadline_time,
     )
 
 

@@ -61,6 +61,7 @@ async def test_wecom_url_verification_published_vector(aiohttp_client: Any, sqli
         wecom_corp_id="wx5823bf96d3bd56c7",
         wecom_encoding_aes_key="jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C",
         server_timestamp_window_s=str(10**10),  # the published vector is from 2014
+        retention_replies_hours=str(10**7),  # nonces outlive two such windows (else start-up stops)
     )
     client = await aiohttp_client(create_app(settings, background=False))
     resp = await client.get(

@@ -20,11 +20,11 @@ import sqlalchemy as sa
 from docx import Document
 
 from bot.keys import SERVICES
-from intake.audit import add_audit
 from intake.reports.burden import build_burden_report
 from intake.reports.burden_model import BurdenReport
 from intake.reports.burden_render import render_markdown, write_report
-from intake.store.models import Role
+from intake.reports.rollups import refresh_rollups
+from intake.store.models import MONTH_ROLLUPS, Role
 from tests.bot.test_intake_chat import Chat, bound
 from tests.conftest import make_settings
 from tests.peer import MovingClock, WeChatPeer
@@ -85,16 +85,15 @@ async def one(client: Any, sql: str, **bounds: Any) -> Any:
 IN_YEAR = "t.received_at >= :start AND t.received_at < :end"
 
 
-# every month of the year settled: the district's report may keep and reuse month rollups
+# every month of the year closed: the district's report reads the months the sweep kept
 LATER = dt.datetime(YEAR + 1, 2, 10, 9, 0, tzinfo=SH)
 
 
-async def build(client: Any, scope: str | None = None, *, store: bool = False) -> BurdenReport:
+async def build(client: Any, scope: str | None = None) -> BurdenReport:
     services = client.server.app[SERVICES]
-    async with services.engine.begin() as conn:
+    async with services.engine.connect() as conn:
         return await build_burden_report(conn, year=YEAR, scope=scope, settings=services.settings, now=LATER,
-                                         item_texts={c: i.text for c, i in services.rules.current.items.items()},
-                                         store_rollups=store)
+                                         item_texts={c: i.text for c, i in services.rules.current.items.items()})
 
 
 @pytest.fixture
@@ -170,23 +169,33 @@ async def test_problems_match_the_log(year: Any) -> None:
     assert quoted and quoted <= set(await codes(client, "inspection"))
 
 
-async def test_month_rollups_give_the_live_report_and_follow_later_changes(year: Any) -> None:
+async def test_kept_months_give_the_live_report_and_a_correction_brings_its_month_back(year: Any) -> None:
     client, live, _ = year
-    assert await build(client, store=True) == live  # computed live, the twelve settled months kept
-    assert await one(client, "SELECT count(DISTINCT month) FROM report_rollups") == 12
-    assert await build(client) == live  # read back from the rollups
+    services = client.server.app[SERVICES]
+    assert await refresh_rollups(services, now=LATER, limit=13) == 13  # the sweep keeps figures and report rows
+    assert await one(client, "SELECT count(*) FROM month_rollups WHERE scope = 'burden' AND month LIKE '2026-%'") == 12
+    assert await build(client) == live  # read back from month_rollups
+    # kept rows are really what is read: May's district figures without tasks, March's certificates emptied
     may = {"start": dt.datetime(YEAR, 5, 1, tzinfo=SH), "end": dt.datetime(YEAR, 6, 1, tzinfo=SH)}
     in_may = await one(client, f"SELECT count(*) FROM tasks t WHERE {IN_YEAR}", **may)
-    engine = client.server.app[SERVICES].engine
-    async with engine.begin() as conn:  # kept rows are really what is read: empty May's
-        await conn.execute(sa.text("UPDATE report_rollups SET rows = '[]' WHERE month = '2026-05'"))
-    assert in_may and (await build(client)).tasks == live.tasks - in_may
-    # an audited change to a May notice (a correction: inspection → meeting) brings May back from the log
+    async with services.engine.begin() as conn:
+        content = (await conn.execute(sa.select(MONTH_ROLLUPS.c.content).where(
+            MONTH_ROLLUPS.c.month == "2026-05", MONTH_ROLLUPS.c.scope == "district"))).scalar_one()
+        await conn.execute(sa.update(MONTH_ROLLUPS).where(
+            MONTH_ROLLUPS.c.month == "2026-05", MONTH_ROLLUPS.c.scope == "district").values(
+            content={**content, "total": {**content["total"], "tasks": 0}}))
+        burden = (await conn.execute(sa.select(MONTH_ROLLUPS.c.content).where(
+            MONTH_ROLLUPS.c.month == "2026-03", MONTH_ROLLUPS.c.scope == "burden"))).scalar_one()
+        await conn.execute(sa.update(MONTH_ROLLUPS).where(
+            MONTH_ROLLUPS.c.month == "2026-03", MONTH_ROLLUPS.c.scope == "burden").values(content={**burden, "Q3": []}))
+    tampered = await build(client)
+    assert in_may and tampered.tasks == live.tasks - in_may
+    assert tampered.certificates[0].requests == live.certificates[0].requests - 1
+    # a correction of a May notice (inspection → meeting): the trigger drops May's rollup, May is read live
     task_id = await one(client, f"SELECT min(id) FROM tasks t WHERE {IN_YEAR} AND kind = 'inspection'", **may)
-    async with engine.begin() as conn:
+    async with services.engine.begin() as conn:
         await conn.execute(sa.text("UPDATE tasks SET kind = 'meeting' WHERE id = :id"), {"id": task_id})
-        await add_audit(conn, actor="admin:wang", entity="task", entity_id=task_id, action="correct",
-                        before={"kind": "inspection"}, after={"kind": "meeting"}, now=LATER)
+    assert await one(client, "SELECT count(*) FROM rollup_months WHERE month = '2026-05'") == 0
     corrected = await build(client)
     assert corrected.tasks == live.tasks
     assert corrected.count("inspection").total == live.count("inspection").total - 5

@@ -3,7 +3,7 @@
 Three departments post through the bot; a fourth (应急管理局) posts only in a WeCom work group, so the head
 of 幸福社区 reports its notices; the head also pastes one 民政局 notice that reached the group too (linked,
 not doubled) and logs certificates, an inspection and a meeting. :func:`run_month` builds the month from any
-start (the yearly burden report runs it twelve times); the test reads the month's digests.
+start (``test_community_year`` runs it twelve times); the test reads the month's digests.
 """
 
 from __future__ import annotations
@@ -73,40 +73,43 @@ def _code(reply: str) -> str:
     return found.group(0)
 
 
-async def _departments_post(client: Any, peer: WeChatPeer, start: dt.datetime, record: MonthRecord) -> str:
+async def _departments_post(client: Any, peer: WeChatPeer, start: dt.datetime, record: MonthRecord, *,
+                            bind_clerks: bool, theme: str) -> str:
     """Three departments through the bot; returns the 民政局 notice (it also reaches the work group)."""
     day = start.date()
-    minzheng = f"【区民政局】请各社区于{_md(day + dt.timedelta(days=18))}前对辖区低保家庭开展入户核查,共68户,填写核查表后报社会救助科。"
+    minzheng = f"【区民政局】{theme}请各社区于{_md(day + dt.timedelta(days=18))}前对辖区低保家庭开展入户核查,共68户,填写核查表后报社会救助科。"
     notices = [
         ("o-clerk-mz", "民政局", minzheng),
-        ("o-clerk-rs", "人社局", f"【区人社局】请各社区于{_md(day + dt.timedelta(days=16))}前开展就业失业登记情况摸排,"
+        ("o-clerk-rs", "人社局", f"【区人社局】{theme}请各社区于{_md(day + dt.timedelta(days=16))}前开展就业失业登记情况摸排,"
                                  "填写失业人员登记表报就业服务中心。"),
-        ("o-clerk-xc", "宣传部", f"【区委宣传部】请各社区完成2027年度党报党刊征订任务,每个社区订阅10份,"
+        ("o-clerk-xc", "宣传部", f"【区委宣传部】{theme}请各社区完成2027年度党报党刊征订任务,每个社区订阅10份,"
                                  f"{_md(day + dt.timedelta(days=13))}前报订阅名单。"),
     ]
     for n, (user, department, text) in enumerate(notices):
         at = start + dt.timedelta(hours=n)
-        await bind(client, peer, user, at, department=department)
+        if bind_clerks:
+            await bind(client, peer, user, at, department=department)
         reply = await say(client, peer, user, text, at + dt.timedelta(minutes=5))
         assert reply.startswith(("已登记", "不予派发")), reply
         record.bot_codes.append(_code(reply))
     return minzheng
 
 
-async def _head_reports(client: Any, peer: WeChatPeer, start: dt.datetime, minzheng: str, record: MonthRecord) -> None:
+async def _head_reports(client: Any, peer: WeChatPeer, start: dt.datetime, minzheng: str, record: MonthRecord, *,
+                        theme: str) -> None:
     """应急管理局 posts only in the work group: the head reports its notices (one names no issuer)."""
     day = start.date()
     at = start + dt.timedelta(days=2)
     for n, text in enumerate([
-        f"【区应急管理局】请各社区于{_md(day + dt.timedelta(days=16))}前组织开展消防安全宣传,张贴宣传海报20张,"
+        f"【区应急管理局】{theme}请各社区于{_md(day + dt.timedelta(days=16))}前组织开展消防安全宣传,张贴宣传海报20张,"
         "并上传活动照片不少于10张留痕备查。",
-        f"区应急管理局通知:请各社区{_md(day + dt.timedelta(days=23))}前排查辖区独居老人家中燃气安全隐患,填写排查表。",
+        f"区应急管理局通知:{theme}请各社区{_md(day + dt.timedelta(days=23))}前排查辖区独居老人家中燃气安全隐患,填写排查表。",
     ]):
         reply = await say(client, peer, HEAD, text, at + dt.timedelta(hours=n))
         assert reply.startswith("已登记(社区报送)"), reply
         record.reported_codes.append(_code(reply))
         record.replies[f"report{n}"] = reply
-    asked = await say(client, peer, HEAD, f"请各社区于{_md(day + dt.timedelta(days=11))}前报送辖区防汛物资储备情况统计表。",
+    asked = await say(client, peer, HEAD, f"{theme}请各社区于{_md(day + dt.timedelta(days=11))}前报送辖区防汛物资储备情况统计表。",
                       at + dt.timedelta(hours=3))
     record.replies["asked"] = asked
     answered = await say(client, peer, HEAD, "应急管理局", at + dt.timedelta(hours=3, minutes=2))
@@ -133,13 +136,16 @@ async def _head_counter_work(client: Any, peer: WeChatPeer, start: dt.datetime, 
     assert (await say(client, peer, HEAD, "撤销", at + dt.timedelta(hours=6, minutes=1))).startswith("已撤销")
 
 
-async def run_month(client: Any, peer: WeChatPeer, *, start: dt.datetime, bind_head: bool = True) -> MonthRecord:
-    """One month of the field report from `start` (a weekday morning early in the month), through POST /wechat."""
+async def run_month(client: Any, peer: WeChatPeer, *, start: dt.datetime, bind_accounts: bool = True,
+                    theme: str = "") -> MonthRecord:
+    """One month of the field report from `start` (a weekday morning early in the month), through POST /wechat;
+    the head and the clerks bind first unless `bind_accounts` is false (a later month of the same year). `theme`
+    opens every notice: a year's months differ, as real months do (the same text within 30 days is a resend)."""
     record = MonthRecord(month=start.strftime("%Y-%m"))
-    if bind_head:
+    if bind_accounts:
         await bind(client, peer, HEAD, start - dt.timedelta(days=1), community="幸福社区")
-    minzheng = await _departments_post(client, peer, start, record)
-    await _head_reports(client, peer, start, minzheng, record)
+    minzheng = await _departments_post(client, peer, start, record, bind_clerks=bind_accounts, theme=theme)
+    await _head_reports(client, peer, start, minzheng, record, theme=theme)
     await _head_counter_work(client, peer, start, record)
     return record
 

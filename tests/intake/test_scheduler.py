@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from intake.calendar import digest_month_due, month_bounds, previous_month
 from intake.scheduler import (
     DIGEST_JOB_ID,
+    PRUNE_JOB_ID,
     SWEEP_JOB_ID,
     AdvisorySchedulerLock,
     FileSchedulerLock,
@@ -78,7 +79,7 @@ async def test_run_background_takes_the_lock_and_a_second_process_does_not(tmp_p
     async with running_services(settings) as services:
         async with run_background(services) as leader:
             assert leader.is_leader and leader.jobs is not None
-            assert leader.jobs.job_ids() == sorted([SWEEP_JOB_ID, DIGEST_JOB_ID])
+            assert leader.jobs.job_ids() == sorted([SWEEP_JOB_ID, DIGEST_JOB_ID, PRUNE_JOB_ID])
             async with run_background(services) as follower:
                 assert not follower.is_leader and follower.jobs is None
         assert not leader.is_leader

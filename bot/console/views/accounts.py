@@ -7,7 +7,8 @@ from typing import Any
 from aiohttp import web
 
 from bot.console import forms, queries, texts
-from bot.console.core import actor_of, now_utc, redirect, render, services_of
+from bot.console.core import actor_of, now_utc, redirect, render
+from bot.console.scoping import read_conn, require_target_in_scope
 from bot.console.shared import create_invite, directory_names, int_param, submit_or_back
 from intake import directory
 from intake.accounts import revoke_invite
@@ -18,7 +19,7 @@ __all__ = ["handle_directory", "handle_department_add", "handle_department_activ
 
 
 async def handle_directory(request: web.Request) -> web.StreamResponse:
-    async with services_of(request).engine.connect() as conn:
+    async with read_conn(request) as conn:
         departments = await queries.list_departments(conn)
         communities = await queries.list_communities(conn)
     return render(request, "directory.html", {"departments": departments, "communities": communities})
@@ -75,7 +76,7 @@ async def handle_community_update(request: web.Request) -> web.StreamResponse:
 
 
 async def handle_accounts(request: web.Request) -> web.StreamResponse:
-    async with services_of(request).engine.connect() as conn:
+    async with read_conn(request) as conn:
         accounts = await queries.list_accounts(conn)
     departments, communities = await directory_names(request)
     return render(request, "accounts.html", {"accounts": accounts, "departments": departments,
@@ -87,6 +88,7 @@ async def handle_account_bind(request: web.Request) -> web.StreamResponse:
     form = await request.post()
     role = forms.text(form, "role", limit=16)
     target = forms.text(form, "target", limit=64)
+    await require_target_in_scope(request, role, target)
     actor, now = actor_of(request), now_utc()
     department = target if role in (Role.clerk, Role.admin) else None
     community = target if role == Role.head else None
@@ -112,7 +114,7 @@ async def handle_account_active(request: web.Request) -> web.StreamResponse:
 
 
 async def handle_invites(request: web.Request, *, new_code: str = "") -> web.StreamResponse:
-    async with services_of(request).engine.connect() as conn:
+    async with read_conn(request) as conn:
         invites = await queries.list_invites(conn)
     departments, communities = await directory_names(request)
     return render(request, "invites.html", {"invites": invites, "departments": departments, "new_code": new_code,

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.console import forms, texts
 from bot.console.core import actor_of, now_utc, redirect, render, services_of, session_of, user_of
+from bot.console.scoping import read_conn
 from bot.console.shared import int_param, require_admin, submit_or_back
 from intake import outbox
 from intake.console_users import (
@@ -31,7 +32,7 @@ __all__ = ["handle_users", "handle_user_add", "handle_user_password", "handle_us
 
 async def handle_users(request: web.Request) -> web.StreamResponse:
     require_admin(request)
-    async with services_of(request).engine.connect() as conn:
+    async with read_conn(request) as conn:
         users = await list_admin_users(conn)
     return render(request, "users.html", {"users": users, "now": now_utc(), "roles": [r.value for r in ConsoleRole]})
 
@@ -124,7 +125,7 @@ async def handle_user_sessions_end(request: web.Request) -> web.StreamResponse:
 # --- outbox: inbox and dead letters --------------------------------------------------------------
 
 async def handle_outbox(request: web.Request) -> web.StreamResponse:
-    async with services_of(request).engine.connect() as conn:
+    async with read_conn(request) as conn:
         counts = await outbox.count_by_status(conn)
         dead = await outbox.list_dead(conn, limit=200)
         inbox = await outbox.list_inbox(conn, limit=100)

@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from bot.console import forms, texts
 from bot.console.core import actor_of, fail, now_utc, redirect, render, services_of
 from bot.console.markdown import markdown_to_html
+from bot.console.scoping import read_conn
 from bot.console.shared import directory_names, int_param, submit_or_back
 from intake.catalogue import forms as catalogue
 from intake.catalogue import platforms
@@ -28,10 +29,9 @@ from intake.catalogue.notice import get_form_rules
 from intake.catalogue.queries import list_catalogue
 from intake.catalogue.texts import DECISION_ZH, RECURRENCE_ZH, SOURCE_ZH
 from intake.errors import IntakeError, NotFound
-from intake.reports.burden import build_burden_report_and_rollups
+from intake.reports.burden import build_burden_report
 from intake.reports.burden_model import BurdenReport
 from intake.reports.burden_render import FORMATS, render_chart_png, render_markdown, write_report
-from intake.reports.burden_rollup import add_rollups
 from intake.reports.chart import CjkFontMissing
 from intake.store.models import FormDecision, FormSource
 
@@ -43,7 +43,7 @@ MIME = {"md": "text/markdown; charset=utf-8", "pdf": "application/pdf",
 
 
 async def handle_catalogue(request: web.Request) -> web.StreamResponse:
-    async with services_of(request).engine.connect() as conn:
+    async with read_conn(request) as conn:
         rows = await list_catalogue(conn)
     departments, _ = await directory_names(request)
     return render(request, "catalogue.html", {
@@ -100,7 +100,7 @@ async def handle_form_decision(request: web.Request) -> web.StreamResponse:
 
 
 async def handle_platforms(request: web.Request) -> web.StreamResponse:
-    async with services_of(request).engine.connect() as conn:
+    async with read_conn(request) as conn:
         rows = await platforms.list_platforms(conn)
     return render(request, "platforms.html", {"platforms": rows})
 
@@ -136,22 +136,14 @@ async def _build(request: web.Request) -> BurdenReport:
     year, scope = _year_and_scope(request)
     services = services_of(request)
     items = {code: item.text for code, item in services.rules.current.items.items()}
-    now = now_utc()
-    async with services.engine.connect() as conn:
+    async with read_conn(request) as conn:  # months the sweep kept are read back (month_rollups)
         try:
-            report, collected = await build_burden_report_and_rollups(
-                conn, year=year, scope=scope, settings=services.settings, item_texts=items, now=now)
+            return await build_burden_report(conn, year=year, scope=scope, settings=services.settings,
+                                             item_texts=items, now=now_utc())
         except NotFound as exc:
             fail(request, 404, texts.REPORT_BAD_SCOPE.format(scope=f"community:{exc}"))
         except IntakeError as exc:
             fail(request, 400, str(exc))
-    if collected.fresh:  # settled months are kept for the next build, through the one writer
-
-        async def unit(c: AsyncConnection) -> int:
-            return await add_rollups(c, collected=collected, now=now)
-
-        await services.writer.submit(unit)
-    return report
 
 
 async def handle_report(request: web.Request) -> web.StreamResponse:

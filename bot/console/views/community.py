@@ -12,6 +12,7 @@ from aiohttp import web
 
 from bot.console import forms
 from bot.console.core import actor_of, fail, now_utc, redirect, render, services_of
+from bot.console.scoping import read_conn
 from bot.console.shared import int_param, submit_or_back
 from intake.calendar import month_bounds, parse_month
 from intake.counter import (
@@ -33,7 +34,7 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 async def _community(request: web.Request) -> tuple[int, str]:
     community_id = int_param(request, "id")
-    async with services_of(request).engine.connect() as conn:
+    async with read_conn(request) as conn:
         name = (await conn.execute(sa.select(COMMUNITIES.c.name).where(COMMUNITIES.c.id == community_id))).scalar()
     if name is None:
         fail(request, 404, f"没有编号为 {community_id} 的社区。")
@@ -51,7 +52,7 @@ def _month(request: web.Request) -> str:
 
 async def _entries(request: web.Request, community_id: int, month: str) -> list[Any]:
     start, end = month_bounds(month, services_of(request).settings.tz)
-    async with services_of(request).engine.connect() as conn:
+    async with read_conn(request) as conn:
         return await list_counter_entries(conn, community_id=community_id, first=start.date(),
                                           last=(end - dt.timedelta(days=1)).date())
 

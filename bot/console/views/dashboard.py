@@ -10,12 +10,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from bot.console import charts, queries, texts
 from bot.console.boards import BOARDS
 from bot.console.core import fail, now_utc, render, services_of
+from bot.console.scoping import read_conn, run_scoped, scope_of
 from bot.console.shared import XLSX, directory_names
 from intake.calendar import month_key, shift_month
 from intake.errors import NotFound
 from intake.outbox import count_by_status
 from intake.reports.export import FilterError, TaskFilters
-from intake.reports.runner import run_report
 from intake.reports.workbooks import build_ledger_workbook
 from intake.store.models import OutboxStatus
 
@@ -40,13 +40,13 @@ async def handle_dashboard(request: web.Request) -> web.StreamResponse:
         return await queries.build_dashboard(conn, month=month, settings=services.settings, now=when,
                                              community=community)
 
-    try:  # kept a minute; an older one is shown while it is built again (bot/console/boards.py)
-        kept = await request.app[BOARDS].get(
-            (month, community), lambda: run_report(services.reports, services.engine, build), now=when)
+    try:  # kept a minute per month, community and scope; an older one is shown while it is built again
+        kept = await request.app[BOARDS].get((month, community, scope_of(request)), lambda: run_scoped(request, build),
+                                             now=when)
     except NotFound:
         fail(request, 404, texts.DASHBOARD_BAD_COMMUNITY.format(community=community))
     board = kept.board
-    async with services.engine.connect() as conn:
+    async with read_conn(request) as conn:
         digests = (await queries.list_digests(conn))[:12]
         outbox_dead = (await count_by_status(conn)).get(OutboxStatus.dead.value, 0)
     _, communities = await directory_names(request)
@@ -84,7 +84,7 @@ async def handle_ledger_xlsx(request: web.Request) -> web.StreamResponse:
         TaskFilters.from_query({"month": month})
     except FilterError as exc:
         fail(request, 400, str(exc))
-    async with services.engine.connect() as conn:
+    async with read_conn(request) as conn:
         data = await build_ledger_workbook(conn, community=community, tz=services.settings.tz, month=month,
                                            district=services.settings.district.name)
 

@@ -26,14 +26,16 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from bot.console import queries, texts
 from bot.console.core import fail, now_utc, render, services_of, url
 from bot.console.markdown import markdown_to_html
+from bot.console.scoping import read_conn, run_scoped, scope_of
 from bot.console.shared import XLSX, int_param
 from intake.calendar import month_key, parse_month, shift_month
 from intake.errors import BadFilter, NotFound
 from intake.reports import chart
 from intake.reports import digest as digests
 from intake.reports import render as formats
-from intake.reports.runner import run_report
+from intake.reports.streets import build_street_digest, street_id_of, street_scope
 from intake.store.models import COMMUNITIES, DIGESTS
+from intake.store.values import OrgLevel
 
 __all__ = ["digest_url", "BuiltDigests", "BUILT"]
 
@@ -67,19 +69,27 @@ def digest_url(request: web.Request, month: str, scope: str, name: str = "digest
 
 
 async def handle_digests(request: web.Request) -> web.StreamResponse:
-    async with services_of(request).engine.connect() as conn:
+    async with read_conn(request) as conn:
         archived = await queries.list_digests(conn)
         communities = (await conn.execute(
             sa.select(COMMUNITIES.c.name).where(COMMUNITIES.c.active.is_(True)).order_by(COMMUNITIES.c.id))).scalars().all()
     month = shift_month(month_key(now_utc(), services_of(request).settings.tz), -1)
     return render(request, "digests.html", {"digests": archived, "communities": list(communities),
-                                            "last_month": month, "district_scope": digests.DISTRICT})
+                                            "last_month": month, "district_scope": _area_scope(request),
+                                            "area_label": texts.AREA_STREET if scope_of(request).level is OrgLevel.street
+                                            else texts.AREA_DISTRICT})
+
+
+def _area_scope(request: web.Request) -> str:
+    """The widest digest the user may open: the district's, or their street's (``street:ID``)."""
+    scope = scope_of(request)
+    return street_scope(scope.id) if scope.level is OrgLevel.street and scope.id else digests.DISTRICT
 
 
 async def handle_digest_by_id(request: web.Request) -> web.StreamResponse:
     """Old archive links (by row id) lead to the month/scope page."""
     digest_id = int_param(request, message="月报编号应当是数字,请从月报存档进入。")
-    async with services_of(request).engine.connect() as conn:
+    async with read_conn(request) as conn:
         row = (await conn.execute(sa.select(DIGESTS.c.month, DIGESTS.c.scope).where(DIGESTS.c.id == digest_id))).first()
     if row is None:
         fail(request, 404, f"没有编号为 {digest_id} 的月报,请从月报存档进入。")
@@ -89,7 +99,7 @@ async def handle_digest_by_id(request: web.Request) -> web.StreamResponse:
 async def handle_digest_view(request: web.Request) -> web.StreamResponse:
     """The archive's "open any month" form (GET month, scope) → the digest's own address."""
     month = request.query.get("month", "").strip()
-    scope = request.query.get("scope", "").strip() or digests.DISTRICT
+    scope = request.query.get("scope", "").strip() or _area_scope(request)
     _check_month(request, month)
     raise web.HTTPSeeOther(digest_url(request, month, scope))
 
@@ -108,21 +118,26 @@ async def _build(request: web.Request) -> tuple[digests.Digest, Any]:
     services = services_of(request)
     kept = request.app[BUILT]
     now = time.monotonic()
-    built = kept.get((month, scope), now)
+    key = (month, f"{scope}@{scope_of(request).key}")  # a street admin's build is not the district's
+    built = kept.get(key, now)
     if built is None:
         community = None if scope == digests.DISTRICT else scope
         when = now_utc()
 
         async def build(conn: AsyncConnection) -> digests.Digest:
+            street = street_id_of(scope)
+            if street is not None:  # the district's digest on the street's rows (intake.reports.streets)
+                return await build_street_digest(conn, month=month, street_id=street, settings=services.settings,
+                                                 now=when)
             return await digests.build_digest(conn, month=month, settings=services.settings, community=community,
                                               now=when)
 
         try:
-            built = await run_report(services.reports, services.engine, build)
+            built = await run_scoped(request, build)
         except NotFound:
             fail(request, 404, texts.DIGEST_BAD_SCOPE.format(scope=scope))
-        kept.put((month, scope), built, now)
-    async with services.engine.connect() as conn:
+        kept.put(key, built, now)
+    async with read_conn(request) as conn:
         archived = (await conn.execute(sa.select(DIGESTS.c.id, DIGESTS.c.created_at).where(
             DIGESTS.c.month == month, DIGESTS.c.scope == scope))).first()
     return built, archived

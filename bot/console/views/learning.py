@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.console import forms, overrides, texts
 from bot.console.core import actor_of, fail, now_utc, redirect, render, services_of
+from bot.console.scoping import read_conn
 from bot.console.shared import refresh_rules
 from classifiers.learning import (
     LabelledCase,
@@ -35,7 +36,7 @@ CONFIRM_FIELD = "confirm_undo"
 async def _cases(request: web.Request) -> tuple[list[LabelledCase], dict[str, Any], dict[str, Any]]:
     """(kept corrections as labelled cases, effective rules data, current override document)."""
     services = services_of(request)
-    async with services.engine.connect() as conn:
+    async with read_conn(request) as conn:
         await services.rules.refresh(conn)
         examples = await list_correction_examples(conn)
         current = await get_latest_overrides(conn)

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.console import forms, overrides, queries, texts
 from bot.console.core import actor_of, fail, now_utc, redirect, render, services_of
+from bot.console.scoping import read_conn
 from bot.console.shared import int_param, refresh_rules, rules_doc
 from bot.console.views.learning import build_rule_change_effect, is_undo_confirmed
 from intake.rules_store import save_overrides
@@ -20,7 +21,7 @@ __all__ = ["handle_lists", "handle_list_save", "handle_list_version"]
 async def _lists_context(request: web.Request) -> dict[str, Any]:
     services = services_of(request)
     rules, current = await rules_doc(request)
-    async with services.engine.connect() as conn:
+    async with read_conn(request) as conn:
         versions = await queries.list_rule_versions(conn)
     return {
         "sections": texts.LIST_SECTIONS,
@@ -68,7 +69,7 @@ async def handle_list_save(request: web.Request) -> web.StreamResponse:
 
 async def handle_list_version(request: web.Request) -> web.StreamResponse:
     version_id = int_param(request, message="版本号应当是数字。")
-    async with services_of(request).engine.connect() as conn:
+    async with read_conn(request) as conn:
         versions = await queries.list_rule_versions(conn, limit=1000)
     found = next((v for v in versions if v["id"] == version_id), None)
     if found is None:

@@ -7,6 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.console import forms, overrides, queries, texts
 from bot.console.core import actor_of, now_utc, redirect, render, services_of
+from bot.console.scoping import read_conn
 from bot.console.shared import refresh_rules, rules_doc, task_text
 from bot.console.views.tasks import form_error
 from intake import tasks
@@ -25,7 +26,7 @@ async def handle_review(request: web.Request) -> web.StreamResponse:
     services = services_of(request)
     filters = TaskFilters(status=TaskStatus.pending_review, sort="old")
     keyset, number = queries.keyset_of(request.query, descending=False)
-    async with services.engine.connect() as conn:
+    async with read_conn(request) as conn:
         result = await queries.list_task_page(conn, filters=filters, tz=services.settings.tz, keyset=keyset,
                                               page=number, page_size=REVIEW_PAGE)
         waiting = await count_tasks(conn, filters=filters, tz=services.settings.tz)  # (status, time) index only

@@ -15,7 +15,8 @@ from aiohttp import web
 from yarl import URL
 
 from bot.console import forms, queries, texts
-from bot.console.core import render, services_of, settings_of
+from bot.console.core import render, settings_of
+from bot.console.scoping import read_conn
 from bot.console.shared import create_invite, directory_names
 from bot.keys import CRYPTO_WECHAT, CRYPTO_WECOM, HTTP
 from bot.wire.simulate import ChatCodec, WechatPlainCodec, WechatSafeCodec, WecomCodec, reply_content
@@ -40,7 +41,7 @@ def _codec(request: web.Request, channel: str) -> ChatCodec:
 
 
 async def _context(request: web.Request) -> dict[str, Any]:
-    async with services_of(request).engine.connect() as conn:
+    async with read_conn(request) as conn:
         accounts = [a for a in await queries.list_accounts(conn, limit=300) if a["channel"] in CHANNELS]
     departments, communities = await directory_names(request)
     return {"accounts": accounts, "departments": departments, "communities": communities, "exchange": None,
@@ -123,7 +124,7 @@ async def handle_simulator_post(request: web.Request) -> web.StreamResponse:
     except (aiohttp.ClientError, TimeoutError) as exc:
         context["error"] = texts.SIM_FAILED.format(error=type(exc).__name__, path=codec.path)
         return render(request, "simulator.html", context, status=502)
-    async with services_of(request).engine.connect() as conn:
+    async with read_conn(request) as conn:
         context["accounts"] = [a for a in await queries.list_accounts(conn, limit=300) if a["channel"] in CHANNELS]
         account = (await conn.execute(sa.select(ACCOUNTS.c.id).where(
             ACCOUNTS.c.channel == channel, ACCOUNTS.c.external_id == user_id))).scalar()

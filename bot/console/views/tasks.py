@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.console import forms, overrides, queries, texts
 from bot.console.core import actor_of, fail, now_utc, redirect, render, services_of, session_of
+from bot.console.scoping import read_conn
 from bot.console.shared import XLSX, directory_names, refresh_rules, rules_doc, task_text
 from bot.console.views.learning import build_rule_change_effect, is_undo_confirmed
 from intake import tasks
@@ -20,6 +21,7 @@ from intake.media import original_path
 from intake.reports.export import FilterError, TaskFilters, iter_task_records
 from intake.reports.export import write_csv as export_csv
 from intake.reports.workbooks import build_tasks_workbook
+from intake.texts_notify import format_escalation
 
 __all__ = ["handle_tasks", "handle_tasks_csv", "handle_tasks_xlsx", "task_context", "handle_task", "form_error",
            "handle_task_correct", "handle_task_original"]
@@ -48,7 +50,7 @@ async def handle_tasks(request: web.Request) -> web.StreamResponse:
     keyset, page = queries.keyset_of(request.query)
     if filters.sort == "deadline":
         page = _page_number(request)
-    async with services.engine.connect() as conn:
+    async with read_conn(request) as conn:
         result = await queries.list_task_page(conn, filters=filters, tz=services.settings.tz, keyset=keyset,
                                               page=page)
     departments, communities = await directory_names(request)
@@ -61,7 +63,7 @@ async def handle_tasks(request: web.Request) -> web.StreamResponse:
 
 async def _records(request: web.Request, filters: TaskFilters) -> list[dict[str, Any]]:
     services = services_of(request)
-    async with services.engine.connect() as conn:
+    async with read_conn(request) as conn:
         return [r async for r in iter_task_records(conn, filters=filters, tz=services.settings.tz)]
 
 
@@ -87,7 +89,7 @@ async def handle_tasks_xlsx(request: web.Request) -> web.StreamResponse:
 
 async def task_context(request: web.Request, code: str) -> dict[str, Any]:
     services = services_of(request)
-    async with services.engine.connect() as conn:
+    async with read_conn(request) as conn:
         detail = await queries.get_task_detail(conn, code=code, tz=services.settings.tz)
     if detail is None:
         fail(request, 404, texts.TASK_NOT_FOUND.format(code=code))
@@ -100,6 +102,10 @@ async def task_context(request: web.Request, code: str) -> dict[str, Any]:
         "item_text": rules["items"].get(task["item"] or "", {}).get("text", ""),
         "next_item": overrides.next_assist_code(rules),
         "form_error": "", "undone": (),
+        "escalation": format_escalation(escalation=task["escalation"], office=task["forwarded_by"],
+                                        deadline=task["deadline"], deadline_time=task["deadline_time"],
+                                        issuer_deadline=task["issuer_deadline"],
+                                        issuer_deadline_time=task["issuer_deadline_time"]),
     }
 
 
@@ -169,7 +175,7 @@ async def handle_task_original(request: web.Request) -> web.StreamResponse:
     """The original file a task was read from: a download (``?inline=1`` shows a picture in the page)."""
     services = services_of(request)
     code = request.match_info["code"].upper()
-    async with services.engine.connect() as conn:
+    async with read_conn(request) as conn:
         detail = await queries.get_task_detail(conn, code=code, tz=services.settings.tz)
     if detail is None:
         fail(request, 404, texts.TASK_NOT_FOUND.format(code=code))

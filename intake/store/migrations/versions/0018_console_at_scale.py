@@ -10,7 +10,7 @@ community's open assignments from the index alone (it read every assignment row)
 Filling the terms updates every task, so the monthly rollups are computed again by the next sweep.
 
 Revision ID: 0018
-Revises: 0015
+Revises: 0020
 Create Date: 2026-12-03 13:30:00
 """
 
@@ -23,7 +23,7 @@ from classifiers import load_rules
 from intake.store.search import create_statements, drop_statements, fill_search_terms
 
 revision: str = "0018"
-down_revision: str | None = "0015"
+down_revision: str | None = "0020"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
