@@ -42,14 +42,18 @@ from tests.peer import WeChatPeer, text_xml  # noqa: E402
 from tests.serverproc import ServerProcess  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results_console.json"
+TARGET_MS = 300.0  # issue 14: every console page at 1,000,000 tasks on SQLite
 PAGES = [
     ("dashboard, this month", "/admin/"),
     ("dashboard, 2026-06", "/admin/?month=2026-06"),
     ("dashboard, one community", "/admin/?month=2026-06&community=社区001"),
     ("log", "/admin/tasks"),
     ("log, filters", "/admin/tasks?kind=survey&department=部门3&month=2026-06"),
-    ("log, page 200", "/admin/tasks?page=200"),
-    ("log, search", "/admin/tasks?q=R-000500000"),
+    ("log, 200 pages in (cursor)", "/admin/tasks?after={deep}&n=201"),
+    ("log, search: a common word", "/admin/tasks?q=花名册"),
+    ("log, search: a rare word", "/admin/tasks?q=古树"),
+    ("log, search + filters", "/admin/tasks?q=消防&status=accepted&month=2026-06"),
+    ("log, search: a task code", "/admin/tasks?q=R-000500000"),
     ("review", "/admin/review"),
     ("lists", "/admin/lists"),
     ("directory", "/admin/directory"),
@@ -79,14 +83,32 @@ async def _timed(session: aiohttp.ClientSession, path: str) -> tuple[float, int]
         return time.perf_counter() - t, resp.status
 
 
-async def time_pages(session: aiohttp.ClientSession, repeat: int) -> dict[str, dict[str, float]]:
-    result = {}
+async def time_pages(session: aiohttp.ClientSession, repeat: int, *, deep: str) -> dict[str, dict[str, Any]]:
+    """Each page's first answer and best of `repeat` more, against TARGET_MS (judged on the best: the
+    machine is shared, and the first answer also warms SQLite's page cache)."""
+    result: dict[str, dict[str, Any]] = {}
+    print(f"  {'page':<34} {'first':>10} {'best':>10}  target {TARGET_MS:.0f} ms", flush=True)
     for name, path in PAGES:
+        path = path.format(deep=deep)
         first, status = await _timed(session, path)
         best = min([first] + [(await _timed(session, path))[0] for _ in range(repeat)])
-        result[name] = {"first_ms": round(first * 1000, 1), "best_ms": round(best * 1000, 1), "status": status}
-        print(f"  {name:<34} first {first * 1000:8.1f} ms   best {best * 1000:8.1f} ms   HTTP {status}", flush=True)
+        met = best * 1000 < TARGET_MS and status == 200
+        result[name] = {"first_ms": round(first * 1000, 1), "best_ms": round(best * 1000, 1), "status": status,
+                        "target_ms": TARGET_MS, "met": met}
+        print(f"  {name:<34} {first * 1000:8.1f} ms {best * 1000:8.1f} ms  {'met' if met else 'MISSED'}"
+              f"{'' if status == 200 else f' (HTTP {status})'}", flush=True)
     return result
+
+
+async def _deep_cursor(engine: Any, rows: int = 6000) -> str:
+    """The log's cursor after `rows` rows (200 pages of 30), as a "下一页" link would carry it."""
+    from intake.reports.paging import Cursor
+    from intake.store.models import TASKS
+
+    async with engine.connect() as conn:
+        row = (await conn.execute(sa.select(TASKS.c.id, TASKS.c.received_at)
+                                  .order_by(TASKS.c.received_at.desc(), TASKS.c.id.desc()).offset(rows - 1).limit(1))).one()
+    return Cursor.of(row).token()
 
 
 async def probe(server: ServerProcess, peer: WeChatPeer, clerk: str, work: Callable[[], Awaitable[Any]] | None,
@@ -151,17 +173,42 @@ async def _bound_clerk(services: Any) -> str:
     return clerk
 
 
+def _fill_search_terms(path: Path) -> int:
+    """The seed writes notices with SQL; their search terms are cut as the writer cuts them."""
+    from classifiers import load_rules
+    from intake.store.search import fill_search_terms
+
+    engine = sa.create_engine(f"sqlite:///{path}")
+    try:
+        with engine.begin() as conn:
+            return fill_search_terms(conn, load_rules())
+    finally:
+        engine.dispose()
+
+
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     settings = _settings(f"sqlite:///{args.db}")
+    from intake.store.db import create_engine, upgrade_database
+
     if not args.db.exists():
         print(f"seeding {args.tasks:,} tasks into {args.db} …", flush=True)
         await seed(settings, tasks=args.tasks, communities=100)
-    from intake.store.db import create_engine
+        t = time.perf_counter()
+        filled = await asyncio.to_thread(_fill_search_terms, args.db)
+        print(f"search terms of {filled:,} notices stored and indexed in {time.perf_counter() - t:.1f} s", flush=True)
+    else:  # a log seeded by an older revision: its new columns are filled as a deployment's would be
+        t = time.perf_counter()
+        await asyncio.to_thread(upgrade_database, settings)
+        print(f"migrated to the newest revision in {time.perf_counter() - t:.1f} s", flush=True)
 
     engine = create_engine(settings)
     try:
         async with engine.begin() as conn:
-            for table in ("admin_users", "month_rollups", "rollup_months", "digests", "outbox", "reminders"):
+            kept = ("month_rollups", "rollup_months") if args.keep_rollups else ()
+            for table in ("console_sessions", "admin_users", "month_rollups", "rollup_months", "digests", "outbox",
+                          "reminders"):
+                if table in kept:
+                    continue
                 await conn.exec_driver_sql(f"DELETE FROM {table}")
         await add_user(engine)
     finally:
@@ -184,20 +231,21 @@ async def _measure(args: argparse.Namespace, settings: Any, services: Any) -> di
             clerk = await _bound_clerk(services)
             await _login(session)
             idle = await probe(server, peer, clerk, None, seconds=5, every_ms=args.probe_ms)
-            # no rollups yet: the 13 months are aggregated live, on the server's report thread
-            dashboard = await probe(server, peer, clerk, lambda: _timed(session, "/admin/?month=2026-11"),
-                                    seconds=0, every_ms=args.probe_ms)
             t = time.perf_counter()
             rolled = await refresh_rollups(services, now=dt.datetime.now(dt.UTC), limit=KEEP_MONTHS)
             rollups_s = time.perf_counter() - t
-            print(f"{rolled} closed months rolled up in {rollups_s:.1f} s; pages:", flush=True)
-            pages = await time_pages(session, args.repeat)
+            print(f"{rolled} closed months rolled up in {rollups_s:.1f} s", flush=True)
+            # this month's dashboard: twelve rollup rows and the open month aggregated on the report thread
+            dashboard = await probe(server, peer, clerk, lambda: _timed(session, "/admin/"),
+                                    seconds=0, every_ms=args.probe_ms)
+            print("pages:", flush=True)
+            pages = await time_pages(session, args.repeat, deep=await _deep_cursor(services.engine))
             monthly = await probe(server, peer, clerk, lambda: _timed(session, "/admin/digests/2026-03/district"),
                                   seconds=0, every_ms=args.probe_ms)
     finally:
         server.stop()
     return {"db": str(args.db), "load_average": _load(), "rollups_s": round(rollups_s, 1), "pages": pages,
-            "chat_edge": {"idle": idle, "during a cold dashboard (13 months live)": dashboard,
+            "chat_edge": {"idle": idle, "during a dashboard build (this month)": dashboard,
                           "during district digest (monthly pass)": monthly}}
 
 
@@ -206,6 +254,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--db", type=Path, required=True)
     parser.add_argument("--tasks", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--keep-rollups", action="store_true",
+                        help="keep the rollups of an earlier run (they take minutes to build at 1M)")
     parser.add_argument("--probe-ms", type=float, default=20.0)
     parser.add_argument("--json", type=Path, default=RESULTS)
     args = parser.parse_args(argv)

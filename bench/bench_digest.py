@@ -55,6 +55,12 @@ KINDS = ["report", "ledger", "certificate", "inspection", "meeting", "survey", "
          "levy", "service", "adhoc"]
 LISTINGS = ["duty", "assist", "assist", "assist", "negative", "unlisted"]
 UNITS = [None, "户", "份", "人", "场"]
+# what a seeded notice asks for: the intake log's search finds these words (one subject in 40 is rare)
+SUBJECTS = ["高龄老人花名册", "低保对象统计表", "消防安全检查", "垃圾分类宣传", "疫苗接种情况", "退役军人信息采集",
+            "文明城市创建台账", "防汛值班安排", "人口普查入户登记", "反诈宣传进社区", "志愿服务时长统计", "残疾人补贴核查",
+            "食品安全排查", "燃气管道巡查", "独居老人走访", "出租房屋登记", "禁毒知识答题", "养老保险缴费提醒",
+            "社区议事会议", "电动车充电隐患排查"] * 2
+SUBJECTS[-1] = "古树名木保护调查"
 DEPARTMENTS = 30
 YEAR_START = int(dt.datetime(2026, 1, 1, tzinfo=dt.UTC).timestamp())
 YEAR_SECONDS = 365 * 24 * 3600
@@ -124,7 +130,8 @@ def seed_statements(dialect: str, *, tasks: int, communities: int, departments: 
         "needs_review, rules_version, status, duplicate_of, repeat_collection, short_notice, corrected, received_at, "
         "created_at, updated_at) "
         f"SELECT n, 'R-' || {padded}, 'm' || {padded}, 'wechat', {department}, "
-        f"'部门' || CAST({department} AS TEXT), '…', {kind}, "
+        f"'部门' || CAST({department} AS TEXT), '【部门' || CAST({department} AS TEXT) || '】请各社区报送' || "
+        f"{_pick(15, SUBJECTS)} || ',逾期将通报。', {kind}, "
         f"CASE WHEN {kind} = 'service' THEN 'service' ELSE 'administrative' END, "
         f"{_pick(3, LISTINGS)}, {_date(dialect, due)}, "
         f"CASE WHEN {unit_index} = 0 THEN NULL ELSE 1 + {_h(7)} % 400 END, {_pick(5, UNITS)}, "

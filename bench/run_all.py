@@ -12,7 +12,8 @@
 4. The peer: WeRoBot's text echo under gunicorn (workers = cores), SQLite sessions on and off,
    installed into its own virtual environment by this script (not part of the project).
 5. The other helpers' benchmarks (bench/bench_classify.py, bench/bench_digest.py, bench/bench_media.py,
-   bench/bench_report.py), their output gathered.
+   bench/bench_report.py, bench/bench_console.py), their output gathered (see `helper_args` for the
+   console's log size).
 
 Prints a table and writes bench/results.json. Figures are compared with the baselines of the same
 run; the targets are reported as met or missed, never adjusted.
@@ -569,10 +570,21 @@ def section_province(results: dict[str, Any], sizes: str) -> None:
         results["province"]["stderr"] = proc.stderr.splitlines()[-5:]
 
 
+def helper_args(name: str) -> list[str]:
+    """bench_console.py's log: JIANFU_BENCH_CONSOLE_TASKS tasks (default 100,000; 1,000,000 for issue 14's
+    targets, ~8 min to seed on 2 shared cores), kept in JIANFU_BENCH_CONSOLE_DB (default: a file in the
+    temp directory, seeded once and reused by later runs)."""
+    if name != "bench_console.py":
+        return []
+    tasks = int(os.environ.get("JIANFU_BENCH_CONSOLE_TASKS", "100000"))
+    db = os.environ.get("JIANFU_BENCH_CONSOLE_DB") or str(Path(tempfile.gettempdir()) / f"jianfu-console-{tasks}.db")
+    return ["--db", db, "--tasks", str(tasks)]
+
+
 def section_others(results: dict[str, Any], timeout: float) -> None:
     """The classifier and digest helpers' own benchmarks: run them, keep what they print."""
     results["others"] = {}
-    for name in ("bench_classify.py", "bench_digest.py", "bench_media.py", "bench_report.py"):
+    for name in ("bench_classify.py", "bench_digest.py", "bench_media.py", "bench_report.py", "bench_console.py"):
         script = BENCH / name
         if not script.exists():
             results["others"][name] = {"status": "missing"}
@@ -580,7 +592,8 @@ def section_others(results: dict[str, Any], timeout: float) -> None:
         log(f"running {name}")
         began = time.monotonic()
         try:
-            proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, cwd=ROOT,
+            proc = subprocess.run([sys.executable, str(script), *helper_args(name)], capture_output=True, text=True,
+                                  cwd=ROOT,
                                   timeout=max(timeout, 480.0) if name == "bench_media.py" else timeout)  # OCR: ~5 min
         except subprocess.TimeoutExpired:
             results["others"][name] = {"status": "timed out"}

@@ -112,6 +112,7 @@ class Classification:
     issuer_deadline: date | None = None
     issuer_deadline_time: time | None = None
     escalation: tuple[str, ...] = ()
+    search_terms: tuple[str, ...] = ()  # what the intake log's search finds it by (classifiers.search)
 
     def __post_init__(self) -> None:
         if not isinstance(self.evidence, MappingProxyType):

@@ -11,6 +11,9 @@ from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.settings import Settings
+from classifiers import load_rules
+from classifiers.search import document_terms, join_terms
+from intake.accounts import get_or_add_department
 from intake.console_users import add_admin_user
 from intake.store.models import COMMUNITIES, TASKS
 from intake.store.models import TASK_TARGETS as TARGETS
@@ -68,8 +71,10 @@ async def seed_task(
     code = f"R-{received_at.strftime('%Y%m%d')}-{9000 + n:04d}"
     target_status = {"refused": "refused", "withdrawn": "withdrawn"}.get(status, "open")
     async with engine.begin() as conn:
+        department_id = await get_or_add_department(conn, name=department) if department else None  # as intake does
         task_id = (await conn.execute(sa.insert(TASKS).values(
             code=code, msg_id=f"seed-{n}-{code}", channel="wechat", sender_id=sender_id, department=department,
+            department_id=department_id,
             raw_text=raw_text, kind=kind, nature="service" if kind == "service" else "administrative",
             listing=listing, item=item, deadline=deadline, funded=funded, communities=list(communities),
             keywords=keywords or ["高龄", "花名册"],
@@ -77,7 +82,7 @@ async def seed_task(
                 "kind": {"rule": "kind.words", "words": ["报送", "花名册"], "why": "“报送”命中报表"},
                 "department": {"rule": "department.bracket", "words": ["区民政局"], "why": "【】中的部门"}},
             confidence=0.8, rules_version="test", status=status, received_at=received_at, created_at=received_at,
-            updated_at=received_at,
+            updated_at=received_at, search_terms=join_terms(document_terms(raw_text, load_rules())),
         ).returning(TASKS.c.id))).scalar_one()
         ids = (await conn.execute(sa.select(COMMUNITIES.c.id).where(COMMUNITIES.c.name.in_(communities)))).scalars()
         for cid in ids:

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from intake.audit import list_audit
 from intake.reports.export import TaskFilters, task_select
 from intake.reports.figures import DISTRICT_SCOPE, Figures, Scope, ScopeKind
+from intake.reports.paging import Cursor, Keyset, count_capped, keyset_select
 from intake.reports.rollups import get_trend
 from intake.settings import IntakeSettings
 from intake.store.models import (
@@ -40,6 +41,7 @@ __all__ = [
     "PAGE_SIZE",
     "TaskPage",
     "list_task_page",
+    "keyset_of",
     "get_task_detail",
     "list_departments",
     "list_communities",
@@ -58,28 +60,48 @@ PAGE_SIZE = 30
 @dataclass(frozen=True)
 class TaskPage:
     rows: list[dict[str, Any]]
-    total: int
-    page: int
-    pages: int
+    total: int  # counted up to paging.COUNT_CAP
+    more_than: bool  # the total is COUNT_CAP and there are more
+    page: int  # the page's number as the links carried it (shown only)
+    newer: dict[str, str] | None = None  # the link parameters of the page before and after this one
+    older: dict[str, str] | None = None
+
+
+_LOG_COLUMNS = (
+    TASKS.c.id, TASKS.c.code, TASKS.c.department, TASKS.c.forwarded_by, TASKS.c.kind, TASKS.c.nature,
+    TASKS.c.listing, TASKS.c.item, TASKS.c.deadline, TASKS.c.deadline_time, TASKS.c.status, TASKS.c.received_at,
+    TASKS.c.raw_text, TASKS.c.needs_review, TASKS.c.corrected, TASKS.c.funded, TASKS.c.source,
+    TASKS.c.duplicate_of, TASKS.c.repeat_collection, TASKS.c.short_notice,
+)
 
 
 async def list_task_page(
-    conn: AsyncConnection, *, filters: TaskFilters, tz: ZoneInfo, page: int = 1, page_size: int = PAGE_SIZE
+    conn: AsyncConnection, *, filters: TaskFilters, tz: ZoneInfo, keyset: Keyset | None = None, page: int = 1,
+    page_size: int = PAGE_SIZE,
 ) -> TaskPage:
-    """One page of the intake log with each task's targets' progress."""
-    total = int((await conn.execute(task_select(filters, tz, sa.func.count(TASKS.c.id)))).scalar_one())
-    pages = max(1, -(-total // page_size))
-    page = min(max(1, page), pages)
-    stmt = task_select(
-        filters, tz, TASKS.c.id, TASKS.c.code, TASKS.c.department, TASKS.c.forwarded_by, TASKS.c.kind, TASKS.c.nature, TASKS.c.listing, TASKS.c.item,
-        TASKS.c.deadline, TASKS.c.deadline_time, TASKS.c.status, TASKS.c.received_at, TASKS.c.raw_text, TASKS.c.needs_review,
-        TASKS.c.corrected, TASKS.c.funded, TASKS.c.source, TASKS.c.duplicate_of, TASKS.c.repeat_collection, TASKS.c.short_notice,
-    )
+    """One page of the intake log with each task's targets' progress: by time after or before a cursor
+    (`keyset`), or, sorted by deadline, the `page`-th page."""
+    # SQLite counts a search's matches from its FTS5 table; when they are few, it reads the page from there
+    # too (and sorts them) instead of walking the log by time until a page of matches turns up
+    fts = conn.dialect.name == "sqlite"
+    total, more_than = await count_capped(conn, task_select(filters, tz, TASKS.c.id, index_first=fts))
+    stmt = task_select(filters, tz, *_LOG_COLUMNS, index_first=fts and not more_than)
+    page = max(1, page)
     if filters.sort == "deadline":
         stmt = stmt.order_by(TASKS.c.deadline.is_(None), TASKS.c.deadline, TASKS.c.deadline_time, TASKS.c.id)
+        rows = list((await conn.execute(stmt.limit(page_size + 1).offset((page - 1) * page_size))).all())
+        newer = {"page": str(page - 1)} if page > 1 else None
+        older = {"page": str(page + 1)} if len(rows) > page_size else None
+        rows = rows[:page_size]
     else:
-        stmt = stmt.order_by(TASKS.c.received_at.desc(), TASKS.c.id.desc())
-    rows = (await conn.execute(stmt.limit(page_size).offset((page - 1) * page_size))).all()
+        keyset = keyset or Keyset(descending=filters.sort != "old")
+        rows = list((await conn.execute(keyset_select(stmt, keyset, limit=page_size))).all())
+        beyond = len(rows) > page_size  # more rows in the direction read
+        rows = rows[:page_size] if keyset.forward else rows[:page_size][::-1]
+        came_from = keyset.cursor is not None
+        has_newer, has_older = (came_from, beyond) if keyset.forward else (beyond, came_from)
+        newer = {"before": Cursor.of(rows[0]).token(), "n": str(page - 1)} if rows and has_newer else None
+        older = {"after": Cursor.of(rows[-1]).token(), "n": str(page + 1)} if rows and has_older else None
     progress = await _progress(conn, [int(row.id) for row in rows])
     out = []
     for row in rows:
@@ -88,7 +110,21 @@ async def list_task_page(
         item["summary"] = _summary(row.raw_text)
         item["received_local"] = row.received_at.astimezone(tz)
         out.append(item)
-    return TaskPage(rows=out, total=total, page=page, pages=pages)
+    return TaskPage(rows=out, total=total, more_than=more_than, page=page, newer=newer, older=older)
+
+
+def keyset_of(query: Any, *, descending: bool = True) -> tuple[Keyset, int]:
+    """The page a log link asks for (``after=`` / ``before=`` a cursor, ``n=`` its number), or the first."""
+    try:
+        number = max(1, int(query.get("n", "1")))
+    except ValueError:
+        number = 1
+    for name, forward in (("after", True), ("before", False)):
+        token = query.get(name)
+        cursor = Cursor.parse(token) if token else None
+        if cursor is not None:
+            return Keyset(cursor=cursor, forward=forward, descending=descending), number
+    return Keyset(descending=descending), 1
 
 
 async def _progress(conn: AsyncConnection, task_ids: list[int]) -> dict[int, tuple[int, int]]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import json
+import re
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import IO, Any
@@ -20,9 +21,12 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from classifiers import Rules
+from classifiers.search import plain_terms, query_terms
 from intake.reports.safety import safe_cell
-from intake.store.models import ACCOUNTS, COMMUNITIES, TASKS
+from intake.store.models import ACCOUNTS, COMMUNITIES, DEPARTMENTS, TASKS
 from intake.store.models import TASK_TARGETS as TARGETS
+from intake.store.search import HasTerms, from_index
 from intake.store.values import TargetStatus
 
 __all__ = [
@@ -31,6 +35,7 @@ __all__ = [
     "TASK_COLUMNS",
     "parse_month",
     "month_bounds",
+    "search_parts",
     "task_select",
     "count_tasks",
     "iter_task_records",
@@ -77,12 +82,15 @@ class TaskFilters:
     date_to: dt.date | None = None
     month: str = ""
     q: str = ""
-    sort: str = "new"  # "new" (newest first) or "deadline" (nearest first)
+    sort: str = "new"  # "new" (newest first), "deadline" (nearest first) or "old" (oldest first)
     ids: tuple[int, ...] = field(default=())
+    codes: tuple[str, ...] = field(default=())  # the task codes (or their beginnings) in `q`
+    terms: tuple[str, ...] = field(default=())  # the search terms of the rest of `q` (classifiers.search)
 
     @classmethod
-    def from_query(cls, query: Any) -> TaskFilters:
-        """From a query string mapping; raises FilterError naming the bad value."""
+    def from_query(cls, query: Any, *, rules: Rules | None = None) -> TaskFilters:
+        """From a query string mapping; raises FilterError naming the bad value. `q` is cut into search
+        terms with the jieba dictionary of `rules` (without rules, into letter-or-digit runs)."""
 
         def get(name: str) -> str:
             return str(query.get(name, "") or "").strip()[:200]
@@ -90,6 +98,7 @@ class TaskFilters:
         month = get("month")
         if month:
             parse_month(month)
+        codes, terms = search_parts(get("q"), rules)
         sort = get("sort") or "new"
         if sort not in ("new", "deadline"):
             raise FilterError(f"排序方式“{sort}”无效,请选择“最新在前”或“截止日期”。")
@@ -98,7 +107,7 @@ class TaskFilters:
             status=get("status"), source=get("source"),
             date_from=_parse_date(get("from")) if get("from") else None,
             date_to=_parse_date(get("to")) if get("to") else None,
-            month=month, q=get("q"), sort=sort,
+            month=month, q=get("q"), sort=sort, codes=codes, terms=terms,
         )
 
     def query_params(self) -> dict[str, str]:
@@ -113,9 +122,10 @@ class TaskFilters:
         return {k: v for k, v in params.items() if v}
 
 
-def _apply_filters(stmt: sa.Select[Any], filters: TaskFilters, tz: ZoneInfo) -> sa.Select[Any]:
-    if filters.department:
-        stmt = stmt.where(TASKS.c.department == filters.department)
+def _apply_filters(stmt: sa.Select[Any], filters: TaskFilters, tz: ZoneInfo, *, joined: bool = False) -> sa.Select[Any]:
+    if filters.department:  # by id too: (department_id, received_at) is the index that fits
+        department_id = sa.select(DEPARTMENTS.c.id).where(DEPARTMENTS.c.name == filters.department).scalar_subquery()
+        stmt = stmt.where(TASKS.c.department_id == department_id, TASKS.c.department == filters.department)
     if filters.kind:
         stmt = stmt.where(TASKS.c.kind == filters.kind)
     if filters.listing:
@@ -139,19 +149,37 @@ def _apply_filters(stmt: sa.Select[Any], filters: TaskFilters, tz: ZoneInfo) -> 
     if filters.month:
         start, end = month_bounds(filters.month, tz)
         stmt = stmt.where(TASKS.c.received_at >= start, TASKS.c.received_at < end)
-    for term in filters.q.split():
-        # icontains: ILIKE on PostgreSQL, lower() LIKE lower() on SQLite — "pdf" finds "PDF" on both
-        stmt = stmt.where(sa.or_(TASKS.c.raw_text.icontains(term, autoescape=True),
-                                 TASKS.c.code.icontains(term, autoescape=True)))
+    for code in filters.codes:  # a range of the unique index on code (a prefix LIKE would not use it)
+        stmt = stmt.where(TASKS.c.code >= code, TASKS.c.code < code + "\U0010ffff")
+    if filters.terms:  # the search index (intake.store.search): FTS5 on SQLite, GIN on PostgreSQL
+        stmt = stmt.where(HasTerms(filters.terms, joined=joined))
     if filters.ids:
         stmt = stmt.where(TASKS.c.id.in_(filters.ids))
     return stmt
 
 
-def task_select(filters: TaskFilters, tz: ZoneInfo, *columns: Any) -> sa.Select[Any]:
-    """SELECT over tasks with the filters applied (no ordering; callers add theirs)."""
+_CODE = re.compile(r"R-[0-9A-Z-]*", re.IGNORECASE)
+
+
+def search_parts(q: str, rules: Rules | None) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """`q` as the filters search it: words like task codes (R-…) match codes from their beginning, every
+    other word is cut into search terms; a task must match all of them."""
+    codes: list[str] = []
+    terms: dict[str, None] = {}
+    for piece in q.split():
+        if _CODE.fullmatch(piece):
+            codes.append(piece.upper())
+        else:
+            terms.update(dict.fromkeys(query_terms(piece, rules) if rules is not None else plain_terms(piece)))
+    return tuple(codes), tuple(terms)
+
+
+def task_select(filters: TaskFilters, tz: ZoneInfo, *columns: Any, index_first: bool = False) -> sa.Select[Any]:
+    """SELECT over tasks with the filters applied (no ordering; callers add theirs). `index_first` (SQLite,
+    with search terms): read the matches from the FTS5 table, then their tasks."""
     stmt = sa.select(*(columns or (TASKS,)))
-    return _apply_filters(stmt, filters, tz)
+    joined = index_first and bool(filters.terms)
+    return _apply_filters(from_index(stmt) if joined else stmt, filters, tz, joined=joined)
 
 
 async def count_tasks(conn: AsyncConnection, *, filters: TaskFilters, tz: ZoneInfo) -> int:

@@ -144,8 +144,8 @@ class Invite(SQLModel, table=True):
 
 class Task(SQLModel, table=True):
     __tablename__ = "tasks"
-    # one department's notices by time (filters by department in the console and the digests)
-    __table_args__ = (sa.Index("ix_tasks_department_received", "department_id", "received_at"),)
+    __table_args__ = (sa.Index("ix_tasks_department_received", "department_id", "received_at"),  # dept by time
+                      sa.Index("ix_tasks_status_received", "status", "received_at"))  # the review queue
     id: int | None = Field(default=None, primary_key=True)
     code: str = Field(max_length=24, unique=True, index=True)  # R-YYYYMMDD-NNNN
     msg_id: str = Field(max_length=128, unique=True)
@@ -179,7 +179,7 @@ class Task(SQLModel, table=True):
     confidence: float = 0.0
     needs_review: bool = False
     rules_version: str = Field(default="", max_length=64)
-    status: str = Field(max_length=16, index=True)
+    status: str = Field(max_length=16)  # ix_tasks_status_received
     duplicate_of: int | None = Field(default=None, foreign_key="tasks.id")
     repeat_collection: bool = False  # 重复采集: another department asked for the same data
     short_notice: bool = False
@@ -196,15 +196,16 @@ class Task(SQLModel, table=True):
     received_at: dt.datetime = _ts(index=True)  # the message's CreateTime
     created_at: dt.datetime = _ts()
     updated_at: dt.datetime = _ts()
+    search_terms: str = Field(default="", sa_column=sa.Column(sa.Text, nullable=False, server_default=""))  # search
 
 
 class TaskTarget(SQLModel, table=True):
     __tablename__ = "task_targets"
-    __table_args__ = (sa.UniqueConstraint("task_id", "community_id", name="uq_target_task_community"),)
+    __table_args__ = (sa.UniqueConstraint("task_id", "community_id", name="uq_target_task_community"), sa.Index("ix_task_targets_status_community", "status", "community_id"))
     id: int | None = Field(default=None, primary_key=True)
     task_id: int = Field(foreign_key="tasks.id")  # uq_target_task_community leads with it
     community_id: int = Field(foreign_key="communities.id", index=True)
-    status: str = Field(default=TargetStatus.open.value, max_length=16, index=True)
+    status: str = Field(default=TargetStatus.open.value, max_length=16)  # ix_task_targets_status_community
     due_date: dt.date | None = Field(default=None, index=True)  # digests: assignments due in a month
     done_at: dt.datetime | None = _ts(nullable=True)
     done_by: int | None = Field(default=None, foreign_key="accounts.id")

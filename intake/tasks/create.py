@@ -13,6 +13,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from classifiers import Classification, Listing
+from classifiers.search import join_terms
 from intake.accounts import AccountView, get_or_add_department
 from intake.audit import add_audit
 from intake.catalogue.forms import FormEntry
@@ -155,6 +156,7 @@ def _task_row(c: Classification, f: _Facts, *, account: AccountView, msg_id: str
         "repeat_collection": bool(f.same_data), "short_notice": f.short_notice, "corrected": False,
         "source": source, "trace_demand": list(c.trace_demand) or None, "funding_note": None,
         "received_at": received_at, "created_at": received_at, "updated_at": received_at,
+        "search_terms": join_terms(c.search_terms),
     }
 
 

@@ -12,19 +12,27 @@ from bot.console.shared import refresh_rules, rules_doc, task_text
 from bot.console.views.tasks import form_error
 from intake import tasks
 from intake.errors import IntakeError
-from intake.reports.export import TaskFilters
+from intake.reports.export import TaskFilters, count_tasks
 from intake.store.models import TaskStatus
 
 __all__ = ["handle_review", "handle_admit", "handle_refuse"]
 
 
+REVIEW_PAGE = 50
+
+
 async def handle_review(request: web.Request) -> web.StreamResponse:
+    """The queue a page at a time, the longest waiting first, with the number waiting in all."""
     services = services_of(request)
-    filters = TaskFilters(status=TaskStatus.pending_review, sort="deadline")
+    filters = TaskFilters(status=TaskStatus.pending_review, sort="old")
+    keyset, number = queries.keyset_of(request.query, descending=False)
     async with read_conn(request) as conn:
-        result = await queries.list_task_page(conn, filters=filters, tz=services.settings.tz, page=1, page_size=200)
+        result = await queries.list_task_page(conn, filters=filters, tz=services.settings.tz, keyset=keyset,
+                                              page=number, page_size=REVIEW_PAGE)
+        waiting = await count_tasks(conn, filters=filters, tz=services.settings.tz)  # (status, time) index only
     rules, _ = await rules_doc(request)
-    return render(request, "review.html", {"page": result, "next_item": overrides.next_assist_code(rules)})
+    return render(request, "review.html", {"page": result, "waiting": waiting,
+                                           "next_item": overrides.next_assist_code(rules)})
 
 
 async def handle_admit(request: web.Request) -> web.StreamResponse:

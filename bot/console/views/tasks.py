@@ -31,21 +31,28 @@ _INLINE_IMAGES = ((b"\x89PNG\r\n\x1a\n", "image/png"), (b"\xff\xd8\xff", "image/
 
 
 def _filters(request: web.Request) -> TaskFilters:
-    try:
-        return TaskFilters.from_query(request.query)
+    try:  # the search is cut with the dictionary of the rules in force, as notices are
+        return TaskFilters.from_query(request.query, rules=services_of(request).rules.current)
     except FilterError as exc:
         fail(request, 400, str(exc))
+
+
+def _page_number(request: web.Request) -> int:
+    try:
+        return max(1, int(request.query.get("page", "1")))
+    except ValueError:
+        return 1
 
 
 async def handle_tasks(request: web.Request) -> web.StreamResponse:
     services = services_of(request)
     filters = _filters(request)
-    try:
-        page = max(1, int(request.query.get("page", "1")))
-    except ValueError:
-        page = 1
+    keyset, page = queries.keyset_of(request.query)
+    if filters.sort == "deadline":
+        page = _page_number(request)
     async with read_conn(request) as conn:
-        result = await queries.list_task_page(conn, filters=filters, tz=services.settings.tz, page=page)
+        result = await queries.list_task_page(conn, filters=filters, tz=services.settings.tz, keyset=keyset,
+                                              page=page)
     departments, communities = await directory_names(request)
     params = filters.query_params()
     return render(request, "tasks.html", {

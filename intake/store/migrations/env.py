@@ -10,12 +10,19 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from sqlmodel import SQLModel
 
 import intake.store.models  # noqa: F401  (registers the tables on SQLModel.metadata)
+from intake.store.search import is_index_object
 
 target_metadata = SQLModel.metadata
 
 
+def _include_name(name: str | None, type_: str, parent_names: object) -> bool:
+    """The search index (an FTS5 table, a GIN expression index) is migrations' own, not the models'."""
+    return not is_index_object(name)
+
+
 def _run(connection: Connection) -> None:
     context.configure(
+        include_name=_include_name,
         connection=connection,
         target_metadata=target_metadata,
         render_as_batch=connection.dialect.name == "sqlite",
