@@ -554,17 +554,6 @@ def _answers(port: int) -> bool:
     return False
 
 
-def helper_args(name: str) -> list[str]:
-    """bench_console.py's log: JIANFU_BENCH_CONSOLE_TASKS tasks (default 100,000; 1,000,000 for issue 14's
-    targets, ~8 min to seed on 2 shared cores), kept in JIANFU_BENCH_CONSOLE_DB (default: a file in the
-    temp directory, seeded once and reused by later runs)."""
-    if name != "bench_console.py":
-        return []
-    tasks = int(os.environ.get("JIANFU_BENCH_CONSOLE_TASKS", "100000"))
-    db = os.environ.get("JIANFU_BENCH_CONSOLE_DB") or str(Path(tempfile.gettempdir()) / f"jianfu-console-{tasks}.db")
-    return ["--db", db, "--tasks", str(tasks)]
-
-
 def section_province(results: dict[str, Any], sizes: str) -> None:
     """Opt-in (``--province SIZES`` or JIANFU_BENCH_PROVINCE=SIZES, e.g. 1000000,2000000): bench/bench_province.py."""
     tasks = [str(int(size)) for size in sizes.split(",") if size.strip()]
@@ -579,6 +568,17 @@ def section_province(results: dict[str, Any], sizes: str) -> None:
                            "verdicts": figures.get("verdicts", []) if isinstance(figures, dict) else lines[-12:]}
     if proc.returncode != 0:
         results["province"]["stderr"] = proc.stderr.splitlines()[-5:]
+
+
+def helper_args(name: str) -> list[str]:
+    """bench_console.py's log: JIANFU_BENCH_CONSOLE_TASKS tasks (default 100,000; 1,000,000 for issue 14's
+    targets, ~8 min to seed on 2 shared cores), kept in JIANFU_BENCH_CONSOLE_DB (default: a file in the
+    temp directory, seeded once and reused by later runs)."""
+    if name != "bench_console.py":
+        return []
+    tasks = int(os.environ.get("JIANFU_BENCH_CONSOLE_TASKS", "100000"))
+    db = os.environ.get("JIANFU_BENCH_CONSOLE_DB") or str(Path(tempfile.gettempdir()) / f"jianfu-console-{tasks}.db")
+    return ["--db", db, "--tasks", str(tasks)]
 
 
 def section_others(results: dict[str, Any], timeout: float) -> None:

@@ -114,9 +114,7 @@ def _deadlines(deadline: DeadlineResult, forwarding: Forwarding) -> dict[str, An
 
 
 def _classify(text: str, *, now: datetime, sender_department: str | None, rules: Rules) -> Classification:
-    if not isinstance(text, str):
-        text = str(text)
-    text = text[:MAX_TEXT]
+    text = (text if isinstance(text, str) else str(text))[:MAX_TEXT]
     tokens = tokenize(text, rules)
     marks = tokens.marks  # the marked tokens: departments, rule terms, forwarding markers
     department = read_department(text, marks, sender_department=sender_department, rules=rules)

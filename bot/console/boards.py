@@ -14,7 +14,7 @@ import datetime as dt
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Hashable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from aiohttp import web
@@ -44,9 +44,9 @@ class Boards:
         self.max_age_s = max_age_s
         self._size = size
         self._clock = clock
-        self._kept: OrderedDict[Hashable, KeptBoard] = OrderedDict()
+        self._kept: OrderedDict[tuple[str, ...], KeptBoard] = OrderedDict()
 
-    async def get(self, key: Hashable, build: Build, *, now: dt.datetime) -> KeptBoard:
+    async def get(self, key: tuple[str, ...], build: Build, *, now: dt.datetime) -> KeptBoard:
         """The kept dashboard of `key` (rebuilt in the background when older than max_age_s), or a new one."""
         kept = self._kept.get(key)
         if kept is None or self.max_age_s <= 0:
@@ -58,7 +58,7 @@ class Boards:
             kept.refreshing = asyncio.create_task(self._rebuild(key, kept, build, now))
         return kept
 
-    def _keep(self, key: Hashable, kept: KeptBoard) -> None:
+    def _keep(self, key: tuple[str, ...], kept: KeptBoard) -> None:
         if self.max_age_s <= 0:
             return
         self._kept[key] = kept
@@ -66,7 +66,7 @@ class Boards:
         while len(self._kept) > self._size:
             self._kept.popitem(last=False)
 
-    async def _rebuild(self, key: Hashable, old: KeptBoard, build: Build, now: dt.datetime) -> None:
+    async def _rebuild(self, key: tuple[str, ...], old: KeptBoard, build: Build, now: dt.datetime) -> None:
         try:
             self._keep(key, KeptBoard(await build(), now, self._clock()))
         except Exception:  # a background job's boundary: the old board stays, the next view tries again

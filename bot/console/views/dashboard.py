@@ -40,9 +40,9 @@ async def handle_dashboard(request: web.Request) -> web.StreamResponse:
         return await queries.build_dashboard(conn, month=month, settings=services.settings, now=when,
                                              community=community)
 
-    try:  # kept a minute per month, community and scope; an older one is shown while it is built again
-        kept = await request.app[BOARDS].get((month, community, scope_of(request)), lambda: run_scoped(request, build),
-                                             now=when)
+    try:  # kept a minute per scope; an older one is shown while it is built again (bot/console/boards.py)
+        kept = await request.app[BOARDS].get(
+            (scope_of(request).key, month, community), lambda: run_scoped(request, build), now=when)
     except NotFound:
         fail(request, 404, texts.DASHBOARD_BAD_COMMUNITY.format(community=community))
     board = kept.board
