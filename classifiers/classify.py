@@ -169,5 +169,6 @@ def _classify(text: str, *, now: datetime, sender_department: str | None, rules:
         confidence=confidence,
         needs_review=needs_review,
         rules_version=rules.version,
-        trace_demand=trace.words, search_terms=index_terms(tokens.words, rules.tokenizer.FREQ),
+        trace_demand=trace.words,
+        search_terms=index_terms(tokens.words, rules.tokenizer.FREQ),
     )
