@@ -6,7 +6,6 @@ import datetime as dt
 import io
 import re
 
-import pytest
 import sqlalchemy as sa
 from openpyxl import load_workbook
 
@@ -24,21 +23,7 @@ from intake.store.models import (
 )
 from intake.store.models import AUDIT_LOG as AUDIT
 from intake.store.models import TASK_TARGETS as TARGETS
-from tests.conftest import make_settings
-from tests.console_support import PASSWORD, add_user, build_app, csrf_of, login, scalar, seed_task
-
-
-@pytest.fixture
-def settings(db_url):
-    """Every console test runs on SQLite and on a real PostgreSQL."""
-    return make_settings(db_url)
-
-
-@pytest.fixture
-async def console(aiohttp_client, settings, engine):
-    await add_user(engine)
-    return await aiohttp_client(build_app(settings))
-
+from tests.console_support import PASSWORD, add_user, csrf_of, login, scalar, seed_task
 
 # --- login, sessions, CSRF, roles ----------------------------------------------------------------
 

@@ -6,28 +6,15 @@ from __future__ import annotations
 import datetime as dt
 import re
 
-import pytest
 import sqlalchemy as sa
 
 from intake.reports import paging
 from intake.store.models import TASK_TARGETS as TARGETS
 from intake.store.models import TASKS
-from tests.conftest import make_settings
-from tests.console_support import TZ, add_user, build_app, login, scalar, seed_task
+from tests.console_support import TZ, login, scalar, seed_task
 
 CODE = re.compile(r"/tasks/(R-\d{8}-\d{4})\"")
 LINK = re.compile(r'href="([^"]*)" rel="(prev|next)"')
-
-
-@pytest.fixture
-def settings(db_url):
-    return make_settings(db_url)
-
-
-@pytest.fixture
-async def console(aiohttp_client, settings, engine):
-    await add_user(engine)
-    return await aiohttp_client(build_app(settings))
 
 
 def codes_in(html: str) -> list[str]:

@@ -16,20 +16,7 @@ from bot.console.views.digests import BUILT, KEEP_MAX, KEEP_S, BuiltDigests
 from intake.outbox import add_outbox_message
 from intake.store.models import ACCOUNTS, ADMIN_USERS, LOGIN_THROTTLE, OUTBOX, TASKS
 from intake.store.models import AUDIT_LOG as AUDIT
-from tests.conftest import make_settings
 from tests.console_support import PASSWORD, add_user, build_app, login, scalar, seed_task
-
-
-@pytest.fixture
-def settings(db_url):
-    return make_settings(db_url)
-
-
-@pytest.fixture
-async def console(aiohttp_client, settings, engine):
-    await add_user(engine)
-    return await aiohttp_client(build_app(settings))
-
 
 # --- console users -------------------------------------------------------------------------------
 

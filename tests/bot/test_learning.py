@@ -18,8 +18,8 @@ from bot.cli import main
 from bot.keys import SERVICES
 from classifiers import classify
 from intake.store.models import ACCOUNTS, CORRECTION_EXAMPLES, RULE_VERSIONS, TASKS
-from tests.conftest import CONFIG, make_settings
-from tests.console_support import TZ, add_user, build_app, login, scalar, seed_task
+from tests.conftest import CONFIG
+from tests.console_support import TZ, login, scalar, seed_task
 
 DOG_NOTICES = (
     "【区卫健委】请各社区12月8日前报送辖区养犬登记情况。",
@@ -27,17 +27,6 @@ DOG_NOTICES = (
 )
 OTHER_NOTICE = "【区民政局】时间银行积分兑换点请各社区12月15日前配合设置。"
 RECEIVED = dt.datetime(2026, 11, 20, 9, 30, tzinfo=TZ)
-
-
-@pytest.fixture
-def settings(db_url):
-    return make_settings(db_url)
-
-
-@pytest.fixture
-async def console(aiohttp_client, settings, engine):
-    await add_user(engine)
-    return await aiohttp_client(build_app(settings))
 
 
 async def _clerk(engine, department: str) -> int:
