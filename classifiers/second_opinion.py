@@ -42,7 +42,7 @@ def read_second_opinion(text: str, *, kind: KindResult, listing: ListingResult, 
         listing = _item(opinion, listing, rules, notes)
     if weak_kind:
         kind = _kind(opinion, kind, rules, notes)
-    if opinion.item is None:
+    if not opinion.neighbours:
         return SecondOpinion(kind, listing, Evidence("相近通知:无", (), "没有足够相近的已标注通知"))
     why = f"最相近的 {len(opinion.neighbours)} 条已标注通知(最高相似度 {opinion.top_similarity:.2f})" + ";".join(["", *notes])
     return SecondOpinion(kind, listing, Evidence("相近通知", opinion.neighbours, why))

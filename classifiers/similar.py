@@ -40,12 +40,18 @@ UNLISTED = "unlisted"
 
 @dataclass(frozen=True, slots=True)
 class Example:
-    """One labelled notice: its text, its kind and its item code (None: unlisted)."""
+    """One labelled notice: its text, its kind and its item code (None: unlisted).
+
+    A correction labels only what the admin decided: `kind` None when the kind was not, and
+    `item_labelled` False when the listing and item were not. Such a notice is still a neighbour, but
+    votes only on what it labels.
+    """
 
     id: str
     text: str
-    kind: str
+    kind: str | None
     item: str | None
+    item_labelled: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,12 +104,17 @@ class SimilarIndex:
         limit = max(1.0, settings.max_df_share * n)
         self.idf = {g: math.log((1 + n) / (1 + d)) + 1.0 for g, d in df.items() if d <= limit}
         self.rows = {g: i for i, g in enumerate(self.idf)}
-        # one row a gram, one column an example: a query sums the rows of its own grams (few, however
-        # many examples there are), where a pure-Python walk of posting lists costs a step per example
-        self.matrix = np.zeros((len(self.rows), n), dtype=np.float32)
+        # a sparse gram-by-example matrix (compressed rows: one row a gram, the examples that hold it):
+        # a query gathers the rows of its own grams, so its cost follows their postings, and memory
+        # follows the grams the examples hold, however many corrections a deployment keeps
+        postings: list[list[tuple[int, float]]] = [[] for _ in self.rows]
         for column, grams in enumerate(counts):
             for gram, weight in self._vector(grams).items():
-                self.matrix[self.rows[gram], column] = weight
+                postings[self.rows[gram]].append((column, weight))
+        lengths = np.fromiter((len(p) for p in postings), dtype=np.int64, count=len(postings))
+        self.indptr = np.concatenate(([0], np.cumsum(lengths)))
+        self.cols = np.fromiter((c for p in postings for c, _ in p), dtype=np.int64, count=int(self.indptr[-1]))
+        self.vals = np.fromiter((w for p in postings for _, w in p), dtype=np.float32, count=int(self.indptr[-1]))
 
     def _vector(self, grams: Counter[str]) -> dict[str, float]:
         idf = self.idf
@@ -116,9 +127,14 @@ class SimilarIndex:
         vector = self._vector(char_grams(text))
         if not vector or not self.examples:
             return []
-        rows = [self.rows[g] for g in vector]
-        weights = np.fromiter(vector.values(), dtype=np.float32, count=len(rows))
-        scores = weights @ self.matrix[rows]
+        rows = np.fromiter((self.rows[g] for g in vector), dtype=np.int64, count=len(vector))
+        weights = np.fromiter(vector.values(), dtype=np.float32, count=len(vector))
+        starts, lengths = self.indptr[rows], self.indptr[rows + 1] - self.indptr[rows]
+        # the positions of every posting of the query's grams, row after row, in one vector
+        offsets = np.repeat(starts - np.concatenate(([0], np.cumsum(lengths)[:-1])), lengths)
+        positions = offsets + np.arange(int(lengths.sum()))
+        contributions = self.vals[positions] * np.repeat(weights, lengths)
+        scores = np.bincount(self.cols[positions], weights=contributions, minlength=len(self.examples))
         scores[scores >= self.settings.same_notice] = 0.0
         best = np.argsort(-scores, kind="stable")[: self.settings.k]
         return [(float(scores[i]), self.examples[i]) for i in best if scores[i] > 0.0]
@@ -129,8 +145,8 @@ class SimilarIndex:
         if not near or near[0][0] < self.settings.min_similarity:
             return Opinion(None, None, 0.0, ())
         return Opinion(
-            kind=_vote((s, e.kind) for s, e in near),
-            item=_vote((s, e.item or UNLISTED) for s, e in near),
+            kind=_vote((s, e.kind) for s, e in near if e.kind is not None),
+            item=_vote((s, e.item or UNLISTED) for s, e in near if e.item_labelled),
             top_similarity=near[0][0],
             neighbours=tuple(e.id for _, e in near),
         )
@@ -147,10 +163,12 @@ def build_index(examples: tuple[Example, ...], settings: SimilarSettings) -> Sim
     return SimilarIndex(examples, settings)
 
 
-def _vote(pairs: Iterable[tuple[float, str]]) -> Vote:
+def _vote(pairs: Iterable[tuple[float, str]]) -> Vote | None:
     votes: dict[str, float] = defaultdict(float)
     for similarity, label in pairs:
         votes[label] += similarity
+    if not votes:
+        return None
     total = sum(votes.values())
     label, weight = max(votes.items(), key=lambda kv: kv[1])
     return Vote(label, weight / total if total else 0.0)

@@ -26,6 +26,7 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from classifiers.similar import Example
 from intake.store.models import ACCOUNTS, CORRECTION_EXAMPLES, DEPARTMENTS, TASKS
 
 __all__ = [
@@ -34,6 +35,7 @@ __all__ = [
     "add_correction_example",
     "build_eval_lines",
     "build_expect",
+    "build_similar_examples",
     "list_correction_examples",
 ]
 
@@ -141,3 +143,22 @@ def build_eval_lines(examples: Iterable[CorrectionExample], *, tz: ZoneInfo) -> 
         }, ensure_ascii=False)
         for example in examples
     ]
+
+
+def build_similar_examples(examples: Iterable[CorrectionExample]) -> list[Example]:
+    """The corrections as the second opinion's labelled notices (classifiers/similar.py), named by task code.
+
+    Each votes only on what the admin decided: its kind when the kind was corrected, its item (None:
+    unlisted) when the listing was. A correction of the deadline alone labels neither and is left out.
+    """
+    out: list[Example] = []
+    for example in examples:
+        expect = example.expect
+        kind = expect.get("kind")
+        labelled = "listing" in expect
+        if not isinstance(kind, str) and not labelled:
+            continue
+        item = expect.get("item") if labelled else None
+        out.append(Example(id=example.task_code, text=example.text, kind=kind if isinstance(kind, str) else None,
+                           item=item if isinstance(item, str) else None, item_labelled=labelled))
+    return out

@@ -1,7 +1,10 @@
-"""The classifier rules in force: shipped files, config overrides, then the latest console edit.
+"""The classifier rules in force: shipped files, config overrides, then the latest console edit,
+with every console correction as a labelled notice for the second opinion.
 
 Rules are rebuilt only when the override document changes (its version differs),
-so the tokenizer is built once per process per rule version.
+so the tokenizer is built once per process per rule version. A new correction only
+rebuilds the second opinion's index (classifiers/similar.py): the deployment's reader
+places the next notice like it the way the admin did (for review, never refusing).
 """
 
 from __future__ import annotations
@@ -15,8 +18,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from classifiers import Rules, load_rules
 from intake.audit import add_audit
+from intake.corrections import build_similar_examples, list_correction_examples
 from intake.settings import IntakeSettings
-from intake.store.models import RULE_VERSIONS
+from intake.store.models import CORRECTION_EXAMPLES, RULE_VERSIONS
 
 __all__ = ["RulesProvider", "add_rule_version", "get_latest_overrides", "save_overrides"]
 
@@ -28,7 +32,10 @@ class RulesProvider:
         self._settings = settings
         self._version_id: int | None = None
         self._overrides: dict[str, Any] | None = None
-        self.current: Rules = self.build(None)
+        self._correction_id: int | None = None
+        self._base: Rules = self.build(None)
+        self.current: Rules = self._base
+        self.corrections = 0  # how many corrections the second opinion asks
 
     def build(self, overrides: dict[str, Any] | None) -> Rules:
         """The rules this deployment would read with `overrides` as its console edit (for a preview)."""
@@ -43,7 +50,19 @@ class RulesProvider:
         return dict(self._overrides or {})
 
     async def refresh(self, conn: AsyncConnection) -> bool:
-        """Load the newest console edit if there is one we have not built yet; True when rules changed."""
+        """Load the newest console edit and the newest corrections we have not built yet; True when rules changed."""
+        edited = await self._refresh_edit(conn)
+        latest = (await conn.execute(sa.select(sa.func.max(CORRECTION_EXAMPLES.c.id)))).scalar()
+        if not edited and latest == self._correction_id:
+            return False
+        examples = build_similar_examples(await list_correction_examples(conn)) if latest is not None else []
+        self.current = self._base.with_examples(examples) if examples else self._base
+        self._correction_id, self.corrections = latest, len(examples)
+        if latest is not None:
+            log.info("second opinion: %d corrections as labelled notices", len(examples))
+        return True
+
+    async def _refresh_edit(self, conn: AsyncConnection) -> bool:
         row = (
             await conn.execute(
                 sa.select(RULE_VERSIONS.c.id, RULE_VERSIONS.c.content)
@@ -53,10 +72,10 @@ class RulesProvider:
         ).first()
         if row is None or row.id == self._version_id:
             return False
-        self.current = self.build(row.content)
+        self._base = self.build(row.content)
         self._version_id = row.id
         self._overrides = row.content
-        log.info("rules reloaded: version %s (edit #%s)", self.current.version, row.id)
+        log.info("rules reloaded: version %s (edit #%s)", self._base.version, row.id)
         return True
 
 

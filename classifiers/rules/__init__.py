@@ -15,6 +15,7 @@ import json
 import logging
 import re
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from datetime import time
 from pathlib import Path
 from typing import Any
@@ -36,7 +37,7 @@ from classifiers.rules.reader import (
     shipped,
     shipped_examples,
 )
-from classifiers.similar import SimilarIndex
+from classifiers.similar import Example, SimilarIndex, build_index
 
 __all__ = ["CertificateItem", "ItemRule", "KindRule", "Rules", "RulesError", "Tag", "load_rules"]
 
@@ -166,6 +167,15 @@ class Rules:
         twin = copy.copy(self)
         twin.similar = index
         return twin
+
+    def with_examples(self, extra: Sequence[Example]) -> Rules:
+        """These rules, their second opinion also asking `extra` labelled notices (a deployment's corrections).
+
+        An example whose item these rules do not know (a list item since removed) keeps only its kind.
+        """
+        known = [e if not e.item_labelled or e.item in (None, "C") or e.item in self.items
+                 else replace(e, item=None, item_labelled=False) for e in extra]
+        return self.with_similar(build_index((*self.similar.examples, *known), self.similar.settings))
 
     def _read_certificates(self, reader: Reader) -> None:
         self.certificate_verbs = reader.words("reading.issue_verbs")

@@ -213,3 +213,38 @@ async def test_a_correction_keyword_that_would_undo_earlier_corrections_is_shown
     resp = await console.post(f"/admin/tasks/{other}/correct", data={**form, "confirm_undo": "1"})
     assert resp.status == 200 and "已更正" in await resp.text()
     assert await scalar(engine, sa.select(TASKS.c.item).where(TASKS.c.code == other)) == "A7"
+
+
+CLASS_NOTICE = "【区民政局】请各社区办好辖区银发课堂,教学员用智能手机网上挂号、扫码乘车,12月15日前开课。"
+NEXT_CLASS_NOTICE = "【区民政局】银发课堂下周开课,请各社区通知学员带上智能手机,学习扫码乘车和网上挂号。"
+
+
+async def test_a_console_correction_changes_the_next_similar_notices_second_opinion(console, engine):
+    rules = console.server.app[SERVICES].rules.current
+    before = classify(NEXT_CLASS_NOTICE, now=RECEIVED, sender_department="民政局", rules=rules)
+    assert (before.listing, before.item) == ("unlisted", None)  # no rule word, no labelled notice like it
+    code = await _unlisted(engine, CLASS_NOTICE, department="民政局")
+    token = await login(console)
+    assert (await _correct(console, token, code, department="民政局", listing="assist", item="A2",
+                           kind="service")).status == 200
+    services = console.server.app[SERVICES]
+    assert services.rules.corrections == 1
+    after = classify(NEXT_CLASS_NOTICE, now=RECEIVED, sender_department="民政局", rules=services.rules.current)
+    # placed as the admin placed its neighbour, but only for review: a correction is one admin's word
+    assert (after.listing, after.item, after.needs_review) == ("assist", "A2", True)
+    assert code in after.evidence["similar"].words and after.evidence["listing"].rule == "准入:A2(相近通知)"
+    assert services.rules.current.version == rules.version  # the rule data itself did not change
+
+
+async def test_a_correction_of_the_deadline_alone_is_no_example_for_the_second_opinion(console, engine):
+    code = await _unlisted(engine, CLASS_NOTICE, department="民政局")
+    token = await login(console)
+    resp = await console.post(f"/admin/tasks/{code}/correct", data={
+        "csrf_token": token, "department": "民政局", "kind": "report", "listing": "unlisted", "item": "",
+        "deadline": "2026-12-20", "funded": "0"})
+    assert resp.status == 200
+    services = console.server.app[SERVICES]
+    assert await scalar(engine, sa.select(sa.func.count()).select_from(CORRECTION_EXAMPLES)) == 1
+    assert services.rules.corrections == 0
+    after = classify(NEXT_CLASS_NOTICE, now=RECEIVED, sender_department="民政局", rules=services.rules.current)
+    assert after.item is None and code not in after.evidence["similar"].words

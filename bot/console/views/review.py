@@ -91,4 +91,5 @@ async def handle_refuse(request: web.Request) -> web.StreamResponse:
         await services.writer.submit(unit)
     except IntakeError as exc:
         return await form_error(request, code, str(exc))
+    await refresh_rules(request)  # the refusal is a labelled notice for the second opinion from now on
     redirect(request, "review", flash=texts.REFUSED.format(code=code))

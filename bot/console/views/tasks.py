@@ -165,8 +165,9 @@ async def handle_task_correct(request: web.Request) -> web.StreamResponse:
     if result.changed:
         fields = "、".join(texts.FIELD_ZH.get(k, k) for k in result.changed)
         session.add_flash("ok", texts.CORRECTED.format(code=code, fields=fields))
+    if result.changed or result.rule_version is not None:
+        await refresh_rules(request)  # the new rule, and the correction as a labelled notice for the second opinion
     if result.rule_version is not None:
-        await refresh_rules(request)
         session.add_flash("ok", texts.RULE_ADDED.format(keyword=keyword, version=result.rule_version))
     redirect(request, "task", code=code)
 
