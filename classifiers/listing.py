@@ -16,6 +16,9 @@ __all__ = ["NO_ITEM_RULE", "ListingResult", "read_listing"]
 DEPARTMENT_BONUS = 0.5
 DEPARTMENT_NAME_SHARE = 0.5  # an item word inside a department's name (反诈中心, 退役军人服务中心) counts half
 SHADOW_SCORE = 2.0  # a negative item's words this strong, even out of context, make an admission need review
+# a weak negative item (under `strong_negative`) does not compete with a strong admitted item that outscores it this
+# many times over (one 处罚 in a census notice): the task is admitted, shadowed by the negative item, for review
+DOMINANCE = 3.0
 CALM_WINDOW = 4  # characters either side of an emergency word searched for calm words (高发, 预防 ...)
 NO_ITEM_RULE = "准入:未列入清单"  # the rules found no (or too little) evidence of any item: a second opinion may look
 _LISTING_ZH = {Listing.DUTY: "依法履职事项", Listing.ASSIST: "协助政府事项", Listing.NEGATIVE: "负面清单事项"}
@@ -127,6 +130,9 @@ def read_listing(
 
     negative = best((Listing.NEGATIVE,))
     admitted = best((Listing.DUTY, Listing.ASSIST))
+    outscored = negative if negative is not None and _dominated(negative, admitted, eligible, rules) else None
+    if outscored is not None:
+        negative = None
     if negative is not None:
         rival = eligible[admitted] if admitted is not None else 0.0
         compound = bool(rules.items[negative].require)  # its context words matched too (创卫 + 迎检)
@@ -138,11 +144,18 @@ def read_listing(
         why = f"只有“{'、'.join(_matched(admitted, words))}”一类零星用语,不足以认定为 {admitted},待管理员准入审核"
         ev = Evidence(NO_ITEM_RULE, _matched(admitted, words), why)
         return ListingResult(Listing.UNLISTED, None, None, False, eligible[admitted], ev, no_emergency, needs_review=True)
-    shadow = [c for c, v in scores.items() if rules.items[c].listing is Listing.NEGATIVE and v >= SHADOW_SCORE]
+    shadow = [c for c, v in scores.items() if rules.items[c].listing is Listing.NEGATIVE and (v >= SHADOW_SCORE or c == outscored)]
     item = rules.items[admitted]
     corroborated = len(set(words[admitted])) >= 2 or (department is not None and department in item.departments)
     weak = eligible[admitted] < rules.strong_admission or not corroborated or bool(shadow) or kind.value in rules.review_kinds
     return _item_result(admitted, eligible, words, rules, no_emergency, review=weak, rival=None, shadow=shadow)
+
+
+def _dominated(negative: str, admitted: str | None, eligible: dict[str, float], rules: Rules) -> bool:
+    """A weak negative item against a strong admitted item many times its score: no contest (see DOMINANCE)."""
+    if admitted is None or eligible[negative] >= rules.strong_negative:
+        return False
+    return eligible[admitted] >= rules.strong_admission and eligible[admitted] >= DOMINANCE * eligible[negative]
 
 
 def _matched(code: str, words: dict[str, list[str]]) -> tuple[str, ...]:
