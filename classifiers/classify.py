@@ -20,7 +20,7 @@ from classifiers.quantity import read_quantity
 from classifiers.rules import Rules
 from classifiers.search import index_terms
 from classifiers.second_opinion import read_second_opinion
-from classifiers.tokens import tokenize
+from classifiers.tokens import memo_for, tokenize
 from classifiers.trace import read_trace
 
 __all__ = ["classify"]
@@ -170,5 +170,5 @@ def _classify(text: str, *, now: datetime, sender_department: str | None, rules:
         needs_review=needs_review,
         rules_version=rules.version,
         trace_demand=trace.words,
-        search_terms=index_terms(tokens.words, rules.tokenizer.FREQ),
+        search_terms=index_terms(tokens.words, rules.tokenizer.FREQ, memo_for(rules).terms),
     )

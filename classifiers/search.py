@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 
 from classifiers.rules import Rules
-from classifiers.tokens import cut
+from classifiers.tokens import MAX_MEMO, cut
 
 __all__ = ["document_terms", "index_terms", "query_terms", "plain_terms", "join_terms"]
 
@@ -41,19 +41,39 @@ def _is_han(run: str) -> bool:
     return all("\u3400" <= ch <= "\u9fff" for ch in run)
 
 
-def index_terms(words: Iterable[str], freq: Mapping[str, int]) -> tuple[str, ...]:
+def _word_terms(word: str, freq: Mapping[str, int]) -> tuple[str, ...]:
+    """The terms of one cut word: its runs, and the inner dictionary words of a long Chinese run."""
+    seen: dict[str, None] = {}
+    for run in _runs(word):
+        seen.setdefault(run, None)
+        if len(run) > 2 and _is_han(run):
+            for size in (2, 3):
+                for i in range(len(run) - size + 1):
+                    inner = run[i:i + size]
+                    if inner != run and freq.get(inner):
+                        seen.setdefault(inner, None)
+    return tuple(seen)
+
+
+def index_terms(
+    words: Iterable[str], freq: Mapping[str, int], memo: dict[str, tuple[str, ...]] | None = None
+) -> tuple[str, ...]:
     """Distinct terms of already cut `words`, in order of first appearance, with the inner dictionary
-    words (two and three characters, as jieba's ``cut_for_search``) of longer Chinese words."""
+    words (two and three characters, as jieba's ``cut_for_search``) of longer Chinese words.
+
+    A word's terms depend only on the word and `freq`: with a `memo` (kept per Rules, see
+    `classifiers.tokens.Memo`), each distinct word is worked out once.
+    """
     seen: dict[str, None] = {}
     for word in words:
-        for run in _runs(word):
-            seen.setdefault(run, None)
-            if len(run) > 2 and _is_han(run):
-                for size in (2, 3):
-                    for i in range(len(run) - size + 1):
-                        inner = run[i:i + size]
-                        if inner != run and freq.get(inner):
-                            seen.setdefault(inner, None)
+        terms = memo.get(word) if memo is not None else None
+        if terms is None:
+            terms = _word_terms(word, freq)
+            if memo is not None:
+                if len(memo) >= MAX_MEMO:
+                    memo.clear()
+                memo[word] = terms
+        seen.update(dict.fromkeys(terms))  # a term seen before keeps its first place
         if len(seen) >= MAX_TERMS:
             break
     return tuple(seen)[:MAX_TERMS]

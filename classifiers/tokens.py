@@ -21,7 +21,7 @@ from typing import NamedTuple
 from classifiers.rules import Rules, Tag
 from classifiers.text import CN_NUM_CHARS
 
-__all__ = ["Memo", "Token", "Tokens", "WordInfo", "cut", "memo_for", "tokenize"]
+__all__ = ["MAX_MEMO", "Memo", "Token", "Tokens", "WordInfo", "cut", "memo_for", "tokenize"]
 
 MAX_MEMO = 50000
 
@@ -70,6 +70,7 @@ class Memo:
 
     words: dict[str, WordInfo] = field(default_factory=dict)
     blocks: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    terms: dict[str, tuple[str, ...]] = field(default_factory=dict)  # a word's search terms (classifiers.search)
 
 
 _MEMOS: weakref.WeakKeyDictionary[Rules, Memo] = weakref.WeakKeyDictionary()

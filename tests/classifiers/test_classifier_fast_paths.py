@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from classifiers import Rules, load_rules
 from classifiers.deadline import patterns_for
 from classifiers.deadline_forms import PATTERNS
+from classifiers.search import index_terms
 from classifiers.text import _WIDTH, normalize
 from classifiers.tokens import cut, tokenize
 
@@ -87,3 +88,13 @@ def test_deadline_prechecks_keep_every_matching_pattern_on_the_corpus() -> None:
 @given(st.text(alphabet=_DATEISH + "一二三四五六七八九十两", max_size=30))
 def test_deadline_prechecks_keep_every_matching_pattern(text: str) -> None:
     _assert_prechecks_keep(text)
+
+
+def test_memoised_search_terms_match_the_terms_worked_out_word_by_word(rules: Rules) -> None:
+    memo: dict[str, tuple[str, ...]] = {}
+    freq = rules.tokenizer.FREQ
+    for _ in range(2):  # the second pass reads every word from the memo
+        for text in _texts():
+            words = cut(text, rules)
+            assert index_terms(words, freq, memo) == index_terms(words, freq)
+    assert memo  # the memo was used
