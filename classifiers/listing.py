@@ -35,6 +35,7 @@ class ListingResult:
     emergency_evidence: Evidence
     needs_review: bool = False
     candidate: str | None = None  # the negative item a held task may be (the admin decides)
+    rival: str | None = None  # the admitted item it may be instead (a second opinion may side with it)
 
 
 def _tally(
@@ -197,7 +198,8 @@ def _held(
     why += ";转管理员复核,不直接拒绝"
     ev = Evidence(f"准入:待复核({negative}{'/' + admitted if admitted else ''})", matched, why)
     return ListingResult(
-        Listing.UNLISTED, None, None, False, eligible[negative], ev, no_emergency, needs_review=True, candidate=negative
+        Listing.UNLISTED, None, None, False, eligible[negative], ev, no_emergency, needs_review=True, candidate=negative,
+        rival=admitted,
     )
 
 

@@ -1,9 +1,11 @@
 """Where the rules are weak, ask the nearest labelled notices (classifiers/similar.py) and say so.
 
 `read_second_opinion` is called after the kind and listing readers. It consults the index only when
-the rules found no item (`准入:未列入清单`) or the kind scored at most `weak_kind_score`, so a notice
-the rules read clearly costs nothing more. It never refuses: a negative candidate stays unlisted
-and is named for the admin; an admitted candidate is taken, marked `needs_review`.
+the rules found no item (`准入:未列入清单`), held the task between a weak negative item and an
+admitted one, or the kind scored at most `weak_kind_score`, so a notice the rules read clearly costs
+nothing more. It never refuses: a negative candidate stays unlisted and is named for the admin; an
+admitted candidate is taken, marked `needs_review` (for a held task, only the admitted item the rules
+themselves saw: two readings agree before a held task is dispatched).
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ class SecondOpinion:
 def read_second_opinion(text: str, *, kind: KindResult, listing: ListingResult, rules: Rules) -> SecondOpinion:
     """The kind and listing after the second opinion, and what the neighbours said. Never raises."""
     settings = rules.similar.settings
-    open_item = listing.evidence.rule == NO_ITEM_RULE and listing.item is None
+    open_item = (listing.evidence.rule == NO_ITEM_RULE and listing.item is None) or listing.rival is not None
     weak_kind = kind.score <= settings.weak_kind_score
     if not (open_item or weak_kind) or not rules.similar.examples:
         return SecondOpinion(kind, listing, None)
@@ -63,10 +65,14 @@ def _item(opinion: Opinion, listing: ListingResult, rules: Rules, notes: list[st
     if vote.share < rules.similar.settings.item_share:
         notes.append(f"{share} 属 {vote.label},不足以认定")
         return listing
+    if listing.rival is not None and vote.label != listing.rival:  # held between a negative and an admitted item
+        notes.append(f"多数({share})属 {vote.label},与规则所见的 {listing.rival} 不一致,仍待复核")
+        return listing
     notes.append(f"{share} 属 {vote.label}「{item.text}」,按此准入,需人工复核")
-    why = f"规则未命中清单用语;与已标注为 {vote.label}「{item.text}」的通知相近({share}),按此准入,需人工复核"
+    seen = f"规则在负面清单 {listing.candidate} 与 {listing.rival} 之间未能决断" if listing.rival else "规则未命中清单用语"
+    why = f"{seen};与已标注为 {vote.label}「{item.text}」的通知相近({share}),按此准入,需人工复核"
     ev = Evidence(f"准入:{vote.label}(相近通知)", opinion.neighbours, why)
-    return replace(listing, listing=item.listing, item=vote.label, evidence=ev, needs_review=True)
+    return replace(listing, listing=item.listing, item=vote.label, evidence=ev, needs_review=True, candidate=None)
 
 
 def _kind(opinion: Opinion, kind: KindResult, rules: Rules, notes: list[str]) -> KindResult:

@@ -150,3 +150,22 @@ def test_the_check_half_is_reported_by_its_totals_only() -> None:
     check_ids = [json.loads(line)["id"] for line in (DATA / "train.jsonl").read_text(encoding="utf-8").splitlines()
                  if line.strip() and half_of(json.loads(line)["id"]) == "check"]
     assert "只报总数" in check_part and not [i for i in check_ids if i in check_part]
+
+
+HELD_NOTICE = "请社区组织辖区老年人到银发课堂听养老政策讲解,学习智能手机扫码乘车,门口摊贩请城管劝走。"
+
+
+def test_a_task_held_between_a_negative_and_an_admitted_item_is_admitted_for_review_when_neighbours_agree() -> None:
+    shipped_reading = classify(HELD_NOTICE, now=NOW, sender_department=None, rules=load_rules())
+    assert shipped_reading.listing is Listing.UNLISTED and shipped_reading.evidence["listing"].rule == "准入:待复核(N4/A2)"
+    rules = load_rules(overrides={"similar": {"examples": _examples("A2", "service")}})
+    result = classify(HELD_NOTICE, now=NOW, sender_department=None, rules=rules)
+    assert (result.listing, result.item, result.needs_review) == (Listing.ASSIST, "A2", True)
+    assert "N4" in result.evidence["listing"].explanation  # the admin still sees what the rules hesitated over
+
+
+def test_neighbours_naming_another_admitted_item_leave_a_held_task_held() -> None:
+    rules = load_rules(overrides={"similar": {"examples": _examples("D3", "service")}})
+    result = classify(HELD_NOTICE, now=NOW, sender_department=None, rules=rules)
+    assert result.listing is Listing.UNLISTED and result.item is None and result.needs_review
+    assert "与规则所见的 A2 不一致" in result.evidence["similar"].explanation
