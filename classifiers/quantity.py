@@ -16,12 +16,27 @@ _THOUSANDS = re.compile(r"(?<![\d.])\d{1,3}(?:,\d{3})+(?![\d,])")  # 1,200份 is
 _NOT_BEFORE = set("第每周年月日号初前近后上下")  # 第3户, 每户, 周一……
 _MAX_VALUE = 10_000_000
 _CLAUSE_BREAKS = re.compile(r"[，,。；;！!？?\n]")
+_SENTENCE_BREAKS = re.compile(r"[。；;！!？?\n]")
 _PER_PERIOD = re.compile(r"每(?:个)?(?:月|周|年|天|日|季度|星期|半年)")  # a frequency, not an amount of work
 
 
 def _clause_before(text: str, pos: int) -> str:
     starts = [m.end() for m in _CLAUSE_BREAKS.finditer(text, 0, pos)]
     return text[starts[-1] if starts else 0 : pos]
+
+
+def _in_asking_sentence(text: str, start: int, end: int, asks: tuple[str, ...]) -> bool:
+    """Whether the sentence around a number asks something of the community or names its scope (`ask_words`).
+
+    In a notice that asks something somewhere, a number in a sentence with none of them is the issuer's
+    background (涉及消费者300余人), not the work; a notice that asks nothing in these words is not judged so.
+    """
+    if not asks or not any(word in text for word in asks):
+        return True
+    left = max((m.end() for m in _SENTENCE_BREAKS.finditer(text, 0, start)), default=0)
+    right = _SENTENCE_BREAKS.search(text, end)
+    sentence = text[left : right.start() if right else len(text)]
+    return any(word in sentence for word in asks)
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +72,8 @@ def read_quantity(text: str, *, rules: Rules) -> QuantityResult:
         head = norm[max(0, start - 4) : start]
         marked = head.endswith(rules.total_markers)
         if unit_char in rules.marked_units and not marked:  # 12栋: a building's number
+            continue
+        if not _in_asking_sentence(norm, start, m.end(), rules.quantity_ask_words):
             continue
         clause = _clause_before(norm, start)
         if any(word in clause[-10:] for word in rules.not_community_before) or _PER_PERIOD.search(clause):

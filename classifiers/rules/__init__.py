@@ -218,6 +218,7 @@ class Rules:
         self.marked_units = frozenset(reader.words("quantity.marked_units", required=False))
         self.not_community_before = reader.words("quantity.not_community_before", required=False)
         self.community_share_before = reader.words("quantity.community_share_before", required=False)
+        self.quantity_ask_words = reader.words("quantity.ask_words", required=False)
         self.funding_words = reader.words("funding.words")
         self.resident_money = reader.words("funding.resident_money", required=False)
         self.funding_negations = reader.words("funding.negations", required=False)

@@ -69,3 +69,19 @@ def test_quantity_and_funding_never_raise(text: str) -> None:
     rules = load_rules()
     read_quantity(text, rules=rules)
     read_funding(text, rules=rules)
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        # the issuer's background: a count in a sentence that asks nothing of the community
+        ("本月我区举办春季招聘会,80余家企业参加。请各社区在居民群转发招聘信息。", None),
+        ("上周我区发生两起电信诈骗案,受骗群众40余人。请各社区张贴防骗海报。", None),
+        # the community's own scope, named in the sentence, is its work
+        ("辖区还有15名老人未做待遇认证。请社区上门核实。", 15),
+        ("上周我区发生两起电信诈骗案。请各社区对受骗的40余人逐一回访。", 40),
+    ],
+)
+def test_a_count_of_the_issuers_background_is_not_the_communitys_quantity(rules: Rules, text: str, value: int | None) -> None:
+    quantity = read_quantity(text, rules=rules).quantity
+    assert (quantity.value if quantity else None) == value
