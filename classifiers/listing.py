@@ -35,7 +35,7 @@ class ListingResult:
     emergency_evidence: Evidence
     needs_review: bool = False
     candidate: str | None = None  # the negative item a held task may be (the admin decides)
-    rival: str | None = None  # the admitted item it may be instead (a second opinion may side with it)
+    rival: str | None = None  # the admitted item a task held on a weak negative may be (a second opinion may side with it)
 
 
 def _tally(
@@ -199,7 +199,9 @@ def _held(
     ev = Evidence(f"准入:待复核({negative}{'/' + admitted if admitted else ''})", matched, why)
     return ListingResult(
         Listing.UNLISTED, None, None, False, eligible[negative], ev, no_emergency, needs_review=True, candidate=negative,
-        rival=admitted,
+        # only against a weak negative item may a second opinion side with the admitted one; a strong negative
+        # contested by an admitted item stays held whatever the neighbours say
+        rival=admitted if eligible[negative] < rules.strong_negative else None,
     )
 
 

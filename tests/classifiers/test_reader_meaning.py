@@ -37,6 +37,9 @@ def rules() -> Rules:
         ("人社局：请和平社区出具一份证明，证明李某已下落不明三年。", CertificateDecision.REFUSE),
         ("请社区出具证明，写明该同志在本社区居住期间没有违法犯罪记录。", CertificateDecision.REFUSE),
         ("请光明社区为张某出具居住证明，写明实际居住年限。", CertificateDecision.ISSUE),
+        ("派出所：请和平社区开个证明，证明赵某与刘某是姑嫂，盖章后交申请人。", CertificateDecision.REFUSE),
+        ("社保中心：请幸福社区出具一份证明，证明陈某的老伴仍在世。", CertificateDecision.REFUSE),
+        ("银行：请光明社区出具证明，证明孙某的还款能力和信用状况。", CertificateDecision.REFUSE),
     ],
 )
 def test_a_certificate_is_known_by_what_it_certifies(rules: Rules, text: str, decision: CertificateDecision) -> None:
@@ -67,6 +70,8 @@ def test_a_certificate_someone_else_issues_is_no_certificate_task(rules: Rules, 
         ("区慈善会：请各社区动员辖区商户踊跃捐款，支持困难群众过冬。", "N7"),
         ("投促局：恳请各社区发挥熟悉辖区的优势，积极引荐有投资意向的企业客商。", "N1"),
         ("区统计局：经研究，从各社区抽调工作人员1名到区普查办集中办公三个月。", "N12"),
+        ("区人社局：年底工作量大，恳请各社区支持一下，安排一名熟悉电脑的社工到区社保中心帮忙录入数据。", "N12"),
+        ("请网格员入户时顺便对辖区小旅馆、网吧逐家查看消防设施并拍照。", "N5"),
     ],
 )
 def test_polite_and_indirect_negatives_are_read(rules: Rules, text: str, item: str) -> None:
@@ -96,6 +101,14 @@ def test_a_weak_admission_is_kept_but_marked_for_review(rules: Rules) -> None:
     result = classify("请各社区在宣传栏张贴就业政策问答。", now=NOW, sender_department="总工会", rules=rules)
     assert result.listing is Listing.ASSIST and result.item == "A5" and result.needs_review
     assert not is_wrongly_admitted("unlisted", result.to_json("x"))
+
+
+def test_a_stray_negative_word_does_not_hold_a_well_evidenced_admission(rules: Rules) -> None:
+    text = "区普查办：请各社区普查员逐户清查辖区住户，填写住户清查表，对拒不配合的不作处罚，耐心解释。"
+    result = classify(text, now=NOW, sender_department="统计局", rules=rules)
+    assert result.listing is Listing.ASSIST and result.item == "A11" and result.needs_review
+    assert "N4" in result.evidence["listing"].explanation  # the admin sees the word that made it doubtful
+    assert not is_wrongly_admitted("negative", result.to_json("x"))
 
 
 def test_one_passing_word_is_no_listed_item(rules: Rules) -> None:
