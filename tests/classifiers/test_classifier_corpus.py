@@ -18,16 +18,18 @@ from classifiers.evaluate import HALVES, evaluate, half_of
 DATA = Path(__file__).parent.parent / "data"
 COMMUNITIES = ("幸福社区", "和平社区", "光明社区")
 
+# the floors of issue 13 (department >= .98, kind/listing >= .93, item >= .90, deadline/quantity >= .95,
+# funded >= .97, certificate >= .93): dev was read while writing the rules and must meet them
 DEV_BAR = {
     "department": 0.98,
-    "kind": 0.92,
-    "listing": 0.92,
-    "item": 0.88,
+    "kind": 0.93,
+    "listing": 0.93,
+    "item": 0.90,
     "deadline": 0.95,
     "recurrence": 0.95,
     "quantity": 0.95,
-    "funded": 0.98,
-    "certificate": 0.95,
+    "funded": 0.97,
+    "certificate": 0.93,
 }
 # our own cases (the field report's items) are harder and less polished: a slightly lower bar
 CASES_BAR = {field: bar - 0.05 for field, bar in DEV_BAR.items()}
@@ -43,17 +45,18 @@ def _report(rules: Rules, name: str, half: str | None = None) -> dict[str, objec
         return evaluate(handle, rules, half=half)
 
 
-# measured (tune / check), issue 13 after the second opinion and the item kinds: department .994/.987,
-# kind .988/.893, listing .988/.881, item .982/.874, deadline .970/.981, quantity .982/.950, funded .994/.969,
-# certificate 1.00/.969; wrongly refused 0/0, wrongly admitted 0/1. The check half's floors are its own
-# measure, not a target: they catch a change that makes new notices read worse.
+# measured (tune / check) at the end of issue 13's third part: department .994/.987, kind .988/.893,
+# listing .994/.887, item .994/.881, deadline .970/.981, quantity 1.00/.969, funded .994/.969, certificate
+# 1.00/.975; wrongly refused 0/0, wrongly admitted 0/1. The tune half meets the issue's floors; the check half
+# does not (kind, listing and item are 4-5 points under), and its floors here are its own measure, one or two
+# notices under it, not a target: they catch a change that makes new notices read worse.
 TRAIN_BAR = {
-    "tune": {"department": 0.98, "kind": 0.98, "listing": 0.98, "item": 0.97, "deadline": 0.95, "quantity": 0.97,
+    "tune": {"department": 0.98, "kind": 0.98, "listing": 0.98, "item": 0.98, "deadline": 0.95, "quantity": 0.97,
              "funded": 0.98, "certificate": 0.98},
-    "check": {"department": 0.97, "kind": 0.88, "listing": 0.87, "item": 0.86, "deadline": 0.96, "quantity": 0.94,
-              "funded": 0.95, "certificate": 0.95},
+    "check": {"department": 0.98, "kind": 0.88, "listing": 0.88, "item": 0.87, "deadline": 0.97, "quantity": 0.96,
+              "funded": 0.96, "certificate": 0.96},
 }
-HARM_BAR = {"tune": (0, 1), "check": (1, 1)}  # at most (wrongly refused, wrongly admitted)
+HARM_BAR = {"tune": (0, 1), "check": (0, 1)}  # at most (wrongly refused, wrongly admitted): 1 in 100 is 1
 
 
 @pytest.mark.parametrize(("name", "bar", "minimum_cases"), [("dev.jsonl", DEV_BAR, 60), ("classifier_cases.jsonl", CASES_BAR, 40)])
