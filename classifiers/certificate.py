@@ -19,8 +19,14 @@ __all__ = ["CertificateResult", "read_certificate", "find_certificate_item"]
 
 _NAME = re.compile(r"([^，。；、：,;:\s“”\"（）()《》]{1,14}?)(?:的)?证明(?!材料)")
 _NAME_CUT = re.compile(r".*(?:出具|开具|提供|需要|需|要|开|为|给|办|的|与)")
-# what a certificate is to say: the clause after the verb 证明, or after 写明/注明/说明
-_CONTENT = re.compile(r"(?:证明|写明|注明|载明)(?!材料|书|文件)([^，,。；;！!？?\n]{2,40})")
+# what a certificate is to say: the clause after the verb 证明, or after 写明/注明/说明/证实/内容是 ...
+_CONTENT = re.compile(r"(?:证明|写明|注明|载明|说明|证实|内容是|内容为)(?!材料|书|文件)[:：]?([^，,。；;！!？?\n]{2,40})")
+# ... or, after a colon (证明:…), the whole sentence: a colon introduces the certificate's own text
+_CONTENT_COLON = re.compile(r"(?:证明|内容)[:：]([^。；;！!？?\n]{2,60})")
+_QUOTES = str.maketrans("", "", "“”\"‘’'「」《》")
+# a 情况说明 the community is to issue (出具一份情况说明) is a certificate in all but name; one it reports
+# (报送工作情况说明) is not
+_ISSUED_STATEMENT = re.compile(r"(?:出具|开具|开一份|开个|出一份)[^。；;，,]{0,6}?情况说明")
 _CLAUSE = re.compile(r"[，,。；;！!？?\n]")
 _NEGATION_WINDOW = 8
 _DECISION_ZH = {"issue": "社区应出具", "conditional": "核实后或凭承诺可出具", "refuse": "不应由社区出具"}
@@ -61,11 +67,12 @@ def _issuing_verbs(text: str, rules: Rules) -> list[str]:
 def _subjects(text: str) -> list[str]:
     """The names of the certificates asked for (…证明) and what they are to certify."""
     subjects: list[str] = []
-    for m in _NAME.finditer(text):
+    for m in _NAME.finditer(text.translate(_QUOTES)):  # “学生参加社区活动”的证明
         subject = _NAME_CUT.sub("", m.group(1))
         if subject:
             subjects.append(subject)
     subjects.extend(m.group(1) for m in _CONTENT.finditer(text))
+    subjects.extend(m.group(1) for m in _CONTENT_COLON.finditer(text))
     return subjects
 
 
@@ -80,7 +87,7 @@ def _match(subjects: list[str], ranked: tuple[tuple[str, CertificateItem], ...])
 
 def read_certificate(text: str, *, rules: Rules) -> CertificateResult:
     """Whether the notice asks the community to issue a certificate, and the decision. Never raises."""
-    if "证明" not in text:
+    if "证明" not in text and _ISSUED_STATEMENT.search(text) is None:
         return CertificateResult(False, None, None, Evidence("证明:无", (), "未要求出具证明"))
     verbs = _issuing_verbs(text, rules)
     if not verbs:

@@ -40,6 +40,12 @@ def rules() -> Rules:
         ("派出所：请和平社区开个证明，证明赵某与刘某是姑嫂，盖章后交申请人。", CertificateDecision.REFUSE),
         ("社保中心：请幸福社区出具一份证明，证明陈某的老伴仍在世。", CertificateDecision.REFUSE),
         ("银行：请光明社区出具证明，证明孙某的还款能力和信用状况。", CertificateDecision.REFUSE),
+        # what it certifies after a colon, after 说明/内容是, inside quotes, or in a 情况说明 the community issues
+        ("请社区出具证明：陈某系本辖区居民，其子已于2025年病逝。", CertificateDecision.REFUSE),
+        ("请社区出具证明材料，说明李某长期在外务工。", CertificateDecision.REFUSE),
+        ("请社区给居民王某开一张证明，内容是他家里只有这一套房。", CertificateDecision.REFUSE),
+        ("学校要求家长提供社区开具的“学生假期参加社区志愿活动”的证明，请各社区配合出具。", CertificateDecision.ISSUE),
+        ("法院：请和平社区出具一份情况说明并加盖公章，说明刘某平时的居住和生活情况。", CertificateDecision.ISSUE),
     ],
 )
 def test_a_certificate_is_known_by_what_it_certifies(rules: Rules, text: str, decision: CertificateDecision) -> None:
@@ -54,6 +60,7 @@ def test_a_certificate_is_known_by_what_it_certifies(rules: Rules, text: str, de
     [
         "医保局：居民凭医院出具的诊断证明直接到窗口申报，不需要社区盖章。请各社区在宣传栏张贴申报指南。",
         "住建局：收入证明由申请人到工作单位开具，社区不需要出具任何证明，请收齐公租房年审材料。",
+        "请各社区报送2026年工作情况说明，加盖公章后交街道。",  # a report the community writes about itself
     ],
 )
 def test_a_certificate_someone_else_issues_is_no_certificate_task(rules: Rules, text: str) -> None:
