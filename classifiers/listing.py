@@ -46,7 +46,9 @@ def _tally(
     words: dict[str, list[str]] = defaultdict(list)
     groups: dict[str, set[int]] = defaultdict(set)
     emergency: list[Token] = []
-    for code, pattern, weight in rules.item_patterns:
+    for code, pattern, weight, starts in rules.item_patterns:
+        if starts and not any(word in text for word in starts):
+            continue
         m = pattern.search(text)
         if m is not None:
             scores[code] += weight

@@ -30,6 +30,7 @@ from classifiers.rules.reader import (
     RulesError,
     fail,
     item_kind,
+    leading_literals,
     merge,
     patterns,
     positive,
@@ -268,8 +269,10 @@ class Rules:
         # ranks used to break ties, looked up on every message
         self.kind_rank: dict[Kind, int] = {k: i for i, k in enumerate(self.kind_order)}
         self.item_rank: dict[str, int] = {code: i for i, code in enumerate(self.items)}
-        self.item_patterns: tuple[tuple[str, re.Pattern[str], float], ...] = tuple(
-            (code, pattern, weight) for code, item in self.items.items() for pattern, weight in item.patterns
+        # each with the words one of which a match starts with: a text with none of them is not searched
+        self.item_patterns: tuple[tuple[str, re.Pattern[str], float, tuple[str, ...]], ...] = tuple(
+            (code, pattern, weight, leading_literals(pattern.pattern))
+            for code, item in self.items.items() for pattern, weight in item.patterns
         )
         self._max_term = max((len(t) for t in self.terms), default=1)
 

@@ -174,3 +174,36 @@ def patterns(reader: Reader, path: str, body: Mapping[str, Any]) -> tuple[tuple[
         except re.error as exc:
             raise fail(reader.source(path), f"{path}.patterns[{i}]", f"正则表达式有误:{exc}") from exc
     return tuple(patterns)
+
+
+_META = frozenset(".^$*+?{}[]\\|()")
+
+
+def leading_literals(source: str) -> tuple[str, ...]:
+    """Words one of which every match of the regex `source` starts with, or () when that cannot be told.
+
+    `(?:请|上门|代为)…` gives ("请", "上门", "代为"); `每(?:个)?社区…` gives ("每",); a pattern that starts
+    with anything else gives (). A text holding none of the words cannot match, so the search is skipped.
+    """
+    if source.startswith("(?:"):
+        depth, end = 0, -1
+        for i, ch in enumerate(source):
+            if ch == "(" and (i == 0 or source[i - 1] != "\\"):
+                depth += 1
+            elif ch == ")" and source[i - 1] != "\\":
+                depth -= 1
+                if depth == 0:
+                    end = i
+                    break
+        if end < 0 or source[end + 1 : end + 2] in ("?", "*", "{"):
+            return ()
+        options = source[3:end].split("|")
+        return tuple(options) if all(o and not _META.intersection(o) for o in options) else ()
+    prefix = ""
+    for ch in source:
+        if ch in _META:
+            if ch in "?*{" and prefix:  # the last character is optional: it is not required
+                prefix = prefix[:-1]
+            break
+        prefix += ch
+    return (prefix,) if prefix else ()

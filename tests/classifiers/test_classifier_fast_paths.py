@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from classifiers import Rules, load_rules
 from classifiers.deadline import patterns_for
 from classifiers.deadline_forms import PATTERNS
+from classifiers.rules.reader import leading_literals
 from classifiers.search import index_terms
 from classifiers.text import _WIDTH, normalize
 from classifiers.tokens import cut, tokenize
@@ -98,3 +99,31 @@ def test_memoised_search_terms_match_the_terms_worked_out_word_by_word(rules: Ru
             words = cut(text, rules)
             assert index_terms(words, freq, memo) == index_terms(words, freq)
     assert memo  # the memo was used
+
+
+def test_an_item_pattern_is_skipped_only_where_it_cannot_match(rules: Rules) -> None:
+    texts = _texts()
+    skipped = 0
+    for _code, pattern, _weight, starts in rules.item_patterns:
+        for text in texts:
+            if starts and not any(word in text for word in starts):
+                skipped += 1
+                assert pattern.search(text) is None, (pattern.pattern, text[:40])
+    assert skipped > 0  # the prefilter does skip searches
+
+
+@pytest.mark.parametrize(
+    ("source", "starts"),
+    [
+        ("(?:请|上门)[^，]{0,3}?收取", ("请", "上门")),
+        ("每(?:个)?社区认购", ("每",)),
+        ("个体(?:工商)?户", ("个体",)),
+        ("发挥[^，]{0,3}优势", ("发挥",)),
+        ("(?:请|上门)?收取", ()),  # the group is optional: nothing is required
+        ("(?:请|上.)收取", ()),  # not every option is a plain word
+        ("[0-9]+份", ()),
+        ("ab?c", ("a",)),
+    ],
+)
+def test_leading_literals_are_only_what_every_match_starts_with(source: str, starts: tuple[str, ...]) -> None:
+    assert leading_literals(source) == starts
