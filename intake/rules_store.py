@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from classifiers import Rules, load_rules
+from classifiers.similar import Example
 from intake.audit import add_audit
 from intake.corrections import build_similar_examples, list_correction_examples
 from intake.settings import IntakeSettings
@@ -33,17 +34,26 @@ class RulesProvider:
         self._version_id: int | None = None
         self._overrides: dict[str, Any] | None = None
         self._correction_id: int | None = None
-        self._base: Rules = self.build(None)
+        self._examples: list[Example] = []  # the corrections, as the second opinion's labelled notices
+        self._base: Rules = self._load(None)
         self.current: Rules = self._base
         self.corrections = 0  # how many corrections the second opinion asks
 
-    def build(self, overrides: dict[str, Any] | None) -> Rules:
-        """The rules this deployment would read with `overrides` as its console edit (for a preview)."""
+    def _load(self, overrides: dict[str, Any] | None) -> Rules:
         return load_rules(
             override_paths=self._settings.rule_paths,
             overrides=overrides,
             communities=self._settings.community_names,
         )
+
+    def build(self, overrides: dict[str, Any] | None) -> Rules:
+        """The rules this deployment would read with `overrides` as its console edit (for a preview).
+
+        With the same corrections as neighbours as the rules in force, so a preview differs from them only
+        by the edit.
+        """
+        rules = self._load(overrides)
+        return rules.with_examples(self._examples) if self._examples else rules
 
     @property
     def overrides(self) -> dict[str, Any]:
@@ -57,7 +67,7 @@ class RulesProvider:
             return False
         examples = build_similar_examples(await list_correction_examples(conn)) if latest is not None else []
         self.current = self._base.with_examples(examples) if examples else self._base
-        self._correction_id, self.corrections = latest, len(examples)
+        self._examples, self._correction_id, self.corrections = examples, latest, len(examples)
         if latest is not None:
             log.info("second opinion: %d corrections as labelled notices", len(examples))
         return True
@@ -72,7 +82,7 @@ class RulesProvider:
         ).first()
         if row is None or row.id == self._version_id:
             return False
-        self._base = self.build(row.content)
+        self._base = self._load(row.content)
         self._version_id = row.id
         self._overrides = row.content
         log.info("rules reloaded: version %s (edit #%s)", self._base.version, row.id)

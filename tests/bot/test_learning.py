@@ -234,6 +234,9 @@ async def test_a_console_correction_changes_the_next_similar_notices_second_opin
     assert (after.listing, after.item, after.needs_review) == ("assist", "A2", True)
     assert code in after.evidence["similar"].words and after.evidence["listing"].rule == "准入:A2(相近通知)"
     assert services.rules.current.version == rules.version  # the rule data itself did not change
+    # a rule edit's preview asks the same neighbours: it differs from the rules in force only by the edit
+    preview = services.rules.build(services.rules.overrides)
+    assert classify(NEXT_CLASS_NOTICE, now=RECEIVED, sender_department="民政局", rules=preview).item == "A2"
 
 
 async def test_a_correction_of_the_deadline_alone_is_no_example_for_the_second_opinion(console, engine):
