@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from intake.audit import add_audit
 from intake.errors import Forbidden, InvalidRequest, NotFound
-from intake.store.models import ACCOUNTS, COMMUNITIES, DEPARTMENTS, INVITES, Role
+from intake.store.models import ACCOUNTS, COMMUNITIES, DEPARTMENTS, INVITES, STREETS, Role
 from intake.store.sqlite_fast import Prepared
 
 __all__ = [
@@ -66,6 +66,7 @@ class AccountView:
     dialogue_task_id: int | None
     dialogue_expires_at: dt.datetime | None
     last_seen_at: dt.datetime | None
+    district_id: int | None = None  # the bound department's district, or the community's street's
 
     @property
     def is_bound(self) -> bool:
@@ -93,6 +94,7 @@ _account_columns = (
     ACCOUNTS.c.dialogue_task_id,
     ACCOUNTS.c.dialogue_expires_at,
     ACCOUNTS.c.last_seen_at,
+    sa.func.coalesce(DEPARTMENTS.c.district_id, STREETS.c.district_id).label("district_id"),
 )
 
 
@@ -102,6 +104,7 @@ _SELECT_ACCOUNT = Prepared(
     .select_from(ACCOUNTS)
     .outerjoin(DEPARTMENTS, DEPARTMENTS.c.id == ACCOUNTS.c.department_id)
     .outerjoin(COMMUNITIES, COMMUNITIES.c.id == ACCOUNTS.c.community_id)
+    .outerjoin(STREETS, STREETS.c.id == COMMUNITIES.c.street_id)
     .where(ACCOUNTS.c.channel == sa.bindparam("channel"), ACCOUNTS.c.external_id == sa.bindparam("external_id"))
 )
 _SELECT_DEPARTMENT_ID = (sa.select(DEPARTMENTS.c.id).where(DEPARTMENTS.c.name == sa.bindparam("name"))

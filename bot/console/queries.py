@@ -25,6 +25,7 @@ from intake.store.models import (
     COMMUNITIES,
     DEPARTMENTS,
     DIGESTS,
+    DISTRICTS,
     INVITES,
     OUTBOX,
     REMINDERS,
@@ -264,12 +265,25 @@ async def list_invites(conn: AsyncConnection, *, limit: int = 100) -> list[dict[
     return [dict(r._mapping) for r in rows]
 
 
-async def list_rule_versions(conn: AsyncConnection, *, limit: int = 50) -> list[dict[str, Any]]:
+async def list_rule_versions(conn: AsyncConnection, *, limit: int = 50, district_id: int | None = None
+                             ) -> list[dict[str, Any]]:
+    """The city default's versions, and `district_id`'s own when given (``district``: its name, or None)."""
+    level: sa.ColumnElement[bool] = RULE_VERSIONS.c.district_id.is_(None)
+    if district_id is not None:
+        level = sa.or_(level, RULE_VERSIONS.c.district_id == district_id)
     rows = await conn.execute(
-        sa.select(RULE_VERSIONS.c.id, RULE_VERSIONS.c.author, RULE_VERSIONS.c.note, RULE_VERSIONS.c.created_at, RULE_VERSIONS.c.content)
-        .order_by(RULE_VERSIONS.c.id.desc()).limit(limit)
+        sa.select(RULE_VERSIONS.c.id, RULE_VERSIONS.c.author, RULE_VERSIONS.c.note, RULE_VERSIONS.c.created_at,
+                  RULE_VERSIONS.c.content, RULE_VERSIONS.c.district_id, DISTRICTS.c.name.label("district"))
+        .outerjoin(DISTRICTS, DISTRICTS.c.id == RULE_VERSIONS.c.district_id)
+        .where(level).order_by(RULE_VERSIONS.c.id.desc()).limit(limit)
     )
     return [dict(r._mapping) for r in rows]
+
+
+async def list_district_names(conn: AsyncConnection) -> dict[int, str]:
+    """The districts the reader may see, by id (a district's lists are chosen from these)."""
+    rows = await conn.execute(sa.select(DISTRICTS.c.id, DISTRICTS.c.name).order_by(DISTRICTS.c.name))
+    return {int(r.id): str(r.name) for r in rows}
 
 
 async def list_digests(conn: AsyncConnection) -> list[dict[str, Any]]:

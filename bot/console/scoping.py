@@ -54,9 +54,10 @@ ROUTE_OBJECTS: dict[str, tuple[tuple[str, sa.Column[object]], ...]] = {
     "form_decision": (("id", FORMS.c.id),),
     "platform_update": (("id", PLATFORMS.c.id),),
 }
-# what a scoped user may not do at all: lists and rules are the city's and districts', users the deployment's
+# what a scoped user may not do at all: users and the tree are the deployment's (a district admin edits its own
+# district's lists; a street's users are refused there: bot.console.shared.writable_list_district)
 WHOLE_DEPLOYMENT_ROUTES = frozenset({
-    "list_save", "rule_suggest_preview", "rule_suggest_accept", "users", "user_password", "user_active",
+    "users", "user_password", "user_active",
     "user_sessions_end", "department_add", "community_add", "org", "org_import", "org_move",
 })
 # pages a scoped user may read but not post to: the catalogue's forms are the district's; the simulator

@@ -11,16 +11,17 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.console import texts
 from bot.console.core import actor_of, fail, now_utc, redirect, services_of, user_of
-from bot.console.scoping import read_conn, require_target_in_scope
+from bot.console.scoping import read_conn, require_target_in_scope, scope_of
 from intake import tasks
 from intake.accounts import add_invite
 from intake.console_users import ConsoleRole
 from intake.errors import IntakeError, InvalidRequest, NotFound
 from intake.rules_store import get_latest_overrides
-from intake.store.models import COMMUNITIES, DEPARTMENTS, Role
+from intake.store.models import COMMUNITIES, DEPARTMENTS, DISTRICTS, Role
+from intake.store.values import OrgLevel
 
 __all__ = ["XLSX", "directory_names", "create_invite", "require_admin", "int_param", "submit_or_back", "refresh_rules",
-           "rules_doc", "task_text"]
+           "rules_doc", "task_text", "list_district", "writable_list_district"]
 
 T = TypeVar("T")
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -81,13 +82,39 @@ async def refresh_rules(request: web.Request) -> None:
         await services.rules.refresh(conn)
 
 
+def list_district(request: web.Request) -> int | None:
+    """Whose lists a page reads and edits: a scoped user's district; for the whole deployment the
+    ``district`` query parameter (a district's own lists), else the city default (None)."""
+    scope = scope_of(request)
+    if scope.is_everything:
+        raw = request.query.get("district", "")
+        return int(raw) if raw.isdigit() else None
+    return min(scope.district_ids) if scope.district_ids else None
+
+
+async def writable_list_district(request: web.Request) -> int | None:
+    """The level a rule edit (a list, a learnt keyword, an admission) is saved to, or 403.
+
+    Streets and communities set no lists and may not loosen their district's (docs: README, 分级准入)."""
+    scope = scope_of(request)
+    if scope.level in (OrgLevel.street, OrgLevel.community):
+        fail(request, 403, texts.LISTS_NOT_FOR_STREETS)
+    district_id = list_district(request)
+    if district_id is not None:
+        async with services_of(request).engine.connect() as conn:
+            if (await conn.execute(sa.select(DISTRICTS.c.id).where(DISTRICTS.c.id == district_id))).first() is None:
+                fail(request, 404, texts.LISTS_NO_DISTRICT.format(id=district_id))
+    return district_id
+
+
 async def rules_doc(request: web.Request) -> tuple[dict[str, Any], dict[str, Any]]:
-    """(effective rules, current override document)."""
+    """(effective rules of the request's level, that level's own override document): see list_district."""
     services = services_of(request)
+    district_id = list_district(request)
     async with services.engine.connect() as conn:  # the deployment's rules, whoever reads them
         await services.rules.refresh(conn)
-        current = await get_latest_overrides(conn)
-    return services.rules.current.data, current
+        current = await get_latest_overrides(conn, district_id=district_id)
+    return services.rules.for_district(district_id).data, current
 
 
 async def task_text(request: web.Request, code: str) -> tasks.TaskText:

@@ -157,7 +157,7 @@ async def _apply_correction(conn: AsyncConnection, task: Any, changed: dict[str,
 
 async def correct_task(
     conn: AsyncConnection, *, code: str, changes: dict[str, Any], actor: str, now: dt.datetime, settings: IntakeSettings,
-    overrides: dict[str, Any] | None = None, rule_note: str | None = None,
+    overrides: dict[str, Any] | None = None, rule_note: str | None = None, rule_district_id: int | None = None,
 ) -> Correction:
     """Correct classified fields; listing changes move the status. `overrides` (if given) is stored as a new
     rule version in the same transaction (the keyword rule the admin asked for)."""
@@ -175,7 +175,8 @@ async def correct_task(
                                 settings=settings, now=now)
     rule_version = None
     if overrides is not None:
-        rule_version = await add_rule_version(conn, content=overrides, author=actor, note=rule_note)
+        rule_version = await add_rule_version(conn, content=overrides, author=actor, note=rule_note,
+                                              district_id=rule_district_id)
         await add_audit(conn, actor=actor, entity="rules", entity_id=rule_version, action="add_keyword",
                         after={"note": rule_note, "task": task.code}, now=now)
     return Correction(code=task.code, changed=changed, status_before=task.status, status_after=status,
@@ -192,13 +193,14 @@ async def _pending_task(conn: AsyncConnection, code: str) -> Any:
 async def admit_task(
     conn: AsyncConnection, *, code: str, item: str, name: str, basis: str, funding: str, duration: str,
     amount_yuan: float | None, overrides: dict[str, Any], actor: str, now: dt.datetime, settings: IntakeSettings,
+    district_id: int | None = None,
 ) -> Admission:
     """Admit an unlisted task as assist item `item` (already placed in `overrides` by the caller).
 
     The task is funded when it was, or when the admission's funding line promises money (:func:`is_funded`).
     """
     task = await _pending_task(conn, code)
-    version = await add_rule_version(conn, content=overrides, author=actor,
+    version = await add_rule_version(conn, content=overrides, author=actor, district_id=district_id,
                                      note=f"准入 {task.code} 为协助事项 {item} {name}")
     await conn.execute(
         sa.update(TASKS).where(TASKS.c.id == task.id).values(
