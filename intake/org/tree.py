@@ -189,6 +189,9 @@ async def sync_org_from_config(
         district_id = await get_district_id(conn, name=d.name)
         if district_id is None:
             district_id = await _ensure_district(conn, name=d.name, city=d.city, now=now, changes=changes)
+        if d.digest_day is not None or d.digest_hour is not None:  # config.toml's time is the district's
+            await conn.execute(sa.update(DISTRICTS).where(DISTRICTS.c.id == district_id).values(
+                digest_day=d.digest_day, digest_hour=d.digest_hour))
         for name in d.departments:
             await _ensure_department(conn, name=name, level=OrgLevel.district, district_id=district_id,
                                      street_id=None, now=now)
