@@ -14,12 +14,14 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from intake.audit import add_audit
 from intake.errors import Forbidden, InvalidRequest, NotFound
 from intake.org.names import (
+    CITY_PREFIX,
+    check_unambiguous_department,
     get_community_by_name,
     get_department_by_name,
     get_invite_district,
     get_or_add_department,
 )
-from intake.store.models import ACCOUNTS, COMMUNITIES, DEPARTMENTS, INVITES, STREETS, Role
+from intake.store.models import ACCOUNTS, COMMUNITIES, DEPARTMENTS, DISTRICTS, INVITES, STREETS, Role
 from intake.store.sqlite_fast import Prepared
 
 __all__ = [
@@ -38,6 +40,7 @@ __all__ = [
     "clear_dialogue",
     "get_or_add_department",
     "get_department_by_name",
+    "get_invite_target",
     "get_community_by_name",
     "seed_directory",
 ]
@@ -85,6 +88,7 @@ class BindResult:
     role: str
     target: str  # department or community name
     rebound: bool
+    district: str | None = None  # the district of the department or community (several share a deployment)
 
 
 _account_columns = (
@@ -191,7 +195,10 @@ async def add_invite(
     if role is Role.clerk and not department:
         raise InvalidRequest("部门联络员的邀请码需要指定部门(--department 名称)")
     if department and role is not Role.head:  # a clerk's department, or the office an admin works in
-        department_id = await get_department_by_name(conn, name=department, district_id=district_id)
+        if district is None:
+            await check_unambiguous_department(conn, name=department)
+        department_id = await get_department_by_name(conn, name=department, district_id=district_id,
+                                                     city=district == CITY_PREFIX)
         if department_id is None:
             where = f"{district}的" if district else ""
             raise NotFound(f"没有名为“{department}”的{where}部门:请先在管理后台添加,或检查名称(及 --district 区名)")
@@ -298,23 +305,39 @@ async def bind_account(
     await conn.execute(sa.update(ACCOUNTS).where(ACCOUNTS.c.id == account_id)
                        .values(bind_failures=0, bind_retry_at=None))
     await conn.execute(sa.update(INVITES).where(INVITES.c.id == invite.id).values(used_at=now, used_by=account_id))
-    target = await _invite_target(conn, invite)
+    target, district = await _invite_target(conn, invite)
     await add_audit(
         conn, actor=f"account:{account_id}", entity="account", entity_id=account_id, action="bind",
         before={"role": before.role, "department_id": before.department_id, "community_id": before.community_id},
-        after={"role": invite.role, "target": target, "invite": invite.id}, now=now,
+        after={"role": invite.role, "target": target, "district": district, "invite": invite.id}, now=now,
     )
-    return BindResult(role=invite.role, target=target, rebound=before.role is not None)
+    return BindResult(role=invite.role, target=target, rebound=before.role is not None, district=district)
 
 
-async def _invite_target(conn: AsyncConnection, invite: Any) -> str:
+async def get_invite_target(conn: AsyncConnection, *, code: str) -> str:
+    """What a code binds to, as its texts name it: "乙区 宣传部", or the name alone outside any district."""
+    invite = (await conn.execute(sa.select(INVITES.c.department_id, INVITES.c.community_id)
+                                 .where(INVITES.c.code_hash == hash_invite_code(code)))).one()
+    target, district = await _invite_target(conn, invite)
+    return f"{district} {target}" if district else target
+
+
+async def _invite_target(conn: AsyncConnection, invite: Any) -> tuple[str, str | None]:
+    """(the department or community an invite binds to, its district's name when it has one)."""
     if invite.department_id is not None:
-        return str((await conn.execute(
-            sa.select(DEPARTMENTS.c.name).where(DEPARTMENTS.c.id == invite.department_id))).scalar_one())
+        row = (await conn.execute(
+            sa.select(DEPARTMENTS.c.name, DISTRICTS.c.name.label("district"))
+            .outerjoin(DISTRICTS, DISTRICTS.c.id == DEPARTMENTS.c.district_id)
+            .where(DEPARTMENTS.c.id == invite.department_id))).one()
+        return str(row.name), row.district
     if invite.community_id is not None:
-        return str((await conn.execute(
-            sa.select(COMMUNITIES.c.name).where(COMMUNITIES.c.id == invite.community_id))).scalar_one())
-    return "区减负办"
+        row = (await conn.execute(
+            sa.select(COMMUNITIES.c.name, DISTRICTS.c.name.label("district"))
+            .outerjoin(STREETS, STREETS.c.id == COMMUNITIES.c.street_id)
+            .outerjoin(DISTRICTS, DISTRICTS.c.id == STREETS.c.district_id)
+            .where(COMMUNITIES.c.id == invite.community_id))).one()
+        return str(row.name), row.district
+    return "区减负办", None
 
 
 async def deactivate_account(conn: AsyncConnection, *, channel: str, external_id: str, now: dt.datetime, actor: str) -> bool:

@@ -30,6 +30,7 @@ from intake.store.models import (
     OUTBOX,
     REMINDERS,
     RULE_VERSIONS,
+    STREETS,
     TASKS,
     Role,
     TargetStatus,
@@ -242,9 +243,12 @@ async def list_accounts(conn: AsyncConnection, *, limit: int = 500) -> list[dict
     rows = await conn.execute(
         sa.select(ACCOUNTS.c.id, ACCOUNTS.c.channel, ACCOUNTS.c.external_id, ACCOUNTS.c.display_name, ACCOUNTS.c.role,
                   ACCOUNTS.c.active, ACCOUNTS.c.bound_at, ACCOUNTS.c.last_seen_at,
-                  DEPARTMENTS.c.name.label("department"), COMMUNITIES.c.name.label("community"))
+                  DEPARTMENTS.c.name.label("department"), COMMUNITIES.c.name.label("community"),
+                  DISTRICTS.c.name.label("district"))
         .outerjoin(DEPARTMENTS, DEPARTMENTS.c.id == ACCOUNTS.c.department_id)
         .outerjoin(COMMUNITIES, COMMUNITIES.c.id == ACCOUNTS.c.community_id)
+        .outerjoin(STREETS, STREETS.c.id == COMMUNITIES.c.street_id)
+        .outerjoin(DISTRICTS, DISTRICTS.c.id == sa.func.coalesce(DEPARTMENTS.c.district_id, STREETS.c.district_id))
         .order_by(ACCOUNTS.c.id.desc()).limit(limit)
     )
     return [dict(r._mapping) for r in rows]
@@ -256,9 +260,11 @@ async def list_invites(conn: AsyncConnection, *, limit: int = 100) -> list[dict[
         sa.select(INVITES.c.id, INVITES.c.hint, INVITES.c.role, INVITES.c.expires_at, INVITES.c.used_at,
                   INVITES.c.revoked_at, INVITES.c.revoked_by, INVITES.c.created_by,
                   INVITES.c.created_at, DEPARTMENTS.c.name.label("department"), COMMUNITIES.c.name.label("community"),
-                  used_by.c.external_id.label("used_by"))
+                  used_by.c.external_id.label("used_by"), DISTRICTS.c.name.label("district"))
         .outerjoin(DEPARTMENTS, DEPARTMENTS.c.id == INVITES.c.department_id)
         .outerjoin(COMMUNITIES, COMMUNITIES.c.id == INVITES.c.community_id)
+        .outerjoin(STREETS, STREETS.c.id == COMMUNITIES.c.street_id)
+        .outerjoin(DISTRICTS, DISTRICTS.c.id == sa.func.coalesce(DEPARTMENTS.c.district_id, STREETS.c.district_id))
         .outerjoin(used_by, used_by.c.id == INVITES.c.used_by)
         .order_by(INVITES.c.id.desc()).limit(limit)
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
@@ -16,12 +17,14 @@ from intake import tasks
 from intake.accounts import add_invite
 from intake.console_users import ConsoleRole
 from intake.errors import IntakeError, InvalidRequest, NotFound
+from intake.org.names import qualified_name, split_qualified
 from intake.rules_store import get_latest_overrides
 from intake.store.models import COMMUNITIES, DEPARTMENTS, DISTRICTS, Role
 from intake.store.values import OrgLevel
 
 __all__ = ["XLSX", "directory_names", "create_invite", "require_admin", "int_param", "submit_or_back", "refresh_rules",
-           "rules_doc", "task_text", "list_district", "writable_list_district"]
+           "rules_doc", "task_text", "list_district", "writable_list_district",
+           "target_district"]
 
 T = TypeVar("T")
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -44,13 +47,30 @@ async def submit_or_back(request: web.Request, unit: Callable[[AsyncConnection],
 
 
 async def directory_names(request: web.Request) -> tuple[list[str], list[str]]:
-    """(active department names, active community names)."""
+    """(active department names, active community names); a department name that several districts (or the
+    city) share is given as "区名/部门" (市/部门 for the city's), as the invite and binding forms take it."""
     async with read_conn(request) as conn:
         departments = (await conn.execute(
-            sa.select(DEPARTMENTS.c.name).where(DEPARTMENTS.c.active.is_(True)).order_by(DEPARTMENTS.c.name))).scalars().all()
+            sa.select(DEPARTMENTS.c.name, DISTRICTS.c.name.label("district"))
+            .outerjoin(DISTRICTS, DISTRICTS.c.id == DEPARTMENTS.c.district_id)
+            .where(DEPARTMENTS.c.active.is_(True)).order_by(DEPARTMENTS.c.name, DISTRICTS.c.name))).all()
         communities = (await conn.execute(
             sa.select(COMMUNITIES.c.name).where(COMMUNITIES.c.active.is_(True)).order_by(COMMUNITIES.c.id))).scalars().all()
-    return list(departments), list(communities)
+    shared = Counter(str(r.name) for r in departments)
+    names = [qualified_name(str(r.name), district=r.district, ambiguous=shared[str(r.name)] > 1) for r in departments]
+    return list(dict.fromkeys(names)), list(communities)
+
+
+async def target_district(request: web.Request, target: str) -> tuple[str | None, str]:
+    """(district, name) of a picked department or community: "区名/名称" as written, else the scoped
+    user's own district (a district or street admin's invite is for its district's department)."""
+    district, name = split_qualified(target)
+    scope = scope_of(request)
+    if district is not None or scope.is_everything or not scope.district_ids:
+        return district, name
+    async with services_of(request).engine.connect() as conn:
+        found = (await conn.execute(sa.select(DISTRICTS.c.name).where(DISTRICTS.c.id == min(scope.district_ids))))
+        return found.scalar(), name
 
 
 async def create_invite(request: web.Request, role_value: str, target: str) -> str:
@@ -60,11 +80,13 @@ async def create_invite(request: web.Request, role_value: str, target: str) -> s
     except ValueError:
         raise InvalidRequest(texts.BAD_CHOICE.format(field="角色", value=role_value)) from None
     await require_target_in_scope(request, role.value, target)
+    district, name = await target_district(request, target)
     actor, now = actor_of(request), now_utc()
 
     async def unit(c: AsyncConnection) -> str:
-        return await add_invite(c, role=role, department=target if role is not Role.head else None,
-                                community=target if role is Role.head else None, now=now, created_by=actor)
+        return await add_invite(c, role=role, department=name if role is not Role.head else None,
+                                community=name if role is Role.head else None, district=district, now=now,
+                                created_by=actor)
 
     result: str = await services_of(request).writer.submit(unit)
     return result

@@ -11,12 +11,26 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from intake.errors import NotFound
+from intake.errors import InvalidRequest, NotFound
 from intake.store.models import COMMUNITIES, DEPARTMENTS, DISTRICTS, STREETS
 from intake.store.sqlite_fast import Prepared
 from intake.store.values import OrgLevel
 
-__all__ = ["get_community_by_name", "get_department_by_name", "get_invite_district", "get_or_add_department"]
+__all__ = ["CITY_PREFIX", "check_unambiguous_department", "get_community_by_name", "get_community_district", "get_department_by_name", "get_invite_district",
+           "get_or_add_department", "qualified_name", "split_qualified"]
+
+CITY_PREFIX = "市"  # "市/民政局": the city's department where a district has one of the same name
+
+
+def split_qualified(target: str) -> tuple[str | None, str]:
+    """"乙区/宣传部" → ("乙区", "宣传部"); a plain name → (None, name). The console's pickers qualify a name
+    that several districts (or the city) share."""
+    district, sep, name = target.strip().rpartition("/")
+    return (district.strip() or None, name.strip()) if sep else (None, target.strip())
+
+
+def qualified_name(name: str, *, district: str | None, ambiguous: bool) -> str:
+    return f"{district or CITY_PREFIX}/{name}" if ambiguous else name
 
 _SELECT_DEPARTMENTS = Prepared(
     sa.select(DEPARTMENTS.c.id, DEPARTMENTS.c.level, DEPARTMENTS.c.district_id, DEPARTMENTS.c.street_id)
@@ -71,10 +85,34 @@ async def get_community_by_name(conn: AsyncConnection, *, name: str, district_id
 
 
 async def get_invite_district(conn: AsyncConnection, *, name: str | None) -> int | None:
-    """The district an invite names (``--district``), or None when it names none; NotFound when unknown."""
-    if not name:
+    """The district an invite names (``--district``), or None when it names none (or the city, 市);
+    NotFound when unknown."""
+    if not name or name == CITY_PREFIX:
         return None
     found = (await conn.execute(sa.select(DISTRICTS.c.id).where(DISTRICTS.c.name == name.strip()))).scalar()
     if found is None:
         raise NotFound(f"没有名为“{name}”的区:请检查名称(jianfu org import 或 config.toml 的 [[district]])")
     return int(found)
+
+
+async def check_unambiguous_department(conn: AsyncConnection, *, name: str) -> None:
+    """InvalidRequest when several districts (or the city and a district) have a department called `name`
+    and nothing says which one is meant (an invite or binding without a district)."""
+    places = (await conn.execute(
+        sa.select(DISTRICTS.c.name).select_from(DEPARTMENTS)
+        .outerjoin(DISTRICTS, DISTRICTS.c.id == DEPARTMENTS.c.district_id)
+        .where(DEPARTMENTS.c.name == name, DEPARTMENTS.c.level != OrgLevel.street.value))).scalars().all()
+    if len(places) > 1:
+        where = "、".join(sorted({p or CITY_PREFIX for p in places}))
+        raise InvalidRequest(f"有 {len(places)} 个部门叫“{name}”({where}):请指定区,如 --district 区名"
+                             f"(管理后台中选“区名/{name}”;市级部门写“{CITY_PREFIX}/{name}”)。")
+
+
+async def get_community_district(conn: AsyncConnection, *, name: str) -> str | None:
+    """The name of the district a community is in (None when it is not placed in the tree)."""
+    found = (await conn.execute(
+        sa.select(DISTRICTS.c.name).select_from(COMMUNITIES)
+        .join(STREETS, STREETS.c.id == COMMUNITIES.c.street_id)
+        .join(DISTRICTS, DISTRICTS.c.id == STREETS.c.district_id)
+        .where(COMMUNITIES.c.name == name))).scalar()
+    return str(found) if found is not None else None
