@@ -9,6 +9,7 @@ process per rule version.
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import datetime as dt
 import logging
@@ -45,6 +46,7 @@ class RulesProvider:
         self._seen: dict[int | None, int] = {}  # level (None: the city) -> newest version id built
         self._docs: dict[int | None, dict[str, Any]] = {}
         self._districts: dict[int, Rules] = {}
+        self._lock = asyncio.Lock()  # one refresh at a time (the poller and a console save may overlap)
         self.current: Rules = self.build(None)
 
     def build(self, overrides: dict[str, Any] | None) -> Rules:
@@ -77,6 +79,10 @@ class RulesProvider:
 
     async def refresh(self, conn: AsyncConnection) -> bool:
         """Load each level's newest edit that we have not built yet; True when any rules changed."""
+        async with self._lock:
+            return await self._refresh(conn)
+
+    async def _refresh(self, conn: AsyncConnection) -> bool:
         newest = sa.select(RULE_VERSIONS.c.district_id, sa.func.max(RULE_VERSIONS.c.id).label("id")).group_by(
             RULE_VERSIONS.c.district_id).subquery()
         rows = (await conn.execute(sa.select(RULE_VERSIONS.c.id, RULE_VERSIONS.c.district_id, RULE_VERSIONS.c.content)
@@ -85,15 +91,16 @@ class RulesProvider:
         if {k: int(r.id) for k, r in latest.items()} == self._seen:
             return False
         city_changed = self._seen.get(None) != (latest[None].id if None in latest else None)
-        if city_changed:
+        if city_changed:  # a build takes seconds (jieba): off the event loop, which keeps answering
             self._docs[None] = dict(latest[None].content or {}) if None in latest else {}
-            self.current = self.build(self._docs[None] or None)
+            self.current = await asyncio.to_thread(self.build, self._docs[None] or None)
             log.info("rules reloaded: version %s (city edit #%s)", self.current.version, self._seen_id(latest, None))
         for district_id, row in latest.items():
             if district_id is None or (not city_changed and self._seen.get(district_id) == row.id):
                 continue
             self._docs[district_id] = dict(row.content or {})
-            self._districts[int(district_id)] = self.build_for(int(district_id), self._docs[district_id])
+            self._districts[int(district_id)] = await asyncio.to_thread(
+                self.build_for, int(district_id), self._docs[district_id])
             log.info("rules reloaded for district %s: version %s (edit #%s)", district_id,
                      self._districts[int(district_id)].version, row.id)
         self._seen = {k: int(r.id) for k, r in latest.items()}

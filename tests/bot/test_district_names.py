@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from openpyxl import load_workbook
 
 from bot.keys import SERVICES
 from intake.accounts import add_invite
@@ -94,6 +95,9 @@ async def test_accounts_invites_and_exports_carry_the_district_with_the_old_colu
     rows = list(csv.reader(io.StringIO((await (await client.get("/admin/tasks.csv")).read()).decode("utf-8-sig"))))
     assert rows[0] == [*COLUMNS_BEFORE, "区"] and [t for _, t in TASK_COLUMNS] == rows[0]
     assert rows[1][-1] == OTHER
+    ledger = load_workbook(io.BytesIO(await (await client.get("/admin/ledger.xlsx", params={
+        "community": OTHER_COMMUNITY})).read()))
+    assert str(ledger["汇总"]["A1"].value).startswith(f"{OTHER}{OTHER_COMMUNITY} 工作台账")
     async with client.server.app[SERVICES].engine.connect() as conn:
         records = [r async for r in iter_task_records(conn, filters=TaskFilters(), tz=NOW.tzinfo)]  # type: ignore[arg-type]
     assert json.loads(json.dumps(records[0]))["district"] == OTHER
