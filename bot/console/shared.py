@@ -46,9 +46,9 @@ async def submit_or_back(request: web.Request, unit: Callable[[AsyncConnection],
         redirect(request, back, flash=str(exc), level="error")
 
 
-async def directory_names(request: web.Request) -> tuple[list[str], list[str]]:
-    """(active department names, active community names); a department name that several districts (or the
-    city) share is given as "区名/部门" (市/部门 for the city's), as the invite and binding forms take it."""
+async def directory_names(request: web.Request, *, qualified: bool = False) -> tuple[list[str], list[str]]:
+    """(active department names, active community names). `qualified` (the invite and binding pickers): a
+    department name several districts (or the city) share is given as "区名/部门" (市/部门 for the city's)."""
     async with read_conn(request) as conn:
         departments = (await conn.execute(
             sa.select(DEPARTMENTS.c.name, DISTRICTS.c.name.label("district"))
@@ -57,7 +57,8 @@ async def directory_names(request: web.Request) -> tuple[list[str], list[str]]:
         communities = (await conn.execute(
             sa.select(COMMUNITIES.c.name).where(COMMUNITIES.c.active.is_(True)).order_by(COMMUNITIES.c.id))).scalars().all()
     shared = Counter(str(r.name) for r in departments)
-    names = [qualified_name(str(r.name), district=r.district, ambiguous=shared[str(r.name)] > 1) for r in departments]
+    names = [qualified_name(str(r.name), district=r.district, ambiguous=qualified and shared[str(r.name)] > 1)
+             for r in departments]
     return list(dict.fromkeys(names)), list(communities)
 
 

@@ -78,7 +78,7 @@ async def handle_community_update(request: web.Request) -> web.StreamResponse:
 async def handle_accounts(request: web.Request) -> web.StreamResponse:
     async with read_conn(request) as conn:
         accounts = await queries.list_accounts(conn)
-    departments, communities = await directory_names(request)
+    departments, communities = await directory_names(request, qualified=True)
     return render(request, "accounts.html", {"accounts": accounts, "departments": departments,
                                              "communities": communities})
 
@@ -118,7 +118,7 @@ async def handle_account_active(request: web.Request) -> web.StreamResponse:
 async def handle_invites(request: web.Request, *, new_code: str = "") -> web.StreamResponse:
     async with read_conn(request) as conn:
         invites = await queries.list_invites(conn)
-    departments, communities = await directory_names(request)
+    departments, communities = await directory_names(request, qualified=True)
     return render(request, "invites.html", {"invites": invites, "departments": departments, "new_code": new_code,
                                             "communities": communities, "now": now_utc()})
 
