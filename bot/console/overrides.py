@@ -148,9 +148,8 @@ def apply_section_text(
         items[code] = entry
     for code, entry in rules.get("items", {}).items():  # entries removed from the text: words and patterns off
         if entry.get("listing") == section and code not in seen:
-            items[code] = {**items.get(code, {}), "words": {w: 0 for w in _words_of(entry)}}
-            if entry.get("patterns"):
-                items[code]["patterns"] = []
+            items[code] = {**items.get(code, {}), "words": {w: 0 for w in _words_of(entry)},
+                           **({"patterns": []} if entry.get("patterns") else {})}
     result["items"] = items
     return result
 

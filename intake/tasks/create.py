@@ -179,6 +179,15 @@ def _task_row(c: Classification, f: _Facts, *, account: AccountView, msg_id: str
     }
 
 
+def _target_list(c: Classification, *, account: AccountView, memory: IntakeMemory,
+                 community_ids: Sequence[tuple[int, str]] | None) -> list[tuple[int, str]]:
+    """The communities a notice goes to; 各社区 (or none named) is the sender's street's or district's."""
+    if community_ids is not None:
+        return list(community_ids)
+    street = account.street_id if account.role != Role.head else None
+    return memory.target_communities(c.communities, district_id=account.district_id, street_id=street)
+
+
 async def _add_targets(conn: AsyncConnection, *, task_id: int, community_ids: list[int], status: TargetStatus,
                        due: dt.date | None, announced_at: dt.datetime | None) -> list[int]:
     if not community_ids:
@@ -266,9 +275,7 @@ async def create_task(
                                     rules=get_form_rules(settings.rule_paths), actor=f"account:{account.id}")
     if f.same_data:
         await _MARK_REPEAT.many(conn, [{"task_id": t} for t, _ in f.same_data])
-    communities = list(community_ids) if community_ids is not None else memory.target_communities(
-        c.communities, district_id=account.district_id,
-        street_id=account.street_id if account.role != Role.head else None)
+    communities = _target_list(c, account=account, memory=memory, community_ids=community_ids)
     targets = await _store_targets(conn, c, f, task_id=task_id, communities=communities, received_at=received_at,
                                    announced=source == TaskSource.community, settings=settings)
     memory.add(RecentTask(
