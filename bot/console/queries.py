@@ -271,6 +271,10 @@ async def list_invites(conn: AsyncConnection, *, limit: int = 100) -> list[dict[
     return [dict(r._mapping) for r in rows]
 
 
+_RULE_VERSION_COLUMNS = (RULE_VERSIONS.c.id, RULE_VERSIONS.c.author, RULE_VERSIONS.c.note, RULE_VERSIONS.c.created_at,
+                         RULE_VERSIONS.c.content, RULE_VERSIONS.c.district_id, DISTRICTS.c.name.label("district"))
+
+
 async def list_rule_versions(conn: AsyncConnection, *, limit: int = 50, district_id: int | None = None
                              ) -> list[dict[str, Any]]:
     """The city default's versions, and `district_id`'s own when given (``district``: its name, or None)."""
@@ -278,12 +282,18 @@ async def list_rule_versions(conn: AsyncConnection, *, limit: int = 50, district
     if district_id is not None:
         level = sa.or_(level, RULE_VERSIONS.c.district_id == district_id)
     rows = await conn.execute(
-        sa.select(RULE_VERSIONS.c.id, RULE_VERSIONS.c.author, RULE_VERSIONS.c.note, RULE_VERSIONS.c.created_at,
-                  RULE_VERSIONS.c.content, RULE_VERSIONS.c.district_id, DISTRICTS.c.name.label("district"))
-        .outerjoin(DISTRICTS, DISTRICTS.c.id == RULE_VERSIONS.c.district_id)
+        sa.select(*_RULE_VERSION_COLUMNS).outerjoin(DISTRICTS, DISTRICTS.c.id == RULE_VERSIONS.c.district_id)
         .where(level).order_by(RULE_VERSIONS.c.id.desc()).limit(limit)
     )
     return [dict(r._mapping) for r in rows]
+
+
+async def get_rule_version(conn: AsyncConnection, *, version_id: int) -> dict[str, Any] | None:
+    """One rule version (the city's or a district's; a scoped reader sees the city's and its own)."""
+    row = (await conn.execute(
+        sa.select(*_RULE_VERSION_COLUMNS).outerjoin(DISTRICTS, DISTRICTS.c.id == RULE_VERSIONS.c.district_id)
+        .where(RULE_VERSIONS.c.id == version_id))).first()
+    return dict(row._mapping) if row is not None else None
 
 
 async def list_district_names(conn: AsyncConnection) -> dict[int, str]:

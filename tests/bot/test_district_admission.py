@@ -95,5 +95,9 @@ async def test_a_district_admin_edits_only_their_own_districts_lists(env: Any) -
                              allow_redirects=False)
     assert resp.status == 303  # the query names another district: a district admin's edit is still its own
     async with client.server.app[SERVICES].engine.connect() as conn:
-        levels = (await conn.execute(sa.select(RULE_VERSIONS.c.district_id))).scalars().all()
-    assert levels == [await district_id(client, OTHER)]
+        (version, level), = (await conn.execute(sa.select(RULE_VERSIONS.c.id, RULE_VERSIONS.c.district_id))).all()
+    assert level == await district_id(client, OTHER)
+    page = await client.get(f"/admin/lists/versions/{version}")
+    assert page.status == 200 and OTHER in await page.text()
+    await login_scoped(client, "jia", HOME)  # another district's admin: 乙区's versions are not theirs to read
+    assert (await client.get(f"/admin/lists/versions/{version}")).status == 404

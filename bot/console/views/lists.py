@@ -81,8 +81,7 @@ async def handle_list_save(request: web.Request) -> web.StreamResponse:
 async def handle_list_version(request: web.Request) -> web.StreamResponse:
     version_id = int_param(request, message="版本号应当是数字。")
     async with read_conn(request) as conn:
-        versions = await queries.list_rule_versions(conn, limit=1000, district_id=list_district(request))
-    found = next((v for v in versions if v["id"] == version_id), None)
+        found = await queries.get_rule_version(conn, version_id=version_id)
     if found is None:
         fail(request, 404, f"没有第 {version_id} 版规则,请从“清单管理”的历史记录进入。")
     return render(request, "rule_version.html", {
