@@ -12,7 +12,7 @@ from bot.console import overrides
 from bot.keys import SERVICES
 from classifiers import load_rules
 from intake.store.models import DEPARTMENTS, RULE_VERSIONS, TASKS
-from tests.bot.test_intake_chat import NEGATIVE_LEVY
+from tests.bot.test_intake_chat import NEGATIVE_LEVY, UNLISTED
 from tests.districts_support import HOME, OTHER, bind_clerk, district_id, login_scoped, start_two_districts
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
@@ -101,3 +101,32 @@ async def test_a_district_admin_edits_only_their_own_districts_lists(env: Any) -
     assert page.status == 200 and OTHER in await page.text()
     await login_scoped(client, "jia", HOME)  # another district's admin: 乙区's versions are not theirs to read
     assert (await client.get(f"/admin/lists/versions/{version}")).status == 404
+
+
+async def test_a_district_edit_that_would_undo_its_own_correction_is_shown_before_it_is_saved(env: Any) -> None:
+    client, peer = env
+    clerk = await bind_clerk(client, peer, "o-xcb-other", OTHER)
+    unlisted = await clerk.say(UNLISTED, msg_id=9101)
+    async with client.server.app[SERVICES].engine.connect() as conn:
+        code, status = (await conn.execute(sa.select(TASKS.c.code, TASKS.c.status)
+                                           .order_by(TASKS.c.id.desc()).limit(1))).one()
+    assert code in unlisted.content and status == "pending_review"
+    token = await login_scoped(client, "yi", OTHER)
+    resp = await client.post(f"/admin/tasks/{code}/admit", data={
+        "csrf_token": token, "name": "生态环境保护宣传", "basis": "区环委会文件", "funding": "区财政每社区300元",
+        "amount_yuan": "300", "duration": "2026年", "keywords": "生态环境、宣传资料"})
+    assert resp.status == 200 and "已准入" in await resp.text()
+    other = await district_id(client, OTHER)
+    rules = client.server.app[SERVICES].rules
+    item = next(c for c, e in rules.for_district(other).data["items"].items() if e.get("text") == "生态环境保护宣传")
+    assert item not in rules.current.data["items"]  # admitted into 乙区's lists, not the city default's
+    body = "".join(line + "\n" for line in overrides.section_text(rules.for_district(other).data, "assist")
+                   .splitlines() if not line.startswith(f"{item} "))
+    resp = await client.post("/admin/lists/assist", data={"csrf_token": token, "body": body})
+    text = await resp.text()
+    assert resp.status == 409 and "推翻 1 条" in text and code in text
+    async with client.server.app[SERVICES].engine.connect() as conn:
+        assert (await conn.execute(sa.select(sa.func.count()).select_from(RULE_VERSIONS))).scalar_one() == 1
+    resp = await client.post("/admin/lists/assist", data={"csrf_token": token, "body": body, "confirm_undo": "1"},
+                             allow_redirects=False)
+    assert resp.status == 303

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.console import forms, overrides, texts
 from bot.console.core import actor_of, fail, now_utc, redirect, render, services_of
-from bot.console.scoping import read_conn
+from bot.console.scoping import read_conn, scope_of
 from bot.console.shared import list_district, refresh_rules, writable_list_district
 from classifiers.learning import (
     LabelledCase,
@@ -27,6 +27,8 @@ from classifiers.learning import (
 )
 from intake.corrections import build_eval_lines, list_correction_examples
 from intake.rules_store import get_latest_overrides, save_overrides
+from intake.scope import SCOPE_OPTION, resolve_scope
+from intake.store.values import OrgLevel
 
 __all__ = ["build_rule_change_effect", "handle_accept", "handle_preview", "handle_suggest", "is_undo_confirmed"]
 
@@ -37,8 +39,11 @@ async def _cases(request: web.Request) -> tuple[list[LabelledCase], dict[str, An
     """(kept corrections as labelled cases, effective rules data, current override document)."""
     services = services_of(request)
     district_id = list_district(request)
+    await refresh_rules(request)  # every level's rules, read unscoped
     async with read_conn(request) as conn:  # a district admin's corrections are its district's (the scope)
-        await services.rules.refresh(conn)
+        if district_id is not None and scope_of(request).is_everything:  # a district's lists: its corrections
+            district = await resolve_scope(conn, level=OrgLevel.district.value, scope_id=district_id)
+            await conn.execution_options(**{SCOPE_OPTION: district})
         examples = await list_correction_examples(conn)
         current = await get_latest_overrides(conn, district_id=district_id)
     cases = read_cases(build_eval_lines(examples, tz=services.settings.tz))
