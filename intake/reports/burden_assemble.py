@@ -240,7 +240,7 @@ async def assemble(conn: AsyncConnection, inputs: Inputs) -> BurdenReport:
     kinds = sorted(inputs.figures.by_kind.items(), key=lambda kv: (-kv[1].tasks, kv[0]))
     escalations = inputs.results["Q4"]
     report = BurdenReport(
-        year=inputs.year, scope=f"{inputs.scope.kind}:{inputs.scope.name}", scope_name=inputs.scope.name,
+        year=inputs.year, scope=f"{inputs.scope.kind}:{inputs.scope.name}", scope_name=inputs.scope.title or inputs.scope.name,
         communities=inputs.scope.communities, tasks=total.tasks, assignments=total.assignments,
         hours=round(total.hours, 1), seconded_people=_seconded(inputs),
         items=items, administrative_items=admin_items, departments=departments,
