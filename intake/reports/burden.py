@@ -20,8 +20,8 @@ refused ones included, as in the monthly digest):
 
 from __future__ import annotations
 
-import datetime as dt
 import dataclasses
+import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,14 +39,15 @@ from intake.reports.burden_queries import (
     c1_counter,
     c2_counter_certificates,
     describe,
+    q8_forwarding,
     statements_for,
     task_filters,
 )
 from intake.reports.burden_rollup import BURDEN_SCOPE, collect, combine, run_rows
 from intake.reports.figures import DISTRICT_SCOPE, assignments_statement
 from intake.reports.rollups import get_kept_contents, is_closed, list_months
-from intake.settings import IntakeSettings
 from intake.scope import SCOPE_OPTION
+from intake.settings import IntakeSettings
 from intake.store.models import COMMUNITIES, DISTRICTS
 from intake.store.values import OrgLevel
 
@@ -174,6 +175,8 @@ async def _build(
                                      else the_scope.name, kept=kept, settings=settings, now=now)
     results = await _own_rows(conn, scope=the_scope, months=months, kept=kept, settings=settings, start=start, end=end)
     first, last = start.date(), (end - dt.timedelta(days=1)).date()
+    where = task_filters(start, end, the_scope.community_ids)
+    forwarding_stmt = q8_forwarding(where)  # live: only the year's forwarded tasks (ix_tasks_forwarded_received)
     counter_stmt = c1_counter(first, last, the_scope.community_ids)
     certificates_stmt = c2_counter_certificates(first, last, the_scope.community_ids)
     forms: list[CatalogueRow] = await list_catalogue(conn, start=start, end=end,
@@ -181,13 +184,14 @@ async def _build(
     shown = {"F": assignments_statement(start, end, the_scope.community_ids, settings.schedule),
              **statements_for(the_scope.community_ids)(start, end),
              "Q6": catalogue_statement(start=start, end=end, community_ids=the_scope.community_ids),
-             "C1": counter_stmt, "C2": certificates_stmt}
+             "Q8": forwarding_stmt, "C1": counter_stmt, "C2": certificates_stmt}
     inputs = Inputs(
-        year=year, scope=the_scope, where=tuple(task_filters(start, end, the_scope.community_ids)), figures=figures,
-        results={**results, "C2": (await conn.execute(certificates_stmt)).all()},
+        year=year, scope=the_scope, where=tuple(where), figures=figures,
+        results={**results, "Q8": (await conn.execute(forwarding_stmt)).all(),
+                 "C2": (await conn.execute(certificates_stmt)).all()},
         counter=tuple((await conn.execute(counter_stmt)).all()), forms=tuple(forms),
         community_names=await _community_names(conn), platform_roots=await platform_roots(conn),
-        sources=tuple(describe(conn, qid, shown[qid]) for qid in ("F", "Q1", "Q3", "Q4", "Q5", "Q6", "Q7", "C1", "C2")),
+        sources=tuple(describe(conn, qid, shown[qid]) for qid in ("F", "Q1", "Q3", "Q4", "Q5", "Q6", "Q7", "Q8", "C1", "C2")),
         item_texts=item_texts,
     )
     return await assemble(conn, inputs)
