@@ -99,11 +99,11 @@ async def get_department_tasks(
     for figures in kept.values():
         for name, counts in figures.by_department:
             totals[name] = totals.get(name, 0) + counts.tasks
-    name = department_name()
+    department = department_name()
     for live in (m for m in wanted if m not in kept):
         start, end = month_bounds(live, settings.tz)
-        rows = await conn.execute(sa.select(name.label("name"), sa.func.count().label("n"))
-                                  .where(TASKS.c.received_at >= start, TASKS.c.received_at < end).group_by(name))
+        rows = await conn.execute(sa.select(department.label("name"), sa.func.count().label("n"))
+                                  .where(TASKS.c.received_at >= start, TASKS.c.received_at < end).group_by(department))
         for row in rows:
             totals[str(row.name)] = totals.get(str(row.name), 0) + int(row.n)
     return totals
