@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.console import forms, texts
 from bot.console.core import actor_of, fail, now_utc, redirect, render, services_of
-from bot.console.markdown import markdown_to_html
+from bot.console.markdown import link_task_codes, markdown_to_html
 from bot.console.scoping import read_conn, scope_of
 from bot.console.shared import directory_names, int_param, submit_or_back
 from intake.catalogue import forms as catalogue
@@ -162,6 +162,10 @@ async def _build(request: web.Request) -> BurdenReport:
             fail(request, 400, str(exc))
 
 
+def _task_href(request: web.Request) -> str:
+    return str(request.app.router["task"].url_for(code="CODE")).replace("CODE", "{code}")
+
+
 async def handle_report(request: web.Request) -> web.StreamResponse:
     report = await _build(request)
     chart = ""
@@ -173,7 +177,7 @@ async def handle_report(request: web.Request) -> web.StreamResponse:
             chart = ""
     markdown = render_markdown(report)
     return render(request, "report.html", {
-        "report": report, "body": markdown_to_html(markdown), "chart": chart, "areas": await _areas(request),
+        "report": report, "body": link_task_codes(markdown_to_html(markdown), _task_href(request)), "chart": chart, "areas": await _areas(request),
         "query": {"year": str(report.year), "scope": report.scope}, "formats": FORMATS,
     })
 
