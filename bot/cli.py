@@ -206,14 +206,14 @@ async def _build_report(settings: Settings, year: int, scope: str | None) -> Any
 
 def cmd_report(args: argparse.Namespace) -> int:
     """``jianfu report``: the yearly burden report as md (stdout or a file), docx or pdf."""
-    from intake.errors import NotFound
+    from intake.errors import InvalidRequest, NotFound
     from intake.reports.burden_render import render_markdown, write_report
     from intake.reports.chart import CjkFontMissing
 
     try:
         report = asyncio.run(_build_report(_settings(args), args.year, args.scope))
-    except NotFound as exc:
-        print(f"没有找到社区 {exc}:请检查 --scope community:社区名", file=sys.stderr)
+    except (NotFound, InvalidRequest) as exc:
+        print(str(exc), file=sys.stderr)  # which name was not found on the organisation tree, and what to write
         return 1
     if args.format == "md" and not args.output:
         sys.stdout.write(render_markdown(report))
@@ -257,7 +257,7 @@ def _add_report_commands(sub: Any, common: argparse.ArgumentParser) -> None:
     report = sub.add_parser("report", parents=[common], help="年度减负报告",
                             description="按年度和范围生成减负报告(基本情况、存在问题、对策建议)。")
     report.add_argument("--year", type=int, required=True, help="YYYY")
-    report.add_argument("--scope", default=None, help="district:区名 或 community:社区名(默认全区)")
+    report.add_argument("--scope", default=None, help="district:区名、street:街道名(或 区名/街道名)、community:社区名(默认全部)")
     report.add_argument("--format", choices=("md", "docx", "pdf"), default="md")
     report.add_argument("--output", default=None, help="输出文件(md 默认打印到标准输出)")
     report.set_defaults(func=cmd_report)

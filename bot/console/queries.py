@@ -38,6 +38,7 @@ from intake.store.models import (
 )
 from intake.store.models import AUDIT_LOG as AUDIT
 from intake.store.models import TASK_TARGETS as TARGETS
+from intake.store.search import FTS
 
 __all__ = [
     "PAGE_SIZE",
@@ -83,11 +84,12 @@ async def list_task_page(
 ) -> TaskPage:
     """One page of the intake log with each task's targets' progress: by time after or before a cursor
     (`keyset`), or, sorted by deadline, the `page`-th page."""
-    # SQLite counts a search's matches from its FTS5 table; when they are few, it reads the page from there
-    # too (and sorts them) instead of walking the log by time until a page of matches turns up
+    # SQLite counts a search's matches from its FTS5 table and reads the page from there too, newest logged
+    # first in the index's own order: one page of matches is read however many there are
     fts = conn.dialect.name == "sqlite"
     total, more_than = await count_capped(conn, task_select(filters, tz, TASKS.c.id, index_first=fts))
-    stmt = task_select(filters, tz, *_LOG_COLUMNS, index_first=fts and not more_than)
+    by_index = fts and bool(filters.terms)
+    stmt = task_select(filters, tz, *_LOG_COLUMNS, index_first=by_index)
     page = max(1, page)
     if filters.sort == "deadline":
         stmt = stmt.order_by(TASKS.c.deadline.is_(None), TASKS.c.deadline, TASKS.c.deadline_time, TASKS.c.id)
@@ -97,7 +99,8 @@ async def list_task_page(
         rows = rows[:page_size]
     else:
         keyset = keyset or Keyset(descending=filters.sort != "old")
-        rows = list((await conn.execute(keyset_select(stmt, keyset, limit=page_size))).all())
+        rows = list((await conn.execute(keyset_select(stmt, keyset, limit=page_size,
+                                                      by_id=FTS.c.rowid if by_index else None))).all())
         beyond = len(rows) > page_size  # more rows in the direction read
         rows = rows[:page_size] if keyset.forward else rows[:page_size][::-1]
         came_from = keyset.cursor is not None
@@ -204,16 +207,13 @@ async def get_task_detail(conn: AsyncConnection, *, code: str, tz: ZoneInfo) -> 
 
 
 async def list_departments(conn: AsyncConnection) -> list[dict[str, Any]]:
-    counts = (
-        sa.select(TASKS.c.department_id, sa.func.count(TASKS.c.id).label("tasks")).group_by(TASKS.c.department_id).subquery()
-    )
+    """The departments with their active clerks (their tasks: ``rollups.get_department_tasks``)."""
     clerks = (
         sa.select(ACCOUNTS.c.department_id, sa.func.count(ACCOUNTS.c.id).label("clerks"))
         .where(ACCOUNTS.c.role == Role.clerk, ACCOUNTS.c.active.is_(True)).group_by(ACCOUNTS.c.department_id).subquery()
     )
     rows = await conn.execute(
-        sa.select(DEPARTMENTS.c.id, DEPARTMENTS.c.name, DEPARTMENTS.c.active, counts.c.tasks, clerks.c.clerks)
-        .outerjoin(counts, counts.c.department_id == DEPARTMENTS.c.id)
+        sa.select(DEPARTMENTS.c.id, DEPARTMENTS.c.name, DEPARTMENTS.c.active, clerks.c.clerks)
         .outerjoin(clerks, clerks.c.department_id == DEPARTMENTS.c.id)
         .order_by(DEPARTMENTS.c.active.desc(), DEPARTMENTS.c.name)
     )

@@ -107,7 +107,7 @@ FORM_REPEAT = "重复采集:{total} 项字段中有 {shared} 项已由{departmen
 FORM_DECIDED = "《{name}》的目录决定:{decision}。"
 PLATFORM_SAVED = "平台已保存。"
 REPORT_BAD_YEAR = "年份“{year}”不对,请写四位年份,如 2026。"
-REPORT_BAD_SCOPE = "没有找到范围“{scope}”。范围应为 district:区名 或 community:社区名,请从下拉框选择。"
+REPORT_BAD_SCOPE = "没有找到范围“{scope}”,或它不在您的管辖范围内。范围应为 district:区名、street:街道名 或 community:社区名,请从下拉框选择。"
 REPORT_BAD_FORMAT = "没有“{fmt}”格式的报告,可下载 md、docx 或 pdf。"
 
 ORIGINAL_MISSING = "任务 {code} 没有保存原件(文字、语音或链接消息),或原件已被清理。"

@@ -26,6 +26,7 @@ from intake.calendar import month_bounds, previous_month
 from intake.labels import KIND_ZH
 from intake.reports import community as community_side
 from intake.reports.figures import NOT_WORKED, Figures, Scope, ScopeKind, get_figures, get_month_figures
+from intake.reports.measures import ESCALATED
 from intake.reports.model import (
     DISTRICT,
     DepartmentRow,
@@ -209,10 +210,6 @@ async def _communities(conn: AsyncConnection, names: Sequence[str] | None) -> tu
 
         raise NotFound(missing[0])
     return rows, [by_name[name] for name in names]
-
-
-# a task flagged 层层加码 (tasks.escalation holds a list; JSON null and SQL NULL both mean none)
-ESCALATED = sa.func.coalesce(sa.cast(TASKS.c.escalation, sa.Text), "null") != "null"
 
 
 async def _escalations(conn: AsyncConnection, *, month: str, settings: IntakeSettings) -> tuple[tuple[str, int], ...]:

@@ -148,7 +148,8 @@ class Invite(SQLModel, table=True):
 class Task(SQLModel, table=True):
     __tablename__ = "tasks"
     __table_args__ = (sa.Index("ix_tasks_department_received", "department_id", "received_at"),  # dept by time
-                      sa.Index("ix_tasks_status_received", "status", "received_at"))  # the review queue
+                      sa.Index("ix_tasks_status_received", "status", "received_at"),  # the review queue
+                      sa.Index("ix_tasks_forwarded_received", "forwarded_by_id", "received_at"))  # 层层加码 (Q8)
     id: int | None = Field(default=None, primary_key=True)
     code: str = Field(max_length=24, unique=True, index=True)  # R-YYYYMMDD-NNNN
     msg_id: str = Field(max_length=128, unique=True)
