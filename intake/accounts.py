@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from intake.audit import add_audit
 from intake.errors import Forbidden, InvalidRequest, NotFound
+from intake.scope import describe_scope, resolve_scope
 from intake.store.models import ACCOUNTS, COMMUNITIES, DEPARTMENTS, INVITES, Role
 from intake.store.sqlite_fast import Prepared
 
@@ -66,6 +67,8 @@ class AccountView:
     dialogue_task_id: int | None
     dialogue_expires_at: dt.datetime | None
     last_seen_at: dt.datetime | None
+    scope_level: str | None = None  # an admin's reach (intake.scope); None: the whole deployment
+    scope_id: int | None = None
 
     @property
     def is_bound(self) -> bool:
@@ -93,6 +96,8 @@ _account_columns = (
     ACCOUNTS.c.dialogue_task_id,
     ACCOUNTS.c.dialogue_expires_at,
     ACCOUNTS.c.last_seen_at,
+    ACCOUNTS.c.scope_level,
+    ACCOUNTS.c.scope_id,
 )
 
 
@@ -189,8 +194,11 @@ async def add_invite(
     now: dt.datetime,
     valid_days: int = 7,
     created_by: str = "cli",
+    scope_level: str | None = None,
+    scope_id: int | None = None,
 ) -> str:
-    """Create a single-use binding code for a clerk of `department` or a head of `community`.
+    """Create a single-use binding code for a clerk of `department`, a head of `community`, or an admin
+    (of the whole deployment, or of the district, street or community `scope_level`/`scope_id`).
 
     The code is returned once, to be shown to whoever made it; only its hash and its last 2
     characters (the hint) are stored, so no page or log can show it again.
@@ -202,6 +210,8 @@ async def add_invite(
         department_id = await get_department_by_name(conn, name=department)
         if department_id is None:
             raise NotFound(f"没有名为“{department}”的部门:请先在管理后台添加,或检查名称")
+    if scope_level is not None and role is not Role.admin:
+        raise InvalidRequest("只有管理员的邀请码可以限定范围(--scope);联络员和社区负责人按部门、社区区分。")
     if role is Role.head:
         if not community:
             raise InvalidRequest("社区书记/主任的邀请码需要指定社区(--community 名称)")
@@ -219,20 +229,24 @@ async def add_invite(
             expires_at=now + dt.timedelta(days=valid_days),
             created_by=created_by,
             created_at=now,
+            scope_level=scope_level,
+            scope_id=scope_id,
         )
     )
     await add_audit(
         conn, actor=created_by, entity="invite", entity_id=None, action="create",
-        after={"hint": code[-2:], "role": role.value, "department": department, "community": community}, now=now,
+        after={"hint": code[-2:], "role": role.value, "department": department, "community": community,
+               "scope": f"{scope_level}:{scope_id}" if scope_level else None}, now=now,
     )
     return code
 
 
 async def set_binding(
     conn: AsyncConnection, *, account_id: int, role: str, department_id: int | None, community_id: int | None,
-    now: dt.datetime,
+    now: dt.datetime, scope_level: str | None = None, scope_id: int | None = None,
 ) -> None:
-    """Bind an account to a role and its department or community, active, with no pending question."""
+    """Bind an account to a role and its department or community (an admin: and its scope; none is the whole
+    deployment), active, with no pending question. Any binding replaces the scope the account had."""
     await conn.execute(
         sa.update(ACCOUNTS)
         .where(ACCOUNTS.c.id == account_id)
@@ -240,6 +254,8 @@ async def set_binding(
             role=role,
             department_id=department_id,
             community_id=community_id,
+            scope_level=scope_level,
+            scope_id=scope_id,
             active=True,
             bound_at=now,
             dialogue_state=None,
@@ -299,7 +315,8 @@ async def bind_account(
     if invite is None:
         raise await _bind_refused(conn, account_id=account_id, failures=before.bind_failures, now=now)
     await set_binding(conn, account_id=account_id, role=invite.role, department_id=invite.department_id,
-                      community_id=invite.community_id, now=now)
+                      community_id=invite.community_id, scope_level=invite.scope_level, scope_id=invite.scope_id,
+                      now=now)
     await conn.execute(sa.update(ACCOUNTS).where(ACCOUNTS.c.id == account_id)
                        .values(bind_failures=0, bind_retry_at=None))
     await conn.execute(sa.update(INVITES).where(INVITES.c.id == invite.id).values(used_at=now, used_by=account_id))
@@ -319,6 +336,8 @@ async def _invite_target(conn: AsyncConnection, invite: Any) -> str:
     if invite.community_id is not None:
         return str((await conn.execute(
             sa.select(COMMUNITIES.c.name).where(COMMUNITIES.c.id == invite.community_id))).scalar_one())
+    if invite.scope_level is not None:
+        return describe_scope(await resolve_scope(conn, level=invite.scope_level, scope_id=invite.scope_id))
     return "区减负办"
 
 

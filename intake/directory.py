@@ -124,7 +124,7 @@ async def bind_account_to(conn: AsyncConnection, *, account_id: int, role: str, 
 async def unbind_account(conn: AsyncConnection, *, account_id: int, actor: str, now: dt.datetime) -> None:
     before = await _account(conn, account_id)
     await conn.execute(sa.update(ACCOUNTS).where(ACCOUNTS.c.id == account_id).values(
-        role=None, department_id=None, community_id=None, dialogue_state=None, dialogue_task_id=None,
+        role=None, department_id=None, community_id=None, scope_level=None, scope_id=None, dialogue_state=None, dialogue_task_id=None,
         dialogue_expires_at=None))
     await add_audit(conn, actor=actor, entity="account", entity_id=account_id, action="unbind",
                     before=dict(before._mapping), after={"role": None}, now=now)

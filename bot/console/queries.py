@@ -25,10 +25,12 @@ from intake.store.models import (
     COMMUNITIES,
     DEPARTMENTS,
     DIGESTS,
+    DISTRICTS,
     INVITES,
     OUTBOX,
     REMINDERS,
     RULE_VERSIONS,
+    STREETS,
     TASKS,
     Role,
     TargetStatus,
@@ -36,6 +38,7 @@ from intake.store.models import (
 )
 from intake.store.models import AUDIT_LOG as AUDIT
 from intake.store.models import TASK_TARGETS as TARGETS
+from intake.store.values import OrgLevel
 
 __all__ = [
     "PAGE_SIZE",
@@ -237,10 +240,20 @@ async def list_communities(conn: AsyncConnection) -> list[dict[str, Any]]:
     return [dict(r._mapping) for r in rows]
 
 
+def _scope_name(table: sa.Table) -> Any:
+    """The district's or street's name an admin's account or invite is limited to (None: no scope)."""
+    return sa.case(
+        (table.c.scope_level == OrgLevel.district.value,
+         sa.select(DISTRICTS.c.name).where(DISTRICTS.c.id == table.c.scope_id).scalar_subquery()),
+        (table.c.scope_level == OrgLevel.street.value,
+         sa.select(STREETS.c.name).where(STREETS.c.id == table.c.scope_id).scalar_subquery()),
+        else_=sa.null())
+
+
 async def list_accounts(conn: AsyncConnection, *, limit: int = 500) -> list[dict[str, Any]]:
     rows = await conn.execute(
         sa.select(ACCOUNTS.c.id, ACCOUNTS.c.channel, ACCOUNTS.c.external_id, ACCOUNTS.c.display_name, ACCOUNTS.c.role,
-                  ACCOUNTS.c.active, ACCOUNTS.c.bound_at, ACCOUNTS.c.last_seen_at,
+                  ACCOUNTS.c.active, ACCOUNTS.c.bound_at, ACCOUNTS.c.last_seen_at, _scope_name(ACCOUNTS).label("scope"),
                   DEPARTMENTS.c.name.label("department"), COMMUNITIES.c.name.label("community"))
         .outerjoin(DEPARTMENTS, DEPARTMENTS.c.id == ACCOUNTS.c.department_id)
         .outerjoin(COMMUNITIES, COMMUNITIES.c.id == ACCOUNTS.c.community_id)
@@ -255,6 +268,7 @@ async def list_invites(conn: AsyncConnection, *, limit: int = 100) -> list[dict[
         sa.select(INVITES.c.id, INVITES.c.hint, INVITES.c.role, INVITES.c.expires_at, INVITES.c.used_at,
                   INVITES.c.revoked_at, INVITES.c.revoked_by, INVITES.c.created_by,
                   INVITES.c.created_at, DEPARTMENTS.c.name.label("department"), COMMUNITIES.c.name.label("community"),
+                  _scope_name(INVITES).label("scope"),
                   used_by.c.external_id.label("used_by"))
         .outerjoin(DEPARTMENTS, DEPARTMENTS.c.id == INVITES.c.department_id)
         .outerjoin(COMMUNITIES, COMMUNITIES.c.id == INVITES.c.community_id)

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.console import texts
 from bot.console.core import USER, fail, services_of
+from intake.errors import InvalidRequest
 from intake.reports.runner import ReportJob, run_report
 from intake.scope import EVERYTHING, SCOPE_OPTION, Scope, resolve_scope
 from intake.store.models import (
@@ -27,15 +28,18 @@ from intake.store.models import (
     COUNTER_ENTRIES,
     DEPARTMENTS,
     DIGESTS,
+    DISTRICTS,
     INVITES,
     OUTBOX,
+    STREETS,
     TASKS,
 )
 from intake.store.models_catalogue import FORMS, PLATFORMS
 from intake.store.values import OrgLevel
 
 __all__ = ["SCOPE", "scope_of", "read_conn", "scope_middleware", "ROUTE_OBJECTS", "WHOLE_DEPLOYMENT_ROUTES",
-           "is_visible_community", "is_own_department", "require_target_in_scope", "run_scoped"]
+           "is_visible_community", "is_own_department", "require_target_in_scope", "run_scoped",
+           "list_admin_scopes", "get_admin_invite_scope"]
 
 T = TypeVar("T")
 SCOPE = web.RequestKey("console_scope", Scope)
@@ -127,6 +131,34 @@ async def require_target_in_scope(request: web.Request, role: str, target: str) 
             fail(request, 403, texts.SCOPE_COMMUNITY.format(name=target))
     elif not (role == "clerk" and await is_own_department(request, target)):
         fail(request, 403, texts.SCOPE_DEPARTMENT.format(name=target))
+
+
+async def list_admin_scopes(request: web.Request) -> list[tuple[str, str]]:
+    """(value, label) of the scopes the user may invite a chat admin to: their own and the streets below it."""
+    scope = scope_of(request)
+    async with read_conn(request) as conn:
+        districts = (await conn.execute(sa.select(DISTRICTS.c.id, DISTRICTS.c.name).order_by(DISTRICTS.c.id))).all()
+        streets = (await conn.execute(sa.select(STREETS.c.id, STREETS.c.name, DISTRICTS.c.name.label("district"))
+                                      .join(DISTRICTS, DISTRICTS.c.id == STREETS.c.district_id)
+                                      .order_by(STREETS.c.id))).all()
+    found = [("", texts.SCOPE_ALL)] if scope.is_everything else []
+    if scope.level in (None, OrgLevel.district):
+        found += [(f"{OrgLevel.district.value}:{d.id}", f"{d.name}(区)") for d in districts]
+    if scope.level in (None, OrgLevel.district, OrgLevel.street):
+        found += [(f"{OrgLevel.street.value}:{s.id}", f"{s.district} / {s.name}(街道)") for s in streets]
+    return found
+
+
+async def get_admin_invite_scope(request: web.Request, target: str) -> tuple[str | None, int | None]:
+    """The (level, id) an admin invite made by this user binds to; 403 outside the user's scope."""
+    if not target and scope_of(request).is_everything:
+        return None, None
+    if target not in {value for value, _ in await list_admin_scopes(request)}:
+        if target.partition(":")[0] in (OrgLevel.district.value, OrgLevel.street.value):
+            fail(request, 403, texts.SCOPE_ADMIN.format(name=target))
+        raise InvalidRequest(texts.SCOPE_ADMIN_BAD)
+    level, _, ident = target.partition(":")
+    return level, int(ident)
 
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.console import texts
 from bot.console.core import actor_of, fail, now_utc, redirect, services_of, user_of
-from bot.console.scoping import read_conn, require_target_in_scope
+from bot.console.scoping import get_admin_invite_scope, read_conn, require_target_in_scope
 from intake import tasks
 from intake.accounts import add_invite
 from intake.console_users import ConsoleRole
@@ -53,17 +53,24 @@ async def directory_names(request: web.Request) -> tuple[list[str], list[str]]:
 
 
 async def create_invite(request: web.Request, role_value: str, target: str) -> str:
-    """A binding code for a clerk (department) or a head (community); raises IntakeError with what was wrong."""
+    """A binding code for a clerk (department), a head (community) or an admin (a scope: ``street:ID`` …, "" for
+    everything); raises IntakeError with what was wrong, 403 for a target outside the user's scope."""
     try:
         role = Role(role_value)
     except ValueError:
         raise InvalidRequest(texts.BAD_CHOICE.format(field="角色", value=role_value)) from None
-    await require_target_in_scope(request, role.value, target)
+    level: str | None = None
+    scope_id: int | None = None
+    if role is Role.admin:
+        level, scope_id = await get_admin_invite_scope(request, target)
+    else:
+        await require_target_in_scope(request, role.value, target)
     actor, now = actor_of(request), now_utc()
 
     async def unit(c: AsyncConnection) -> str:
-        return await add_invite(c, role=role, department=target if role is not Role.head else None,
-                                community=target if role is Role.head else None, now=now, created_by=actor)
+        return await add_invite(c, role=role, department=target if role is Role.clerk else None,
+                                community=target if role is Role.head else None, now=now, created_by=actor,
+                                scope_level=level, scope_id=scope_id)
 
     result: str = await services_of(request).writer.submit(unit)
     return result

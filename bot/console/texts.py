@@ -70,6 +70,9 @@ SCOPE_WHOLE_ONLY = ("您的账号只管理本街道/本区的任务和社区;清
                     "如需修改,请联系他们。")
 SCOPE_NOT_FOUND = "没有找到,或不在您的管理范围内。请从列表页面进入。"
 SCOPE_COMMUNITY = "社区“{name}”不在您的管理范围内,请选择本范围内的社区。"
+SCOPE_ADMIN = "管理员范围“{name}”不在您的管理范围内:只能邀请本范围(或其下街道)的管理员。"
+SCOPE_ADMIN_BAD = "管理员邀请码请在“管理员的范围”中选择全部、一个区或一个街道。"
+SCOPE_ALL = "全部(整个部署)"
 SCOPE_DEPARTMENT = "部门“{name}”不是您所在范围的部门,请联系上级管理员。"
 ADMIN_ONLY = "只有管理员(admin)可以打开这个页面。如需管理后台用户,请联系管理员。"
 USER_CREATED = "已创建后台用户 {username}({role})。请把密码当面或通过安全渠道告诉对方。"

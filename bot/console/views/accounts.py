@@ -8,7 +8,7 @@ from aiohttp import web
 
 from bot.console import forms, queries, texts
 from bot.console.core import actor_of, now_utc, redirect, render
-from bot.console.scoping import read_conn, require_target_in_scope
+from bot.console.scoping import list_admin_scopes, read_conn, require_target_in_scope
 from bot.console.shared import create_invite, directory_names, int_param, submit_or_back
 from intake import directory
 from intake.accounts import revoke_invite
@@ -118,7 +118,8 @@ async def handle_invites(request: web.Request, *, new_code: str = "") -> web.Str
         invites = await queries.list_invites(conn)
     departments, communities = await directory_names(request)
     return render(request, "invites.html", {"invites": invites, "departments": departments, "new_code": new_code,
-                                            "communities": communities, "now": now_utc()})
+                                            "communities": communities, "now": now_utc(),
+                                            "admin_scopes": await list_admin_scopes(request)})
 
 
 async def handle_invite_add(request: web.Request) -> web.StreamResponse:
