@@ -57,11 +57,13 @@ ROUTE_OBJECTS: dict[str, tuple[tuple[str, sa.Column[object]], ...]] = {
     "digest": (("id", DIGESTS.c.id),),
     "form_decision": (("id", FORMS.c.id),),
     "platform_update": (("id", PLATFORMS.c.id),),
+    **{name: (("id", STREETS.c.id),) for name in ("org_street_update", "org_street_community_add")},
+    "org_community_update": (("id", COMMUNITIES.c.id),),
 }
 # what a scoped user may not do at all: lists and rules are the city's and districts', users the deployment's
 WHOLE_DEPLOYMENT_ROUTES = frozenset({
     "list_save", "rule_suggest_preview", "rule_suggest_accept", "users", "user_password", "user_active",
-    "user_sessions_end", "department_add", "community_add", "org", "org_import", "org_move",
+    "user_sessions_end", "department_add", "community_add", "org_import",
 })
 # pages a scoped user may read but not post to: the catalogue's forms are the district's; the simulator
 # speaks as any chat account

@@ -108,3 +108,13 @@ REPORT_BAD_SCOPE = "没有找到范围“{scope}”。范围应为 district:区�
 REPORT_BAD_FORMAT = "没有“{fmt}”格式的报告,可下载 md、docx 或 pdf。"
 
 ORIGINAL_MISSING = "任务 {code} 没有保存原件(文字、语音或链接消息),或原件已被清理。"
+
+# --- the organisation tree (组织架构) ----------------------------------------------------------------
+ORG_IMPORTED = "已导入 {rows} 个社区,{changes} 处变化(组织架构第 {version} 版)。"
+ORG_SAVED = "已保存(组织架构第 {version} 版):{lines}"
+ORG_NO_CHANGE = "组织架构没有变化。"
+ORG_NO_FILE = "请选择要导入的 Excel 文件(.xlsx,每行一个社区:区、街道、社区、工作人员数)。"
+ORG_STAFF_ONLY = "街道管理员只能修改本街道社区的工作人员数;社区改名、调整街道和新增街道、社区请联系区或全市的管理员。"
+ORG_DISTRICT_ONLY = "新增、改名街道和调整社区归属由区或全市的管理员操作;您的账号只能修改本街道社区的工作人员数。"
+ORG_STREET_OUTSIDE = "目标街道不在您的管理范围内:社区只能调整到本区的街道。"
+ORG_STAFF_BAD = "工作人员数应是 1 到 999 之间的整数(如 8)。"

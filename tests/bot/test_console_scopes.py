@@ -78,7 +78,8 @@ def _url(path: str, ids: dict[str, Any]) -> str:
     """A route's path with the other street's objects in it."""
     by_route_id = [("/departments/", "office"), ("/communities/", "community"), ("/accounts/", "account"),
                    ("/invites/", "invite"), ("/outbox/", "outbox"), ("/digests/", "digest"), ("/catalogue/", "form"),
-                   ("/platforms/", "platform"), ("/users/", "user"), ("/lists/versions/", "digest")]
+                   ("/platforms/", "platform"), ("/users/", "user"), ("/lists/versions/", "digest"),
+                   ("/org/communities/", "community"), ("/org/streets/", "street")]
     ident = next((ids[key] for prefix, key in by_route_id if path.startswith(prefix)), 1)
     values = {"code": ids["code"], "id": ident, "entry": ids["entry"], "month": "2026-11", "scope": OTHER[0],
               "section": "duty", "fmt": "md"}
