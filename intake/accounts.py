@@ -196,17 +196,19 @@ async def add_invite(
     created_by: str = "cli",
     scope_level: str | None = None,
     scope_id: int | None = None,
+    department_id: int | None = None,
 ) -> str:
     """Create a single-use binding code for a clerk of `department`, a head of `community`, or an admin
     (of the whole deployment, or of the district, street or community `scope_level`/`scope_id`).
+    `department_id` names the department when its name alone is ambiguous (each street has a 街道办).
 
     The code is returned once, to be shown to whoever made it; only its hash and its last 2
     characters (the hint) are stored, so no page or log can show it again.
     """
-    department_id = community_id = None
+    community_id = None
     if role is Role.clerk and not department:
         raise InvalidRequest("部门联络员的邀请码需要指定部门(--department 名称)")
-    if department and role is not Role.head:  # a clerk's department, or the office an admin works in
+    if department and role is not Role.head and department_id is None:  # a clerk's, or the office an admin works in
         department_id = await get_department_by_name(conn, name=department)
         if department_id is None:
             raise NotFound(f"没有名为“{department}”的部门:请先在管理后台添加,或检查名称")

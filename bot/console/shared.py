@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.console import texts
 from bot.console.core import actor_of, fail, now_utc, redirect, services_of, user_of
-from bot.console.scoping import get_admin_invite_scope, read_conn, require_target_in_scope
+from bot.console.scoping import get_admin_invite_scope, read_conn, require_target_in_scope, scope_of
 from intake import tasks
 from intake.accounts import add_invite
 from intake.console_users import ConsoleRole
@@ -65,15 +65,27 @@ async def create_invite(request: web.Request, role_value: str, target: str) -> s
         level, scope_id = await get_admin_invite_scope(request, target)
     else:
         await require_target_in_scope(request, role.value, target)
+    department_id = await _own_department_id(request, target) if role is Role.clerk else None
     actor, now = actor_of(request), now_utc()
 
     async def unit(c: AsyncConnection) -> str:
         return await add_invite(c, role=role, department=target if role is Role.clerk else None,
                                 community=target if role is Role.head else None, now=now, created_by=actor,
-                                scope_level=level, scope_id=scope_id)
+                                scope_level=level, scope_id=scope_id, department_id=department_id)
 
     result: str = await services_of(request).writer.submit(unit)
     return result
+
+
+async def _own_department_id(request: web.Request, name: str) -> int | None:
+    """A scoped user's own office of that name (乙街道's admin inviting 街道办 means 乙街道's, not the first one)."""
+    scope = scope_of(request)
+    if scope.is_everything:
+        return None
+    async with read_conn(request) as conn:
+        found = (await conn.execute(sa.select(DEPARTMENTS.c.id).where(DEPARTMENTS.c.name == name)
+                                    .order_by(DEPARTMENTS.c.id))).scalars().all()
+    return next((int(i) for i in found if i in scope.own_department_ids), None)
 
 
 def require_admin(request: web.Request) -> None:

@@ -55,9 +55,9 @@ _MAX_ID = sa.select(sa.func.max(TASKS.c.id))
 _NEWEST = (sa.select(*_COLUMNS)
            .where(TASKS.c.received_at >= sa.bindparam("since"), TASKS.c.id <= sa.bindparam("high"))
            .order_by(TASKS.c.id.desc()).limit(FIRST_LOAD))
-_COMMUNITIES = (sa.select(COMMUNITIES.c.id, COMMUNITIES.c.name).where(COMMUNITIES.c.active.is_(True))
+_COMMUNITIES = (sa.select(COMMUNITIES.c.id, COMMUNITIES.c.name, COMMUNITIES.c.street_id).where(COMMUNITIES.c.active.is_(True))
                 .order_by(COMMUNITIES.c.id))
-_DEPARTMENTS = sa.select(DEPARTMENTS.c.id, DEPARTMENTS.c.name)
+_DEPARTMENTS = sa.select(DEPARTMENTS.c.id, DEPARTMENTS.c.name, DEPARTMENTS.c.street_id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +84,8 @@ class IntakeMemory:
         self.communities: list[tuple[int, str]] = []
         self._community_ids: dict[str, int] = {}
         self.departments: dict[str, int] = {}
+        self._street_of_community: dict[int, int | None] = {}
+        self._street_of_department: dict[int, int] = {}  # a street's own offices (街道办 …) → the street
         self._by_department: dict[int | None, deque[RecentTask]] = {}
         self._data: deque[RecentTask] = deque(maxlen=DATA_NOTICES)
         self._watermark: int | None = None  # the largest committed task id read; None: nothing read yet
@@ -101,9 +103,13 @@ class IntakeMemory:
         """
         self._forget(self._pending)
         self._pending.clear()
-        self.communities = [(int(r.id), str(r.name)) for r in (await conn.execute(_COMMUNITIES)).all()]
+        communities = (await conn.execute(_COMMUNITIES)).all()
+        self.communities = [(int(r.id), str(r.name)) for r in communities]
+        self._street_of_community = {int(r.id): r.street_id for r in communities}
         self._community_ids = {name: cid for cid, name in self.communities}
-        self.departments = {str(r.name): int(r.id) for r in (await conn.execute(_DEPARTMENTS)).all()}
+        departments = (await conn.execute(_DEPARTMENTS)).all()
+        self.departments = {str(r.name): int(r.id) for r in departments}
+        self._street_of_department = {int(r.id): int(r.street_id) for r in departments if r.street_id is not None}
         if self._watermark is None:
             self._watermark = int((await conn.execute(_MAX_ID)).scalar_one() or 0)
             since = dt.datetime.now(dt.UTC) - WINDOW
@@ -147,9 +153,14 @@ class IntakeMemory:
 
     # ------------------------------------------------------------- what storing a notice reads
 
-    def target_communities(self, names: tuple[str, ...]) -> list[tuple[int, str]]:
-        """The active communities a notice names (all of them for ``*`` or none named), in id order."""
+    def target_communities(self, names: tuple[str, ...], *, sender_department_id: int | None = None
+                           ) -> list[tuple[int, str]]:
+        """The active communities a notice names, in id order. ``*`` or none named: all of them, but a street
+        office's (街道办 …) notice to every community means its own street's communities."""
         if "*" in names or not names:
+            street = self._street_of_department.get(sender_department_id or 0)
+            if street is not None:
+                return [(cid, name) for cid, name in self.communities if self._street_of_community.get(cid) == street]
             return list(self.communities)
         wanted = {self._community_ids[n] for n in names if n in self._community_ids}
         return [(cid, name) for cid, name in self.communities if cid in wanted]

@@ -247,7 +247,8 @@ async def create_task(
                                     rules=get_form_rules(settings.rule_paths), actor=f"account:{account.id}")
     if f.same_data:
         await _MARK_REPEAT.many(conn, [{"task_id": t} for t, _ in f.same_data])
-    communities = list(community_ids) if community_ids is not None else memory.target_communities(c.communities)
+    communities = (list(community_ids) if community_ids is not None
+                   else memory.target_communities(c.communities, sender_department_id=account.department_id))
     targets = await _store_targets(conn, c, f, task_id=task_id, communities=communities, received_at=received_at,
                                    announced=source == TaskSource.community, settings=settings)
     memory.add(RecentTask(
