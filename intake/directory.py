@@ -100,11 +100,13 @@ async def _account(conn: AsyncConnection, account_id: int) -> Any:
 
 
 async def bind_account_to(conn: AsyncConnection, *, account_id: int, role: str, department: str | None,
-                          community: str | None, actor: str, now: dt.datetime) -> None:
+                          community: str | None, actor: str, now: dt.datetime, department_id: int | None = None) -> None:
+    """`department_id` names the department when its name is ambiguous (each street has a 街道办)."""
     before = await _account(conn, account_id)
-    department_id = community_id = None
+    community_id = None
     if role in (Role.clerk, Role.admin):
-        department_id = await get_department_by_name(conn, name=department or "")
+        if department_id is None:
+            department_id = await get_department_by_name(conn, name=department or "")
         if department_id is None:
             raise InvalidRequest(BIND_NEEDS_TARGET)
     elif role == Role.head:

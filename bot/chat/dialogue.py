@@ -327,6 +327,8 @@ async def _dispatch(
         if is_counter_line(text):
             return await handle_counter(ctx, conn, account, msg, text)
         return await handle_head_text(ctx, conn, account, msg, text)
+    if account.role == Role.admin and account.scope_level is not None:
+        return texts_admin.NO_NOTICES  # a street's or district's admin reads; its offices' clerks send notices
     if classification is None:
         classification = classify(msg.text, now=msg.received_at, sender_department=account.department, rules=ctx.rules)
     if _is_awaiting(account, AWAITING_FUNDING, msg.received_at) and _is_funding_answer(text, classification):

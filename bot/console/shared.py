@@ -19,7 +19,7 @@ from intake.errors import IntakeError, InvalidRequest, NotFound
 from intake.rules_store import get_latest_overrides
 from intake.store.models import COMMUNITIES, DEPARTMENTS, Role
 
-__all__ = ["XLSX", "directory_names", "create_invite", "require_admin", "int_param", "submit_or_back", "refresh_rules",
+__all__ = ["XLSX", "directory_names", "create_invite", "get_own_department_id", "require_admin", "int_param", "submit_or_back", "refresh_rules",
            "rules_doc", "task_text"]
 
 T = TypeVar("T")
@@ -65,7 +65,7 @@ async def create_invite(request: web.Request, role_value: str, target: str) -> s
         level, scope_id = await get_admin_invite_scope(request, target)
     else:
         await require_target_in_scope(request, role.value, target)
-    department_id = await _own_department_id(request, target) if role is Role.clerk else None
+    department_id = await get_own_department_id(request, target) if role is Role.clerk else None
     actor, now = actor_of(request), now_utc()
 
     async def unit(c: AsyncConnection) -> str:
@@ -77,7 +77,7 @@ async def create_invite(request: web.Request, role_value: str, target: str) -> s
     return result
 
 
-async def _own_department_id(request: web.Request, name: str) -> int | None:
+async def get_own_department_id(request: web.Request, name: str) -> int | None:
     """A scoped user's own office of that name (乙街道's admin inviting 街道办 means 乙街道's, not the first one)."""
     scope = scope_of(request)
     if scope.is_everything:

@@ -125,3 +125,14 @@ async def test_only_an_admin_invite_may_carry_a_scope(env: Any) -> None:
         with pytest.raises(InvalidRequest, match="只有管理员"):
             await add_invite(conn, role=Role.head, community="幸福社区", now=NOW, scope_level="street",
                              scope_id=streets["甲街道"])
+
+
+async def test_a_street_admins_free_text_is_not_logged_as_a_task(env: Any) -> None:
+    from intake.store.models import TASKS
+
+    client, peer, streets = env
+    await bind_admin(client, peer, "o-jia", street=streets["甲街道"])
+    reply = await say(client, peer, "o-jia", "【区民政局】请各社区于12月20日前报送辖区低保家庭走访情况汇总表。")
+    assert "管理员账号不登记任务通知" in reply
+    async with client.server.app[SERVICES].engine.connect() as conn:
+        assert (await conn.execute(sa.select(sa.func.count()).select_from(TASKS))).scalar() == 0

@@ -257,3 +257,22 @@ async def test_a_street_admin_invites_chat_admins_of_their_own_street_only(stree
         rows = (await conn.execute(sa.select(INVITES.c.scope_level, INVITES.c.scope_id)
                                    .where(INVITES.c.role == "admin", INVITES.c.created_by == "admin:jia"))).all()
     assert [tuple(r) for r in rows] == [("street", own)]
+
+
+async def test_a_street_admin_binding_a_clerk_to_its_office_gets_its_own_streets_office(
+        street_admin: Any, engine: Any) -> None:
+    """Both streets have a 街道办: 乙街道's admin rebinding one of its accounts to 街道办 gets 乙街道's (not the first)."""
+    from intake.store.models import ACCOUNTS
+
+    client, ids = street_admin
+    first = await scalar(engine, sa.select(sa.func.min(DEPARTMENTS.c.id)).where(DEPARTMENTS.c.name == "街道办"))
+    assert first != ids["office"]
+    async with engine.begin() as conn:
+        await add_admin_user(conn, username="yi", password=PASSWORD, scope_level="street", scope_id=ids["street"])
+    await client.post("/admin/logout", data={"csrf_token": ids["token"]})
+    token = await login(client, "yi")
+    resp = await client.post(f"/admin/accounts/{ids['account']}/bind", data={"csrf_token": token, "role": "clerk",
+                                                                            "target": "街道办"})
+    assert resp.status == 200
+    assert await scalar(engine, sa.select(ACCOUNTS.c.department_id).where(ACCOUNTS.c.id == ids["account"])) == ids[
+        "office"]

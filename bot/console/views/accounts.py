@@ -9,7 +9,13 @@ from aiohttp import web
 from bot.console import forms, queries, texts
 from bot.console.core import actor_of, now_utc, redirect, render
 from bot.console.scoping import list_admin_scopes, read_conn, require_target_in_scope
-from bot.console.shared import create_invite, directory_names, int_param, submit_or_back
+from bot.console.shared import (
+    create_invite,
+    directory_names,
+    get_own_department_id,
+    int_param,
+    submit_or_back,
+)
 from intake import directory
 from intake.accounts import revoke_invite
 from intake.errors import IntakeError
@@ -92,8 +98,10 @@ async def handle_account_bind(request: web.Request) -> web.StreamResponse:
     actor, now = actor_of(request), now_utc()
     department = target if role in (Role.clerk, Role.admin) else None
     community = target if role == Role.head else None
+    office = await get_own_department_id(request, target) if role == Role.clerk else None
     return await _submit(request, lambda c: directory.bind_account_to(
-        c, account_id=account_id, role=role, department=department, community=community, actor=actor, now=now),
+        c, account_id=account_id, role=role, department=department, community=community, actor=actor, now=now,
+        department_id=office),
         back="accounts", ok=f"账号 {account_id} 已绑定为{texts.ROLE_ZH.get(role, role)}({target})。")
 
 
