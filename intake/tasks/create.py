@@ -180,6 +180,15 @@ def _review_note(c: Classification, f: _Facts, *, refusal_note: str | None) -> s
     return HELD_FOR_FUNDING if held else refusal_note
 
 
+def _communities(memory: IntakeMemory, c: Classification, *, account: AccountView,
+                 given: Sequence[tuple[int, str]] | None) -> list[tuple[int, str]]:
+    """The given communities (a community's own report), or those the notice names (a street office's
+    notice to every community: its own street's)."""
+    if given is not None:
+        return list(given)
+    return memory.target_communities(c.communities, sender_department_id=account.department_id)
+
+
 async def _store_targets(conn: AsyncConnection, c: Classification, f: _Facts, *, task_id: int,
                          communities: list[tuple[int, str]], received_at: dt.datetime, announced: bool,
                          settings: IntakeSettings) -> tuple[TargetView, ...]:
@@ -247,8 +256,7 @@ async def create_task(
                                     rules=get_form_rules(settings.rule_paths), actor=f"account:{account.id}")
     if f.same_data:
         await _MARK_REPEAT.many(conn, [{"task_id": t} for t, _ in f.same_data])
-    communities = (list(community_ids) if community_ids is not None
-                   else memory.target_communities(c.communities, sender_department_id=account.department_id))
+    communities = _communities(memory, c, account=account, given=community_ids)
     targets = await _store_targets(conn, c, f, task_id=task_id, communities=communities, received_at=received_at,
                                    announced=source == TaskSource.community, settings=settings)
     memory.add(RecentTask(
