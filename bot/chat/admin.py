@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.chat import texts_admin
 from intake.accounts import AccountView
+from intake.outbox import INBOX_CHANNEL, channel_for_account
 from intake.reports.chat_digest import get_archived_digest, get_digest_scope
 from intake.reports.monthly import digest_link
 from intake.scope import describe_scope, resolve_scope
@@ -33,7 +34,9 @@ async def handle_admin_digest(ctx: DialogueContext, conn: AsyncConnection, accou
     if month is not None and len(month) == 6:  # 2026-1 → 2026-01
         month = month[:5] + "0" + month[5]
     scope = await get_digest_scope(conn, level=account.scope_level, scope_id=account.scope_id)
-    found = await get_archived_digest(conn, scope=scope, month=month)
+    own = f"{channel_for_account(ctx.settings.notify.admins, account.channel)}:{account.external_id}"
+    shared = [f"{INBOX_CHANNEL}:scope:{scope}", f"{INBOX_CHANNEL}:admins", "log:admins"]  # the console's inboxes
+    found = await get_archived_digest(conn, scope=scope, month=month, recipients=[own, *shared])
     url = ctx.settings.server.public_url.rstrip("/")
     if found is None:
         name = await get_admin_target(conn, account) or "全区"

@@ -3,11 +3,12 @@
 A street's admin gets the street's digest (``street:ID``), a district's admin the district's, a
 community-scoped admin the community's, an admin of the whole deployment the district's. Nothing is
 built here (the chat edge never waits for a report): the monthly run archives every digest, and
-this reads the archive and the text queued with it.
+this reads the archive and the text queued with it (by key).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import sqlalchemy as sa
@@ -30,6 +31,7 @@ class ArchivedDigest:
     title: str
     tasks: int
     text: str  # the chat text the monthly run queued ("" when it sent none: a month without tasks)
+    hours: float = 0.0
 
 
 async def get_digest_scope(conn: AsyncConnection, *, level: str | None, scope_id: int | None) -> str:
@@ -45,8 +47,13 @@ async def get_digest_scope(conn: AsyncConnection, *, level: str | None, scope_id
     return DISTRICT
 
 
-async def get_archived_digest(conn: AsyncConnection, *, scope: str, month: str | None) -> ArchivedDigest | None:
-    """The digest of `scope` for `month` (the newest archived one when None); None if not built yet."""
+async def get_archived_digest(conn: AsyncConnection, *, scope: str, month: str | None,
+                              recipients: Sequence[str] = ()) -> ArchivedDigest | None:
+    """The digest of `scope` for `month` (the newest archived one when None); None if not built yet.
+
+    Its text is the message the monthly run queued to one of `recipients` (``channel:recipient``, the
+    asking account's own first): looked up by its idempotency key, never searched for.
+    """
     stmt = sa.select(DIGESTS.c.month, DIGESTS.c.content).where(DIGESTS.c.scope == scope)
     if month is not None:
         parse_month(month)
@@ -55,9 +62,10 @@ async def get_archived_digest(conn: AsyncConnection, *, scope: str, month: str |
     if row is None:
         return None
     content = dict(row.content or {})
-    text = (await conn.execute(
-        sa.select(OUTBOX.c.body).where(OUTBOX.c.kind == "digest",
-                                       OUTBOX.c.idempotency_key.startswith(f"digest:{row.month}:{scope}:", autoescape=True))
-        .order_by(OUTBOX.c.id).limit(1))).scalar()
+    keys = [f"digest:{row.month}:{scope}:{r}" for r in recipients]
+    sent = dict((await conn.execute(sa.select(OUTBOX.c.idempotency_key, OUTBOX.c.body).where(
+        OUTBOX.c.idempotency_key.in_(keys)))).all()) if keys else {}
+    text = next((sent[k] for k in keys if k in sent), "")
     return ArchivedDigest(month=str(row.month), scope=scope, title=str(content.get("title", "")),
-                          tasks=int(content.get("tasks", 0) or 0), text=str(text or ""))
+                          tasks=int(content.get("tasks", 0) or 0), text=str(text),
+                          hours=float(content.get("estimated_hours", 0) or 0))

@@ -85,6 +85,12 @@ async def test_a_street_admin_asks_for_the_digest_in_chat_and_hears_only_their_s
     assert "2026-10 月报还没有生成" in await say(client, peer, "o-jia", "月报 2026-10")
     yi = await say(client, peer, "o-yi", "月报")
     assert yi.startswith("【示范街道乙街道2026年11月减负月报】") and "收到任务 1 件" in yi
+    # bound after the run: the text the run left in the street's (the admins') console inbox
+    await bind_admin(client, peer, "o-jia-later", street=streets["甲街道"])
+    assert await say(client, peer, "o-jia-later", "月报") == jia
+    await bind_admin(client, peer, "o-boss-later", street=None)
+    boss = await say(client, peer, "o-boss-later", "月报")
+    assert boss.startswith("【示范街道2026年11月减负月报】\n收到任务 3 件") and boss.endswith("/admin/digests/2026-11/district")
 
 
 async def test_each_streets_digest_is_pushed_to_its_own_admins_and_the_districts_to_the_whole_deployments(
@@ -136,3 +142,18 @@ async def test_a_street_admins_free_text_is_not_logged_as_a_task(env: Any) -> No
     assert "管理员账号不登记任务通知" in reply
     async with client.server.app[SERVICES].engine.connect() as conn:
         assert (await conn.execute(sa.select(sa.func.count()).select_from(TASKS))).scalar() == 0
+
+
+async def test_a_digest_whose_message_went_to_no_inbox_the_admin_can_name_is_answered_in_short(env: Any) -> None:
+    from bot.chat.texts_admin import build_digest_reply
+    from intake.reports.chat_digest import get_archived_digest
+    from tests.fake_wechat_api import insert
+
+    client, _, _ = env
+    engine = client.server.app[SERVICES].engine
+    await insert(engine, "digests", month="2026-11", scope="district",
+                 content={"title": "示范街道2026年11月减负月报", "tasks": 4, "estimated_hours": 9.5})
+    async with engine.connect() as conn:
+        found = await get_archived_digest(conn, scope="district", month=None, recipients=["wechat:o-nobody"])
+    assert found is not None
+    assert build_digest_reply(found, link="L") == "【示范街道2026年11月减负月报】收到任务 4 件,估算 9.5 小时。\n完整月报:L"
