@@ -3,7 +3,7 @@
 Existing invites keep binding as before (no scope: the whole deployment for an admin).
 
 Revision ID: 0022
-Revises: 0018
+Revises: 0023
 Create Date: 2026-12-03 16:00:00
 """
 
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0022"
-down_revision: str | None = "0018"
+down_revision: str | None = "0023"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
