@@ -222,20 +222,11 @@ async def add_invite(
             where = f"{district}没有" if district else "没有"
             raise NotFound(f"{where}名为“{community}”的社区:请检查组织架构(config.toml 的 [[district]] 或 jianfu org import)")
     code = _new_code()
-    await conn.execute(
-        sa.insert(INVITES).values(
-            code_hash=hash_invite_code(code),
-            hint=code[-2:],
-            role=role.value,
-            department_id=department_id,
-            community_id=community_id,
-            expires_at=now + dt.timedelta(days=valid_days),
-            created_by=created_by,
-            created_at=now,
-            scope_level=scope_level,
-            scope_id=scope_id,
-        )
-    )
+    await conn.execute(sa.insert(INVITES).values(
+        code_hash=hash_invite_code(code), hint=code[-2:], role=role.value, department_id=department_id,
+        community_id=community_id, expires_at=now + dt.timedelta(days=valid_days), created_by=created_by,
+        created_at=now, scope_level=scope_level, scope_id=scope_id,
+    ))
     await add_audit(
         conn, actor=created_by, entity="invite", entity_id=None, action="create",
         after={"hint": code[-2:], "role": role.value, "department": department, "community": community,

@@ -109,7 +109,7 @@ async def test_one_district_two_streets_the_walk_through(aiohttp_client: Any, co
     # 乙街道's admin invites its 街道办's clerk in the console; the clerk binds and forwards
     token = await login(client, "yi")
     code = await _invite_in_console(client, token, "clerk", "街道办")
-    assert "绑定成功:街道办 部门联络员" in await _say(client, peer, "o-yi-clerk", f"绑定 {code}")
+    assert "绑定成功:示范区 街道办 部门联络员" in await _say(client, peer, "o-yi-clerk", f"绑定 {code}")
     receipt = await _say(client, peer, "o-yi-clerk", FORWARD)
     assert "部门:民政局" in receipt and "截止:2026-12-05" in receipt
     assert "层层加码:街道办转发时提前截止时间、增加工作。按转发要求 12月5日 截止(原通知截止 12月10日)" in receipt

@@ -28,6 +28,7 @@ from intake.errors import IntakeError
 from intake.org import OrgChanges, apply_org_rows, list_org_tree, list_org_versions
 from intake.org.edits import MAX_STAFF, add_street, add_street_community, rename_street, update_org_community
 from intake.org.importer import OrgSheetError, read_org_sheet
+from intake.org.tree import OrgRowsRefused
 from intake.scope import Scope
 from intake.store.values import OrgLevel
 
@@ -94,8 +95,13 @@ async def handle_org_import(request: web.Request) -> web.StreamResponse:
     except OrgSheetError as exc:
         return await handle_org(request, problems=(str(exc), *exc.problems), status=400)
     actor, now = actor_of(request), now_utc()
-    changes = await submit_or_back(request, lambda c: apply_org_rows(
-        c, rows=rows, source=f"console:{name}", author=actor, now=now), back="org")
+    try:
+        changes = await services_of(request).writer.submit(lambda c: apply_org_rows(
+            c, rows=rows, source=f"console:{name}", author=actor, now=now))
+    except OrgRowsRefused as exc:  # another district's community of the same name: nothing written
+        return await handle_org(request, problems=(str(exc), *exc.problems), status=400)
+    except IntakeError as exc:
+        redirect(request, "org", flash=str(exc), level="error")
     if changes.version is None:
         redirect(request, "org", flash=texts.ORG_NO_CHANGE)
     redirect(request, "org", flash=texts.ORG_IMPORTED.format(rows=len(rows), changes=len(changes.lines),
