@@ -81,6 +81,7 @@ async def _with_conn(settings: Settings, work: Any) -> Any:
 def cmd_invite(args: argparse.Namespace) -> int:
     from intake.accounts import add_invite, get_invite_target
     from intake.org import sync_org_from_config
+    from intake.scope import parse_scope
     from intake.store.models import Role
 
     settings = _settings(args)
@@ -92,9 +93,11 @@ def cmd_invite(args: argparse.Namespace) -> int:
         rules = load_rules(override_paths=settings.rule_paths, communities=settings.community_names)
         await sync_org_from_config(conn, districts=settings.districts, departments=rules.departments,
                                    now=dt.datetime.now(dt.UTC))
+        level, scope_id = await parse_scope(conn, text=args.scope) if args.scope else (None, None)
         code = await add_invite(
             conn, role=role, department=args.department, community=args.community, district=args.district,
             now=dt.datetime.now(dt.UTC), valid_days=args.days, created_by="cli",
+            scope_level=level.value if level else None, scope_id=scope_id,
         )
         return code, await get_invite_target(conn, code=code)
 
@@ -283,6 +286,8 @@ def build_parser() -> argparse.ArgumentParser:
     invite.add_argument("--role", choices=[r.value for r in Role], required=True)
     invite.add_argument("--department")
     invite.add_argument("--community")
+    invite.add_argument("--scope", default=None, metavar="district:NAME|street:NAME|community:NAME",
+                        help="管理员(--role admin)的范围:只看到并收到这个区、街道或社区的月报(默认全部)")
     invite.add_argument("--district", help="区名:部门或社区所在的区(一个部署有多个区、部门同名时必填)")
     invite.add_argument("--days", type=int, default=7)
     invite.set_defaults(func=cmd_invite)

@@ -21,6 +21,7 @@ from intake.org.names import (
     get_invite_district,
     get_or_add_department,
 )
+from intake.scope import describe_scope, resolve_scope
 from intake.store.models import ACCOUNTS, COMMUNITIES, DEPARTMENTS, DISTRICTS, INVITES, STREETS, Role
 from intake.store.sqlite_fast import Prepared
 
@@ -77,6 +78,8 @@ class AccountView:
     last_seen_at: dt.datetime | None
     district_id: int | None = None  # the bound department's district, or the community's street's
     street_id: int | None = None  # the bound street office's street, or the community's
+    scope_level: str | None = None  # an admin's reach (intake.scope); None: the whole deployment
+    scope_id: int | None = None
 
     @property
     def is_bound(self) -> bool:
@@ -107,6 +110,8 @@ _account_columns = (
     ACCOUNTS.c.last_seen_at,
     sa.func.coalesce(DEPARTMENTS.c.district_id, STREETS.c.district_id).label("district_id"),
     sa.func.coalesce(DEPARTMENTS.c.street_id, COMMUNITIES.c.street_id).label("street_id"),
+    ACCOUNTS.c.scope_level,
+    ACCOUNTS.c.scope_id,
 )
 
 
@@ -184,17 +189,24 @@ async def add_invite(
     valid_days: int = 7,
     created_by: str = "cli",
     district: str | None = None,
+    scope_level: str | None = None,
+    scope_id: int | None = None,
+    department_id: int | None = None,
 ) -> str:
-    """Create a single-use binding code for a clerk of `department` or a head of `community`.
+    """Create a single-use binding code for a clerk of `department`, a head of `community`, or an admin
+    (of the whole deployment, or of the district, street or community `scope_level`/`scope_id`).
+    `department_id` names the department when its name alone is ambiguous (each street has a 街道办).
 
     The code is returned once, to be shown to whoever made it; only its hash and its last 2
     characters (the hint) are stored, so no page or log can show it again.
     """
-    department_id = community_id = None
+    community_id = None
     district_id = await get_invite_district(conn, name=district)
     if role is Role.clerk and not department:
         raise InvalidRequest("部门联络员的邀请码需要指定部门(--department 名称)")
-    if department and role is not Role.head:  # a clerk's department, or the office an admin works in
+    if scope_level is not None and role is not Role.admin:
+        raise InvalidRequest("只有管理员的邀请码可以限定范围(--scope);联络员和社区负责人按部门、社区区分。")
+    if department and role is not Role.head and department_id is None:  # a clerk's, or the office an admin works in
         if district is None:
             await check_unambiguous_department(conn, name=department)
         department_id = await get_department_by_name(conn, name=department, district_id=district_id,
@@ -210,31 +222,25 @@ async def add_invite(
             where = f"{district}没有" if district else "没有"
             raise NotFound(f"{where}名为“{community}”的社区:请检查组织架构(config.toml 的 [[district]] 或 jianfu org import)")
     code = _new_code()
-    await conn.execute(
-        sa.insert(INVITES).values(
-            code_hash=hash_invite_code(code),
-            hint=code[-2:],
-            role=role.value,
-            department_id=department_id,
-            community_id=community_id,
-            expires_at=now + dt.timedelta(days=valid_days),
-            created_by=created_by,
-            created_at=now,
-        )
-    )
+    await conn.execute(sa.insert(INVITES).values(
+        code_hash=hash_invite_code(code), hint=code[-2:], role=role.value, department_id=department_id,
+        community_id=community_id, expires_at=now + dt.timedelta(days=valid_days), created_by=created_by,
+        created_at=now, scope_level=scope_level, scope_id=scope_id,
+    ))
     await add_audit(
         conn, actor=created_by, entity="invite", entity_id=None, action="create",
         after={"hint": code[-2:], "role": role.value, "department": department, "community": community,
-               "district": district}, now=now,
+               "district": district, "scope": f"{scope_level}:{scope_id}" if scope_level else None}, now=now,
     )
     return code
 
 
 async def set_binding(
     conn: AsyncConnection, *, account_id: int, role: str, department_id: int | None, community_id: int | None,
-    now: dt.datetime,
+    now: dt.datetime, scope_level: str | None = None, scope_id: int | None = None,
 ) -> None:
-    """Bind an account to a role and its department or community, active, with no pending question."""
+    """Bind an account to a role and its department or community (an admin: and its scope; none is the whole
+    deployment), active, with no pending question. Any binding replaces the scope the account had."""
     await conn.execute(
         sa.update(ACCOUNTS)
         .where(ACCOUNTS.c.id == account_id)
@@ -242,6 +248,8 @@ async def set_binding(
             role=role,
             department_id=department_id,
             community_id=community_id,
+            scope_level=scope_level,
+            scope_id=scope_id,
             active=True,
             bound_at=now,
             dialogue_state=None,
@@ -301,7 +309,8 @@ async def bind_account(
     if invite is None:
         raise await _bind_refused(conn, account_id=account_id, failures=before.bind_failures, now=now)
     await set_binding(conn, account_id=account_id, role=invite.role, department_id=invite.department_id,
-                      community_id=invite.community_id, now=now)
+                      community_id=invite.community_id, scope_level=invite.scope_level, scope_id=invite.scope_id,
+                      now=now)
     await conn.execute(sa.update(ACCOUNTS).where(ACCOUNTS.c.id == account_id)
                        .values(bind_failures=0, bind_retry_at=None))
     await conn.execute(sa.update(INVITES).where(INVITES.c.id == invite.id).values(used_at=now, used_by=account_id))
@@ -316,7 +325,8 @@ async def bind_account(
 
 async def get_invite_target(conn: AsyncConnection, *, code: str) -> str:
     """What a code binds to, as its texts name it: "乙区 宣传部", or the name alone outside any district."""
-    invite = (await conn.execute(sa.select(INVITES.c.department_id, INVITES.c.community_id)
+    invite = (await conn.execute(sa.select(INVITES.c.department_id, INVITES.c.community_id, INVITES.c.scope_level,
+                                           INVITES.c.scope_id)
                                  .where(INVITES.c.code_hash == hash_invite_code(code)))).one()
     target, district = await _invite_target(conn, invite)
     return f"{district} {target}" if district else target
@@ -337,6 +347,8 @@ async def _invite_target(conn: AsyncConnection, invite: Any) -> tuple[str, str |
             .outerjoin(DISTRICTS, DISTRICTS.c.id == STREETS.c.district_id)
             .where(COMMUNITIES.c.id == invite.community_id))).one()
         return str(row.name), row.district
+    if invite.scope_level is not None:
+        return describe_scope(await resolve_scope(conn, level=invite.scope_level, scope_id=invite.scope_id)), None
     return "区减负办", None
 
 

@@ -107,16 +107,19 @@ async def _account(conn: AsyncConnection, account_id: int) -> Any:
 
 
 async def bind_account_to(conn: AsyncConnection, *, account_id: int, role: str, department: str | None,
-                          community: str | None, actor: str, now: dt.datetime, district: str | None = None) -> None:
-    """Bind an account; `district` (a name, 市 for the city) says whose department or community is meant."""
+                          community: str | None, actor: str, now: dt.datetime, district: str | None = None,
+                          department_id: int | None = None) -> None:
+    """Bind an account; `district` (a name, 市 for the city) says whose department or community is meant, and
+    `department_id` names the department outright (a street admin's 街道办: their street's)."""
     before = await _account(conn, account_id)
-    department_id = community_id = None
+    community_id = None
     district_id = await get_invite_district(conn, name=district)
     if role in (Role.clerk, Role.admin):
-        if district is None and department:
-            await check_unambiguous_department(conn, name=department)
-        department_id = await get_department_by_name(conn, name=department or "", district_id=district_id,
-                                                     city=district == CITY_PREFIX)
+        if department_id is None:
+            if district is None and department:
+                await check_unambiguous_department(conn, name=department)
+            department_id = await get_department_by_name(conn, name=department or "", district_id=district_id,
+                                                         city=district == CITY_PREFIX)
         if department_id is None:
             raise InvalidRequest(BIND_NEEDS_TARGET)
     elif role == Role.head:
@@ -136,7 +139,7 @@ async def bind_account_to(conn: AsyncConnection, *, account_id: int, role: str, 
 async def unbind_account(conn: AsyncConnection, *, account_id: int, actor: str, now: dt.datetime) -> None:
     before = await _account(conn, account_id)
     await conn.execute(sa.update(ACCOUNTS).where(ACCOUNTS.c.id == account_id).values(
-        role=None, department_id=None, community_id=None, dialogue_state=None, dialogue_task_id=None,
+        role=None, department_id=None, community_id=None, scope_level=None, scope_id=None, dialogue_state=None, dialogue_task_id=None,
         dialogue_expires_at=None))
     await add_audit(conn, actor=actor, entity="account", entity_id=account_id, action="unbind",
                     before=dict(before._mapping), after={"role": None}, now=now)

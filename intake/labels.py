@@ -70,7 +70,7 @@ TARGET_STATUS_ZH = _by_value({
 })
 # a task's status, and a target's "open" (exports name target statuses with these words too)
 STATUS_ZH = _by_value(_TASK_STATUS) | {TargetStatus.open.value: TARGET_STATUS_ZH[TargetStatus.open]}
-ROLE_ZH = _by_value({Role.clerk: "部门联络员", Role.head: "社区书记/主任", Role.admin: "区级管理员"})
+ROLE_ZH = _by_value({Role.clerk: "部门联络员", Role.head: "社区书记/主任", Role.admin: "管理员"})
 CHANNEL_ZH = {"wechat": "公众号", "wecom": "企业微信"}
 SOURCE_ZH = _by_value({TaskSource.bot: "部门经减负通", TaskSource.community: "社区报送", TaskSource.console: "管理后台"})
 COUNTER_ZH = _by_value({  # a community's counter work (its own ledgers)

@@ -28,7 +28,8 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from intake.store.models import ACCOUNTS, COMMUNITIES, OUTBOX, OutboxStatus, Role
+from intake.store.models import ACCOUNTS, COMMUNITIES, DISTRICTS, OUTBOX, OutboxStatus, Role
+from intake.store.values import OrgLevel
 
 __all__ = [
     "ClaimedMessage",
@@ -333,10 +334,17 @@ async def list_admin_recipients(conn: AsyncConnection, *, configured: str) -> li
         return [Recipient(configured, "admins")]
     if configured == "wecom_robot":
         return [Recipient("wecom_robot", "admins")]
+    # the whole deployment's admins; a district's admin too when the deployment is that one district
+    # (a street's admins hear only of their street: intake.reports.streets)
+    districts = (await conn.execute(sa.select(DISTRICTS.c.id).limit(2))).scalars().all()
+    whole: sa.ColumnElement[bool] = ACCOUNTS.c.scope_level.is_(None)
+    if len(districts) == 1:
+        whole = sa.or_(whole, sa.and_(ACCOUNTS.c.scope_level == OrgLevel.district.value,
+                                      ACCOUNTS.c.scope_id == districts[0]))
     admins = (
         await conn.execute(
             sa.select(ACCOUNTS.c.id, ACCOUNTS.c.channel, ACCOUNTS.c.external_id)
-            .where(ACCOUNTS.c.role == Role.admin, ACCOUNTS.c.active.is_(True))
+            .where(ACCOUNTS.c.role == Role.admin, ACCOUNTS.c.active.is_(True), whole)
             .order_by(ACCOUNTS.c.id)
         )
     ).all()

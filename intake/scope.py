@@ -178,9 +178,21 @@ def _visible_tasks(s: Scope) -> Any:
         _in(TASKS.c.department_id, s.own_department_ids)))
 
 
+def _within(table: sa.Table, s: Scope) -> Any:
+    """An admin account's or invite's scope at the scope's own level or below it, inside it."""
+    level, ident = table.c.scope_level, table.c.scope_id
+    parts = [sa.and_(level == OrgLevel.community.value, _in(ident, s.community_ids))]
+    if s.level in (OrgLevel.district, OrgLevel.street):
+        parts.append(sa.and_(level == OrgLevel.street.value, _in(ident, s.street_ids)))
+    if s.level is OrgLevel.district:
+        parts.append(sa.and_(level == OrgLevel.district.value, _in(ident, s.district_ids)))
+    return sa.or_(*parts)
+
+
 def _visible_accounts(s: Scope) -> Any:
     return sa.select(ACCOUNTS.c.id).where(sa.or_(_in(ACCOUNTS.c.community_id, s.community_ids),
-                                                  _in(ACCOUNTS.c.department_id, s.own_department_ids)))
+                                                  _in(ACCOUNTS.c.department_id, s.own_department_ids),
+                                                  _within(ACCOUNTS, s)))
 
 
 def _audit(s: Scope) -> Any:
@@ -204,7 +216,7 @@ _CRITERIA: dict[str, tuple[sa.Table, Callable[[Scope], Any]]] = {
         sa.select(TASK_TARGETS.c.id).where(_in(TASK_TARGETS.c.community_id, s.community_ids)))),
     "accounts": (ACCOUNTS, lambda s: ACCOUNTS.c.id.in_(_visible_accounts(s))),
     "invites": (INVITES, lambda s: sa.or_(_in(INVITES.c.community_id, s.community_ids),
-                                          _in(INVITES.c.department_id, s.own_department_ids))),
+                                          _in(INVITES.c.department_id, s.own_department_ids), _within(INVITES, s))),
     "outbox": (OUTBOX, lambda s: sa.or_(_in(OUTBOX.c.community_id, s.community_ids),
                                         OUTBOX.c.account_id.in_(_visible_accounts(s)),
                                         OUTBOX.c.recipient == f"scope:{s.key}")),

@@ -15,7 +15,8 @@ from dataclasses import dataclass, replace
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from bot.chat import texts, texts_media
+from bot.chat import texts, texts_admin, texts_media
+from bot.chat.admin import get_admin_target, handle_admin_digest
 from bot.chat.community import handle_counter, handle_head_query, handle_head_text, handle_quiet, handle_undo
 from bot.settings import Settings
 from classifiers import Classification, Rules, classify
@@ -121,6 +122,8 @@ async def handle_bind(ctx: DialogueContext, conn: AsyncConnection, account: Acco
 
 
 async def handle_help(ctx: DialogueContext, conn: AsyncConnection, account: AccountView, msg: Incoming, m: re.Match[str]) -> str:
+    if account.is_bound and account.role == Role.admin:
+        return texts.build_help_role(Role.admin, await get_admin_target(conn, account), ctx.settings.server.public_url)
     return texts.build_help(account, ctx.settings.server.public_url)
 
 
@@ -186,6 +189,10 @@ async def handle_wrong_role(ctx: DialogueContext, conn: AsyncConnection, account
     return texts.HEAD_ONLY.format(verb=verb)
 
 
+async def handle_not_admin(ctx: DialogueContext, conn: AsyncConnection, account: AccountView, msg: Incoming, m: re.Match[str]) -> str:
+    return texts_admin.ADMIN_ONLY
+
+
 async def handle_upload(ctx: DialogueContext, conn: AsyncConnection, account: AccountView, msg: Incoming, m: re.Match[str]) -> str:
     """A single-use link to the upload page; its receipt comes back to this chat (or this bot message)."""
     minutes = ctx.settings.links.upload_minutes
@@ -207,6 +214,8 @@ ROUTES: tuple[Route, ...] = (
     Route(re.compile(rf"^撤回{_CODE}$", re.IGNORECASE), frozenset({Role.clerk, Role.admin}), handle_withdraw),
     Route(re.compile(r"^我的任务$"), frozenset({Role.clerk, Role.admin}), handle_my_tasks),
     Route(re.compile(r"^上传(?:文件|通知)?$"), frozenset({Role.clerk, Role.admin, Role.head}), handle_upload),
+    Route(re.compile(r"^月报\s*(\d{4}-\d{1,2})?$"), frozenset({Role.admin}), handle_admin_digest),
+    Route(re.compile(r"^月报$"), frozenset({Role.clerk, Role.head}), handle_not_admin),
     Route(re.compile(r"^任务$"), frozenset({Role.head}), handle_community_tasks),
     Route(re.compile(rf"^完成{_CODE}$", re.IGNORECASE), frozenset({Role.head}), handle_complete),
     Route(re.compile(rf"^不再提醒{_CODE}$", re.IGNORECASE), frozenset({Role.head}), handle_quiet),
@@ -324,6 +333,8 @@ async def _dispatch(
         if is_counter_line(text):
             return await handle_counter(ctx, conn, account, msg, text)
         return await handle_head_text(ctx, conn, account, msg, text)
+    if account.role == Role.admin and account.scope_level is not None:
+        return texts_admin.NO_NOTICES  # a street's or district's admin reads; its offices' clerks send notices
     if classification is None:
         classification = classify(msg.text, now=msg.received_at, sender_department=account.department, rules=ctx.rules)
     if _is_awaiting(account, AWAITING_FUNDING, msg.received_at) and _is_funding_answer(text, classification):

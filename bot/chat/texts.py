@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from zoneinfo import ZoneInfo
 
+from bot.chat.texts_admin import HELP_ADMIN
 from classifiers import Rules
 from intake.accounts import AccountView, BindResult
 from intake.catalogue import texts as catalogue_texts
@@ -38,7 +39,6 @@ HELP_HEAD = (
     "· 不再提醒 R-编号:停止该任务的提醒;完成 R-编号(可选):标记已完成;\n"
     "· 评价 部门 1-5 [意见]:匿名评价本月部门派发工作,如“评价 民政局 4 材料要求清楚”。"
 )
-HELP_ADMIN = "您已绑定为管理员({target})。请在管理后台审核任务、查看报表:{url}/admin"
 WELCOME = "欢迎关注减负通!\n" + HELP_UNBOUND
 NOT_TEXT = "暂时无法处理视频和位置消息,请发送通知文字、图片或文件。需要帮助请回复“帮助”。"
 HELP_WORD = "帮助"  # a picture from an account that does not send notices is answered as this word
@@ -108,7 +108,7 @@ def build_help_role(role: str | None, target: str | None, url: str) -> str:
     if role == Role.head:
         return HELP_HEAD.format(target=target or "")
     if role == Role.admin:
-        return HELP_ADMIN.format(target=target or "", url=url)
+        return HELP_ADMIN.format(target=target or "全部范围", url=url)
     return HELP_UNBOUND
 
 

@@ -39,6 +39,7 @@ from intake.store.models import (
 from intake.store.models import AUDIT_LOG as AUDIT
 from intake.store.models import TASK_TARGETS as TARGETS
 from intake.store.search import FTS
+from intake.store.values import OrgLevel
 
 __all__ = [
     "PAGE_SIZE",
@@ -239,8 +240,17 @@ async def list_communities(conn: AsyncConnection) -> list[dict[str, Any]]:
     return [dict(r._mapping) for r in rows]
 
 
+def _with_scope_name(stmt: Any, table: sa.Table) -> Any:
+    """`stmt` with ``scope``: the district's or street's name an admin's account or invite is limited to."""
+    district, street = DISTRICTS.alias("scope_district"), STREETS.alias("scope_street")
+    return (stmt.add_columns(sa.func.coalesce(district.c.name, street.c.name).label("scope"))
+            .outerjoin(district, sa.and_(table.c.scope_level == OrgLevel.district.value,
+                                         district.c.id == table.c.scope_id))
+            .outerjoin(street, sa.and_(table.c.scope_level == OrgLevel.street.value, street.c.id == table.c.scope_id)))
+
+
 async def list_accounts(conn: AsyncConnection, *, limit: int = 500) -> list[dict[str, Any]]:
-    rows = await conn.execute(
+    rows = await conn.execute(_with_scope_name(
         sa.select(ACCOUNTS.c.id, ACCOUNTS.c.channel, ACCOUNTS.c.external_id, ACCOUNTS.c.display_name, ACCOUNTS.c.role,
                   ACCOUNTS.c.active, ACCOUNTS.c.bound_at, ACCOUNTS.c.last_seen_at,
                   DEPARTMENTS.c.name.label("department"), COMMUNITIES.c.name.label("community"),
@@ -249,14 +259,13 @@ async def list_accounts(conn: AsyncConnection, *, limit: int = 500) -> list[dict
         .outerjoin(COMMUNITIES, COMMUNITIES.c.id == ACCOUNTS.c.community_id)
         .outerjoin(STREETS, STREETS.c.id == COMMUNITIES.c.street_id)
         .outerjoin(DISTRICTS, DISTRICTS.c.id == sa.func.coalesce(DEPARTMENTS.c.district_id, STREETS.c.district_id))
-        .order_by(ACCOUNTS.c.id.desc()).limit(limit)
-    )
+        .order_by(ACCOUNTS.c.id.desc()).limit(limit), ACCOUNTS))
     return [dict(r._mapping) for r in rows]
 
 
 async def list_invites(conn: AsyncConnection, *, limit: int = 100) -> list[dict[str, Any]]:
     used_by = ACCOUNTS.alias("used_by")
-    rows = await conn.execute(
+    rows = await conn.execute(_with_scope_name(
         sa.select(INVITES.c.id, INVITES.c.hint, INVITES.c.role, INVITES.c.expires_at, INVITES.c.used_at,
                   INVITES.c.revoked_at, INVITES.c.revoked_by, INVITES.c.created_by,
                   INVITES.c.created_at, DEPARTMENTS.c.name.label("department"), COMMUNITIES.c.name.label("community"),
@@ -266,8 +275,7 @@ async def list_invites(conn: AsyncConnection, *, limit: int = 100) -> list[dict[
         .outerjoin(STREETS, STREETS.c.id == COMMUNITIES.c.street_id)
         .outerjoin(DISTRICTS, DISTRICTS.c.id == sa.func.coalesce(DEPARTMENTS.c.district_id, STREETS.c.district_id))
         .outerjoin(used_by, used_by.c.id == INVITES.c.used_by)
-        .order_by(INVITES.c.id.desc()).limit(limit)
-    )
+        .order_by(INVITES.c.id.desc()).limit(limit), INVITES))
     return [dict(r._mapping) for r in rows]
 
 

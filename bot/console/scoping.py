@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.console import texts
 from bot.console.core import USER, fail, services_of
+from intake.errors import InvalidRequest
 from intake.org.names import split_qualified
 from intake.reports.runner import ReportJob, run_report
 from intake.scope import EVERYTHING, SCOPE_OPTION, Scope, resolve_scope
@@ -31,13 +32,15 @@ from intake.store.models import (
     DISTRICTS,
     INVITES,
     OUTBOX,
+    STREETS,
     TASKS,
 )
 from intake.store.models_catalogue import FORMS, PLATFORMS
 from intake.store.values import OrgLevel
 
 __all__ = ["SCOPE", "scope_of", "read_conn", "scope_middleware", "ROUTE_OBJECTS", "WHOLE_DEPLOYMENT_ROUTES",
-           "is_visible_community", "is_own_department", "require_target_in_scope", "run_scoped"]
+           "is_visible_community", "is_own_department", "require_target_in_scope", "run_scoped",
+           "list_admin_scopes", "get_admin_invite_scope"]
 
 T = TypeVar("T")
 SCOPE = web.RequestKey("console_scope", Scope)
@@ -55,12 +58,15 @@ ROUTE_OBJECTS: dict[str, tuple[tuple[str, sa.Column[object]], ...]] = {
     "digest": (("id", DIGESTS.c.id),),
     "form_decision": (("id", FORMS.c.id),),
     "platform_update": (("id", PLATFORMS.c.id),),
+    **{name: (("id", STREETS.c.id),) for name in ("org_street_update", "org_street_community_add")},
+    "org_community_update": (("id", COMMUNITIES.c.id),),
 }
-# what a scoped user may not do at all: users and the tree are the deployment's (a district admin edits its own
-# district's lists; a street's users are refused there: bot.console.shared.writable_list_district)
+# what a scoped user may not do at all: users and the sheet import are the deployment's (a district admin edits its
+# own district's lists, a street's users are refused there: bot.console.shared.writable_list_district; the tree's
+# edits are decided per scope in bot.console.views.org)
 WHOLE_DEPLOYMENT_ROUTES = frozenset({
     "users", "user_password", "user_active",
-    "user_sessions_end", "department_add", "community_add", "org", "org_import", "org_move",
+    "user_sessions_end", "department_add", "community_add", "org_import",
 })
 # pages a scoped user may read but not post to: the catalogue's forms are the district's; the simulator
 # speaks as any chat account
@@ -134,6 +140,34 @@ async def require_target_in_scope(request: web.Request, role: str, target: str) 
             fail(request, 403, texts.SCOPE_COMMUNITY.format(name=target))
     elif not (role == "clerk" and await is_own_department(request, target)):
         fail(request, 403, texts.SCOPE_DEPARTMENT.format(name=target))
+
+
+async def list_admin_scopes(request: web.Request) -> list[tuple[str, str]]:
+    """(value, label) of the scopes the user may invite a chat admin to: their own and the streets below it."""
+    scope = scope_of(request)
+    async with read_conn(request) as conn:
+        districts = (await conn.execute(sa.select(DISTRICTS.c.id, DISTRICTS.c.name).order_by(DISTRICTS.c.id))).all()
+        streets = (await conn.execute(sa.select(STREETS.c.id, STREETS.c.name, DISTRICTS.c.name.label("district"))
+                                      .join(DISTRICTS, DISTRICTS.c.id == STREETS.c.district_id)
+                                      .order_by(STREETS.c.id))).all()
+    found = [("", texts.SCOPE_ALL)] if scope.is_everything else []
+    if scope.level in (None, OrgLevel.district):
+        found += [(f"{OrgLevel.district.value}:{d.id}", f"{d.name}(区)") for d in districts]
+    if scope.level in (None, OrgLevel.district, OrgLevel.street):
+        found += [(f"{OrgLevel.street.value}:{s.id}", f"{s.district} / {s.name}(街道)") for s in streets]
+    return found
+
+
+async def get_admin_invite_scope(request: web.Request, target: str) -> tuple[str | None, int | None]:
+    """The (level, id) an admin invite made by this user binds to; 403 outside the user's scope."""
+    if not target and scope_of(request).is_everything:
+        return None, None
+    if target not in {value for value, _ in await list_admin_scopes(request)}:
+        if target.partition(":")[0] in (OrgLevel.district.value, OrgLevel.street.value):
+            fail(request, 403, texts.SCOPE_ADMIN.format(name=target))
+        raise InvalidRequest(texts.SCOPE_ADMIN_BAD)
+    level, _, ident = target.partition(":")
+    return level, int(ident)
 
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.console import texts
 from bot.console.core import actor_of, fail, now_utc, redirect, services_of, user_of
-from bot.console.scoping import read_conn, require_target_in_scope, scope_of
+from bot.console.scoping import get_admin_invite_scope, read_conn, require_target_in_scope, scope_of
 from intake import tasks
 from intake.accounts import add_invite
 from intake.console_users import ConsoleRole
@@ -24,7 +24,7 @@ from intake.store.values import OrgLevel
 
 __all__ = ["XLSX", "directory_names", "create_invite", "require_admin", "int_param", "submit_or_back", "refresh_rules",
            "rules_doc", "task_text", "list_district", "writable_list_district",
-           "target_district"]
+           "target_district", "get_own_department_id"]
 
 T = TypeVar("T")
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -75,22 +75,40 @@ async def target_district(request: web.Request, target: str) -> tuple[str | None
 
 
 async def create_invite(request: web.Request, role_value: str, target: str) -> str:
-    """A binding code for a clerk (department) or a head (community); raises IntakeError with what was wrong."""
+    """A binding code for a clerk (department), a head (community) or an admin (a scope: ``street:ID`` …, "" for
+    everything); raises IntakeError with what was wrong, 403 for a target outside the user's scope."""
     try:
         role = Role(role_value)
     except ValueError:
         raise InvalidRequest(texts.BAD_CHOICE.format(field="角色", value=role_value)) from None
-    await require_target_in_scope(request, role.value, target)
-    district, name = await target_district(request, target)
+    level: str | None = None
+    scope_id: int | None = None
+    if role is Role.admin:
+        level, scope_id = await get_admin_invite_scope(request, target)
+    else:
+        await require_target_in_scope(request, role.value, target)
+    district, name = await target_district(request, target) if role is not Role.admin else (None, "")
+    department_id = await get_own_department_id(request, name) if role is Role.clerk else None
     actor, now = actor_of(request), now_utc()
 
     async def unit(c: AsyncConnection) -> str:
-        return await add_invite(c, role=role, department=name if role is not Role.head else None,
+        return await add_invite(c, role=role, department=name if role is Role.clerk else None,
                                 community=name if role is Role.head else None, district=district, now=now,
-                                created_by=actor)
+                                created_by=actor, scope_level=level, scope_id=scope_id, department_id=department_id)
 
     result: str = await services_of(request).writer.submit(unit)
     return result
+
+
+async def get_own_department_id(request: web.Request, name: str) -> int | None:
+    """A scoped user's own office of that name (乙街道's admin inviting 街道办 means 乙街道's, not the first one)."""
+    scope = scope_of(request)
+    if scope.is_everything:
+        return None
+    async with read_conn(request) as conn:
+        found = (await conn.execute(sa.select(DEPARTMENTS.c.id).where(DEPARTMENTS.c.name == name)
+                                    .order_by(DEPARTMENTS.c.id))).scalars().all()
+    return next((int(i) for i in found if i in scope.own_department_ids), None)
 
 
 def require_admin(request: web.Request) -> None:

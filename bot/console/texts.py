@@ -76,6 +76,9 @@ LISTS_LEVEL_CITY = "全市默认清单"
 LISTS_LEVEL_DISTRICT = "{name}清单(在全市默认清单基础上调整)"
 SCOPE_NOT_FOUND = "没有找到,或不在您的管理范围内。请从列表页面进入。"
 SCOPE_COMMUNITY = "社区“{name}”不在您的管理范围内,请选择本范围内的社区。"
+SCOPE_ADMIN = "管理员范围“{name}”不在您的管理范围内:只能邀请本范围(或其下街道)的管理员。"
+SCOPE_ADMIN_BAD = "管理员邀请码请在“管理员的范围”中选择全部、一个区或一个街道。"
+SCOPE_ALL = "全部(整个部署)"
 SCOPE_DEPARTMENT = "部门“{name}”不是您所在范围的部门,请联系上级管理员。"
 ADMIN_ONLY = "只有管理员(admin)可以打开这个页面。如需管理后台用户,请联系管理员。"
 USER_CREATED = "已创建后台用户 {username}({role})。请把密码当面或通过安全渠道告诉对方。"
@@ -111,3 +114,13 @@ REPORT_BAD_SCOPE = "没有找到范围“{scope}”,或它不在您的管辖范�
 REPORT_BAD_FORMAT = "没有“{fmt}”格式的报告,可下载 md、docx 或 pdf。"
 
 ORIGINAL_MISSING = "任务 {code} 没有保存原件(文字、语音或链接消息),或原件已被清理。"
+
+# --- the organisation tree (组织架构) ----------------------------------------------------------------
+ORG_IMPORTED = "已导入 {rows} 个社区,{changes} 处变化(组织架构第 {version} 版)。"
+ORG_SAVED = "已保存(组织架构第 {version} 版):{lines}"
+ORG_NO_CHANGE = "组织架构没有变化。"
+ORG_NO_FILE = "请选择要导入的 Excel 文件(.xlsx,每行一个社区:区、街道、社区、工作人员数)。"
+ORG_STAFF_ONLY = "街道管理员只能修改本街道社区的工作人员数;社区改名、调整街道和新增街道、社区请联系区或全市的管理员。"
+ORG_DISTRICT_ONLY = "新增、改名街道和调整社区归属由区或全市的管理员操作;您的账号只能修改本街道社区的工作人员数。"
+ORG_STREET_OUTSIDE = "目标街道不在您的管理范围内:社区只能调整到本区的街道。"
+ORG_STAFF_BAD = "工作人员数应是 1 到 999 之间的整数(如 8)。"

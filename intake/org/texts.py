@@ -21,3 +21,14 @@ OTHER_DISTRICT = ("社区“{community}”已属于{other},不能再归入{distr
                   "若{district}也有同名社区,请在名称中注明区别(如“{community}({district})”)后重新导入。")
 ROWS_REFUSED_CONFLICT = "{count} 个社区与其他区的社区重名,本次未导入任何内容:"
 ROWS_REFUSED = "{count} 行无法读取,本次未导入任何内容:"
+
+STREET_RENAMED = "街道 {district} / {before} 改名为 {after}"
+COMMUNITY_RENAMED = "社区 {before} 改名为 {after}"
+NAME_REQUIRED = "请填写名称。"
+NAME_TOO_LONG = "名称“{name}…”超过 64 个字,请缩短。"
+STREET_EXISTS = "{district} 已有街道“{name}”,请换一个名称。"
+COMMUNITY_EXISTS = "已有社区“{name}”(社区名称在整个部署中唯一),请换一个名称。"
+NO_STREET = "没有找到这个街道,请从组织架构页面操作。"
+NO_DISTRICT = "没有找到这个区,请从组织架构页面操作。"
+NO_COMMUNITY = "没有找到这个社区,请从组织架构页面操作。"
+BAD_STAFF = "工作人员数应是 1 到 999 之间的整数(如 8)。"

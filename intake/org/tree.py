@@ -18,7 +18,15 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from intake.errors import InvalidRequest
 from intake.org import texts
 from intake.settings import DistrictSettings
-from intake.store.models import COMMUNITIES, DEPARTMENTS, DISTRICTS, ORG_IMPORTS, STREETS
+from intake.store.models import (
+    COMMUNITIES,
+    DEPARTMENTS,
+    DISTRICTS,
+    MONTH_ROLLUPS,
+    ORG_IMPORTS,
+    ROLLUP_MONTHS,
+    STREETS,
+)
 from intake.store.values import OrgLevel
 
 __all__ = [
@@ -28,6 +36,7 @@ __all__ = [
     "CommunityRow",
     "OrgChanges",
     "OrgRowsRefused",
+    "add_org_version",
     "apply_org_rows",
     "get_district_id",
     "get_street_id",
@@ -106,7 +115,7 @@ async def _ensure_district(conn: AsyncConnection, *, name: str, city: str | None
                                    .returning(DISTRICTS.c.id))).scalar_one())
 
 
-async def _ensure_street(conn: AsyncConnection, *, district_id: int, district: str, name: str, now: dt.datetime,
+async def ensure_street(conn: AsyncConnection, *, district_id: int, district: str, name: str, now: dt.datetime,
                          changes: OrgChanges) -> int:
     found = await get_street_id(conn, district_id=district_id, name=name)
     if found is not None:
@@ -181,11 +190,11 @@ async def apply_org_rows(
                                          street_id=None, now=now)
         key = (row.district, row.street)
         if key not in streets:
-            streets[key] = await _ensure_street(conn, district_id=districts[row.district], district=row.district,
+            streets[key] = await ensure_street(conn, district_id=districts[row.district], district=row.district,
                                                 name=row.street, now=now, changes=changes)
         await _place_community(conn, row=row, street_id=streets[key], move=move, now=now, changes=changes)
     if changes:
-        changes.version = await _add_version(conn, source=source, author=author, changes=changes, now=now)
+        changes.version = await add_org_version(conn, source=source, author=author, changes=changes, now=now)
     return changes
 
 
@@ -223,7 +232,7 @@ async def sync_org_from_config(
             await _ensure_department(conn, name=name, level=OrgLevel.district, district_id=district_id,
                                      street_id=None, now=now)
         for s in d.tree:
-            street_id = await _ensure_street(conn, district_id=district_id, district=d.name, name=s.name, now=now,
+            street_id = await ensure_street(conn, district_id=district_id, district=d.name, name=s.name, now=now,
                                              changes=changes)
             for name in s.departments:
                 await _ensure_department(conn, name=name, level=OrgLevel.street, district_id=district_id,
@@ -259,8 +268,13 @@ async def _snapshot(conn: AsyncConnection) -> dict[str, Any]:
             for d in await list_org_tree(conn)}
 
 
-async def _add_version(conn: AsyncConnection, *, source: str, author: str, changes: OrgChanges,
-                       now: dt.datetime) -> int:
+async def add_org_version(conn: AsyncConnection, *, source: str, author: str, changes: OrgChanges,
+                          now: dt.datetime) -> int:
+    """Record a change of the tree (its lines and the whole tree after it). The kept monthly rollups are
+    dropped: staff counts and communities' streets and names are in them; the sweep computes them again
+    and until then every figure is read live."""
+    await conn.execute(sa.delete(MONTH_ROLLUPS))
+    await conn.execute(sa.delete(ROLLUP_MONTHS))
     return int((await conn.execute(sa.insert(ORG_IMPORTS).values(
         source=source[:255], author=author, changes=changes.lines, tree=await _snapshot(conn), created_at=now,
     ).returning(ORG_IMPORTS.c.id))).scalar_one())

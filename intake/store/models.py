@@ -143,6 +143,8 @@ class Invite(SQLModel, table=True):
     revoked_by: str | None = Field(default=None, max_length=64)
     created_by: str = Field(default="cli", max_length=64)
     created_at: dt.datetime = _ts()
+    scope_level: str | None = Field(default=None, max_length=16)  # an admin's invite: the scope it binds (0022)
+    scope_id: int | None = None
 
 
 class Task(SQLModel, table=True):

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from aiohttp import web
 from openpyxl import load_workbook
 
 from bot.console.views import ROUTES
@@ -53,6 +54,12 @@ async def _other_street(engine: Any) -> dict[str, Any]:
                              first_task_id=task_id, department="街道办"),
         "platform": await insert(engine, "platforms", name=f"{SECRET}平台", display_name=f"{SECRET}平台"),
     }
+    # the other street's own admin: a chat account and an invite limited to it, and its street digest
+    await insert(engine, "accounts", channel="wecom", external_id="yi-admin", role="admin", scope_level="street",
+                 scope_id=street, display_name=SECRET, active=True)
+    await insert(engine, "invites", code_hash="e" * 64, hint="YY", role="admin", scope_level="street",
+                 scope_id=street, expires_at=NOW + dt.timedelta(days=3), created_by=SECRET)
+    await insert(engine, "digests", month="2026-10", scope=f"street:{street}", content={"note": SECRET})
     await insert(engine, "form_sends", form_id=ids["form"], task_id=task_id, received_at=NOW)
     await insert(engine, "platform_mentions", platform_id=ids["platform"], task_id=task_id, received_at=NOW)
     return ids
@@ -74,11 +81,26 @@ async def street_admin(aiohttp_client: Any, settings: Any, engine: Any) -> tuple
     return client, others
 
 
+def _console_routes(client: Any) -> list[tuple[str, str, set[str]]]:
+    """(path, name, methods) of every route the running app serves under /admin, read from its router (so a
+    route added anywhere, not only to ``ROUTES``, is tried too)."""
+    found: list[tuple[str, str, set[str]]] = []
+    for resource in client.server.app.router.resources():
+        info = resource.get_info()
+        if isinstance(resource, web.PrefixedSubAppResource) and info["prefix"] == "/admin":
+            for inner in info["app"].router.resources():
+                if inner.name and inner.name != "static":
+                    path = inner.canonical.removeprefix("/admin")  # the sub-app's routes carry its prefix
+                    found.append((path, inner.name, {r.method for r in inner} - {"HEAD"}))
+    return found
+
+
 def _url(path: str, ids: dict[str, Any]) -> str:
     """A route's path with the other street's objects in it."""
     by_route_id = [("/departments/", "office"), ("/communities/", "community"), ("/accounts/", "account"),
                    ("/invites/", "invite"), ("/outbox/", "outbox"), ("/digests/", "digest"), ("/catalogue/", "form"),
-                   ("/platforms/", "platform"), ("/users/", "user"), ("/lists/versions/", "digest")]
+                   ("/platforms/", "platform"), ("/users/", "user"), ("/lists/versions/", "digest"),
+                   ("/org/communities/", "community"), ("/org/streets/", "street")]
     ident = next((ids[key] for prefix, key in by_route_id if path.startswith(prefix)), 1)
     values = {"code": ids["code"], "id": ident, "entry": ids["entry"], "month": "2026-11", "scope": OTHER[0],
               "section": "duty", "fmt": "md"}
@@ -106,7 +128,8 @@ def _leaks(text: str, ids: dict[str, Any], asked: str = "") -> list[str]:
 async def test_every_console_get_as_another_streets_admin_shows_nothing_of_it(street_admin: Any) -> None:
     client, ids = street_admin
     tried = 0
-    for path, name, methods in ROUTES:
+    routes = _console_routes(client)
+    for path, name, methods in routes:
         if "GET" not in methods or name in {"login", "logout"}:
             continue
         for query in ("", f"?q={SECRET}", f"?community={OTHER[0]}", "?month=2026-11", f"?scope=community:{OTHER[0]}"):
@@ -117,7 +140,7 @@ async def test_every_console_get_as_another_streets_admin_shows_nothing_of_it(st
             if re.search(r"\{(code|id|entry|scope)", path):  # an object of the other street: as if it did not exist
                 assert resp.status in (403, 404), f"{name} answered {resp.status}"
             tried += 1
-    gets = [name for _, name, methods in ROUTES if "GET" in methods and name not in {"login", "logout"}]
+    gets = [name for _, name, methods in routes if "GET" in methods and name not in {"login", "logout"}]
     assert tried == 5 * len(gets) and len(gets) > 30
 
 
@@ -125,7 +148,7 @@ async def test_every_console_post_as_another_streets_admin_is_refused_and_change
         street_admin: Any, engine: Any) -> None:
     client, ids = street_admin
     audit_before = await scalar(engine, sa.select(sa.func.count()).select_from(AUDIT_LOG))
-    for path, name, methods in ROUTES:
+    for path, name, methods in _console_routes(client):
         if "POST" not in methods or name in {"login", "logout"}:
             continue
         form = {"csrf_token": ids["token"], "role": "head", "target": OTHER[0], "community": OTHER[0],
@@ -141,6 +164,15 @@ async def test_every_console_post_as_another_streets_admin_is_refused_and_change
         written = (await conn.execute(sa.select(AUDIT_LOG.c.entity, AUDIT_LOG.c.action, AUDIT_LOG.c.after)
                                       .where(AUDIT_LOG.c.id > audit_before))).all()
     assert written == []
+
+
+async def test_the_sweeps_try_every_route_the_router_serves(street_admin: Any) -> None:
+    """The router's console routes are the table's (none registered elsewhere) and the tree pages are among them."""
+    client, _ = street_admin
+    served = {(name, frozenset(methods)) for _, name, methods in _console_routes(client)}
+    assert served == {(name, frozenset(methods)) for _, name, methods in ROUTES}
+    assert {"org", "org_xlsx", "org_import", "org_community_update", "digest_chart", "report_file"} <= {
+        name for name, _ in served}
 
 
 async def test_the_street_admin_sees_their_own_street(street_admin: Any) -> None:
@@ -227,3 +259,43 @@ async def test_monthly_run_sends_each_street_its_own_digest(tmp_path: Any, sqlit
     jia, yi = sent[f"scope:street:{streets['甲街道']}"], sent[f"scope:street:{streets['乙街道']}"]
     assert jia.startswith("【示范区甲街道2026年11月减负月报】") and "收到任务 2 件" in jia and SECRET not in jia
     assert yi.startswith("【示范区乙街道2026年11月减负月报】") and "收到任务 1 件" in yi
+
+
+async def test_a_street_admin_invites_chat_admins_of_their_own_street_only(street_admin: Any, engine: Any) -> None:
+    from intake.store.models import INVITES
+
+    client, ids = street_admin
+    own = await scalar(engine, sa.select(STREETS.c.id).where(STREETS.c.name == "示范街道"))
+    page = await (await client.get("/admin/invites")).text()
+    assert f'value="street:{own}"' in page and f'value="street:{ids["street"]}"' not in page
+    made = await client.post("/admin/invites", data={"csrf_token": ids["token"], "role": "admin",
+                                                     "target": f"street:{own}"})
+    assert "新邀请码" in await made.text()
+    other = await client.post("/admin/invites", data={"csrf_token": ids["token"], "role": "admin",
+                                                      "target": f"street:{ids['street']}"}, allow_redirects=False)
+    everything = await client.post("/admin/invites", data={"csrf_token": ids["token"], "role": "admin",
+                                                           "target": ""}, allow_redirects=False)
+    assert other.status == 403 and everything.status in (303, 400)
+    async with engine.connect() as conn:
+        rows = (await conn.execute(sa.select(INVITES.c.scope_level, INVITES.c.scope_id)
+                                   .where(INVITES.c.role == "admin", INVITES.c.created_by == "admin:jia"))).all()
+    assert [tuple(r) for r in rows] == [("street", own)]
+
+
+async def test_a_street_admin_binding_a_clerk_to_its_office_gets_its_own_streets_office(
+        street_admin: Any, engine: Any) -> None:
+    """Both streets have a 街道办: 乙街道's admin rebinding one of its accounts to 街道办 gets 乙街道's (not the first)."""
+    from intake.store.models import ACCOUNTS
+
+    client, ids = street_admin
+    first = await scalar(engine, sa.select(sa.func.min(DEPARTMENTS.c.id)).where(DEPARTMENTS.c.name == "街道办"))
+    assert first != ids["office"]
+    async with engine.begin() as conn:
+        await add_admin_user(conn, username="yi", password=PASSWORD, scope_level="street", scope_id=ids["street"])
+    await client.post("/admin/logout", data={"csrf_token": ids["token"]})
+    token = await login(client, "yi")
+    resp = await client.post(f"/admin/accounts/{ids['account']}/bind", data={"csrf_token": token, "role": "clerk",
+                                                                            "target": "街道办"})
+    assert resp.status == 200
+    assert await scalar(engine, sa.select(ACCOUNTS.c.department_id).where(ACCOUNTS.c.id == ids["account"])) == ids[
+        "office"]

@@ -8,8 +8,15 @@ from aiohttp import web
 
 from bot.console import forms, queries, texts
 from bot.console.core import actor_of, now_utc, redirect, render, services_of
-from bot.console.scoping import read_conn, require_target_in_scope
-from bot.console.shared import create_invite, directory_names, int_param, submit_or_back, target_district
+from bot.console.scoping import list_admin_scopes, read_conn, require_target_in_scope
+from bot.console.shared import (
+    create_invite,
+    directory_names,
+    get_own_department_id,
+    int_param,
+    submit_or_back,
+    target_district,
+)
 from intake import directory
 from intake.accounts import revoke_invite
 from intake.calendar import month_key
@@ -100,9 +107,10 @@ async def handle_account_bind(request: web.Request) -> web.StreamResponse:
     actor, now = actor_of(request), now_utc()
     department = name if role in (Role.clerk, Role.admin) else None
     community = name if role == Role.head else None
+    office = await get_own_department_id(request, name) if role == Role.clerk else None
     return await _submit(request, lambda c: directory.bind_account_to(
         c, account_id=account_id, role=role, department=department, community=community, district=district,
-        actor=actor, now=now),
+        actor=actor, now=now, department_id=office),
         back="accounts", ok=f"账号 {account_id} 已绑定为{texts.ROLE_ZH.get(role, role)}({target})。")
 
 
@@ -127,7 +135,8 @@ async def handle_invites(request: web.Request, *, new_code: str = "") -> web.Str
         invites = await queries.list_invites(conn)
     departments, communities = await directory_names(request, qualified=True)
     return render(request, "invites.html", {"invites": invites, "departments": departments, "new_code": new_code,
-                                            "communities": communities, "now": now_utc()})
+                                            "communities": communities, "now": now_utc(),
+                                            "admin_scopes": await list_admin_scopes(request)})
 
 
 async def handle_invite_add(request: web.Request) -> web.StreamResponse:
