@@ -79,26 +79,26 @@ async def _with_conn(settings: Settings, work: Any) -> Any:
 
 
 def cmd_invite(args: argparse.Namespace) -> int:
-    from intake.accounts import add_invite
+    from intake.accounts import add_invite, get_invite_target
     from intake.org import sync_org_from_config
     from intake.store.models import Role
 
     settings = _settings(args)
     role = Role(args.role)
 
-    async def work(conn: Any) -> str:
+    async def work(conn: Any) -> tuple[str, str]:
         from classifiers import load_rules
 
         rules = load_rules(override_paths=settings.rule_paths, communities=settings.community_names)
         await sync_org_from_config(conn, districts=settings.districts, departments=rules.departments,
                                    now=dt.datetime.now(dt.UTC))
-        return await add_invite(
-            conn, role=role, department=args.department, community=args.community,
+        code = await add_invite(
+            conn, role=role, department=args.department, community=args.community, district=args.district,
             now=dt.datetime.now(dt.UTC), valid_days=args.days, created_by="cli",
         )
+        return code, await get_invite_target(conn, code=code)
 
-    code = asyncio.run(_with_conn(settings, work))
-    target = args.department or args.community
+    code, target = asyncio.run(_with_conn(settings, work))
     print(f"邀请码({target} {role.value},{args.days}天内有效,仅可使用一次)。请让对方在公众号/企业微信中发送:绑定 {code}")
     print(code)
     return 0
@@ -283,6 +283,7 @@ def build_parser() -> argparse.ArgumentParser:
     invite.add_argument("--role", choices=[r.value for r in Role], required=True)
     invite.add_argument("--department")
     invite.add_argument("--community")
+    invite.add_argument("--district", help="区名:部门或社区所在的区(一个部署有多个区、部门同名时必填)")
     invite.add_argument("--days", type=int, default=7)
     invite.set_defaults(func=cmd_invite)
 

@@ -25,10 +25,12 @@ from intake.store.models import (
     COMMUNITIES,
     DEPARTMENTS,
     DIGESTS,
+    DISTRICTS,
     INVITES,
     OUTBOX,
     REMINDERS,
     RULE_VERSIONS,
+    STREETS,
     TASKS,
     Role,
     TargetStatus,
@@ -251,9 +253,12 @@ async def list_accounts(conn: AsyncConnection, *, limit: int = 500) -> list[dict
     rows = await conn.execute(
         sa.select(ACCOUNTS.c.id, ACCOUNTS.c.channel, ACCOUNTS.c.external_id, ACCOUNTS.c.display_name, ACCOUNTS.c.role,
                   ACCOUNTS.c.active, ACCOUNTS.c.bound_at, ACCOUNTS.c.last_seen_at,
-                  DEPARTMENTS.c.name.label("department"), COMMUNITIES.c.name.label("community"))
+                  DEPARTMENTS.c.name.label("department"), COMMUNITIES.c.name.label("community"),
+                  DISTRICTS.c.name.label("district"))
         .outerjoin(DEPARTMENTS, DEPARTMENTS.c.id == ACCOUNTS.c.department_id)
         .outerjoin(COMMUNITIES, COMMUNITIES.c.id == ACCOUNTS.c.community_id)
+        .outerjoin(STREETS, STREETS.c.id == COMMUNITIES.c.street_id)
+        .outerjoin(DISTRICTS, DISTRICTS.c.id == sa.func.coalesce(DEPARTMENTS.c.district_id, STREETS.c.district_id))
         .order_by(ACCOUNTS.c.id.desc()).limit(limit)
     )
     return [dict(r._mapping) for r in rows]
@@ -265,21 +270,46 @@ async def list_invites(conn: AsyncConnection, *, limit: int = 100) -> list[dict[
         sa.select(INVITES.c.id, INVITES.c.hint, INVITES.c.role, INVITES.c.expires_at, INVITES.c.used_at,
                   INVITES.c.revoked_at, INVITES.c.revoked_by, INVITES.c.created_by,
                   INVITES.c.created_at, DEPARTMENTS.c.name.label("department"), COMMUNITIES.c.name.label("community"),
-                  used_by.c.external_id.label("used_by"))
+                  used_by.c.external_id.label("used_by"), DISTRICTS.c.name.label("district"))
         .outerjoin(DEPARTMENTS, DEPARTMENTS.c.id == INVITES.c.department_id)
         .outerjoin(COMMUNITIES, COMMUNITIES.c.id == INVITES.c.community_id)
+        .outerjoin(STREETS, STREETS.c.id == COMMUNITIES.c.street_id)
+        .outerjoin(DISTRICTS, DISTRICTS.c.id == sa.func.coalesce(DEPARTMENTS.c.district_id, STREETS.c.district_id))
         .outerjoin(used_by, used_by.c.id == INVITES.c.used_by)
         .order_by(INVITES.c.id.desc()).limit(limit)
     )
     return [dict(r._mapping) for r in rows]
 
 
-async def list_rule_versions(conn: AsyncConnection, *, limit: int = 50) -> list[dict[str, Any]]:
+_RULE_VERSION_COLUMNS = (RULE_VERSIONS.c.id, RULE_VERSIONS.c.author, RULE_VERSIONS.c.note, RULE_VERSIONS.c.created_at,
+                         RULE_VERSIONS.c.content, RULE_VERSIONS.c.district_id, DISTRICTS.c.name.label("district"))
+
+
+async def list_rule_versions(conn: AsyncConnection, *, limit: int = 50, district_id: int | None = None
+                             ) -> list[dict[str, Any]]:
+    """The city default's versions, and `district_id`'s own when given (``district``: its name, or None)."""
+    level: sa.ColumnElement[bool] = RULE_VERSIONS.c.district_id.is_(None)
+    if district_id is not None:
+        level = sa.or_(level, RULE_VERSIONS.c.district_id == district_id)
     rows = await conn.execute(
-        sa.select(RULE_VERSIONS.c.id, RULE_VERSIONS.c.author, RULE_VERSIONS.c.note, RULE_VERSIONS.c.created_at, RULE_VERSIONS.c.content)
-        .order_by(RULE_VERSIONS.c.id.desc()).limit(limit)
+        sa.select(*_RULE_VERSION_COLUMNS).outerjoin(DISTRICTS, DISTRICTS.c.id == RULE_VERSIONS.c.district_id)
+        .where(level).order_by(RULE_VERSIONS.c.id.desc()).limit(limit)
     )
     return [dict(r._mapping) for r in rows]
+
+
+async def get_rule_version(conn: AsyncConnection, *, version_id: int) -> dict[str, Any] | None:
+    """One rule version (the city's or a district's; a scoped reader sees the city's and its own)."""
+    row = (await conn.execute(
+        sa.select(*_RULE_VERSION_COLUMNS).outerjoin(DISTRICTS, DISTRICTS.c.id == RULE_VERSIONS.c.district_id)
+        .where(RULE_VERSIONS.c.id == version_id))).first()
+    return dict(row._mapping) if row is not None else None
+
+
+async def list_district_names(conn: AsyncConnection) -> dict[int, str]:
+    """The districts the reader may see, by id (a district's lists are chosen from these)."""
+    rows = await conn.execute(sa.select(DISTRICTS.c.id, DISTRICTS.c.name).order_by(DISTRICTS.c.name))
+    return {int(r.id): str(r.name) for r in rows}
 
 
 async def list_digests(conn: AsyncConnection) -> list[dict[str, Any]]:

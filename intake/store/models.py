@@ -43,6 +43,9 @@ class District(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     name: str = Field(max_length=64, unique=True)
     city: str | None = Field(default=None, max_length=64)
+    # the district's own monthly digest time (config.toml [[district]] digest_day/digest_hour); None: [schedule]'s
+    digest_day: int | None = None
+    digest_hour: int | None = None
     created_at: dt.datetime = _ts()
 
 
@@ -309,10 +312,14 @@ class AdminUser(SQLModel, table=True):
 
 
 class RuleVersion(SQLModel, table=True):
-    """The city's rule overrides, versioned: each edit stores the whole override document."""
+    """Rule overrides, versioned: each edit stores the whole override document of its level.
+
+    ``district_id`` None: the city default (every district reads it); else that district's own lists,
+    merged over the city default (intake.rules_store)."""
 
     __tablename__ = "rule_versions"
     id: int | None = Field(default=None, primary_key=True)
+    district_id: int | None = Field(default=None, foreign_key="districts.id", index=True)
     content: dict[str, Any] = _json(dict)
     author: str = Field(max_length=64)
     note: str | None = Field(default=None, max_length=500)

@@ -10,7 +10,7 @@ from bot.console import forms, queries, texts
 from bot.console.boards import BOARDS
 from bot.console.core import actor_of, now_utc, redirect, render, services_of
 from bot.console.scoping import read_conn, require_target_in_scope, scope_of
-from bot.console.shared import create_invite, directory_names, int_param, submit_or_back
+from bot.console.shared import create_invite, directory_names, int_param, submit_or_back, target_district
 from intake import directory
 from intake.accounts import revoke_invite
 from intake.calendar import month_key
@@ -91,7 +91,7 @@ async def handle_community_update(request: web.Request) -> web.StreamResponse:
 async def handle_accounts(request: web.Request) -> web.StreamResponse:
     async with read_conn(request) as conn:
         accounts = await queries.list_accounts(conn)
-    departments, communities = await directory_names(request)
+    departments, communities = await directory_names(request, qualified=True)
     return render(request, "accounts.html", {"accounts": accounts, "departments": departments,
                                              "communities": communities})
 
@@ -102,11 +102,13 @@ async def handle_account_bind(request: web.Request) -> web.StreamResponse:
     role = forms.text(form, "role", limit=16)
     target = forms.text(form, "target", limit=64)
     await require_target_in_scope(request, role, target)
+    district, name = await target_district(request, target)
     actor, now = actor_of(request), now_utc()
-    department = target if role in (Role.clerk, Role.admin) else None
-    community = target if role == Role.head else None
+    department = name if role in (Role.clerk, Role.admin) else None
+    community = name if role == Role.head else None
     return await _submit(request, lambda c: directory.bind_account_to(
-        c, account_id=account_id, role=role, department=department, community=community, actor=actor, now=now),
+        c, account_id=account_id, role=role, department=department, community=community, district=district,
+        actor=actor, now=now),
         back="accounts", ok=f"账号 {account_id} 已绑定为{texts.ROLE_ZH.get(role, role)}({target})。")
 
 
@@ -129,7 +131,7 @@ async def handle_account_active(request: web.Request) -> web.StreamResponse:
 async def handle_invites(request: web.Request, *, new_code: str = "") -> web.StreamResponse:
     async with read_conn(request) as conn:
         invites = await queries.list_invites(conn)
-    departments, communities = await directory_names(request)
+    departments, communities = await directory_names(request, qualified=True)
     return render(request, "invites.html", {"invites": invites, "departments": departments, "new_code": new_code,
                                             "communities": communities, "now": now_utc()})
 

@@ -5,7 +5,7 @@ forwards that set an earlier deadline or added work per forwarding office, readi
 tasks, never the whole year's log.
 
 Revision ID: 0023
-Revises: 0018
+Revises: 0021
 Create Date: 2026-12-03 16:00:00
 """
 
@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from alembic import op
 
 revision: str = "0023"
-down_revision: str | None = "0018"
+down_revision: str | None = "0021"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
