@@ -58,6 +58,10 @@ class Boards:
             kept.refreshing = asyncio.create_task(self._rebuild(key, kept, build, now))
         return kept
 
+    def peek(self, key: tuple[str, ...]) -> KeptBoard | None:
+        """The dashboard kept for `key`, if any, however old (nothing is built)."""
+        return self._kept.get(key)
+
     def _keep(self, key: tuple[str, ...], kept: KeptBoard) -> None:
         if self.max_age_s <= 0:
             return

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from intake.audit import list_audit
-from intake.reports.export import TaskFilters, task_select
+from intake.reports.export import TaskFilters, month_bounds, task_select
 from intake.reports.figures import DISTRICT_SCOPE, Figures, Scope, ScopeKind
 from intake.reports.paging import Cursor, Keyset, count_capped, keyset_select
 from intake.reports.rollups import get_trend
@@ -91,6 +91,8 @@ async def list_task_page(
     total, more_than = await count_capped(conn, task_select(filters, tz, TASKS.c.id, index_first=fts))
     by_index = fts and bool(filters.terms)
     stmt = task_select(filters, tz, *_LOG_COLUMNS, index_first=by_index)
+    if by_index and filters.month:  # the index walked only over the ids logged in that month, not from today back
+        stmt = stmt.where(FTS.c.rowid.between(*await _month_ids(conn, filters.month, tz)))
     page = max(1, page)
     if filters.sort == "deadline":
         stmt = stmt.order_by(TASKS.c.deadline.is_(None), TASKS.c.deadline, TASKS.c.deadline_time, TASKS.c.id)
@@ -117,6 +119,14 @@ async def list_task_page(
         item["received_local"] = row.received_at.astimezone(tz)
         out.append(item)
     return TaskPage(rows=out, total=total, more_than=more_than, page=page, newer=newer, older=older)
+
+
+async def _month_ids(conn: AsyncConnection, month: str, tz: ZoneInfo) -> tuple[int, int]:
+    """The lowest and highest id of the tasks received in `month` (from the time index; (0, 0) for none)."""
+    start, end = month_bounds(month, tz)
+    low, high = (await conn.execute(sa.select(sa.func.min(TASKS.c.id), sa.func.max(TASKS.c.id))
+                                    .where(TASKS.c.received_at >= start, TASKS.c.received_at < end))).one()
+    return int(low or 0), int(high or 0)
 
 
 def keyset_of(query: Any, *, descending: bool = True) -> tuple[Keyset, int]:
@@ -223,7 +233,7 @@ async def list_departments(conn: AsyncConnection) -> list[dict[str, Any]]:
 
 async def list_communities(conn: AsyncConnection) -> list[dict[str, Any]]:
     open_targets = (
-        sa.select(TARGETS.c.community_id, sa.func.count(TARGETS.c.id).label("open"))
+        sa.select(TARGETS.c.community_id, sa.func.count().label("open"))  # count(*): the index entries alone
         .where(TARGETS.c.status == TargetStatus.open).group_by(TARGETS.c.community_id).subquery()
     )
     heads = (

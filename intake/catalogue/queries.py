@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -47,21 +48,32 @@ class CatalogueRow:
 
 def catalogue_statement(*, start: dt.datetime | None, end: dt.datetime | None,
                         community_ids: Sequence[int] | None) -> sa.Select[tuple[int, int, int, int, int]]:
-    """Sends, communities, submissions and listed sends per form (in a period and scope when given)."""
-    joined = FORM_SENDS.join(TASKS, TASKS.c.id == FORM_SENDS.c.task_id).outerjoin(
-        TASK_TARGETS, TASK_TARGETS.c.task_id == FORM_SENDS.c.task_id)
-    stmt = sa.select(
-        FORM_SENDS.c.form_id,
-        sa.func.count(sa.distinct(FORM_SENDS.c.task_id)).label("sends"),
-        sa.func.count(sa.distinct(TASK_TARGETS.c.community_id)).label("communities"),
-        sa.func.count(TASK_TARGETS.c.id).label("submissions"),
-        sa.func.count(sa.distinct(sa.case((TASKS.c.item.is_not(None), FORM_SENDS.c.task_id)))).label("listed"),
-    ).select_from(joined).group_by(FORM_SENDS.c.form_id)
+    """Sends, communities, submissions and listed sends per form (in a period and scope when given).
+
+    Two grouped reads joined by form: the sends with their notices' list item (one row per form × notice:
+    ``form_sends`` is unique on the pair, so nothing needs de-duplicating), and the communities with their
+    submissions (form × community first, then per form). One DISTINCT-free pass each, where three
+    ``count(DISTINCT …)`` over form × notice × community took twice the time at a year of a district."""
+    sends_where: list[Any] = []
+    pairs_where: list[Any] = []
     if start is not None and end is not None:
-        stmt = stmt.where(FORM_SENDS.c.received_at >= start, FORM_SENDS.c.received_at < end)
+        sends_where += [FORM_SENDS.c.received_at >= start, FORM_SENDS.c.received_at < end]
+        pairs_where += [FORM_SENDS.c.received_at >= start, FORM_SENDS.c.received_at < end]
     if community_ids is not None:
-        stmt = stmt.where(TASK_TARGETS.c.community_id.in_(list(community_ids)))
-    return stmt
+        sends_where.append(FORM_SENDS.c.task_id.in_(
+            sa.select(TASK_TARGETS.c.task_id).where(TASK_TARGETS.c.community_id.in_(list(community_ids)))))
+        pairs_where.append(TASK_TARGETS.c.community_id.in_(list(community_ids)))
+    sends = (sa.select(FORM_SENDS.c.form_id, sa.func.count().label("sends"), sa.func.count(TASKS.c.item).label("listed"))
+             .select_from(FORM_SENDS.join(TASKS, TASKS.c.id == FORM_SENDS.c.task_id))
+             .where(*sends_where).group_by(FORM_SENDS.c.form_id).subquery("sends"))
+    pairs = (sa.select(FORM_SENDS.c.form_id, TASK_TARGETS.c.community_id, sa.func.count().label("n"))
+             .select_from(FORM_SENDS.join(TASK_TARGETS, TASK_TARGETS.c.task_id == FORM_SENDS.c.task_id))
+             .where(*pairs_where).group_by(FORM_SENDS.c.form_id, TASK_TARGETS.c.community_id).subquery("pairs"))
+    reached = (sa.select(pairs.c.form_id, sa.func.count().label("communities"), sa.func.sum(pairs.c.n).label("submissions"))
+               .group_by(pairs.c.form_id).subquery("reached"))
+    return (sa.select(sends.c.form_id, sends.c.sends, sa.func.coalesce(reached.c.communities, 0).label("communities"),
+                      sa.func.coalesce(reached.c.submissions, 0).label("submissions"), sends.c.listed)
+            .select_from(sends.outerjoin(reached, reached.c.form_id == sends.c.form_id)))
 
 
 async def list_catalogue(

@@ -92,9 +92,10 @@ async def _active_communities(conn: AsyncConnection) -> int:
 
 
 async def _is_whole(conn: AsyncConnection, area: org_scope.Scope) -> bool:
-    """A district that holds every community of the deployment (the usual one-district set-up)."""
+    """A district or street that holds every community of the deployment (the usual one-district set-up, or the
+    flat one of a single street): its report is the whole deployment's, read from the kept months."""
     every = set((await conn.execute(sa.select(COMMUNITIES.c.id))).scalars())
-    return area.level is OrgLevel.district and set(area.community_ids) == every
+    return area.level in (OrgLevel.district, OrgLevel.street) and set(area.community_ids) == every
 
 
 async def _district_title(conn: AsyncConnection, area: org_scope.Scope) -> str:
@@ -121,9 +122,9 @@ async def parse_scope(conn: AsyncConnection, *, scope: str | None, settings: Int
     name = scope.partition(":")[2].strip() if scope else area.name
     if area.level is OrgLevel.community:
         return Scope("community", area.name, tuple(sorted(area.community_ids)), 1, title=area.name)
-    if seen.is_everything and await _is_whole(conn, area):
-        return Scope("district", name, None, await _active_communities(conn), title=area.name)
     title = await _district_title(conn, area) if area.level is OrgLevel.street else area.name
+    if seen.is_everything and await _is_whole(conn, area):
+        return Scope(str(area.level), name, None, await _active_communities(conn), title=title)
     return Scope(str(area.level), name, None, 0, area=area, title=title)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import re
 import struct
 from urllib.parse import quote
 
@@ -313,3 +314,17 @@ async def test_simulator_offers_wecom_when_the_app_provides_it(console):
     await login(console)
     page = await (await console.get("/admin/simulator")).text()
     assert '<option value="wecom"' in page and "企业微信模拟未启用" not in page
+
+
+async def test_directory_department_tasks_are_the_dashboards_13_months_with_or_without_a_kept_board(console,
+                                                                                                     engine):
+    now = dt.datetime.now(dt.UTC)
+    for days in (0, 40, 430):  # this month, about last month, fourteen months back (not counted)
+        await seed_task(engine, received_at=now - dt.timedelta(days=days, minutes=5), department="民政局")
+    await seed_task(engine, received_at=now - dt.timedelta(minutes=5), department="卫健委")
+    await login(console)
+    row = re.compile(r">(民政局|卫健委)</a></td><td>(\d+)</td>")
+    before = dict(row.findall(await (await console.get("/admin/directory")).text()))  # rollups + live months
+    assert before == {"民政局": "2", "卫健委": "1"}
+    assert (await console.get("/admin/")).status == 200  # this month's dashboard, kept a minute
+    assert dict(row.findall(await (await console.get("/admin/directory")).text())) == before

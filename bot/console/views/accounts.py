@@ -7,8 +7,9 @@ from typing import Any
 from aiohttp import web
 
 from bot.console import forms, queries, texts
+from bot.console.boards import BOARDS
 from bot.console.core import actor_of, now_utc, redirect, render, services_of
-from bot.console.scoping import list_admin_scopes, read_conn, require_target_in_scope
+from bot.console.scoping import list_admin_scopes, read_conn, require_target_in_scope, scope_of
 from bot.console.shared import (
     create_invite,
     directory_names,
@@ -28,13 +29,18 @@ __all__ = ["handle_directory", "handle_department_add", "handle_department_activ
 
 
 async def handle_directory(request: web.Request) -> web.StreamResponse:
-    """Departments with their tasks of the last 13 months (the dashboard's table, from the rollups and the open
-    month), clerks and heads, and communities with their open assignments."""
+    """Departments with their tasks of the last 13 months (the dashboard's table: summed from this month's kept
+    dashboard when there is one, else from the rollups and the open month), clerks; communities with their
+    open assignments and heads."""
     settings, now = services_of(request).settings, now_utc()
+    month = month_key(now, settings.tz)
+    kept = request.app[BOARDS].peek((scope_of(request).key, month, ""))
     async with read_conn(request) as conn:
         departments = await queries.list_departments(conn)
         communities = await queries.list_communities(conn)
-        tasks = await get_department_tasks(conn, month=month_key(now, settings.tz), settings=settings, now=now)
+        tasks = ({name: sum(row.values()) for name, row in queries.group_months(kept.board.months).items()}
+                 if kept is not None else
+                 await get_department_tasks(conn, month=month, settings=settings, now=now))
     return render(request, "directory.html", {"departments": departments, "communities": communities,
                                               "department_tasks": tasks})
 
