@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import math
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -181,7 +182,7 @@ class Figures:
 # --- the queries -------------------------------------------------------------------------------------
 
 
-def _measures(*, hours: sa.ColumnElement[float] | None) -> list[Any]:
+def measures_of(*, hours: sa.ColumnElement[float] | None) -> list[Any]:
     def sum_if(condition: sa.ColumnElement[bool]) -> Any:
         return sa.func.sum(sa.case((condition, 1), else_=0))
 
@@ -193,7 +194,7 @@ def _measures(*, hours: sa.ColumnElement[float] | None) -> list[Any]:
 
 
 @dataclass(frozen=True)
-class _Where:
+class MonthWhere:
     start: dt.datetime
     end: dt.datetime
     community_ids: tuple[int, ...] | None = None  # None: every community
@@ -210,59 +211,66 @@ class _Where:
 
 _CONDITION_NAMES = tuple(conditions())  # built once: building the expressions per row cost seconds
 _ASSIGNMENTS = TARGETS.join(TASKS, TASKS.c.id == TARGETS.c.task_id)
-_Key = tuple[str, str, str | None]  # (department, kind, quantity unit)
+GroupKey = tuple[str, str, str | None]  # (department, kind, quantity unit)
 
 
-_Vector = list[float]  # a Counts as numbers in _COUNT_FIELDS order (summed fast, turned into Counts once)
-_CONDITION_AT = tuple(_COUNT_FIELDS.index(name) for name in _CONDITION_NAMES)
+Vector = list[float]  # a Counts as numbers in _COUNT_FIELDS order (summed fast, turned into Counts once)
 _ASSIGNMENTS_AT, _HOURS_AT = _COUNT_FIELDS.index("assignments"), _COUNT_FIELDS.index("hours")
+_CONDITIONS_END = 2 + len(_CONDITION_NAMES)  # in a row of measures_of: n, qty, the conditions, (hours)
 assert len(_COUNT_FIELDS) - 1 == _HOURS_AT, "Counts.hours must stay its last field"
+assert tuple(_COUNT_FIELDS.index(n) for n in _CONDITION_NAMES) == tuple(range(2, _CONDITIONS_END)), \
+    "Counts lists the conditions in conditions() order, after tasks and assignments"
 
 
-def _as_counts(vector: _Vector) -> Counts:
-    whole = [int(v) for v in vector[:_HOURS_AT]]  # every field but hours, the last one
-    return Counts(**dict(zip(_COUNT_FIELDS, whole, strict=False)), hours=vector[_HOURS_AT])
+def zero_vector() -> Vector:
+    return [0] * _HOURS_AT + [0.0]
 
 
-def _plus(vector: _Vector | None, other: _Vector) -> _Vector:
-    return list(other) if vector is None else [a + b for a, b in zip(vector, other, strict=True)]
+def summed(vectors: Sequence[Vector]) -> Vector:
+    """Field by field (hours with math.fsum, so the order of the rows never changes a rounded figure)."""
+    if len(vectors) == 1:
+        return vectors[0]
+    if not vectors:
+        return zero_vector()
+    columns = list(zip(*vectors, strict=True))
+    return [*map(sum, columns[:_HOURS_AT]), math.fsum(columns[_HOURS_AT])]
+
+
+def as_counts(vector: Vector) -> Counts:
+    """The vector as rounded Counts (hours to one decimal), built once."""
+    return Counts(*map(int, vector[:_HOURS_AT]), round(float(vector[_HOURS_AT]), 1))  # type: ignore[arg-type]
 
 
 @dataclass
-class _Tally:
-    groups: dict[_Key, _Vector] = dataclasses.field(default_factory=dict)
+class Tally:
+    groups: dict[GroupKey, Vector] = dataclasses.field(default_factory=dict)
     quantities: dict[tuple[str, str], int] = dataclasses.field(default_factory=lambda: defaultdict(int))
 
-    def add(self, key: _Key, measures: Sequence[Any], *, per_assignment: bool) -> None:
-        """`measures`: n, qty, the conditions' sums and (per assignment) hours, as _measures lays them out."""
-        vector = self.groups.get(key)
-        if vector is None:
-            vector = self.groups[key] = [0.0] * len(_COUNT_FIELDS)
+    def add(self, key: GroupKey, measures: Sequence[Any], *, per_assignment: bool) -> None:
+        """`measures`: n, qty, the conditions' sums and (per assignment) hours, as measures_of lays them out."""
         n = measures[0]
-        vector[0] += n
-        for at, value in zip(_CONDITION_AT, measures[2:], strict=False):
-            vector[at] += value or 0
-        if per_assignment:
-            vector[_ASSIGNMENTS_AT] += n
-            vector[_HOURS_AT] += float(measures[-1] or 0.0)
+        vector = [n, n if per_assignment else 0, *measures[2:_CONDITIONS_END],
+                  float(measures[-1] or 0.0) if per_assignment else 0.0]
+        before = self.groups.get(key)
+        self.groups[key] = vector if before is None else summed([before, vector])
         if key[2] is not None and measures[1] is not None:
             self.quantities[(key[1], key[2])] += int(measures[1])
 
 
-async def _task_tally(conn: AsyncConnection, where: _Where) -> _Tally:
+async def _task_tally(conn: AsyncConnection, where: MonthWhere) -> Tally:
     """Each task once, grouped by department, kind and unit (the district's and a department's counts)."""
     key = [department_name().label("department"), TASKS.c.kind, TASKS.c.quantity_unit]
-    query = sa.select(*key, *_measures(hours=None)).where(*where.clauses(targets=False)).group_by(*key)
-    tally = _Tally()
+    query = sa.select(*key, *measures_of(hours=None)).where(*where.clauses(targets=False)).group_by(*key)
+    tally = Tally()
     for row in await conn.execute(query):
         tally.add((str(row[0]), str(row[1]), row[2]), row[3:], per_assignment=False)
     return tally
 
 
-def _assignments_query(where: _Where, schedule: ScheduleSettings) -> Any:
+def _assignments_query(where: MonthWhere, schedule: ScheduleSettings) -> Any:
     key = [TARGETS.c.community_id, department_name().label("department"), TASKS.c.kind, TASKS.c.quantity_unit]
     return (
-        sa.select(*key, *_measures(hours=hours_expression(schedule)))
+        sa.select(*key, *measures_of(hours=hours_expression(schedule)))
         .select_from(_ASSIGNMENTS).where(*where.clauses(targets=True)).group_by(*key)
     )
 
@@ -271,42 +279,56 @@ def assignments_statement(
     start: dt.datetime, end: dt.datetime, community_ids: Sequence[int] | None, schedule: ScheduleSettings
 ) -> Any:
     """The figures' main query over [start, end) (what a report prints as the figures' source)."""
-    return _assignments_query(_Where(start, end, None if community_ids is None else tuple(community_ids)), schedule)
+    return _assignments_query(MonthWhere(start, end, None if community_ids is None else tuple(community_ids)), schedule)
 
 
-async def _assignment_tallies(
-    conn: AsyncConnection, where: _Where, schedule: ScheduleSettings
-) -> dict[int, _Tally]:
+async def get_assignment_tallies(
+    conn: AsyncConnection, where: MonthWhere, schedule: ScheduleSettings
+) -> dict[int, Tally]:
     """Assignments grouped by community, department, kind and unit, with their estimated hours."""
     query = _assignments_query(where, schedule)
-    tallies: dict[int, _Tally] = defaultdict(_Tally)
+    tallies: dict[int, Tally] = defaultdict(Tally)
     for row in await conn.execute(query):
         tallies[int(row[0])].add((str(row[1]), str(row[2]), row[3]), row[4:], per_assignment=True)
     return tallies
 
 
+def merge_assignments(task_groups: Mapping[GroupKey, Vector], tallies: Iterable[Tally]) -> dict[GroupKey, Vector]:
+    """An area's groups: its tasks' counts, with the assignments and hours of its communities' `tallies`."""
+    assignments: dict[GroupKey, int] = defaultdict(int)
+    hours: dict[GroupKey, list[float]] = defaultdict(list)
+    for tally in tallies:
+        for key, vector in tally.groups.items():
+            assignments[key] += vector[_ASSIGNMENTS_AT]
+            hours[key].append(vector[_HOURS_AT])
+    groups = {key: list(vector) for key, vector in task_groups.items()}
+    for key, count in assignments.items():
+        mine = groups.setdefault(key, zero_vector())
+        mine[_ASSIGNMENTS_AT] += count
+        mine[_HOURS_AT] += math.fsum(hours[key])
+    return groups
+
+
 def _ranked(totals: Mapping[str, Counts]) -> tuple[tuple[str, Counts], ...]:
-    return tuple((name, c.rounded()) for name, c in sorted(totals.items(), key=lambda kv: (-kv[1].tasks, kv[0])))
+    return tuple(sorted(totals.items(), key=lambda kv: (-kv[1].tasks, kv[0])))
 
 
-def _figures(
-    month: str, scope: Scope, groups: Mapping[_Key, _Vector], quantities: Mapping[tuple[str, str], int],
+def build_figures(
+    month: str, scope: Scope, groups: Mapping[GroupKey, Vector], quantities: Mapping[tuple[str, str], int],
     timeliness: Timeliness, staff: int, settings: IntakeSettings,
 ) -> Figures:
-    by_department: dict[str, _Vector] = {}
-    by_kind: dict[str, _Vector] = {}
+    by_department: dict[str, list[Vector]] = defaultdict(list)
+    by_kind: dict[str, list[Vector]] = defaultdict(list)
     crossed: dict[tuple[str, str], tuple[int, int]] = {}
-    total = [0.0] * len(_COUNT_FIELDS)
     for (department, kind, _unit), vector in groups.items():
-        by_department[department] = _plus(by_department.get(department), vector)
-        by_kind[kind] = _plus(by_kind.get(kind), vector)
+        by_department[department].append(vector)
+        by_kind[kind].append(vector)
         tasks, assignments = crossed.get((department, kind), (0, 0))
         crossed[(department, kind)] = (tasks + int(vector[0]), assignments + int(vector[_ASSIGNMENTS_AT]))
-        total = _plus(total, vector)
     return Figures(
-        month=month, scope=scope, total=_as_counts(total).rounded(),
-        by_department=_ranked({k: _as_counts(v) for k, v in by_department.items()}),
-        by_kind=_ranked({k: _as_counts(v) for k, v in by_kind.items()}),
+        month=month, scope=scope, total=as_counts(summed(list(groups.values()))),
+        by_department=_ranked({k: as_counts(summed(v)) for k, v in by_department.items()}),
+        by_kind=_ranked({k: as_counts(summed(v)) for k, v in by_kind.items()}),
         quantities=tuple(sorted(((k, u, v) for (k, u), v in quantities.items()), key=lambda r: (r[0], -r[2], r[1]))),
         timeliness=timeliness, staff=staff,
         capacity_hours=round(staff * settings.schedule.staff_hours_per_month, 1),
@@ -314,7 +336,7 @@ def _figures(
     )
 
 
-def _today(now: dt.datetime, settings: IntakeSettings) -> dt.date:
+def local_today(now: dt.datetime, settings: IntakeSettings) -> dt.date:
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
     return now.astimezone(settings.tz).date()
@@ -327,22 +349,17 @@ async def get_month_figures(
     """The district's (or, with `department`, that department's) figures and each of `communities`'
     ((id, name, staff)) from one pass over the month. Every community's assignments are read."""
     start, end = month_bounds(month, settings.tz)
-    where = _Where(start, end, department=department)
-    today = _today(now, settings)
+    where = MonthWhere(start, end, department=department)
+    today = local_today(now, settings)
     tasks = await _task_tally(conn, where)
-    tallies = await _assignment_tallies(conn, where, settings.schedule)
+    tallies = await get_assignment_tallies(conn, where, settings.schedule)
     timeliness = await get_timeliness(conn, start=start, end=end, today=today, department=department)
-    groups = {key: list(vector) for key, vector in tasks.groups.items()}
-    for tally in tallies.values():  # the district's assignments and hours, added to its tasks
-        for key, vector in tally.groups.items():
-            mine = groups.setdefault(key, [0.0] * len(_COUNT_FIELDS))
-            mine[_ASSIGNMENTS_AT] += vector[_ASSIGNMENTS_AT]
-            mine[_HOURS_AT] += vector[_HOURS_AT]
+    groups = merge_assignments(tasks.groups, tallies.values())
     scope = DISTRICT_SCOPE if department is None else Scope(ScopeKind.department, department)
-    top = _figures(month, scope, groups, tasks.quantities, sum(timeliness.values(), Timeliness()),
+    top = build_figures(month, scope, groups, tasks.quantities, sum(timeliness.values(), Timeliness()),
                    0 if department else district_staff, settings)
     per_community = {
-        cid: _figures(month, Scope(ScopeKind.community, name), tallies[cid].groups if cid in tallies else {},
+        cid: build_figures(month, Scope(ScopeKind.community, name), tallies[cid].groups if cid in tallies else {},
                       tallies[cid].quantities if cid in tallies else {}, timeliness.get(cid, Timeliness()), staff,
                       settings)
         for cid, name, staff in communities
@@ -362,11 +379,11 @@ async def get_figures(
 
             raise NotFound(scope.name)
         start, end = month_bounds(month, settings.tz)
-        where = _Where(start, end, community_ids=(int(row.id),))
-        tally = (await _assignment_tallies(conn, where, settings.schedule)).get(int(row.id), _Tally())
-        timeliness = (await get_timeliness(conn, start=start, end=end, today=_today(now, settings),
+        where = MonthWhere(start, end, community_ids=(int(row.id),))
+        tally = (await get_assignment_tallies(conn, where, settings.schedule)).get(int(row.id), Tally())
+        timeliness = (await get_timeliness(conn, start=start, end=end, today=local_today(now, settings),
                                           community_ids=(int(row.id),))).get(int(row.id), Timeliness())
-        return _figures(month, scope, tally.groups, tally.quantities, timeliness, int(row.staff), settings)
+        return build_figures(month, scope, tally.groups, tally.quantities, timeliness, int(row.staff), settings)
     staff = int((await conn.execute(
         sa.select(sa.func.coalesce(sa.func.sum(COMMUNITIES.c.staff), 0)).where(COMMUNITIES.c.active.is_(True))
     )).scalar_one())

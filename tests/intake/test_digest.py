@@ -241,7 +241,8 @@ async def test_the_benchmark_year_gives_the_same_digests_on_both_databases(db_ur
     assert (d.due, d.on_time, d.late, d.overdue) == (661, 166, 232, 263)
     # every assignment belongs to exactly one community
     assert d.assignments == sum(c.tasks for c in communities)
-    assert d.estimated_hours == round(sum(c.estimated_hours for c in communities), 1)
+    # each community's hours are rounded to 0.1 on their own: their sum may stray from the district's by 0.05 each
+    assert abs(d.estimated_hours - sum(c.estimated_hours for c in communities)) <= 0.05 * len(communities) + 1e-9
     assert (d.due, d.on_time, d.late, d.overdue) == tuple(
         sum(getattr(c, f) for c in communities) for f in ("due", "on_time", "late", "overdue"))
     assert d.heatmap is not None and sum(map(sum, d.heatmap.cells)) == d.assignments
