@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import math
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -47,6 +46,17 @@ from intake.reports.measures import (
     department_name,
     estimate_hours,
     hours_expression,
+    hours_sum,
+)
+from intake.reports.tally import (
+    ASSIGNMENTS_AT,
+    Counts,
+    GroupKey,
+    Tally,
+    Vector,
+    as_counts,
+    merge_assignments,
+    summed,
 )
 from intake.reports.timeliness import Timeliness, get_timeliness
 from intake.settings import IntakeSettings, ScheduleSettings
@@ -94,49 +104,6 @@ class Scope:
 
 
 DISTRICT_SCOPE = Scope(ScopeKind.district)
-
-
-@dataclass(frozen=True)
-class Counts:
-    """Additive counts of a set of tasks (or assignments); ``a + b`` adds field by field."""
-
-    tasks: int = 0
-    assignments: int = 0
-    administrative: int = 0
-    duty: int = 0
-    assist: int = 0
-    negative: int = 0
-    unlisted: int = 0
-    refused: int = 0
-    pending_review: int = 0
-    withdrawn: int = 0
-    unfunded: int = 0
-    short_notice: int = 0
-    duplicates: int = 0
-    repeat_collection: int = 0
-    hours: float = 0.0
-
-    def __add__(self, other: Counts) -> Counts:
-        return Counts(**{f: getattr(self, f) + getattr(other, f) for f in _COUNT_FIELDS})
-
-    @property
-    def service(self) -> int:
-        return self.tasks - self.administrative
-
-    @property
-    def administrative_share(self) -> float | None:
-        return None if not self.tasks else round(self.administrative / self.tasks, 4)
-
-    @property
-    def listing(self) -> tuple[tuple[str, int], ...]:
-        return tuple((name, getattr(self, name)) for name in LISTINGS)
-
-    def rounded(self) -> Counts:
-        # not dataclasses.replace: a province's digests build Counts by the hundred thousand
-        return Counts(**{f: getattr(self, f) for f in _COUNT_FIELDS[:-1]}, hours=round(self.hours, 1))
-
-
-_COUNT_FIELDS = tuple(f.name for f in dataclasses.fields(Counts))
 
 
 @dataclass(frozen=True)
@@ -189,7 +156,7 @@ def measures_of(*, hours: sa.ColumnElement[float] | None) -> list[Any]:
     measures = [sa.func.count().label("n"), sa.func.sum(TASKS.c.quantity_value).label("qty")]
     measures += [sum_if(cond).label(name) for name, cond in conditions().items()]
     if hours is not None:
-        measures.append(sa.func.sum(hours).label("hours"))
+        measures.append(hours.label("hours"))
     return measures
 
 
@@ -209,53 +176,7 @@ class MonthWhere:
         return where
 
 
-_CONDITION_NAMES = tuple(conditions())  # built once: building the expressions per row cost seconds
 _ASSIGNMENTS = TARGETS.join(TASKS, TASKS.c.id == TARGETS.c.task_id)
-GroupKey = tuple[str, str, str | None]  # (department, kind, quantity unit)
-
-
-Vector = list[float]  # a Counts as numbers in _COUNT_FIELDS order (summed fast, turned into Counts once)
-_ASSIGNMENTS_AT, _HOURS_AT = _COUNT_FIELDS.index("assignments"), _COUNT_FIELDS.index("hours")
-_CONDITIONS_END = 2 + len(_CONDITION_NAMES)  # in a row of measures_of: n, qty, the conditions, (hours)
-assert len(_COUNT_FIELDS) - 1 == _HOURS_AT, "Counts.hours must stay its last field"
-assert tuple(_COUNT_FIELDS.index(n) for n in _CONDITION_NAMES) == tuple(range(2, _CONDITIONS_END)), \
-    "Counts lists the conditions in conditions() order, after tasks and assignments"
-
-
-def zero_vector() -> Vector:
-    return [0] * _HOURS_AT + [0.0]
-
-
-def summed(vectors: Sequence[Vector]) -> Vector:
-    """Field by field (hours with math.fsum, so the order of the rows never changes a rounded figure)."""
-    if len(vectors) == 1:
-        return vectors[0]
-    if not vectors:
-        return zero_vector()
-    columns = list(zip(*vectors, strict=True))
-    return [*map(sum, columns[:_HOURS_AT]), math.fsum(columns[_HOURS_AT])]
-
-
-def as_counts(vector: Vector) -> Counts:
-    """The vector as rounded Counts (hours to one decimal), built once."""
-    return Counts(*map(int, vector[:_HOURS_AT]), round(float(vector[_HOURS_AT]), 1))  # type: ignore[arg-type]
-
-
-@dataclass
-class Tally:
-    groups: dict[GroupKey, Vector] = dataclasses.field(default_factory=dict)
-    quantities: dict[tuple[str, str], int] = dataclasses.field(default_factory=lambda: defaultdict(int))
-
-    def add(self, key: GroupKey, measures: Sequence[Any], *, per_assignment: bool) -> None:
-        """`measures`: n, qty, the conditions' sums and (per assignment) hours, as measures_of lays them out."""
-        n = measures[0]
-        vector = [n, n if per_assignment else 0, *measures[2:_CONDITIONS_END],
-                  float(measures[-1] or 0.0) if per_assignment else 0.0]
-        before = self.groups.get(key)
-        self.groups[key] = vector if before is None else summed([before, vector])
-        if key[2] is not None and measures[1] is not None:
-            self.quantities[(key[1], key[2])] += int(measures[1])
-
 
 async def _task_tally(conn: AsyncConnection, where: MonthWhere) -> Tally:
     """Each task once, grouped by department, kind and unit (the district's and a department's counts)."""
@@ -270,7 +191,7 @@ async def _task_tally(conn: AsyncConnection, where: MonthWhere) -> Tally:
 def _assignments_query(where: MonthWhere, schedule: ScheduleSettings) -> Any:
     key = [TARGETS.c.community_id, department_name().label("department"), TASKS.c.kind, TASKS.c.quantity_unit]
     return (
-        sa.select(*key, *measures_of(hours=hours_expression(schedule)))
+        sa.select(*key, *measures_of(hours=hours_sum(schedule)))
         .select_from(_ASSIGNMENTS).where(*where.clauses(targets=True)).group_by(*key)
     )
 
@@ -293,22 +214,6 @@ async def get_assignment_tallies(
     return tallies
 
 
-def merge_assignments(task_groups: Mapping[GroupKey, Vector], tallies: Iterable[Tally]) -> dict[GroupKey, Vector]:
-    """An area's groups: its tasks' counts, with the assignments and hours of its communities' `tallies`."""
-    assignments: dict[GroupKey, int] = defaultdict(int)
-    hours: dict[GroupKey, list[float]] = defaultdict(list)
-    for tally in tallies:
-        for key, vector in tally.groups.items():
-            assignments[key] += vector[_ASSIGNMENTS_AT]
-            hours[key].append(vector[_HOURS_AT])
-    groups = {key: list(vector) for key, vector in task_groups.items()}
-    for key, count in assignments.items():
-        mine = groups.setdefault(key, zero_vector())
-        mine[_ASSIGNMENTS_AT] += count
-        mine[_HOURS_AT] += math.fsum(hours[key])
-    return groups
-
-
 def _ranked(totals: Mapping[str, Counts]) -> tuple[tuple[str, Counts], ...]:
     return tuple(sorted(totals.items(), key=lambda kv: (-kv[1].tasks, kv[0])))
 
@@ -324,7 +229,7 @@ def build_figures(
         by_department[department].append(vector)
         by_kind[kind].append(vector)
         tasks, assignments = crossed.get((department, kind), (0, 0))
-        crossed[(department, kind)] = (tasks + int(vector[0]), assignments + int(vector[_ASSIGNMENTS_AT]))
+        crossed[(department, kind)] = (tasks + int(vector[0]), assignments + int(vector[ASSIGNMENTS_AT]))
     return Figures(
         month=month, scope=scope, total=as_counts(summed(list(groups.values()))),
         by_department=_ranked({k: as_counts(summed(v)) for k, v in by_department.items()}),
@@ -342,29 +247,53 @@ def local_today(now: dt.datetime, settings: IntakeSettings) -> dt.date:
     return now.astimezone(settings.tz).date()
 
 
+@dataclass(frozen=True)
+class MonthTallies:
+    """One pass over a month: the tasks' tally, each community's and each community's timeliness."""
+
+    tasks: Tally
+    communities: dict[int, Tally]
+    timeliness: dict[int, Timeliness]
+
+
+async def get_month_tallies(conn: AsyncConnection, *, month: str, settings: IntakeSettings, now: dt.datetime,
+                            department: str | None = None) -> MonthTallies:
+    start, end = month_bounds(month, settings.tz)
+    where = MonthWhere(start, end, department=department)
+    return MonthTallies(
+        tasks=await _task_tally(conn, where), communities=await get_assignment_tallies(conn, where, settings.schedule),
+        timeliness=await get_timeliness(conn, start=start, end=end, today=local_today(now, settings),
+                                        department=department))
+
+
+def month_figures(
+    tallies: MonthTallies, *, month: str, settings: IntakeSettings, communities: Sequence[tuple[int, str, int]],
+    district_staff: int, department: str | None = None,
+) -> tuple[Figures, dict[int, Figures]]:
+    """The district's (or a department's) figures and each of `communities`' ((id, name, staff)) from `tallies`."""
+    groups = merge_assignments(tallies.tasks.groups, tallies.communities.values())
+    scope = DISTRICT_SCOPE if department is None else Scope(ScopeKind.department, department)
+    top = build_figures(month, scope, groups, tallies.tasks.quantities, sum(tallies.timeliness.values(), Timeliness()),
+                        0 if department else district_staff, settings)
+    empty = Tally()
+    per_community = {
+        cid: build_figures(month, Scope(ScopeKind.community, name), tallies.communities.get(cid, empty).groups,
+                           tallies.communities.get(cid, empty).quantities, tallies.timeliness.get(cid, Timeliness()),
+                           staff, settings)
+        for cid, name, staff in communities
+    }
+    return top, per_community
+
+
 async def get_month_figures(
     conn: AsyncConnection, *, month: str, settings: IntakeSettings, now: dt.datetime,
     communities: Sequence[tuple[int, str, int]], district_staff: int, department: str | None = None,
 ) -> tuple[Figures, dict[int, Figures]]:
     """The district's (or, with `department`, that department's) figures and each of `communities`'
     ((id, name, staff)) from one pass over the month. Every community's assignments are read."""
-    start, end = month_bounds(month, settings.tz)
-    where = MonthWhere(start, end, department=department)
-    today = local_today(now, settings)
-    tasks = await _task_tally(conn, where)
-    tallies = await get_assignment_tallies(conn, where, settings.schedule)
-    timeliness = await get_timeliness(conn, start=start, end=end, today=today, department=department)
-    groups = merge_assignments(tasks.groups, tallies.values())
-    scope = DISTRICT_SCOPE if department is None else Scope(ScopeKind.department, department)
-    top = build_figures(month, scope, groups, tasks.quantities, sum(timeliness.values(), Timeliness()),
-                   0 if department else district_staff, settings)
-    per_community = {
-        cid: build_figures(month, Scope(ScopeKind.community, name), tallies[cid].groups if cid in tallies else {},
-                      tallies[cid].quantities if cid in tallies else {}, timeliness.get(cid, Timeliness()), staff,
-                      settings)
-        for cid, name, staff in communities
-    }
-    return top, per_community
+    tallies = await get_month_tallies(conn, month=month, settings=settings, now=now, department=department)
+    return month_figures(tallies, month=month, settings=settings, communities=communities,
+                         district_staff=district_staff, department=department)
 
 
 async def get_figures(

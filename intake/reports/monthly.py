@@ -19,7 +19,7 @@ from intake.reports.model import DISTRICT, Digest
 from intake.reports.render import render_chat_text, to_json
 from intake.reports.runner import run_report
 from intake.reports.safety import slug
-from intake.reports.streets import build_street_digests, list_street_recipients, street_id_of
+from intake.reports.streets import list_street_recipients, street_id_of
 from intake.store.models import COMMUNITIES, DIGESTS
 
 if TYPE_CHECKING:
@@ -115,8 +115,7 @@ async def send_monthly_digests(services: Services, *, now: dt.datetime, only_if_
             return 0
 
     async def build(conn: AsyncConnection) -> list[Digest]:
-        return [*await build_monthly_digests(conn, month=month, settings=settings, now=now),
-                *await build_street_digests(conn, month=month, settings=settings, now=now)]
+        return await build_monthly_digests(conn, month=month, settings=settings, now=now, streets=True)
 
     district, *digests = await run_report(services.reports, services.engine, build)
     out_dir = settings.base_dir / schedule.digest_dir
