@@ -19,10 +19,11 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from intake.reports.community import add_source_row, source_columns
 from intake.reports.figures import measures_of
 from intake.reports.measures import NOT_WORKED, department_name
 from intake.reports.tally import Tally
-from intake.store.models import COMMUNITIES, DEPARTMENTS, DISTRICTS, STREETS, TASKS, TaskSource
+from intake.store.models import COMMUNITIES, DEPARTMENTS, DISTRICTS, STREETS, TASKS
 from intake.store.models import TASK_TARGETS as TARGETS
 from intake.store.values import OrgLevel
 
@@ -163,13 +164,9 @@ async def get_area_sources(conn: AsyncConnection, *, level: OrgLevel, start: dt.
                            end: dt.datetime) -> dict[int, dict[str, list[int]]]:
     """[reported, via Jianfu, trace demands] per department, per area (the community side's district view)."""
     area, source = _over_area_tasks(level, start, end)
-    reported = TASKS.c.source == TaskSource.community.value
-    trace = sa.func.coalesce(sa.cast(TASKS.c.trace_demand, sa.String), "null") != "null"
-    columns = [area, department_name().label("department"), reported.label("reported"), trace.label("trace")]
-    result: dict[int, dict[str, list[int]]] = defaultdict(lambda: defaultdict(lambda: [0, 0, 0]))
-    for row in await conn.execute(sa.select(*columns, sa.func.count().label("n")).select_from(source)
-                                  .group_by(*columns)):
-        cell = result[int(row[0])][str(row.department)]
-        cell[0 if row.reported else 1] += int(row.n)
-        cell[2] += int(row.n) if row.trace else 0
+    columns, having = source_columns()
+    result: dict[int, dict[str, list[int]]] = defaultdict(dict)
+    for row in await conn.execute(sa.select(area, *columns).select_from(source).group_by(area, columns[0])
+                                  .having(having)):
+        add_source_row(result[int(row[0])], row[1:])
     return result

@@ -96,27 +96,36 @@ _DEPARTMENT = sa.func.coalesce(TASKS.c.department, NO_DEPARTMENT)
 _ASSIGNMENTS = TARGETS.join(TASKS, TASKS.c.id == TARGETS.c.task_id)
 
 
-async def _sources(conn: AsyncConnection, *, start: dt.datetime, end: dt.datetime) -> dict[int | None, dict[str, list[int]]]:
-    """[reported, via Jianfu, trace demands] per department, per community and (key None) the district."""
-    result: dict[int | None, dict[str, list[int]]] = defaultdict(lambda: defaultdict(lambda: [0, 0, 0]))
-    reported = TASKS.c.source == TaskSource.community.value
+def source_columns() -> tuple[list[Any], Any]:
+    """(department, reported, via Jianfu, trace demands) of a group of tasks, and the HAVING that keeps only the
+    departments with something to show: a department none of whose tasks was reported or asks for a trace
+    adds nothing to a community side (no bypass, no trace line, no reported task)."""
     # a JSON column may hold SQL NULL or JSON null (PostgreSQL stores None as 'null'): both mean no demand
     trace = sa.func.coalesce(sa.cast(TASKS.c.trace_demand, sa.String), "null") != "null"
-    columns = [_DEPARTMENT.label("department"), reported.label("reported"), trace.label("trace")]
+    reported = sa.func.sum(sa.case((TASKS.c.source == TaskSource.community.value, 1), else_=0))
+    traced = sa.func.sum(sa.case((trace, 1), else_=0))
+    return [_DEPARTMENT.label("department"), reported, sa.func.count() - reported, traced], sa.or_(reported > 0,
+                                                                                                    traced > 0)
+
+
+def add_source_row(cells: dict[str, list[int]], row: Sequence[Any]) -> None:
+    """One (department, reported, via, traced) row of :func:`source_columns` into `cells`."""
+    cells[str(row[0])] = [int(row[1] or 0), int(row[2] or 0), int(row[3] or 0)]
+
+
+async def _sources(conn: AsyncConnection, *, start: dt.datetime, end: dt.datetime) -> dict[int | None, dict[str, list[int]]]:
+    """[reported, via Jianfu, trace demands] per department, per community and (key None) the district."""
+    result: dict[int | None, dict[str, list[int]]] = defaultdict(dict)
+    columns, having = source_columns()
     district = await conn.execute(
-        sa.select(*columns, sa.func.count().label("n")).where(*_month_filter(start, end))
-        .group_by(*columns)
-    )
+        sa.select(*columns).where(*_month_filter(start, end)).group_by(columns[0]).having(having))
+    for row in district:
+        add_source_row(result[None], row)
     per_community = await conn.execute(
-        sa.select(TARGETS.c.community_id, *columns, sa.func.count().label("n")).select_from(_ASSIGNMENTS)
-        .where(*_month_filter(start, end)).group_by(TARGETS.c.community_id, *columns)
-    )
-    for key, rows in ((None, district), ("community", per_community)):
-        for row in rows:
-            scope = None if key is None else int(row.community_id)
-            cell = result[scope][str(row.department)]
-            cell[0 if row.reported else 1] += int(row.n)
-            cell[2] += int(row.n) if row.trace else 0
+        sa.select(TARGETS.c.community_id, *columns).select_from(_ASSIGNMENTS)
+        .where(*_month_filter(start, end)).group_by(TARGETS.c.community_id, columns[0]).having(having))
+    for row in per_community:
+        add_source_row(result[int(row[0])], row[1:])
     return result
 
 
