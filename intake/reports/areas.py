@@ -69,17 +69,27 @@ async def list_areas(conn: AsyncConnection, *, level: OrgLevel, district_id: int
         members[area].add(int(c.id))
         if c.active:
             active.add(area)
-    departments = (await conn.execute(sa.select(DEPARTMENTS.c.id, DEPARTMENTS.c.level, DEPARTMENTS.c.district_id,
-                                                DEPARTMENTS.c.street_id))).all()
+    city: set[int] = set()
+    of_district: dict[int, set[int]] = defaultdict(set)
+    of_street: dict[int, set[int]] = defaultdict(set)
+    for d in await conn.execute(sa.select(DEPARTMENTS.c.id, DEPARTMENTS.c.level, DEPARTMENTS.c.district_id,
+                                          DEPARTMENTS.c.street_id)):
+        if d.level == OrgLevel.city:
+            city.add(int(d.id))
+        elif d.level == OrgLevel.district and d.district_id is not None:
+            of_district[int(d.district_id)].add(int(d.id))
+        elif d.level == OrgLevel.street and d.street_id is not None:
+            of_street[int(d.street_id)].add(int(d.id))
+    streets_of: dict[int, set[int]] = defaultdict(set)
+    for street_id, (_, owner) in streets.items():
+        streets_of[owner].add(street_id)
     areas = []
     for ident in sorted(active):
         district = streets[ident][1] if level is OrgLevel.street else ident
         if district_id is not None and district != district_id:
             continue
-        own_streets = {ident} if level is OrgLevel.street else {s for s, (_, d) in streets.items() if d == ident}
-        visible = frozenset(int(d.id) for d in departments if d.level == OrgLevel.city.value
-                            or (d.level == OrgLevel.district.value and d.district_id == district)
-                            or (d.level == OrgLevel.street.value and d.street_id in own_streets))
+        own_streets = {ident} if level is OrgLevel.street else streets_of[ident]
+        visible = frozenset(city.union(of_district[district], *(of_street[s] for s in own_streets)))
         name = streets[ident][0] if level is OrgLevel.street else districts[ident]
         areas.append(Area(level, ident, name, districts[district], frozenset(members[ident]), visible))
     return areas

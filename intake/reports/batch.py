@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import math
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -50,11 +49,11 @@ __all__ = ["PreviousTotals", "get_previous_totals", "previous_figures", "build_a
 @dataclass(frozen=True)
 class PreviousTotals:
     """A month's totals for the trend: (tasks, administrative) of the whole (visible) log, and
-    (assignments, administrative, hours) per community."""
+    (assignments, administrative, hours in thousandths) per community."""
 
     tasks: int
     administrative: int
-    per_community: dict[int, tuple[int, int, float]]
+    per_community: dict[int, tuple[int, int, int]]
 
     def assignments(self, community_ids: Iterable[int] | None = None) -> int:
         ids = self.per_community if community_ids is None else community_ids
@@ -62,7 +61,7 @@ class PreviousTotals:
 
     def hours(self, community_ids: Iterable[int] | None = None) -> float:
         ids = self.per_community if community_ids is None else community_ids
-        return math.fsum(self.per_community[c][2] for c in ids if c in self.per_community)
+        return sum(self.per_community[c][2] for c in ids if c in self.per_community) / HOURS_SUM_UNIT
 
 
 _ADMINISTRATIVE = sa.func.sum(sa.case((TASKS.c.nature != "service", 1), else_=0))
@@ -82,7 +81,7 @@ async def get_previous_totals(conn: AsyncConnection, *, month: str, settings: In
         .select_from(TARGETS.join(TASKS, TASKS.c.id == TARGETS.c.task_id)).where(*where)
         .group_by(TARGETS.c.community_id))
     return PreviousTotals(int(tasks), int(administrative or 0),
-                          {int(r[0]): (int(r[1]), int(r[2] or 0), int(r[3] or 0) / HOURS_SUM_UNIT) for r in rows})
+                          {int(r[0]): (int(r[1]), int(r[2] or 0), int(r[3] or 0)) for r in rows})
 
 
 def previous_figures(month: str, scope: Scope, *, tasks: int, assignments: int, administrative: int,
@@ -149,9 +148,10 @@ async def build_area_digests(conn: AsyncConnection, *, reads: MonthReads, areas:
     escalations = await area_reads.get_area_escalations(conn, level=level, start=start, end=end)
     sources = await area_reads.get_area_sources(conn, level=level, start=start, end=end)
     cells = await _rating_cells(conn, month=reads.month)
+    by_id = {c[0]: c for c in reads.communities}
     digests = []
     for area in areas:
-        members = [c for c in reads.communities if c[0] in area.community_ids]
+        members = [by_id[c] for c in sorted(area.community_ids) if c in by_id]
         figures = _area_figures(reads, area, members, tallies.get(area.id), settings)
         tasks, administrative = totals.get(area.id, (0, 0))
         previous = previous_figures(reads.previous_month, figures.scope, tasks=tasks, administrative=administrative,

@@ -247,9 +247,10 @@ async def _escalations(conn: AsyncConnection, *, month: str, settings: IntakeSet
 
 
 def _community_previous(month: str, community: _Community, previous: PreviousTotals) -> Figures:
-    assignments, administrative, hours = previous.per_community.get(community.id, (0, 0, 0.0))
+    assignments, administrative, _ = previous.per_community.get(community.id, (0, 0, 0))
     return previous_figures(month, Scope(ScopeKind.community, community.name), tasks=assignments,
-                            assignments=assignments, administrative=administrative, hours=hours)
+                            assignments=assignments, administrative=administrative,
+                            hours=previous.hours([community.id]))
 
 
 async def _build(

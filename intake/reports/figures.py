@@ -230,10 +230,11 @@ def build_figures(
         by_kind[kind].append(vector)
         tasks, assignments = crossed.get((department, kind), (0, 0))
         crossed[(department, kind)] = (tasks + int(vector[0]), assignments + int(vector[ASSIGNMENTS_AT]))
+    kinds = {k: summed(v) for k, v in by_kind.items()}
     return Figures(
-        month=month, scope=scope, total=as_counts(summed(list(groups.values()))),
+        month=month, scope=scope, total=as_counts(summed(list(kinds.values()))),
         by_department=_ranked({k: as_counts(summed(v)) for k, v in by_department.items()}),
-        by_kind=_ranked({k: as_counts(summed(v)) for k, v in by_kind.items()}),
+        by_kind=_ranked({k: as_counts(v) for k, v in kinds.items()}),
         quantities=tuple(sorted(((k, u, v) for (k, u), v in quantities.items()), key=lambda r: (r[0], -r[2], r[1]))),
         timeliness=timeliness, staff=staff,
         capacity_hours=round(staff * settings.schedule.staff_hours_per_month, 1),

@@ -1,14 +1,14 @@
 """Additive counts and their fast sums: what :mod:`intake.reports.figures` adds up.
 
 A group of the figures' queries (department, kind, unit; per community or not) is a :data:`Vector`: its
-counts in :class:`Counts` field order, summed column by column (hours with ``math.fsum``, so the order
-of the rows never changes a rounded figure) and turned into :class:`Counts` once per row of a report.
+counts in :class:`Counts` field order, hours in whole thousandths as SQL summed them
+(:func:`intake.reports.measures.hours_sum`), summed column by column (exactly, in any order) and turned
+into :class:`Counts` once per row of a report.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import math
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -67,7 +67,7 @@ CONDITION_NAMES = tuple(conditions())  # built once: building the expressions pe
 GroupKey = tuple[str, str, str | None]  # (department, kind, quantity unit)
 
 
-Vector = list[float]  # a Counts as numbers in _COUNT_FIELDS order (summed fast, turned into Counts once)
+Vector = list[int]  # a Counts as whole numbers in _COUNT_FIELDS order, hours in thousandths (exact in any order)
 ASSIGNMENTS_AT, HOURS_AT = _COUNT_FIELDS.index("assignments"), _COUNT_FIELDS.index("hours")
 _CONDITIONS_END = 2 + len(CONDITION_NAMES)  # in a row of measures_of: n, qty, the conditions, (hours)
 assert len(_COUNT_FIELDS) - 1 == HOURS_AT, "Counts.hours must stay its last field"
@@ -76,22 +76,19 @@ assert tuple(_COUNT_FIELDS.index(n) for n in CONDITION_NAMES) == tuple(range(2, 
 
 
 def zero_vector() -> Vector:
-    return [0] * HOURS_AT + [0.0]
+    return [0] * len(_COUNT_FIELDS)
 
 
 def summed(vectors: Sequence[Vector]) -> Vector:
-    """Field by field (hours with math.fsum, so the order of the rows never changes a rounded figure)."""
+    """Field by field: whole numbers, so the order of the rows never changes a figure."""
     if len(vectors) == 1:
         return vectors[0]
-    if not vectors:
-        return zero_vector()
-    columns = list(zip(*vectors, strict=True))
-    return [*map(sum, columns[:HOURS_AT]), math.fsum(columns[HOURS_AT])]
+    return list(map(sum, zip(*vectors, strict=True))) if vectors else zero_vector()
 
 
 def as_counts(vector: Vector) -> Counts:
     """The vector as rounded Counts (hours to one decimal), built once."""
-    args: list[Any] = [*map(int, vector[:HOURS_AT]), round(float(vector[HOURS_AT]), 1)]
+    args: list[Any] = [*vector[:HOURS_AT], round(vector[HOURS_AT] / HOURS_SUM_UNIT, 1)]
     return Counts(*args)
 
 
@@ -102,9 +99,9 @@ class Tally:
 
     def add(self, key: GroupKey, measures: Sequence[Any], *, per_assignment: bool) -> None:
         """`measures`: n, qty, the conditions' sums and (per assignment) hours, as measures_of lays them out."""
-        n = measures[0]
-        vector = [n, n if per_assignment else 0, *measures[2:_CONDITIONS_END],
-                  (measures[-1] or 0) / HOURS_SUM_UNIT if per_assignment else 0.0]
+        n = int(measures[0])
+        vector = [n, n if per_assignment else 0, *map(int, measures[2:_CONDITIONS_END]),
+                  int(measures[-1] or 0) if per_assignment else 0]
         before = self.groups.get(key)
         self.groups[key] = vector if before is None else summed([before, vector])
         if key[2] is not None and measures[1] is not None:
@@ -113,15 +110,12 @@ class Tally:
 
 def merge_assignments(task_groups: Mapping[GroupKey, Vector], tallies: Iterable[Tally]) -> dict[GroupKey, Vector]:
     """An area's groups: its tasks' counts, with the assignments and hours of its communities' `tallies`."""
-    assignments: dict[GroupKey, float] = defaultdict(int)
-    hours: dict[GroupKey, list[float]] = defaultdict(list)
+    groups = {key: list(vector) for key, vector in task_groups.items()}
     for tally in tallies:
         for key, vector in tally.groups.items():
-            assignments[key] += vector[ASSIGNMENTS_AT]
-            hours[key].append(vector[HOURS_AT])
-    groups = {key: list(vector) for key, vector in task_groups.items()}
-    for key, count in assignments.items():
-        mine = groups.setdefault(key, zero_vector())
-        mine[ASSIGNMENTS_AT] += count
-        mine[HOURS_AT] += math.fsum(hours[key])
+            mine = groups.get(key)
+            if mine is None:
+                mine = groups[key] = zero_vector()
+            mine[ASSIGNMENTS_AT] += vector[ASSIGNMENTS_AT]
+            mine[HOURS_AT] += vector[HOURS_AT]
     return groups
