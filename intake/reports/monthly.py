@@ -25,7 +25,7 @@ from intake.store.models import COMMUNITIES, DIGESTS
 if TYPE_CHECKING:
     from intake.context import Services
 
-__all__ = ["archive_digest", "digest_link", "send_monthly_digests"]
+__all__ = ["archive_digest", "digest_link", "needs_chart", "send_monthly_digests"]
 
 
 async def archive_digest(conn: AsyncConnection, *, digest: Digest, now: dt.datetime) -> None:
@@ -97,7 +97,8 @@ async def send_monthly_digests(services: Services, *, now: dt.datetime, only_if_
                                month: str | None = None) -> int:
     """Build, archive and queue the digests of the previous month (or `month`); returns how many were built.
 
-    The digests are built on the report runner's thread (off this loop) and the charts in a worker thread.
+    The digests are built on the report runner's thread (off this loop) and the charts a group robot receives in a
+    worker process (:func:`needs_chart`).
     Idempotent: the district digest is archived last and marks the month done; a rerun after
     a crash rebuilds the communities, and the outbox's idempotency keys keep messages single.
     """
@@ -119,7 +120,8 @@ async def send_monthly_digests(services: Services, *, now: dt.datetime, only_if_
 
     district, *digests = await run_report(services.reports, services.engine, build)
     out_dir = settings.base_dir / schedule.digest_dir
-    charts = await _draw_charts([(d, out_dir / f"{month}-{slug(d.scope)}.png") for d in [*digests, district] if d.tasks])
+    charts = await _draw_charts([(d, out_dir / f"{month}-{slug(d.scope)}.png") for d in [*digests, district]
+                                 if needs_chart(d, heads=settings.notify.heads, admins=settings.notify.admins)])
     for digest in [*digests, district]:
         link = _chat_link(services, digest, now=now)
         text = render_chat_text(digest, limit_bytes=schedule.digest_chat_bytes, link=link)
@@ -127,6 +129,15 @@ async def send_monthly_digests(services: Services, *, now: dt.datetime, only_if_
             _queue_digest, services=services, digest=digest, chart=charts.get(digest.scope), link=link, text=text,
             now=now))
     return len(digests) + 1
+
+
+def needs_chart(digest: Digest, *, heads: str, admins: str) -> bool:
+    """Whether the monthly run draws the digest's chart: only a group robot receives it as a picture (everyone
+    else opens the digest's page, which draws it when asked), so a province's 10,000 communities on the inbox
+    cost no drawing at all. A street's digest goes to its admins' inbox and chat, never to a robot."""
+    if not digest.tasks or street_id_of(digest.scope) is not None:
+        return False
+    return (admins if digest.is_district else heads) == "wecom_robot"
 
 
 async def _draw_charts(jobs: list[tuple[Digest, Path]]) -> dict[str, Path]:

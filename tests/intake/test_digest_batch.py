@@ -8,6 +8,8 @@ import importlib.util
 from pathlib import Path
 from typing import Any
 
+import sqlalchemy as sa
+
 from intake.reports.digest import build_digest, build_monthly_digests
 from intake.reports.streets import build_area_digest
 from intake.store.db import create_engine
@@ -92,3 +94,33 @@ async def test_the_monthly_batch_builds_every_street_district_and_community_dige
     assert streets[1].ratings == ()  # one rater: no average shown
     assert [d.scope for d in of_one] == [*(c.scope for c in communities[12:]), "street:3", "street:4"]
     assert sum(s.assignments for s in streets) == district.assignments
+
+
+async def test_the_monthly_run_draws_only_the_charts_a_group_robot_receives(tmp_path: Path, sqlite_url: str) -> None:
+    """A province's 10,000 community digests on the inbox cost no drawing; a robot's group still gets its picture."""
+    from intake.org import CommunityRow, apply_org_rows
+    from intake.reports.monthly import send_monthly_digests
+    from intake.store.models import OUTBOX
+    from tests.console_support import seed_task
+    from tests.fake_wechat_api import notify_settings, running_services
+
+    when = dt.datetime(2026, 11, 20, 2, 0, tzinfo=dt.UTC)
+    drawn: dict[str, set[str]] = {}
+    for heads in ("inbox", "wecom_robot"):
+        settings = notify_settings(sqlite_url, tmp_path / heads)
+        settings = settings.model_copy(update={"notify": settings.notify.model_copy(update={"heads": heads})})
+        async with running_services(settings) as services:
+            if heads == "inbox":
+                async with services.engine.begin() as conn:
+                    await apply_org_rows(conn, rows=[CommunityRow("示范区", "甲街道", "幸福社区"),
+                                                     CommunityRow("示范区", "甲街道", "和平社区")],
+                                         source="test", author="test", now=when)
+                await seed_task(services.engine, communities=("幸福社区",), received_at=when)
+            await send_monthly_digests(services, now=when, month="2026-11", only_if_due=False)
+            async with services.engine.connect() as conn:
+                pictures = (await conn.execute(sa.select(OUTBOX.c.recipient).where(OUTBOX.c.kind == "digest_chart")))
+                assert [str(r) for r in pictures.scalars()] == ([] if heads == "inbox" else ["幸福社区"])
+                digests = (await conn.execute(sa.select(OUTBOX.c.recipient).where(OUTBOX.c.kind == "digest")))
+                assert "幸福社区" in set(digests.scalars())  # the digest itself goes either way
+        drawn[heads] = {p.name for p in (tmp_path / heads).rglob("*.png")}
+    assert drawn == {"inbox": set(), "wecom_robot": {"2026-11-幸福社区.png"}}
