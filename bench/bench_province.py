@@ -84,16 +84,17 @@ async def after_seed(url: str) -> dict[str, int]:
             "task_targets_bytes": int(row.task_targets), "assignments": int(row.assignments)}
 
 
-async def monthly_digests(url: str, *, month: str) -> tuple[float, int]:
+async def monthly_digests(url: str, *, month: str) -> tuple[float, int, float]:
     """Seconds to build the district's, every community's and every street's digest of `month` (as the
-    scheduler's monthly run builds them), and how many were built."""
+    scheduler's monthly run builds them), how many were built, and this process's CPU seconds (the Python side:
+    on a shared machine the wall time also holds the other processes' turns)."""
     settings = _settings(url)
     engine = create_engine(settings)
     try:
         async with engine.connect() as conn:
-            began = time.perf_counter()
+            began, cpu = time.perf_counter(), time.process_time()
             digests = await build_monthly_digests(conn, month=month, settings=settings, now=NOW, streets=True)
-            return time.perf_counter() - began, len(digests)
+            return time.perf_counter() - began, len(digests), time.process_time() - cpu
     finally:
         await engine.dispose()
 
@@ -159,7 +160,7 @@ async def intake_during_digests(url: str, work: Path, *, month: str, seconds: fl
         await asyncio.to_thread(intake.start)
         idle = await asyncio.to_thread(intake.run, seconds)
         load = asyncio.ensure_future(asyncio.to_thread(intake.run, seconds))
-        built, _ = await monthly_digests(url, month=month)
+        built, _, _ = await monthly_digests(url, month=month)
         during = await load
         rss = round(intake.server.rss_kib() / 1024, 1)
     finally:
@@ -181,15 +182,19 @@ def run_size(tasks: int, args: argparse.Namespace, work: Path) -> dict[str, Any]
                                   districts=args.districts, streets=args.streets))
         sizes = asyncio.run(after_seed(url))
         print(f"[province] seeded in {seeded:.0f} s; database {sizes['database_bytes'] / 2**30:.2f} GiB", flush=True)
-        cold, count = asyncio.run(monthly_digests(url, month=args.month))
-        warm, _ = asyncio.run(monthly_digests(url, month=args.month))
-        print(f"[province] {count} digests of {args.month}: cold {cold:.1f} s, warm {warm:.1f} s", flush=True)
+        load = [round(x, 2) for x in os.getloadavg()]
+        cold, count, cold_cpu = asyncio.run(monthly_digests(url, month=args.month))
+        warm, _, warm_cpu = asyncio.run(monthly_digests(url, month=args.month))
+        print(f"[province] {count} digests of {args.month}: cold {cold:.1f} s, warm {warm:.1f} s (Python CPU "
+              f"{cold_cpu:.1f} / {warm_cpu:.1f} s; load average {load})", flush=True)
         chat = asyncio.run(intake_during_digests(url, work / f"n{tasks}", month=args.month,
                                                  seconds=max(5.0, min(warm, 60.0))))
         print(f"[province] intake p99 idle {chat['idle']['p99_ms']} ms, during digests "
               f"{chat['during_digests']['p99_ms']} ms", flush=True)
     return {"tasks": tasks, "seed_s": round(seeded, 1), **sizes, "digests": count,
-            "digests_cold_s": round(cold, 2), "digests_warm_s": round(warm, 2), "intake": chat,
+            "digests_cold_s": round(cold, 2), "digests_warm_s": round(warm, 2),
+            "digests_python_cpu_s": [round(cold_cpu, 2), round(warm_cpu, 2)], "load_average_before_digests": load,
+            "intake": chat,
             "gib_per_million_tasks": round(sizes["database_bytes"] / 2**30 / (tasks / 1e6), 3)}
 
 
