@@ -106,11 +106,8 @@ def _date(dialect: str, epoch: str) -> str:
 
 def seed_statements(dialect: str, *, tasks: int, communities: int, departments: int = DEPARTMENTS,
                     districts: int = 0, streets: int = 0) -> list[str]:
-    """The INSERTs that fill departments, communities, tasks and task_targets (社区001…, 社区00001… past 999).
-
-    With `districts` and `streets` (each dividing the next: communities % streets == streets % districts == 0),
-    also the organisation tree: 区01… → 街道001… → the communities in order; each department belongs to a
-    district (department d to district d mod `districts`) and sends its tasks to that district's communities."""
+    """The INSERTs that fill departments, communities, tasks and task_targets (社区001…, 社区00001… past 999);
+    with `districts` and `streets`, the organisation tree too (:func:`_tree_statements`)."""
     step = YEAR_SECONDS // tasks
     received = f"({YEAR_START} + (n - 1) * {step} + {_h(1)} % {step})"
     due = f"({received} + (1 + {_h(2)} % 20) * 86400)"
@@ -169,6 +166,8 @@ def seed_statements(dialect: str, *, tasks: int, communities: int, departments: 
 
 
 def _tree_statements(dialect: str, *, communities: int, districts: int, streets: int, created: str) -> list[str]:
+    """区001… → 街道0001… → the communities in order (each count dividing the next); department d belongs to
+    district d mod `districts` and sends its tasks to that district's communities (seed_statements)."""
     if not districts:
         return []
     if streets % districts or communities % streets or communities // districts < 3:
