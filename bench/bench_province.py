@@ -53,7 +53,7 @@ from tests.serverproc import ServerProcess  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results_province.json"
 TARGET_S = 60.0
-SERIAL_TABLES = ("departments", "communities", "tasks", "task_targets")
+SERIAL_TABLES = ("districts", "streets", "departments", "communities", "tasks", "task_targets")
 SIZE_SQL = ("SELECT pg_database_size(current_database()) AS database, pg_total_relation_size('tasks') AS tasks, "
             "pg_total_relation_size('task_targets') AS task_targets, "
             "(SELECT count(*) FROM task_targets) AS assignments")
