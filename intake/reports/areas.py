@@ -21,18 +21,14 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from intake.reports.community import add_source_row, source_columns
 from intake.reports.figures import measures_of
-from intake.reports.measures import NOT_WORKED, department_name
+from intake.reports.measures import ESCALATED, NOT_WORKED, department_name
 from intake.reports.tally import Tally
 from intake.store.models import COMMUNITIES, DEPARTMENTS, DISTRICTS, STREETS, TASKS
 from intake.store.models import TASK_TARGETS as TARGETS
 from intake.store.values import OrgLevel
 
 __all__ = ["Area", "list_areas", "get_area_tallies", "get_area_totals", "get_area_codes", "get_area_escalations",
-           "get_area_sources", "ESCALATED"]
-
-# a task flagged 层层加码 (tasks.escalation holds a list; JSON null and SQL NULL both mean none)
-ESCALATED = sa.func.coalesce(sa.cast(TASKS.c.escalation, sa.Text), "null") != "null"
-
+           "get_area_sources"]
 
 @dataclass(frozen=True)
 class Area:

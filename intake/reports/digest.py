@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from intake.calendar import month_bounds, previous_month
 from intake.labels import KIND_ZH
 from intake.reports import community as community_side
-from intake.reports.areas import ESCALATED, Area, list_areas
+from intake.reports.areas import Area, list_areas
 from intake.reports.batch import (
     MonthReads,
     PreviousTotals,
@@ -43,6 +43,7 @@ from intake.reports.figures import (
     get_month_tallies,
     month_figures,
 )
+from intake.reports.measures import ESCALATED
 from intake.reports.model import (
     DISTRICT,
     DepartmentRow,
@@ -55,7 +56,7 @@ from intake.reports.model import (
     share,
 )
 from intake.settings import IntakeSettings
-from intake.store.models import COMMUNITIES, DEPARTMENTS, RATINGS, TASKS
+from intake.store.models import COMMUNITIES, DEPARTMENTS, DISTRICTS, RATINGS, STREETS, TASKS
 from intake.store.models import TASK_TARGETS as TARGETS
 from intake.store.values import OrgLevel
 
@@ -253,6 +254,14 @@ def _community_previous(month: str, community: _Community, previous: PreviousTot
                             hours=previous.hours([community.id]))
 
 
+async def _district_names(conn: AsyncConnection) -> dict[int, str]:
+    """Each placed community's district name, by community id."""
+    rows = await conn.execute(sa.select(COMMUNITIES.c.id, DISTRICTS.c.name)
+                              .join(STREETS, STREETS.c.id == COMMUNITIES.c.street_id)
+                              .join(DISTRICTS, DISTRICTS.c.id == STREETS.c.district_id))
+    return {int(r.id): str(r.name) for r in rows}
+
+
 async def _build(
     conn: AsyncConnection, *, month: str, settings: IntakeSettings, now: dt.datetime,
     communities: Sequence[str] | None, district: bool, areas: Sequence[Area] = (),
@@ -263,13 +272,14 @@ async def _build(
     ratings = await _ratings(conn, month=month)
     codes = await _unfunded_codes(conn, month=month, settings=settings, community_ids=[c.id for c in wanted])
     name, before = settings.district.name, previous_month(month)
+    district_of = await _district_names(conn)  # a community's digest names its own district (issue 17)
     if not district:  # one community's assignments only
         previous = await get_previous_totals(conn, month=before, settings=settings, community_ids=[c.id for c in wanted])
         alone = [
             assemble_digest(
                 await get_figures(conn, month=month, scope=Scope(ScopeKind.community, c.name), settings=settings,
                                   now=now),
-                previous=_community_previous(before, c, previous), district=name,
+                previous=_community_previous(before, c, previous), district=district_of.get(c.id, name),
                 ratings=_rating_rows(ratings.get(c.id, {})), unfunded_codes=codes.get(c.id, ()))
             for c in wanted
         ]
@@ -288,7 +298,7 @@ async def _build(
         escalations=await _escalations(conn, month=month, settings=settings))]
     for c in wanted:
         digests.append(assemble_digest(
-            per_community[c.id], previous=_community_previous(before, c, previous), district=name,
+            per_community[c.id], previous=_community_previous(before, c, previous), district=district_of.get(c.id, name),
             ratings=_rating_rows(ratings.get(c.id, {})), unfunded_codes=codes.get(c.id, ())))
     side = await community_side.get_month_side(conn, month=month, settings=settings)
     digests = community_side.with_side(digests, side)

@@ -31,7 +31,7 @@ from rapidfuzz.distance import Indel
 from rapidfuzz.process import extractOne
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from intake.store.models import COMMUNITIES, DEPARTMENTS, TASKS
+from intake.store.models import COMMUNITIES, DEPARTMENTS, STREETS, TASKS
 from intake.store.sqlite_fast import Prepared
 
 __all__ = ["IntakeMemory", "RecentTask", "WINDOW", "PER_DEPARTMENT", "DATA_NOTICES", "DATA_KINDS",
@@ -55,8 +55,9 @@ _MAX_ID = sa.select(sa.func.max(TASKS.c.id))
 _NEWEST = (sa.select(*_COLUMNS)
            .where(TASKS.c.received_at >= sa.bindparam("since"), TASKS.c.id <= sa.bindparam("high"))
            .order_by(TASKS.c.id.desc()).limit(FIRST_LOAD))
-_COMMUNITIES = (sa.select(COMMUNITIES.c.id, COMMUNITIES.c.name).where(COMMUNITIES.c.active.is_(True))
-                .order_by(COMMUNITIES.c.id))
+_COMMUNITIES = (sa.select(COMMUNITIES.c.id, COMMUNITIES.c.name, COMMUNITIES.c.street_id, STREETS.c.district_id)
+                .outerjoin(STREETS, STREETS.c.id == COMMUNITIES.c.street_id)
+                .where(COMMUNITIES.c.active.is_(True)).order_by(COMMUNITIES.c.id))
 _DEPARTMENTS = sa.select(DEPARTMENTS.c.id, DEPARTMENTS.c.name)
 
 
@@ -83,6 +84,7 @@ class IntakeMemory:
     def __init__(self) -> None:
         self.communities: list[tuple[int, str]] = []
         self._community_ids: dict[str, int] = {}
+        self._places: dict[int, tuple[int | None, int | None]] = {}  # community id -> (district, street)
         self.departments: dict[str, int] = {}
         self._by_department: dict[int | None, deque[RecentTask]] = {}
         self._data: deque[RecentTask] = deque(maxlen=DATA_NOTICES)
@@ -101,8 +103,10 @@ class IntakeMemory:
         """
         self._forget(self._pending)
         self._pending.clear()
-        self.communities = [(int(r.id), str(r.name)) for r in (await conn.execute(_COMMUNITIES)).all()]
+        directory = (await conn.execute(_COMMUNITIES)).all()
+        self.communities = [(int(r.id), str(r.name)) for r in directory]
         self._community_ids = {name: cid for cid, name in self.communities}
+        self._places = {int(r.id): (r.district_id, r.street_id) for r in directory}
         self.departments = {str(r.name): int(r.id) for r in (await conn.execute(_DEPARTMENTS)).all()}
         if self._watermark is None:
             self._watermark = int((await conn.execute(_MAX_ID)).scalar_one() or 0)
@@ -147,9 +151,15 @@ class IntakeMemory:
 
     # ------------------------------------------------------------- what storing a notice reads
 
-    def target_communities(self, names: tuple[str, ...]) -> list[tuple[int, str]]:
-        """The active communities a notice names (all of them for ``*`` or none named), in id order."""
+    def target_communities(self, names: tuple[str, ...], *, district_id: int | None = None,
+                           street_id: int | None = None) -> list[tuple[int, str]]:
+        """The active communities a notice names, in id order; for ``*`` or none named, all of the sender's
+        street (a street office's notice) or district (a district department's), else of the deployment."""
         if "*" in names or not names:
+            if street_id is not None:
+                return [(cid, n) for cid, n in self.communities if self._places.get(cid, (None, None))[1] == street_id]
+            if district_id is not None:
+                return [(cid, n) for cid, n in self.communities if self._places.get(cid, (None, None))[0] == district_id]
             return list(self.communities)
         wanted = {self._community_ids[n] for n in names if n in self._community_ids}
         return [(cid, name) for cid, name in self.communities if cid in wanted]
