@@ -59,7 +59,9 @@ PAGES = [
     ("directory", "/admin/directory"),
     ("accounts", "/admin/accounts"),
     ("digests", "/admin/digests"),
-    ("digest page, 2026-06 district", "/admin/digests/2026-06/district"),
+    ("digest page, 2026-06 district (sent)", "/admin/digests/2026-06/district"),
+    ("digest page, 2026-06 one community (sent)", "/admin/digests/2026-06/社区001"),
+    ("digest page, 2026-06 district, ?fresh=1 (built from the log on request)", "/admin/digests/2026-06/district?fresh=1"),
     ("ledger", "/admin/ledger?community=社区001"),
 ]
 NOTICE = "【区民政局】请各社区于{day}日前报送辖区高龄老人花名册,共{n}人。"
@@ -186,6 +188,21 @@ def _fill_search_terms(path: Path) -> int:
         engine.dispose()
 
 
+async def _monthly_run(services: Any, *, month: str) -> int:
+    """What the scheduler does on the 1st, but queueing no messages: every digest built at once and archived
+    (the digest pages of a sent month serve the archive)."""
+    from intake.reports.digest import build_monthly_digests
+    from intake.reports.monthly import archive_digest
+
+    now = dt.datetime.now(dt.UTC)
+    async with services.engine.connect() as conn:
+        built = await build_monthly_digests(conn, month=month, settings=services.settings, now=now, streets=True)
+    async with services.engine.begin() as conn:
+        for digest in built:
+            await archive_digest(conn, digest=digest, now=now)
+    return len(built)
+
+
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     settings = _settings(f"sqlite:///{args.db}")
     from intake.store.db import create_engine, upgrade_database
@@ -238,6 +255,10 @@ async def _measure(args: argparse.Namespace, settings: Any, services: Any) -> di
             # this month's dashboard: twelve rollup rows and the open month aggregated on the report thread
             dashboard = await probe(server, peer, clerk, lambda: _timed(session, "/admin/"),
                                     seconds=0, every_ms=args.probe_ms)
+            t = time.perf_counter()
+            sent = await _monthly_run(services, month="2026-06")
+            print(f"the monthly run of 2026-06: {sent} digests built and archived in {time.perf_counter() - t:.1f} s",
+                  flush=True)
             print("pages:", flush=True)
             pages = await time_pages(session, args.repeat, deep=await _deep_cursor(services.engine))
             monthly = await probe(server, peer, clerk, lambda: _timed(session, "/admin/digests/2026-03/district"),

@@ -104,8 +104,10 @@ def _date(dialect: str, epoch: str) -> str:
     return f"date({epoch}, 'unixepoch')"
 
 
-def seed_statements(dialect: str, *, tasks: int, communities: int, departments: int = DEPARTMENTS) -> list[str]:
-    """The INSERTs that fill departments, communities, tasks and task_targets (社区001…, 社区00001… past 999)."""
+def seed_statements(dialect: str, *, tasks: int, communities: int, departments: int = DEPARTMENTS,
+                    districts: int = 0, streets: int = 0) -> list[str]:
+    """The INSERTs that fill departments, communities, tasks and task_targets (社区001…, 社区00001… past 999);
+    with `districts` and `streets`, the organisation tree too (:func:`_tree_statements`)."""
     step = YEAR_SECONDS // tasks
     received = f"({YEAR_START} + (n - 1) * {step} + {_h(1)} % {step})"
     due = f"({received} + (1 + {_h(2)} % 20) * 86400)"
@@ -119,12 +121,17 @@ def seed_statements(dialect: str, *, tasks: int, communities: int, departments: 
     ts = _timestamp(dialect, received)
     padded = "substr(CAST(1000000000 + n AS TEXT), 2)"  # zero-padded: the unique indexes fill in order
     created = _timestamp(dialect, str(YEAR_START))
+    tree = _tree_statements(dialect, communities=communities, districts=districts, streets=streets, created=created)
+    street_of = f"1 + (n - 1) / {communities // streets}" if districts else "NULL"
+    district_of = f"1 + (n - 1) % {districts}" if districts else "NULL"
     statements = [
-        f"INSERT INTO departments (id, name, active, created_at) SELECT n, '部门' || CAST(n AS TEXT), TRUE, {created} "
+        *tree,
+        f"INSERT INTO departments (id, name, level, district_id, active, created_at) "
+        f"SELECT n, '部门' || CAST(n AS TEXT), 'district', {district_of}, TRUE, {created} "
         f"FROM {_numbers(dialect, departments)}",
-        f"INSERT INTO communities (id, name, staff, active, created_at) "
-        f"SELECT n, '社区' || substr(CAST({10 ** width} + n AS TEXT), 2), 5 + {_h(0)} % 8, TRUE, {created} "
-        f"FROM {_numbers(dialect, communities)}",
+        f"INSERT INTO communities (id, name, street_id, staff, active, created_at) "
+        f"SELECT n, '社区' || substr(CAST({10 ** width} + n AS TEXT), 2), {street_of}, 5 + {_h(0)} % 8, TRUE, "
+        f"{created} FROM {_numbers(dialect, communities)}",
         "INSERT INTO tasks (id, code, msg_id, channel, department_id, department, raw_text, kind, nature, listing, "
         "deadline, quantity_value, quantity_unit, funded, emergency, communities, keywords, evidence, confidence, "
         "needs_review, rules_version, status, duplicate_of, repeat_collection, short_notice, corrected, received_at, "
@@ -139,12 +146,15 @@ def seed_statements(dialect: str, *, tasks: int, communities: int, departments: 
         f"({_h(10)} % 5 = 0), FALSE, {ts}, {ts}, {ts} "
         f"FROM {_numbers(dialect, tasks)}",
     ]
-    # 1–3 distinct communities per task: offsets j·(C div 3) for j = 1..3 are distinct modulo C (C >= 3)
-    spread = max(1, communities // 3)
+    # 1–3 distinct communities per task: offsets j·(C div 3) for j = 1..3 are distinct modulo C (C >= 3);
+    # with a tree, C is the department's district's communities, numbered from its first
+    share = communities // districts if districts else communities
+    spread = max(1, share // 3)
+    first = f"(({department} - 1) % {districts}) * {share}" if districts else "0"
     done = f"({_h(11)} % 10 < 6 AND {status} = 'accepted')"
     statements.append(
         "INSERT INTO task_targets (task_id, community_id, status, due_date, done_at) "
-        f"SELECT n, 1 + ({_h(12)} + j * {spread}) % {communities}, "
+        f"SELECT n, 1 + {first} + ({_h(12)} + j * {spread}) % {share}, "
         f"CASE WHEN {status} = 'refused' THEN 'refused' WHEN {done} THEN 'done' ELSE 'open' END, "
         f"{_date(dialect, due)}, "
         f"CASE WHEN {done} THEN {_timestamp(dialect, f'({received} + ({_h(13)} % 26) * 86400 + j * 3600)')} END "
@@ -153,6 +163,22 @@ def seed_statements(dialect: str, *, tasks: int, communities: int, departments: 
         f"ON k.j <= 1 + {_h(14)} % 3"
     )
     return statements
+
+
+def _tree_statements(dialect: str, *, communities: int, districts: int, streets: int, created: str) -> list[str]:
+    """区001… → 街道0001… → the communities in order (each count dividing the next); department d belongs to
+    district d mod `districts` and sends its tasks to that district's communities (seed_statements)."""
+    if not districts:
+        return []
+    if streets % districts or communities % streets or communities // districts < 3:
+        raise ValueError("districts must divide streets, streets divide communities, 3+ communities a district")
+    return [
+        "DELETE FROM streets", "DELETE FROM districts",  # a migrated empty database has none; a reseed starts over
+        f"INSERT INTO districts (id, name, created_at) SELECT n, '区' || substr(CAST(1000 + n AS TEXT), 2), {created} "
+        f"FROM {_numbers(dialect, districts)}",
+        f"INSERT INTO streets (id, district_id, name, created_at) SELECT n, 1 + (n - 1) / {streets // districts}, "
+        f"'街道' || substr(CAST(10000 + n AS TEXT), 2), {created} FROM {_numbers(dialect, streets)}",
+    ]
 
 
 def _seed_sqlite(path: str, statements: list[str]) -> None:
@@ -170,13 +196,15 @@ def _seed_sqlite(path: str, statements: list[str]) -> None:
         db.close()
 
 
-async def seed(settings: Settings, *, tasks: int, communities: int, departments: int = DEPARTMENTS) -> float:
+async def seed(settings: Settings, *, tasks: int, communities: int, departments: int = DEPARTMENTS,
+               districts: int = 0, streets: int = 0) -> float:
     """Migrate and fill the database; returns the seconds it took."""
     started = time.perf_counter()
     await asyncio.to_thread(upgrade_database, settings)
     url = settings.database_url
     if url.startswith("sqlite"):
-        statements = seed_statements("sqlite", tasks=tasks, communities=communities)
+        statements = seed_statements("sqlite", tasks=tasks, communities=communities, departments=departments,
+                                     districts=districts, streets=streets)
         await asyncio.to_thread(_seed_sqlite, url.split(":///", 1)[1], statements)
         return time.perf_counter() - started
     engine = create_engine(settings)
@@ -188,7 +216,7 @@ async def seed(settings: Settings, *, tasks: int, communities: int, departments:
             except sa.exc.DBAPIError:
                 await conn.rollback()
             for statement in seed_statements("postgresql", tasks=tasks, communities=communities,
-                                             departments=departments):
+                                             departments=departments, districts=districts, streets=streets):
                 await conn.exec_driver_sql(statement)
             await conn.commit()
             await conn.exec_driver_sql("RESET session_replication_role")

@@ -1,4 +1,5 @@
-"""Province-scale simulation (issue 14, part 6): 10,000 communities, 1,000 departments, 10,000,000 tasks on PostgreSQL.
+"""Province-scale simulation (issue 14, part 6): 10,000 communities in 500 streets in 50 districts, 1,000
+departments (20 a district, each sending to its own district's communities), 10,000,000 tasks on PostgreSQL.
 
     .venv/bin/python bench/bench_province.py                          # 10,000,000 tasks (long: see the README)
     .venv/bin/python bench/bench_province.py --tasks 1000000 2000000  # two sizes: measured scaling, extrapolated
@@ -10,8 +11,9 @@ For each size, a throwaway cluster (or the database given) is migrated and seede
 they are stored, no client round trip per row), tasks spread over 2026, 1–3 communities each. Then:
 
 * the database's size on disk (tables and indexes), per million tasks;
-* all monthly digests of one month — the district and every one of the 10,000 communities,
-  ``build_monthly_digests`` as the scheduler runs it on the 1st — cold, then warm;
+* all monthly digests of one month — the whole deployment's, every one of the 10,000 communities' and
+  every one of the 500 streets' (``build_monthly_digests(streets=True)``, as the scheduler runs it on the
+  1st: one reading of the month, grouped by community and by street) — cold, then warm;
 * one ``jianfu serve`` process on the same database answering bound clerks' notices (``wrk``,
   16 connections): idle, then while the monthly digests are built beside it; p50 / p99 / max
   and errors of both, and the server's resident memory.
@@ -51,7 +53,7 @@ from tests.serverproc import ServerProcess  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results_province.json"
 TARGET_S = 60.0
-SERIAL_TABLES = ("departments", "communities", "tasks", "task_targets")
+SERIAL_TABLES = ("districts", "streets", "departments", "communities", "tasks", "task_targets")
 SIZE_SQL = ("SELECT pg_database_size(current_database()) AS database, pg_total_relation_size('tasks') AS tasks, "
             "pg_total_relation_size('task_targets') AS task_targets, "
             "(SELECT count(*) FROM task_targets) AS assignments")
@@ -82,15 +84,17 @@ async def after_seed(url: str) -> dict[str, int]:
             "task_targets_bytes": int(row.task_targets), "assignments": int(row.assignments)}
 
 
-async def monthly_digests(url: str, *, month: str) -> tuple[float, int]:
-    """Seconds to build the district's and every community's digest of `month`, and how many were built."""
+async def monthly_digests(url: str, *, month: str) -> tuple[float, int, float]:
+    """Seconds to build the district's, every community's and every street's digest of `month` (as the
+    scheduler's monthly run builds them), how many were built, and this process's CPU seconds (the Python side:
+    on a shared machine the wall time also holds the other processes' turns)."""
     settings = _settings(url)
     engine = create_engine(settings)
     try:
         async with engine.connect() as conn:
-            began = time.perf_counter()
-            digests = await build_monthly_digests(conn, month=month, settings=settings, now=NOW)
-            return time.perf_counter() - began, len(digests)
+            began, cpu = time.perf_counter(), time.process_time()
+            digests = await build_monthly_digests(conn, month=month, settings=settings, now=NOW, streets=True)
+            return time.perf_counter() - began, len(digests), time.process_time() - cpu
     finally:
         await engine.dispose()
 
@@ -156,7 +160,7 @@ async def intake_during_digests(url: str, work: Path, *, month: str, seconds: fl
         await asyncio.to_thread(intake.start)
         idle = await asyncio.to_thread(intake.run, seconds)
         load = asyncio.ensure_future(asyncio.to_thread(intake.run, seconds))
-        built, _ = await monthly_digests(url, month=month)
+        built, _, _ = await monthly_digests(url, month=month)
         during = await load
         rss = round(intake.server.rss_kib() / 1024, 1)
     finally:
@@ -174,18 +178,23 @@ def run_size(tasks: int, args: argparse.Namespace, work: Path) -> dict[str, Any]
         settings = _settings(url)
         print(f"[province] seeding {tasks:,} tasks, {args.communities:,} communities, {args.departments:,} "
               f"departments …", flush=True)
-        seeded = asyncio.run(seed(settings, tasks=tasks, communities=args.communities, departments=args.departments))
+        seeded = asyncio.run(seed(settings, tasks=tasks, communities=args.communities, departments=args.departments,
+                                  districts=args.districts, streets=args.streets))
         sizes = asyncio.run(after_seed(url))
         print(f"[province] seeded in {seeded:.0f} s; database {sizes['database_bytes'] / 2**30:.2f} GiB", flush=True)
-        cold, count = asyncio.run(monthly_digests(url, month=args.month))
-        warm, _ = asyncio.run(monthly_digests(url, month=args.month))
-        print(f"[province] {count} digests of {args.month}: cold {cold:.1f} s, warm {warm:.1f} s", flush=True)
+        load = [round(x, 2) for x in os.getloadavg()]
+        cold, count, cold_cpu = asyncio.run(monthly_digests(url, month=args.month))
+        warm, _, warm_cpu = asyncio.run(monthly_digests(url, month=args.month))
+        print(f"[province] {count} digests of {args.month}: cold {cold:.1f} s, warm {warm:.1f} s (Python CPU "
+              f"{cold_cpu:.1f} / {warm_cpu:.1f} s; load average {load})", flush=True)
         chat = asyncio.run(intake_during_digests(url, work / f"n{tasks}", month=args.month,
                                                  seconds=max(5.0, min(warm, 60.0))))
         print(f"[province] intake p99 idle {chat['idle']['p99_ms']} ms, during digests "
               f"{chat['during_digests']['p99_ms']} ms", flush=True)
     return {"tasks": tasks, "seed_s": round(seeded, 1), **sizes, "digests": count,
-            "digests_cold_s": round(cold, 2), "digests_warm_s": round(warm, 2), "intake": chat,
+            "digests_cold_s": round(cold, 2), "digests_warm_s": round(warm, 2),
+            "digests_python_cpu_s": [round(cold_cpu, 2), round(warm_cpu, 2)], "load_average_before_digests": load,
+            "intake": chat,
             "gib_per_million_tasks": round(sizes["database_bytes"] / 2**30 / (tasks / 1e6), 3)}
 
 
@@ -227,6 +236,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--target", type=int, default=10_000_000, help="the size extrapolated to")
     parser.add_argument("--communities", type=int, default=10_000)
     parser.add_argument("--departments", type=int, default=1_000)
+    parser.add_argument("--districts", type=int, default=50, help="the tree: districts → streets → communities")
+    parser.add_argument("--streets", type=int, default=500)
     parser.add_argument("--month", default="2026-06")
     parser.add_argument("--pg-url", help="an existing, empty database (one size only)")
     parser.add_argument("--json", type=Path, default=RESULTS)
@@ -243,6 +254,7 @@ def main(argv: list[str] | None = None) -> int:
         results.append(run_size(tasks, args, work))
         projection = extrapolate(results, args.target)
         out = {"benchmark": "province", "communities": args.communities, "departments": args.departments,
+               "districts": args.districts, "streets": args.streets,
                "month": args.month, "load_average": [round(x, 2) for x in os.getloadavg()], "results": results,
                "extrapolated": projection, "total_s": round(time.monotonic() - began, 1),
                "verdicts": verdicts(results, projection, args.target)}

@@ -19,8 +19,8 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, fields, replace
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
@@ -42,7 +42,8 @@ from intake.store.models import TASK_TARGETS as TARGETS
 if TYPE_CHECKING:
     from intake.reports.model import Digest, RatingRow
 
-__all__ = ["CommunitySide", "CounterFigures", "BypassRow", "add_community_side", "render_markdown_lines",
+__all__ = ["CommunitySide", "CounterFigures", "BypassRow", "MonthSide", "add_community_side", "get_month_side",
+           "with_side", "build_side", "add_counters", "render_markdown_lines",
            "chat_lines", "MIN_RATERS", "BYPASS_MIN"]
 
 MIN_RATERS = 3
@@ -95,27 +96,36 @@ _DEPARTMENT = sa.func.coalesce(TASKS.c.department, NO_DEPARTMENT)
 _ASSIGNMENTS = TARGETS.join(TASKS, TASKS.c.id == TARGETS.c.task_id)
 
 
-async def _sources(conn: AsyncConnection, *, start: dt.datetime, end: dt.datetime) -> dict[int | None, dict[str, list[int]]]:
-    """[reported, via Jianfu, trace demands] per department, per community and (key None) the district."""
-    result: dict[int | None, dict[str, list[int]]] = defaultdict(lambda: defaultdict(lambda: [0, 0, 0]))
-    reported = TASKS.c.source == TaskSource.community.value
+def source_columns() -> tuple[list[Any], Any]:
+    """(department, reported, via Jianfu, trace demands) of a group of tasks, and the HAVING that keeps only the
+    departments with something to show: a department none of whose tasks was reported or asks for a trace
+    adds nothing to a community side (no bypass, no trace line, no reported task)."""
     # a JSON column may hold SQL NULL or JSON null (PostgreSQL stores None as 'null'): both mean no demand
     trace = sa.func.coalesce(sa.cast(TASKS.c.trace_demand, sa.String), "null") != "null"
-    columns = [_DEPARTMENT.label("department"), reported.label("reported"), trace.label("trace")]
+    reported = sa.func.sum(sa.case((TASKS.c.source == TaskSource.community.value, 1), else_=0))
+    traced = sa.func.sum(sa.case((trace, 1), else_=0))
+    return [_DEPARTMENT.label("department"), reported, sa.func.count() - reported, traced], sa.or_(reported > 0,
+                                                                                                    traced > 0)
+
+
+def add_source_row(cells: dict[str, list[int]], row: Sequence[Any]) -> None:
+    """One (department, reported, via, traced) row of :func:`source_columns` into `cells`."""
+    cells[str(row[0])] = [int(row[1] or 0), int(row[2] or 0), int(row[3] or 0)]
+
+
+async def _sources(conn: AsyncConnection, *, start: dt.datetime, end: dt.datetime) -> dict[int | None, dict[str, list[int]]]:
+    """[reported, via Jianfu, trace demands] per department, per community and (key None) the district."""
+    result: dict[int | None, dict[str, list[int]]] = defaultdict(dict)
+    columns, having = source_columns()
     district = await conn.execute(
-        sa.select(*columns, sa.func.count().label("n")).where(*_month_filter(start, end))
-        .group_by(*columns)
-    )
+        sa.select(*columns).where(*_month_filter(start, end)).group_by(columns[0]).having(having))
+    for row in district:
+        add_source_row(result[None], row)
     per_community = await conn.execute(
-        sa.select(TARGETS.c.community_id, *columns, sa.func.count().label("n")).select_from(_ASSIGNMENTS)
-        .where(*_month_filter(start, end)).group_by(TARGETS.c.community_id, *columns)
-    )
-    for key, rows in ((None, district), ("community", per_community)):
-        for row in rows:
-            scope = None if key is None else int(row.community_id)
-            cell = result[scope][str(row.department)]
-            cell[0 if row.reported else 1] += int(row.n)
-            cell[2] += int(row.n) if row.trace else 0
+        sa.select(TARGETS.c.community_id, *columns).select_from(_ASSIGNMENTS)
+        .where(*_month_filter(start, end)).group_by(TARGETS.c.community_id, columns[0]).having(having))
+    for row in per_community:
+        add_source_row(result[int(row[0])], row[1:])
     return result
 
 
@@ -183,7 +193,7 @@ async def anonymous_ratings(conn: AsyncConnection, *, month: str) -> tuple[Ratin
     return tuple(RatingRow(str(r.name), round(float(r.average), 2), int(r.n)) for r in rows)
 
 
-def _side(sources: dict[str, list[int]], *, linked: int, counter: CounterFigures) -> CommunitySide:
+def build_side(sources: dict[str, list[int]], *, linked: int, counter: CounterFigures) -> CommunitySide:
     bypass = tuple(
         BypassRow(department=name, reported=cell[0], via_jianfu=cell[1])
         for name, cell in sorted(sources.items(), key=lambda kv: (-kv[1][0], kv[0]))
@@ -194,23 +204,50 @@ def _side(sources: dict[str, list[int]], *, linked: int, counter: CounterFigures
                          counter=counter, bypass=bypass, trace_demands=traces)
 
 
+def add_counters(counters: Iterable[CounterFigures]) -> CounterFigures:
+    """Several communities' counter work as one (an area's)."""
+    total = CounterFigures()
+    for c in counters:
+        for f in fields(CounterFigures):
+            setattr(total, f.name, getattr(total, f.name) + getattr(c, f.name))
+    return total
+
+
+@dataclass(frozen=True)
+class MonthSide:
+    """The month's community side for the district (key None) and each community, read once."""
+
+    ids: dict[str, int]
+    sources: dict[int | None, dict[str, list[int]]]
+    linked: dict[int | None, int]
+    counter: dict[int | None, CounterFigures]
+    ratings: tuple[RatingRow, ...]
+
+
+async def get_month_side(conn: AsyncConnection, *, month: str, settings: IntakeSettings) -> MonthSide:
+    start, end = month_bounds(month, settings.tz)
+    first, last = start.date(), (end - dt.timedelta(days=1)).date()
+    ids = {str(r.name): int(r.id) for r in await conn.execute(sa.select(COMMUNITIES.c.id, COMMUNITIES.c.name))}
+    return MonthSide(ids=ids, sources=await _sources(conn, start=start, end=end),
+                     linked=await _linked(conn, start=start, end=end), counter=await _counter(conn, first=first, last=last),
+                     ratings=await anonymous_ratings(conn, month=month))
+
+
+def with_side(digests: Sequence[Digest], side: MonthSide) -> list[Digest]:
+    result = []
+    for digest in digests:
+        key = None if digest.is_district else side.ids.get(digest.scope)
+        mine = build_side(side.sources.get(key, {}), linked=side.linked.get(key, 0),
+                          counter=side.counter.get(key, CounterFigures()))
+        result.append(replace(digest, community=mine, ratings=side.ratings))
+    return result
+
+
 async def add_community_side(
     conn: AsyncConnection, digests: Sequence[Digest], *, month: str, settings: IntakeSettings
 ) -> list[Digest]:
     """The digests with their community side and anonymous ratings filled in (a few grouped queries)."""
-    start, end = month_bounds(month, settings.tz)
-    first, last = start.date(), (end - dt.timedelta(days=1)).date()
-    ids = {str(r.name): int(r.id) for r in await conn.execute(sa.select(COMMUNITIES.c.id, COMMUNITIES.c.name))}
-    sources = await _sources(conn, start=start, end=end)
-    linked = await _linked(conn, start=start, end=end)
-    counter = await _counter(conn, first=first, last=last)
-    ratings = await anonymous_ratings(conn, month=month)
-    result = []
-    for digest in digests:
-        key = None if digest.is_district else ids.get(digest.scope)
-        side = _side(sources.get(key, {}), linked=linked.get(key, 0), counter=counter.get(key, CounterFigures()))
-        result.append(replace(digest, community=side, ratings=ratings))
-    return result
+    return with_side(digests, await get_month_side(conn, month=month, settings=settings))
 
 
 def _counter_text(c: CounterFigures) -> list[str]:

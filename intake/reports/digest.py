@@ -25,7 +25,24 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from intake.calendar import month_bounds, previous_month
 from intake.labels import KIND_ZH
 from intake.reports import community as community_side
-from intake.reports.figures import NOT_WORKED, Figures, Scope, ScopeKind, get_figures, get_month_figures
+from intake.reports.areas import Area, list_areas
+from intake.reports.batch import (
+    MonthReads,
+    PreviousTotals,
+    build_area_digests,
+    get_previous_totals,
+    previous_figures,
+)
+from intake.reports.figures import (
+    DISTRICT_SCOPE,
+    NOT_WORKED,
+    Figures,
+    Scope,
+    ScopeKind,
+    get_figures,
+    get_month_tallies,
+    month_figures,
+)
 from intake.reports.measures import ESCALATED
 from intake.reports.model import (
     DISTRICT,
@@ -41,6 +58,7 @@ from intake.reports.model import (
 from intake.settings import IntakeSettings
 from intake.store.models import COMMUNITIES, DEPARTMENTS, DISTRICTS, RATINGS, STREETS, TASKS
 from intake.store.models import TASK_TARGETS as TARGETS
+from intake.store.values import OrgLevel
 
 __all__ = ["DISTRICT", "Digest", "assemble_digest", "build_digest", "build_monthly_digests"]
 
@@ -71,6 +89,11 @@ def _rating_rows(per_department: Mapping[str, tuple[int, int]]) -> tuple[RatingR
         RatingRow(name, round(total / n, 2), n) for name, (total, n) in sorted(per_department.items())
         if n >= community_side.MIN_RATERS
     )
+
+
+def league_ratings(per_department: Mapping[str, tuple[int, int]]) -> tuple[RatingRow, ...]:
+    """An area's ratings by department (sum of scores, count) as its league shows them."""
+    return _rating_rows(per_department)
 
 
 def _district_ratings(ratings: Mapping[int, Mapping[str, tuple[int, int]]]) -> tuple[RatingRow, ...]:
@@ -224,6 +247,13 @@ async def _escalations(conn: AsyncConnection, *, month: str, settings: IntakeSet
     return tuple((str(r.office), int(r.n)) for r in rows)
 
 
+def _community_previous(month: str, community: _Community, previous: PreviousTotals) -> Figures:
+    assignments, administrative, _ = previous.per_community.get(community.id, (0, 0, 0))
+    return previous_figures(month, Scope(ScopeKind.community, community.name), tasks=assignments,
+                            assignments=assignments, administrative=administrative,
+                            hours=previous.hours([community.id]))
+
+
 async def _district_names(conn: AsyncConnection) -> dict[int, str]:
     """Each placed community's district name, by community id."""
     rows = await conn.execute(sa.select(COMMUNITIES.c.id, DISTRICTS.c.name)
@@ -234,31 +264,33 @@ async def _district_names(conn: AsyncConnection) -> dict[int, str]:
 
 async def _build(
     conn: AsyncConnection, *, month: str, settings: IntakeSettings, now: dt.datetime,
-    communities: Sequence[str] | None, district: bool,
+    communities: Sequence[str] | None, district: bool, areas: Sequence[Area] = (),
 ) -> list[Digest]:
-    """The district digest (when `district`) followed by the digests of `communities` (None: every active one)."""
+    """The district digest (when `district`) followed by the digests of `communities` (None: every active one),
+    then those of `areas` (streets or districts, all of one level)."""
     every, wanted = await _communities(conn, communities)
     ratings = await _ratings(conn, month=month)
     codes = await _unfunded_codes(conn, month=month, settings=settings, community_ids=[c.id for c in wanted])
-    name = settings.district.name
+    name, before = settings.district.name, previous_month(month)
     district_of = await _district_names(conn)  # a community's digest names its own district (issue 17)
     if not district:  # one community's assignments only
+        previous = await get_previous_totals(conn, month=before, settings=settings, community_ids=[c.id for c in wanted])
         alone = [
             assemble_digest(
-                await get_figures(conn, month=month, scope=scope, settings=settings, now=now),
-                previous=await get_figures(conn, month=previous_month(month), scope=scope, settings=settings, now=now),
-                district=district_of.get(c.id, name), ratings=_rating_rows(ratings.get(c.id, {})),
-                unfunded_codes=codes.get(c.id, ()))
+                await get_figures(conn, month=month, scope=Scope(ScopeKind.community, c.name), settings=settings,
+                                  now=now),
+                previous=_community_previous(before, c, previous), district=district_of.get(c.id, name),
+                ratings=_rating_rows(ratings.get(c.id, {})), unfunded_codes=codes.get(c.id, ()))
             for c in wanted
-            for scope in [Scope(ScopeKind.community, c.name)]
         ]
         return await community_side.add_community_side(conn, alone, month=month, settings=settings)
     staff = sum(c.staff for c in every if c.active)
-    scopes = [(c.id, c.name, c.staff) for c in every]
-    top, per_community = await get_month_figures(conn, month=month, settings=settings, now=now, communities=scopes,
-                                                 district_staff=staff)
-    prev_top, prev_per_community = await get_month_figures(
-        conn, month=previous_month(month), settings=settings, now=now, communities=scopes, district_staff=staff)
+    tallies = await get_month_tallies(conn, month=month, settings=settings, now=now)
+    top, per_community = month_figures(tallies, month=month, settings=settings, district_staff=staff,
+                                       communities=[(c.id, c.name, c.staff) for c in every])
+    previous = await get_previous_totals(conn, month=before, settings=settings)
+    prev_top = previous_figures(before, DISTRICT_SCOPE, tasks=previous.tasks, administrative=previous.administrative,
+                                assignments=previous.assignments(), hours=previous.hours())
     shown = [per_community[c.id] for c in every if c.active or per_community[c.id].total.assignments]
     digests = [dataclasses.replace(
         assemble_digest(top, previous=prev_top, district=name, ratings=_district_ratings(ratings),
@@ -266,9 +298,18 @@ async def _build(
         escalations=await _escalations(conn, month=month, settings=settings))]
     for c in wanted:
         digests.append(assemble_digest(
-            per_community[c.id], previous=prev_per_community[c.id], district=district_of.get(c.id, name),
+            per_community[c.id], previous=_community_previous(before, c, previous), district=district_of.get(c.id, name),
             ratings=_rating_rows(ratings.get(c.id, {})), unfunded_codes=codes.get(c.id, ())))
-    return await community_side.add_community_side(conn, digests, month=month, settings=settings)
+    side = await community_side.get_month_side(conn, month=month, settings=settings)
+    digests = community_side.with_side(digests, side)
+    if areas:
+        reads = MonthReads(month=month, previous_month=before, per_community=per_community, tallies=tallies,
+                           communities=[(c.id, c.name, c.staff, c.active) for c in every], previous=previous,
+                           side=side, unfunded_codes=UNFUNDED_CODES)
+        for level in dict.fromkeys(a.level for a in areas):  # one batch per level, in the order given
+            digests += await build_area_digests(conn, reads=reads, areas=[a for a in areas if a.level is level],
+                                                settings=settings, now=now)
+    return digests
 
 
 async def build_digest(
@@ -284,7 +325,27 @@ async def build_digest(
 
 async def build_monthly_digests(
     conn: AsyncConnection, *, month: str, settings: IntakeSettings, now: dt.datetime,
-    communities: Sequence[str] | None = None,
+    communities: Sequence[str] | None = None, streets: bool = False, district_ids: Sequence[int] | None = None,
 ) -> list[Digest]:
-    """The district digest first, then one per community (every active one by default), from one pass."""
-    return await _build(conn, month=month, settings=settings, now=now, communities=communities, district=True)
+    """The district digest first, then one per community (every active one by default), then (with `streets`)
+    one per street, all from one reading of the month (:mod:`intake.reports.batch`).
+
+    With `district_ids` (a multi-district deployment sending each district's digests at its own time): the
+    digests of those districts only, each district's (scope ``district:ID``) first, then their communities
+    (every active one of theirs by default) and, with `streets`, their streets.
+    """
+    if district_ids is None:
+        areas = await list_areas(conn, level=OrgLevel.street) if streets else []
+        return await _build(conn, month=month, settings=settings, now=now, communities=communities, district=True,
+                            areas=areas)
+    districts = [a for d in district_ids for a in await list_areas(conn, level=OrgLevel.district, district_id=d)]
+    street_areas = [a for d in district_ids for a in await list_areas(conn, level=OrgLevel.street, district_id=d)]
+    if communities is None:
+        members = sorted({c for a in districts for c in a.community_ids})
+        communities = [str(n) for n in (await conn.execute(
+            sa.select(COMMUNITIES.c.name).where(COMMUNITIES.c.active.is_(True), COMMUNITIES.c.id.in_(members))
+            .order_by(COMMUNITIES.c.id))).scalars()]
+    _, *built = await _build(conn, month=month, settings=settings, now=now, communities=communities, district=True,
+                             areas=[*districts, *(street_areas if streets else [])])
+    count = len(communities)
+    return [*built[count:count + len(districts)], *built[:count], *built[count + len(districts):]]

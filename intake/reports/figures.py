@@ -46,6 +46,17 @@ from intake.reports.measures import (
     department_name,
     estimate_hours,
     hours_expression,
+    hours_sum,
+)
+from intake.reports.tally import (
+    ASSIGNMENTS_AT,
+    Counts,
+    GroupKey,
+    Tally,
+    Vector,
+    as_counts,
+    merge_assignments,
+    summed,
 )
 from intake.reports.timeliness import Timeliness, get_timeliness
 from intake.settings import IntakeSettings, ScheduleSettings
@@ -96,49 +107,6 @@ DISTRICT_SCOPE = Scope(ScopeKind.district)
 
 
 @dataclass(frozen=True)
-class Counts:
-    """Additive counts of a set of tasks (or assignments); ``a + b`` adds field by field."""
-
-    tasks: int = 0
-    assignments: int = 0
-    administrative: int = 0
-    duty: int = 0
-    assist: int = 0
-    negative: int = 0
-    unlisted: int = 0
-    refused: int = 0
-    pending_review: int = 0
-    withdrawn: int = 0
-    unfunded: int = 0
-    short_notice: int = 0
-    duplicates: int = 0
-    repeat_collection: int = 0
-    hours: float = 0.0
-
-    def __add__(self, other: Counts) -> Counts:
-        return Counts(**{f: getattr(self, f) + getattr(other, f) for f in _COUNT_FIELDS})
-
-    @property
-    def service(self) -> int:
-        return self.tasks - self.administrative
-
-    @property
-    def administrative_share(self) -> float | None:
-        return None if not self.tasks else round(self.administrative / self.tasks, 4)
-
-    @property
-    def listing(self) -> tuple[tuple[str, int], ...]:
-        return tuple((name, getattr(self, name)) for name in LISTINGS)
-
-    def rounded(self) -> Counts:
-        # not dataclasses.replace: a province's digests build Counts by the hundred thousand
-        return Counts(**{f: getattr(self, f) for f in _COUNT_FIELDS[:-1]}, hours=round(self.hours, 1))
-
-
-_COUNT_FIELDS = tuple(f.name for f in dataclasses.fields(Counts))
-
-
-@dataclass(frozen=True)
 class Figures:
     month: str
     scope: Scope
@@ -181,19 +149,19 @@ class Figures:
 # --- the queries -------------------------------------------------------------------------------------
 
 
-def _measures(*, hours: sa.ColumnElement[float] | None) -> list[Any]:
+def measures_of(*, hours: sa.ColumnElement[float] | None) -> list[Any]:
     def sum_if(condition: sa.ColumnElement[bool]) -> Any:
         return sa.func.sum(sa.case((condition, 1), else_=0))
 
     measures = [sa.func.count().label("n"), sa.func.sum(TASKS.c.quantity_value).label("qty")]
     measures += [sum_if(cond).label(name) for name, cond in conditions().items()]
     if hours is not None:
-        measures.append(sa.func.sum(hours).label("hours"))
+        measures.append(hours.label("hours"))
     return measures
 
 
 @dataclass(frozen=True)
-class _Where:
+class MonthWhere:
     start: dt.datetime
     end: dt.datetime
     community_ids: tuple[int, ...] | None = None  # None: every community
@@ -208,61 +176,22 @@ class _Where:
         return where
 
 
-_CONDITION_NAMES = tuple(conditions())  # built once: building the expressions per row cost seconds
 _ASSIGNMENTS = TARGETS.join(TASKS, TASKS.c.id == TARGETS.c.task_id)
-_Key = tuple[str, str, str | None]  # (department, kind, quantity unit)
 
-
-_Vector = list[float]  # a Counts as numbers in _COUNT_FIELDS order (summed fast, turned into Counts once)
-_CONDITION_AT = tuple(_COUNT_FIELDS.index(name) for name in _CONDITION_NAMES)
-_ASSIGNMENTS_AT, _HOURS_AT = _COUNT_FIELDS.index("assignments"), _COUNT_FIELDS.index("hours")
-assert len(_COUNT_FIELDS) - 1 == _HOURS_AT, "Counts.hours must stay its last field"
-
-
-def _as_counts(vector: _Vector) -> Counts:
-    whole = [int(v) for v in vector[:_HOURS_AT]]  # every field but hours, the last one
-    return Counts(**dict(zip(_COUNT_FIELDS, whole, strict=False)), hours=vector[_HOURS_AT])
-
-
-def _plus(vector: _Vector | None, other: _Vector) -> _Vector:
-    return list(other) if vector is None else [a + b for a, b in zip(vector, other, strict=True)]
-
-
-@dataclass
-class _Tally:
-    groups: dict[_Key, _Vector] = dataclasses.field(default_factory=dict)
-    quantities: dict[tuple[str, str], int] = dataclasses.field(default_factory=lambda: defaultdict(int))
-
-    def add(self, key: _Key, measures: Sequence[Any], *, per_assignment: bool) -> None:
-        """`measures`: n, qty, the conditions' sums and (per assignment) hours, as _measures lays them out."""
-        vector = self.groups.get(key)
-        if vector is None:
-            vector = self.groups[key] = [0.0] * len(_COUNT_FIELDS)
-        n = measures[0]
-        vector[0] += n
-        for at, value in zip(_CONDITION_AT, measures[2:], strict=False):
-            vector[at] += value or 0
-        if per_assignment:
-            vector[_ASSIGNMENTS_AT] += n
-            vector[_HOURS_AT] += float(measures[-1] or 0.0)
-        if key[2] is not None and measures[1] is not None:
-            self.quantities[(key[1], key[2])] += int(measures[1])
-
-
-async def _task_tally(conn: AsyncConnection, where: _Where) -> _Tally:
+async def _task_tally(conn: AsyncConnection, where: MonthWhere) -> Tally:
     """Each task once, grouped by department, kind and unit (the district's and a department's counts)."""
     key = [department_name().label("department"), TASKS.c.kind, TASKS.c.quantity_unit]
-    query = sa.select(*key, *_measures(hours=None)).where(*where.clauses(targets=False)).group_by(*key)
-    tally = _Tally()
+    query = sa.select(*key, *measures_of(hours=None)).where(*where.clauses(targets=False)).group_by(*key)
+    tally = Tally()
     for row in await conn.execute(query):
         tally.add((str(row[0]), str(row[1]), row[2]), row[3:], per_assignment=False)
     return tally
 
 
-def _assignments_query(where: _Where, schedule: ScheduleSettings) -> Any:
+def _assignments_query(where: MonthWhere, schedule: ScheduleSettings) -> Any:
     key = [TARGETS.c.community_id, department_name().label("department"), TASKS.c.kind, TASKS.c.quantity_unit]
     return (
-        sa.select(*key, *_measures(hours=hours_expression(schedule)))
+        sa.select(*key, *measures_of(hours=hours_sum(schedule)))
         .select_from(_ASSIGNMENTS).where(*where.clauses(targets=True)).group_by(*key)
     )
 
@@ -271,42 +200,41 @@ def assignments_statement(
     start: dt.datetime, end: dt.datetime, community_ids: Sequence[int] | None, schedule: ScheduleSettings
 ) -> Any:
     """The figures' main query over [start, end) (what a report prints as the figures' source)."""
-    return _assignments_query(_Where(start, end, None if community_ids is None else tuple(community_ids)), schedule)
+    return _assignments_query(MonthWhere(start, end, None if community_ids is None else tuple(community_ids)), schedule)
 
 
-async def _assignment_tallies(
-    conn: AsyncConnection, where: _Where, schedule: ScheduleSettings
-) -> dict[int, _Tally]:
+async def get_assignment_tallies(
+    conn: AsyncConnection, where: MonthWhere, schedule: ScheduleSettings
+) -> dict[int, Tally]:
     """Assignments grouped by community, department, kind and unit, with their estimated hours."""
     query = _assignments_query(where, schedule)
-    tallies: dict[int, _Tally] = defaultdict(_Tally)
+    tallies: dict[int, Tally] = defaultdict(Tally)
     for row in await conn.execute(query):
         tallies[int(row[0])].add((str(row[1]), str(row[2]), row[3]), row[4:], per_assignment=True)
     return tallies
 
 
 def _ranked(totals: Mapping[str, Counts]) -> tuple[tuple[str, Counts], ...]:
-    return tuple((name, c.rounded()) for name, c in sorted(totals.items(), key=lambda kv: (-kv[1].tasks, kv[0])))
+    return tuple(sorted(totals.items(), key=lambda kv: (-kv[1].tasks, kv[0])))
 
 
-def _figures(
-    month: str, scope: Scope, groups: Mapping[_Key, _Vector], quantities: Mapping[tuple[str, str], int],
+def build_figures(
+    month: str, scope: Scope, groups: Mapping[GroupKey, Vector], quantities: Mapping[tuple[str, str], int],
     timeliness: Timeliness, staff: int, settings: IntakeSettings,
 ) -> Figures:
-    by_department: dict[str, _Vector] = {}
-    by_kind: dict[str, _Vector] = {}
+    by_department: dict[str, list[Vector]] = defaultdict(list)
+    by_kind: dict[str, list[Vector]] = defaultdict(list)
     crossed: dict[tuple[str, str], tuple[int, int]] = {}
-    total = [0.0] * len(_COUNT_FIELDS)
     for (department, kind, _unit), vector in groups.items():
-        by_department[department] = _plus(by_department.get(department), vector)
-        by_kind[kind] = _plus(by_kind.get(kind), vector)
+        by_department[department].append(vector)
+        by_kind[kind].append(vector)
         tasks, assignments = crossed.get((department, kind), (0, 0))
-        crossed[(department, kind)] = (tasks + int(vector[0]), assignments + int(vector[_ASSIGNMENTS_AT]))
-        total = _plus(total, vector)
+        crossed[(department, kind)] = (tasks + int(vector[0]), assignments + int(vector[ASSIGNMENTS_AT]))
+    kinds = {k: summed(v) for k, v in by_kind.items()}
     return Figures(
-        month=month, scope=scope, total=_as_counts(total).rounded(),
-        by_department=_ranked({k: _as_counts(v) for k, v in by_department.items()}),
-        by_kind=_ranked({k: _as_counts(v) for k, v in by_kind.items()}),
+        month=month, scope=scope, total=as_counts(summed(list(kinds.values()))),
+        by_department=_ranked({k: as_counts(summed(v)) for k, v in by_department.items()}),
+        by_kind=_ranked({k: as_counts(v) for k, v in kinds.items()}),
         quantities=tuple(sorted(((k, u, v) for (k, u), v in quantities.items()), key=lambda r: (r[0], -r[2], r[1]))),
         timeliness=timeliness, staff=staff,
         capacity_hours=round(staff * settings.schedule.staff_hours_per_month, 1),
@@ -314,10 +242,48 @@ def _figures(
     )
 
 
-def _today(now: dt.datetime, settings: IntakeSettings) -> dt.date:
+def local_today(now: dt.datetime, settings: IntakeSettings) -> dt.date:
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
     return now.astimezone(settings.tz).date()
+
+
+@dataclass(frozen=True)
+class MonthTallies:
+    """One pass over a month: the tasks' tally, each community's and each community's timeliness."""
+
+    tasks: Tally
+    communities: dict[int, Tally]
+    timeliness: dict[int, Timeliness]
+
+
+async def get_month_tallies(conn: AsyncConnection, *, month: str, settings: IntakeSettings, now: dt.datetime,
+                            department: str | None = None) -> MonthTallies:
+    start, end = month_bounds(month, settings.tz)
+    where = MonthWhere(start, end, department=department)
+    return MonthTallies(
+        tasks=await _task_tally(conn, where), communities=await get_assignment_tallies(conn, where, settings.schedule),
+        timeliness=await get_timeliness(conn, start=start, end=end, today=local_today(now, settings),
+                                        department=department))
+
+
+def month_figures(
+    tallies: MonthTallies, *, month: str, settings: IntakeSettings, communities: Sequence[tuple[int, str, int]],
+    district_staff: int, department: str | None = None,
+) -> tuple[Figures, dict[int, Figures]]:
+    """The district's (or a department's) figures and each of `communities`' ((id, name, staff)) from `tallies`."""
+    groups = merge_assignments(tallies.tasks.groups, tallies.communities.values())
+    scope = DISTRICT_SCOPE if department is None else Scope(ScopeKind.department, department)
+    top = build_figures(month, scope, groups, tallies.tasks.quantities, sum(tallies.timeliness.values(), Timeliness()),
+                        0 if department else district_staff, settings)
+    empty = Tally()
+    per_community = {
+        cid: build_figures(month, Scope(ScopeKind.community, name), tallies.communities.get(cid, empty).groups,
+                           tallies.communities.get(cid, empty).quantities, tallies.timeliness.get(cid, Timeliness()),
+                           staff, settings)
+        for cid, name, staff in communities
+    }
+    return top, per_community
 
 
 async def get_month_figures(
@@ -326,28 +292,9 @@ async def get_month_figures(
 ) -> tuple[Figures, dict[int, Figures]]:
     """The district's (or, with `department`, that department's) figures and each of `communities`'
     ((id, name, staff)) from one pass over the month. Every community's assignments are read."""
-    start, end = month_bounds(month, settings.tz)
-    where = _Where(start, end, department=department)
-    today = _today(now, settings)
-    tasks = await _task_tally(conn, where)
-    tallies = await _assignment_tallies(conn, where, settings.schedule)
-    timeliness = await get_timeliness(conn, start=start, end=end, today=today, department=department)
-    groups = {key: list(vector) for key, vector in tasks.groups.items()}
-    for tally in tallies.values():  # the district's assignments and hours, added to its tasks
-        for key, vector in tally.groups.items():
-            mine = groups.setdefault(key, [0.0] * len(_COUNT_FIELDS))
-            mine[_ASSIGNMENTS_AT] += vector[_ASSIGNMENTS_AT]
-            mine[_HOURS_AT] += vector[_HOURS_AT]
-    scope = DISTRICT_SCOPE if department is None else Scope(ScopeKind.department, department)
-    top = _figures(month, scope, groups, tasks.quantities, sum(timeliness.values(), Timeliness()),
-                   0 if department else district_staff, settings)
-    per_community = {
-        cid: _figures(month, Scope(ScopeKind.community, name), tallies[cid].groups if cid in tallies else {},
-                      tallies[cid].quantities if cid in tallies else {}, timeliness.get(cid, Timeliness()), staff,
-                      settings)
-        for cid, name, staff in communities
-    }
-    return top, per_community
+    tallies = await get_month_tallies(conn, month=month, settings=settings, now=now, department=department)
+    return month_figures(tallies, month=month, settings=settings, communities=communities,
+                         district_staff=district_staff, department=department)
 
 
 async def get_figures(
@@ -362,11 +309,11 @@ async def get_figures(
 
             raise NotFound(scope.name)
         start, end = month_bounds(month, settings.tz)
-        where = _Where(start, end, community_ids=(int(row.id),))
-        tally = (await _assignment_tallies(conn, where, settings.schedule)).get(int(row.id), _Tally())
-        timeliness = (await get_timeliness(conn, start=start, end=end, today=_today(now, settings),
+        where = MonthWhere(start, end, community_ids=(int(row.id),))
+        tally = (await get_assignment_tallies(conn, where, settings.schedule)).get(int(row.id), Tally())
+        timeliness = (await get_timeliness(conn, start=start, end=end, today=local_today(now, settings),
                                           community_ids=(int(row.id),))).get(int(row.id), Timeliness())
-        return _figures(month, scope, tally.groups, tally.quantities, timeliness, int(row.staff), settings)
+        return build_figures(month, scope, tally.groups, tally.quantities, timeliness, int(row.staff), settings)
     staff = int((await conn.execute(
         sa.select(sa.func.coalesce(sa.func.sum(COMMUNITIES.c.staff), 0)).where(COMMUNITIES.c.active.is_(True))
     )).scalar_one())

@@ -20,13 +20,13 @@ from intake.reports.model import DISTRICT, Digest
 from intake.reports.render import render_chat_text, to_json
 from intake.reports.runner import run_report
 from intake.reports.safety import slug
-from intake.reports.streets import build_street_digests, list_street_recipients, street_id_of
+from intake.reports.streets import list_street_recipients, street_id_of
 from intake.store.models import COMMUNITIES, DIGESTS
 
 if TYPE_CHECKING:
     from intake.context import Services
 
-__all__ = ["archive_digest", "digest_link", "send_monthly_digests"]
+__all__ = ["archive_digest", "digest_link", "needs_chart", "send_monthly_digests"]
 
 
 async def archive_digest(conn: AsyncConnection, *, digest: Digest, now: dt.datetime) -> None:
@@ -100,7 +100,8 @@ async def send_monthly_digests(services: Services, *, now: dt.datetime, only_if_
 
     `slot` (the scheduler's: one per district digest time) keeps to its districts' digests, due at its
     own day and hour; None sends every digest at [schedule]'s time.
-    The digests are built on the report runner's thread (off this loop) and the charts in a worker thread.
+    The digests are built on the report runner's thread (off this loop), all from one reading of the month, and
+    the charts a group robot receives in a worker process (:func:`needs_chart`).
     Idempotent: the default slot's district digest is archived last and marks the month done (another
     slot sends only its digests not archived yet); the outbox's idempotency keys keep messages single.
     """
@@ -116,8 +117,7 @@ async def send_monthly_digests(services: Services, *, now: dt.datetime, only_if_
         return 0
 
     async def build(conn: AsyncConnection) -> tuple[list[Digest], dict[str, int | None]]:
-        built = [*await build_monthly_digests(conn, month=month, settings=settings, now=now),
-                 *await build_street_digests(conn, month=month, settings=settings, now=now)]
+        built = await build_monthly_digests(conn, month=month, settings=settings, now=now, streets=True)
         return built, await list_digest_places(conn)
 
     built, places = await run_report(services.reports, services.engine, build)
@@ -128,7 +128,8 @@ async def send_monthly_digests(services: Services, *, now: dt.datetime, only_if_
     # the deployment's own digest (when this slot sends it) is queued last: its archive marks the month done
     chosen.sort(key=lambda d: d.scope == DISTRICT)
     out_dir = settings.base_dir / schedule.digest_dir
-    charts = await _draw_charts([(d, out_dir / f"{month}-{slug(d.scope)}.png") for d in chosen if d.tasks])
+    charts = await _draw_charts([(d, out_dir / f"{month}-{slug(d.scope)}.png") for d in chosen
+                                 if needs_chart(d, heads=settings.notify.heads, admins=settings.notify.admins)])
     for digest in chosen:
         link = _chat_link(services, digest, now=now)
         text = render_chat_text(digest, limit_bytes=schedule.digest_chat_bytes, link=link)
@@ -141,6 +142,15 @@ async def send_monthly_digests(services: Services, *, now: dt.datetime, only_if_
 async def _archived(services: Services, *, month: str) -> set[str]:
     async with services.engine.connect() as conn:
         return set((await conn.execute(sa.select(DIGESTS.c.scope).where(DIGESTS.c.month == month))).scalars())
+
+
+def needs_chart(digest: Digest, *, heads: str, admins: str) -> bool:
+    """Whether the monthly run draws the digest's chart: only a group robot receives it as a picture (everyone
+    else opens the digest's page, which draws it when asked), so a province's 10,000 communities on the inbox
+    cost no drawing at all. A street's digest goes to its admins' inbox and chat, never to a robot."""
+    if not digest.tasks or street_id_of(digest.scope) is not None:
+        return False
+    return (admins if digest.is_district else heads) == "wecom_robot"
 
 
 async def _draw_charts(jobs: list[tuple[Digest, Path]]) -> dict[str, Path]:

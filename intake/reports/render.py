@@ -13,11 +13,11 @@ from typing import Any
 
 from intake.labels import LISTING_ZH
 from intake.reports import community as community_side
-from intake.reports.model import Digest, KindRow, share
+from intake.reports.model import DepartmentRow, Digest, HeatMap, KindRow, LeagueRow, RatingRow, Trend, share
 from intake.reports.safety import neutralise_workbook
 from intake.senders import truncate_utf8
 
-__all__ = ["render_markdown", "render_chat_text", "to_json", "write_xlsx", "pct"]
+__all__ = ["render_markdown", "render_chat_text", "to_json", "from_json", "write_xlsx", "pct"]
 
 
 def pct(value: float | None) -> str:
@@ -139,6 +139,35 @@ def to_json(digest: Digest) -> dict[str, Any]:
             del data[key]
     result: dict[str, Any] = json.loads(json.dumps(data, ensure_ascii=False))
     return result
+
+
+def from_json(data: dict[str, Any]) -> Digest:
+    """The digest :func:`to_json` stored (the ``digests`` archive), for its page, chart and workbook. An area's
+    digest comes back without the on-time figures to_json leaves out (no renderer shows them for an area)."""
+    from intake.reports.community import BypassRow, CommunitySide, CounterFigures
+
+    def rows(cls: Any, key: str) -> tuple[Any, ...]:
+        return tuple(cls(**row) for row in data.get(key) or ())
+
+    side = data.get("community")
+    heatmap = data.get("heatmap")
+    fields = {f.name for f in dataclasses.fields(Digest)}
+    plain = {k: v for k, v in data.items() if k in fields}
+    return Digest(**{
+        **plain, **{k: 0 for k in ("due", "on_time", "late", "overdue", "not_yet_due") if k not in data},
+        "listing": tuple(dict(data["listing"]).items()), "unfunded_codes": tuple(data["unfunded_codes"]),
+        "by_department": rows(DepartmentRow, "by_department"), "top_departments": rows(DepartmentRow, "top_departments"),
+        "by_kind": tuple(KindRow(**{**r, "quantities": tuple(dict(r["quantities"]).items())}) for r in data["by_kind"]),
+        "ratings": rows(RatingRow, "ratings"), "league": rows(LeagueRow, "league"), "trend": Trend(**data["trend"]),
+        "heatmap": None if heatmap is None else HeatMap(
+            communities=tuple(heatmap["communities"]), departments=tuple(heatmap["departments"]),
+            cells=tuple(tuple(r) for r in heatmap["cells"])),
+        "community": None if side is None else CommunitySide(
+            reported_tasks=side["reported_tasks"], linked_reports=side["linked_reports"],
+            counter=CounterFigures(**side["counter"]), bypass=tuple(BypassRow(**b) for b in side["bypass"]),
+            trace_demands=tuple((str(n), int(c)) for n, c in side["trace_demands"])),
+        "escalations": tuple((str(o), int(n)) for o, n in data.get("escalations") or ()),
+    })
 
 
 def write_xlsx(digest: Digest, path: str | Path) -> Path:

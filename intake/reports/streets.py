@@ -22,7 +22,7 @@ from intake.settings import IntakeSettings
 from intake.store.models import ACCOUNTS, COMMUNITIES, DISTRICTS, STREETS
 from intake.store.values import OrgLevel, Role
 
-__all__ = ["street_scope", "street_id_of", "build_street_digest", "build_street_digests", "list_street_recipients"]
+__all__ = ["street_scope", "street_id_of", "build_area_digest", "build_street_digest", "build_street_digests", "list_street_recipients"]
 
 
 def street_scope(street_id: int) -> str:
@@ -37,20 +37,32 @@ def street_id_of(scope: str) -> int | None:
     return int(tail) if tail.isdigit() else None
 
 
-async def build_street_digest(
-    conn: AsyncConnection, *, month: str, street_id: int, settings: IntakeSettings, now: dt.datetime,
+async def build_area_digest(
+    conn: AsyncConnection, *, month: str, level: OrgLevel, area_id: int, settings: IntakeSettings, now: dt.datetime,
 ) -> Digest:
-    """The street's digest of `month` (scope ``street:ID``), titled with the district's and street's names."""
-    scope = await resolve_scope(conn, level=OrgLevel.street.value, scope_id=street_id)
+    """A street's (scope ``street:ID``) or a district's (``district:ID``) digest of `month`, built alone: the
+    district's digest on a connection confined to the area. The monthly run builds the same digests for
+    every area at once (:mod:`intake.reports.batch`)."""
+    scope = await resolve_scope(conn, level=level.value, scope_id=area_id)
     await conn.execution_options(**{SCOPE_OPTION: scope})
     try:
         area = await build_digest(conn, month=month, community=None, settings=settings, now=now)
     finally:
         await conn.execution_options(**{SCOPE_OPTION: None})
-    district = (await conn.execute(sa.select(DISTRICTS.c.name).join(STREETS, STREETS.c.district_id == DISTRICTS.c.id)
-                                   .where(STREETS.c.id == street_id))).scalar()
-    return dataclasses.replace(area, scope=street_scope(street_id), district=str(district or area.district),
-                               label=f"{district or area.district}{scope.name}")
+    district_of = (sa.select(DISTRICTS.c.name).where(DISTRICTS.c.id == area_id) if level is OrgLevel.district else
+                   sa.select(DISTRICTS.c.name).join(STREETS, STREETS.c.district_id == DISTRICTS.c.id)
+                   .where(STREETS.c.id == area_id))
+    district = str((await conn.execute(district_of)).scalar() or area.district)
+    label = district if level is OrgLevel.district else f"{district}{scope.name}"
+    return dataclasses.replace(area, scope=f"{level.value}:{area_id}", district=district, label=label)
+
+
+async def build_street_digest(
+    conn: AsyncConnection, *, month: str, street_id: int, settings: IntakeSettings, now: dt.datetime,
+) -> Digest:
+    """The street's digest of `month` (scope ``street:ID``), titled with the district's and street's names."""
+    return await build_area_digest(conn, month=month, level=OrgLevel.street, area_id=street_id, settings=settings,
+                                   now=now)
 
 
 async def build_street_digests(

@@ -233,6 +233,42 @@ async def test_a_built_digest_is_served_again_for_a_minute(console, engine):
     assert (await (await console.get("/admin/digests/2025-11/district/digest.json")).json())["tasks"] == 4
 
 
+async def test_a_sent_month_is_served_from_its_archive_and_fresh_rebuilds_it(console, engine, settings):
+    """The monthly run's archive is the page (what the recipients got, at once, at any log size); a task
+    corrected or stored since shows with ?fresh=1, which says so."""
+    from intake.reports.digest import build_monthly_digests
+    from intake.reports.monthly import archive_digest
+    from intake.reports.render import from_json, render_markdown, to_json
+
+    await _seed_month(engine)
+    sent_at = dt.datetime(2025, 12, 1, 1, 0, tzinfo=dt.UTC)
+    async with engine.begin() as conn:
+        built = await build_monthly_digests(conn, month="2025-11", settings=settings, now=sent_at)
+        for digest in built:
+            await archive_digest(conn, digest=digest, now=sent_at)
+    for digest in built:  # the archive renders as the digest did
+        assert render_markdown(from_json(to_json(digest))) == render_markdown(digest)
+    await seed_task(engine, received_at=dt.datetime(2025, 11, 20, 2, 0, tzinfo=dt.UTC))
+    await login(console)
+    page = await (await console.get("/admin/digests/2025-11/district")).text()
+    assert 'id="digest-archived"' in page and "<strong>3</strong>" in page
+    assert 'href="/admin/digests/2025-11/district?fresh=1"' in page
+    assert (await (await console.get("/admin/digests/2025-11/district/digest.json")).json())["tasks"] == 3
+    fresh = await (await console.get("/admin/digests/2025-11/district?fresh=1")).text()
+    assert "<strong>4</strong>" in fresh and "按当前台账数据生成" in fresh and "digest.json?fresh=1" in fresh
+    assert (await (await console.get("/admin/digests/2025-11/district/digest.json?fresh=1")).json())["tasks"] == 4
+
+
+async def test_an_archive_of_an_older_shape_is_built_from_the_log(console, engine):
+    await _seed_month(engine)
+    async with engine.begin() as conn:
+        await conn.execute(sa.text(
+            "INSERT INTO digests (month, scope, content, created_at) VALUES ('2025-11', 'district', "
+            "'{\"tasks\": 0}', '2025-12-01 00:00:00+00')"))
+    await login(console)
+    assert (await (await console.get("/admin/digests/2025-11/district/digest.json")).json())["tasks"] == 3
+
+
 def test_built_digests_are_bounded() -> None:
     kept, digest = BuiltDigests(), object()
     for i in range(KEEP_MAX + 5):

@@ -158,7 +158,8 @@ async def test_monthly_digests_are_built_once_after_the_digest_time(services) ->
     assert [(o.channel, o.recipient, o.kind) for o in outbox] == [
         ("inbox", "幸福社区", "digest"), ("inbox", "和平社区", "digest"), ("inbox", "admins", "digest")]
     assert outbox[0].body.startswith("【幸福社区2026年11月减负月报】") and "/admin/digests/2026-11/" in outbox[0].body
-    assert (services.settings.base_dir / "data/digests/2026-11-district.png").exists()
+    # the admins' inbox opens the page, which draws the chart when asked: the monthly run draws none
+    assert not (services.settings.base_dir / "data/digests/2026-11-district.png").exists()
 
 
 async def test_cli_prints_markdown_and_json(services, tmp_path: Path, capsys) -> None:
@@ -241,7 +242,8 @@ async def test_the_benchmark_year_gives_the_same_digests_on_both_databases(db_ur
     assert (d.due, d.on_time, d.late, d.overdue) == (661, 166, 232, 263)
     # every assignment belongs to exactly one community
     assert d.assignments == sum(c.tasks for c in communities)
-    assert d.estimated_hours == round(sum(c.estimated_hours for c in communities), 1)
+    # each community's hours are rounded to 0.1 on their own: their sum may stray from the district's by 0.05 each
+    assert abs(d.estimated_hours - sum(c.estimated_hours for c in communities)) <= 0.05 * len(communities) + 1e-9
     assert (d.due, d.on_time, d.late, d.overdue) == tuple(
         sum(getattr(c, f) for c in communities) for f in ("due", "on_time", "late", "overdue"))
     assert d.heatmap is not None and sum(map(sum, d.heatmap.cells)) == d.assignments

@@ -27,7 +27,8 @@ EVIL_DISTRICT = "+cmd|' /C calc'!A0"
 async def services(tmp_path: Path, sqlite_url: str) -> Any:
     settings = notify_settings(sqlite_url, tmp_path / "site")
     district = settings.district.model_copy(update={"name": EVIL_DISTRICT})
-    async with running_services(settings.model_copy(update={"districts": (district,)})) as services:
+    robots = settings.notify.model_copy(update={"heads": "wecom_robot", "admins": "wecom_robot"})  # charts drawn
+    async with running_services(settings.model_copy(update={"districts": (district,), "notify": robots})) as services:
         evil = await insert(services.engine, "communities", name=EVIL_COMMUNITY, staff=5)
         plain = await insert(services.engine, "communities", name="@SUM(1+1)", staff=5)
         await insert(services.engine, "departments", name=EVIL_DEPARTMENT)

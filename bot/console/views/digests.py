@@ -1,9 +1,11 @@
 """Monthly digests in the console: the archive, one digest as a page, its chart (PNG), workbook and JSON.
 
 ``/admin/digests/{month}/{scope}`` is the link the chat digest carries
-(``intake.reports.monthly.digest_link``); ``scope`` is ``district`` or a community's name. The page is
-built from the log with the digest module's own builder and renderers, so it always agrees with
-``jianfu digest`` and the message the heads received.
+(``intake.reports.monthly.digest_link``); ``scope`` is ``district``, ``street:ID`` or a community's name.
+A month the monthly run sent is served from its archive (``digests``, the JSON the recipients' message
+was made from: the page shows what they received, at once, whatever the log's size). ``?fresh=1``, and
+any month without an archive, builds the digest from the log with the digest module's own builder and
+renderers, so it always agrees with ``jianfu digest``.
 
 A month over a million-task log takes seconds to build, and opening one page asks for the page,
 its chart and maybe the workbook: each process keeps a built digest for :data:`KEEP_S` seconds.
@@ -111,10 +113,29 @@ def _check_month(request: web.Request, month: str) -> None:
         fail(request, 400, str(exc))
 
 
+def is_fresh(request: web.Request) -> bool:
+    """``?fresh=1``: build from the log as it is now, not the archived digest."""
+    return request.query.get("fresh") == "1"
+
+
 async def _build(request: web.Request) -> tuple[digests.Digest, Any]:
-    """(digest of the URL's month and scope, archived row or None); 400/404 with what to do."""
+    """(digest of the URL's month and scope, archived row or None); 400/404 with what to do. The archive,
+    read through the user's scope (a street admin reads only their street's and communities' digests),
+    unless ``?fresh=1``."""
     month, scope = request.match_info["month"], request.match_info["scope"]
     _check_month(request, month)
+    async with read_conn(request) as conn:
+        archived = (await conn.execute(sa.select(DIGESTS.c.id, DIGESTS.c.created_at, DIGESTS.c.content).where(
+            DIGESTS.c.month == month, DIGESTS.c.scope == scope))).first()
+    if archived is not None and not is_fresh(request):
+        try:
+            return formats.from_json(archived.content), archived
+        except (KeyError, TypeError, ValueError):  # an archive in an older shape: built from the log instead
+            pass
+    return await _build_from_log(request, month, scope), archived
+
+
+async def _build_from_log(request: web.Request, month: str, scope: str) -> digests.Digest:
     services = services_of(request)
     kept = request.app[BUILT]
     now = time.monotonic()
@@ -137,22 +158,21 @@ async def _build(request: web.Request) -> tuple[digests.Digest, Any]:
         except NotFound:
             fail(request, 404, texts.DIGEST_BAD_SCOPE.format(scope=scope))
         kept.put(key, built, now)
-    async with read_conn(request) as conn:
-        archived = (await conn.execute(sa.select(DIGESTS.c.id, DIGESTS.c.created_at).where(
-            DIGESTS.c.month == month, DIGESTS.c.scope == scope))).first()
-    return built, archived
+    return built
 
 
 async def handle_digest_page(request: web.Request) -> web.StreamResponse:
     digest, archived = await _build(request)
     month, scope = digest.month, request.match_info["scope"]
     markdown = formats.render_markdown(digest)
+    fresh = archived is None or is_fresh(request)
     return render(request, "digest.html", {
-        "digest": digest, "scope": scope, "archived": archived,
+        "digest": digest, "scope": scope, "archived": archived, "fresh": fresh,
+        "fresh_url": digest_url(request, month, scope) + "?fresh=1",
         "body": markdown_to_html(markdown), "markdown": markdown,
-        "chart_url": digest_url(request, month, scope, "digest_chart"),
-        "xlsx_url": digest_url(request, month, scope, "digest_xlsx"),
-        "json_url": digest_url(request, month, scope, "digest_json"),
+        "chart_url": digest_url(request, month, scope, "digest_chart") + ("?fresh=1" if is_fresh(request) else ""),
+        "xlsx_url": digest_url(request, month, scope, "digest_xlsx") + ("?fresh=1" if is_fresh(request) else ""),
+        "json_url": digest_url(request, month, scope, "digest_json") + ("?fresh=1" if is_fresh(request) else ""),
         "prev_url": digest_url(request, shift_month(month, -1), scope),
         "next_url": digest_url(request, shift_month(month, 1), scope),
     })
