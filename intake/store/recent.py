@@ -4,7 +4,9 @@ Storing a notice needs the active communities (its targets), the department ids 
 month's notices (is this a resend of an earlier one? is another department collecting the same
 data — 重复采集?). Reading those per message was most of the write path's cost; instead the
 writer calls :meth:`IntakeMemory.begin` at the start of every batch transaction, which reads the
-directory (two small tables) and only the tasks stored since the previous batch, by any process.
+directory's version (one row; the directory itself only when that moved: a province has 10,000
+communities, see :mod:`intake.store.models_directory`) and only the tasks stored since the previous
+batch, by any process.
 
 Tasks stored inside the current batch are added as they are stored, so a notice sent twice in one
 batch is still caught; the writer's ``checkpoint``/``restore`` drop the additions of a unit whose
@@ -31,7 +33,7 @@ from rapidfuzz.distance import Indel
 from rapidfuzz.process import extractOne
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from intake.store.models import COMMUNITIES, DEPARTMENTS, TASKS
+from intake.store.models import COMMUNITIES, DEPARTMENTS, DIRECTORY_VERSION, TASKS
 from intake.store.sqlite_fast import Prepared
 
 __all__ = ["IntakeMemory", "RecentTask", "WINDOW", "PER_DEPARTMENT", "DATA_NOTICES", "DATA_KINDS",
@@ -58,6 +60,7 @@ _NEWEST = (sa.select(*_COLUMNS)
 _COMMUNITIES = (sa.select(COMMUNITIES.c.id, COMMUNITIES.c.name).where(COMMUNITIES.c.active.is_(True))
                 .order_by(COMMUNITIES.c.id))
 _DEPARTMENTS = sa.select(DEPARTMENTS.c.id, DEPARTMENTS.c.name)
+_DIRECTORY_VERSION = Prepared(sa.select(DIRECTORY_VERSION.c.version).where(DIRECTORY_VERSION.c.id == 1))
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +87,8 @@ class IntakeMemory:
         self.communities: list[tuple[int, str]] = []
         self._community_ids: dict[str, int] = {}
         self.departments: dict[str, int] = {}
+        self._directory_version: int | None = None  # as of the last directory read; None: read every batch
+        self.directory_reads = 0  # how often the directory was read (a province must not pay it per batch)
         self._by_department: dict[int | None, deque[RecentTask]] = {}
         self._data: deque[RecentTask] = deque(maxlen=DATA_NOTICES)
         self._watermark: int | None = None  # the largest committed task id read; None: nothing read yet
@@ -101,9 +106,7 @@ class IntakeMemory:
         """
         self._forget(self._pending)
         self._pending.clear()
-        self.communities = [(int(r.id), str(r.name)) for r in (await conn.execute(_COMMUNITIES)).all()]
-        self._community_ids = {name: cid for cid, name in self.communities}
-        self.departments = {str(r.name): int(r.id) for r in (await conn.execute(_DEPARTMENTS)).all()}
+        await self._refresh_directory(conn)
         if self._watermark is None:
             self._watermark = int((await conn.execute(_MAX_ID)).scalar_one() or 0)
             since = dt.datetime.now(dt.UTC) - WINDOW
@@ -131,6 +134,19 @@ class IntakeMemory:
             for row in (await conn.execute(_BY_IDS, {"ids": fetch})).all():
                 self._remember(_recent(row))
 
+    async def _refresh_directory(self, conn: AsyncConnection) -> None:
+        """Read the communities and departments again only when the directory's version moved
+        (:mod:`intake.store.models_directory`); without a version row, every time."""
+        rows = await _DIRECTORY_VERSION.rows(conn)
+        version = int(rows[0][0]) if rows else None
+        if version is not None and version == self._directory_version:
+            return
+        self.communities = [(int(r.id), str(r.name)) for r in (await conn.execute(_COMMUNITIES)).all()]
+        self._community_ids = {name: cid for cid, name in self.communities}
+        self.departments = {str(r.name): int(r.id) for r in (await conn.execute(_DEPARTMENTS)).all()}
+        self._directory_version = version
+        self.directory_reads += 1
+
     def committed(self) -> None:
         """The transaction committed: what it stored stays (and is not read back)."""
         self._mine.update(task.id for task in self._pending)
@@ -151,8 +167,8 @@ class IntakeMemory:
         """The active communities a notice names (all of them for ``*`` or none named), in id order."""
         if "*" in names or not names:
             return list(self.communities)
-        wanted = {self._community_ids[n] for n in names if n in self._community_ids}
-        return [(cid, name) for cid, name in self.communities if cid in wanted]
+        wanted = {(self._community_ids[n], n) for n in names if n in self._community_ids}
+        return sorted(wanted)  # the named ones only: a province has 10,000 communities
 
     def find_duplicate(self, *, department_id: int | None, text: str, now: dt.datetime) -> tuple[int, str] | None:
         """The original most like a near-identical notice the same department sent within the window.
