@@ -106,6 +106,8 @@ class Writer:
         # PostgreSQL: the day's task-code counter is drawn beside the batch (intake.store.side)
         self._side = (SideConnection(engine) if SIDE_COUNTERS and engine.dialect.name == "postgresql"
                       and not thread_engine else None)
+        # PostgreSQL: the writer's own connection, kept between batches (no checkout and pre-ping round trip each)
+        self._conn: AsyncConnection | None = None
         self._batch_max = batch_max
         self._batch_wait = batch_wait_ms / 1000.0
         self._queue: asyncio.Queue[_Job] = asyncio.Queue()
@@ -128,6 +130,7 @@ class Writer:
         self._task = None
         if self._side is not None:
             await self._side.close()
+        await self._drop_connection()
         if self._executor is not None:
             self._executor.submit(self._close_thread_loop).result()
             self._executor.shutdown(wait=True)
@@ -212,8 +215,43 @@ class Writer:
         if self._executor is not None:
             loop = asyncio.get_running_loop()
             return await loop.run_in_executor(self._executor, self._run_batch_in_thread, jobs, isolated)
-        async with self._engine.begin() as conn:
-            return await self._run_units(conn, jobs, isolated=isolated)
+        if self._engine.dialect.name != "postgresql":  # in-memory SQLite (tests): a connection per batch
+            async with self._engine.begin() as conn:
+                return await self._run_units(conn, jobs, isolated=isolated)
+        kept = self._conn is not None and await self._is_open(self._conn)
+        if not kept:
+            await self._drop_connection()
+            self._conn = await self._engine.connect()
+        conn = self._conn
+        assert conn is not None
+        try:
+            async with conn.begin():
+                return await self._run_units(conn, jobs, isolated=isolated)
+        except _UnitFailed:
+            raise  # rolled back; the connection is fine
+        except BaseException as exc:
+            await self._drop_connection()  # whatever broke the batch, the next one starts on a fresh connection
+            if not (kept and isinstance(exc, sa.exc.DBAPIError)):
+                raise
+        # a driver error on the kept connection: it may have gone stale (the server restarted, a proxy closed
+        # it; asyncpg may notice only half-way). Once more on a fresh one, as the pool's pre-ping would at a
+        # checkout; a database that really fails, fails again there (units may run again after a rollback)
+        log.warning("the writer's database connection was closed; reconnecting")
+        return await self._run_batch(jobs, isolated=isolated)
+
+    @staticmethod
+    async def _is_open(conn: AsyncConnection) -> bool:
+        """No round trip: SQLAlchemy's and asyncpg's own idea of whether the connection still works."""
+        if conn.closed or conn.invalidated:
+            return False
+        raw = (await conn.get_raw_connection()).driver_connection
+        return not getattr(raw, "is_closed", lambda: False)()
+
+    async def _drop_connection(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            with contextlib.suppress(sa.exc.SQLAlchemyError, OSError):
+                await conn.close()
 
     def _run_batch_in_thread(self, jobs: list[_Job], isolated: bool) -> list[tuple[_Job, bool, Any]]:
         loop: asyncio.AbstractEventLoop | None = getattr(self._thread_loop, "loop", None)
