@@ -216,14 +216,12 @@ class Writer:
             loop = asyncio.get_running_loop()
             return await loop.run_in_executor(self._executor, self._run_batch_in_thread, jobs, isolated)
         if self._engine.dialect.name != "postgresql":  # in-memory SQLite (tests): a connection per batch
-            async with self._engine.begin() as conn:
-                return await self._run_units(conn, jobs, isolated=isolated)
+            async with self._engine.begin() as fresh:
+                return await self._run_units(fresh, jobs, isolated=isolated)
         kept = self._conn is not None and await self._is_open(self._conn)
         if not kept:
             await self._drop_connection()
-            self._conn = await self._engine.connect()
-        conn = self._conn
-        assert conn is not None
+        conn = self._conn = self._conn or await self._engine.connect()
         try:
             async with conn.begin():
                 return await self._run_units(conn, jobs, isolated=isolated)
