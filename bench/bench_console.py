@@ -244,7 +244,9 @@ async def _measure(args: argparse.Namespace, settings: Any, services: Any) -> di
                                   seconds=0, every_ms=args.probe_ms)
     finally:
         server.stop()
-    return {"db": str(args.db), "load_average": _load(), "rollups_s": round(rollups_s, 1), "pages": pages,
+    async with services.engine.connect() as conn:
+        tasks = int((await conn.execute(sa.text("SELECT count(*) FROM tasks"))).scalar_one())
+    return {"db": str(args.db), "tasks": tasks, "load_average": _load(), "rollups_s": round(rollups_s, 1), "pages": pages,
             "chat_edge": {"idle": idle, "during a dashboard build (this month)": dashboard,
                           "during district digest (monthly pass)": monthly}}
 
@@ -260,6 +262,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
     result = asyncio.run(run(args))
+    met = [name for name, page in result["pages"].items() if page["met"]]
+    print(f"pages under {TARGET_MS:.0f} ms at {result['tasks']:,} tasks: {len(met)} of {len(result['pages'])}"
+          f" (load average {result['load_average']})")
     for name, figures in result["chat_edge"].items():
         print(f"  {name:<40} healthz {figures['healthz']}  wechat {figures['wechat']}  work {figures['work_s']} s")
     args.json.write_text(json.dumps(result, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")

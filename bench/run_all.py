@@ -657,12 +657,35 @@ def verdicts(results: dict[str, Any]) -> list[dict[str, Any]]:
         ok = mem["rss_mib"] * 1.048576 < 250 if mem["after_messages"] >= 10_000 else None
         verdict(f"resident memory after 10,000 messages < 250 MB (measured after {mem['after_messages']:,})",
                 f"{mem['rss_mib']} MiB", ok)
+    out += helper_verdicts(results)
     for conns in CONNECTIONS:
         jf = find(runs, target="jianfu", db="sqlite", mode="plain", connections=conns)
         peer = find(runs, target="werobot-sessions-off", connections=conns)
         if jf and peer:
             verdict(f"Jianfu (1 process) ≥ WeRoBot echo, sessions off, {nproc()} workers (c={conns})",
                     f"{jf['rps']:.0f} vs {peer['rps']:.0f} msg/s", jf["rps"] >= peer["rps"])
+    return out
+
+
+def helper_verdicts(results: dict[str, Any]) -> list[dict[str, Any]]:
+    """Issue 14's console pages (each < 300 ms) and issue 18's yearly report (< 10 s), from the helpers' figures."""
+    out: list[dict[str, Any]] = []
+    others = results.get("others", {})
+    console = others.get("bench_console.py", {}).get("figures")
+    if isinstance(console, dict):
+        tasks = console.get("tasks")
+        size = f"{tasks:,} tasks" if isinstance(tasks, int) else "the console log"
+        for name, page in console.get("pages", {}).items():
+            out.append({"target": f"console page < {page['target_ms']:.0f} ms at {size} (SQLite): {name}",
+                        "measured": f"best {page['best_ms']} ms, first {page['first_ms']} ms", "met": page["met"]})
+    report = others.get("bench_report.py", {}).get("figures")
+    if isinstance(report, dict) and report.get("results"):
+        timings = report["results"][0]["timings_s"]
+        wall = timings.get("district report, whole year (kept months)")
+        cpu = timings.get("district report, whole year (kept months), CPU of the process")
+        out.append({"target": "a district's whole year at 1,000,000 tasks < 10 s (SQLite)",
+                    "measured": f"{wall} s wall, {cpu} s CPU, load {report['results'][0].get('load_average')}",
+                    "met": report.get("target_met")})
     return out
 
 

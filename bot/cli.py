@@ -79,26 +79,26 @@ async def _with_conn(settings: Settings, work: Any) -> Any:
 
 
 def cmd_invite(args: argparse.Namespace) -> int:
-    from intake.accounts import add_invite
+    from intake.accounts import add_invite, get_invite_target
     from intake.org import sync_org_from_config
     from intake.store.models import Role
 
     settings = _settings(args)
     role = Role(args.role)
 
-    async def work(conn: Any) -> str:
+    async def work(conn: Any) -> tuple[str, str]:
         from classifiers import load_rules
 
         rules = load_rules(override_paths=settings.rule_paths, communities=settings.community_names)
         await sync_org_from_config(conn, districts=settings.districts, departments=rules.departments,
                                    now=dt.datetime.now(dt.UTC))
-        return await add_invite(
-            conn, role=role, department=args.department, community=args.community,
+        code = await add_invite(
+            conn, role=role, department=args.department, community=args.community, district=args.district,
             now=dt.datetime.now(dt.UTC), valid_days=args.days, created_by="cli",
         )
+        return code, await get_invite_target(conn, code=code)
 
-    code = asyncio.run(_with_conn(settings, work))
-    target = args.department or args.community
+    code, target = asyncio.run(_with_conn(settings, work))
     print(f"邀请码({target} {role.value},{args.days}天内有效,仅可使用一次)。请让对方在公众号/企业微信中发送:绑定 {code}")
     print(code)
     return 0
@@ -206,14 +206,14 @@ async def _build_report(settings: Settings, year: int, scope: str | None) -> Any
 
 def cmd_report(args: argparse.Namespace) -> int:
     """``jianfu report``: the yearly burden report as md (stdout or a file), docx or pdf."""
-    from intake.errors import NotFound
+    from intake.errors import InvalidRequest, NotFound
     from intake.reports.burden_render import render_markdown, write_report
     from intake.reports.chart import CjkFontMissing
 
     try:
         report = asyncio.run(_build_report(_settings(args), args.year, args.scope))
-    except NotFound as exc:
-        print(f"没有找到社区 {exc}:请检查 --scope community:社区名", file=sys.stderr)
+    except (NotFound, InvalidRequest) as exc:
+        print(str(exc), file=sys.stderr)  # which name was not found on the organisation tree, and what to write
         return 1
     if args.format == "md" and not args.output:
         sys.stdout.write(render_markdown(report))
@@ -257,7 +257,7 @@ def _add_report_commands(sub: Any, common: argparse.ArgumentParser) -> None:
     report = sub.add_parser("report", parents=[common], help="年度减负报告",
                             description="按年度和范围生成减负报告(基本情况、存在问题、对策建议)。")
     report.add_argument("--year", type=int, required=True, help="YYYY")
-    report.add_argument("--scope", default=None, help="district:区名 或 community:社区名(默认全区)")
+    report.add_argument("--scope", default=None, help="district:区名、street:街道名(或 区名/街道名)、community:社区名(默认全部)")
     report.add_argument("--format", choices=("md", "docx", "pdf"), default="md")
     report.add_argument("--output", default=None, help="输出文件(md 默认打印到标准输出)")
     report.set_defaults(func=cmd_report)
@@ -283,6 +283,7 @@ def build_parser() -> argparse.ArgumentParser:
     invite.add_argument("--role", choices=[r.value for r in Role], required=True)
     invite.add_argument("--department")
     invite.add_argument("--community")
+    invite.add_argument("--district", help="区名:部门或社区所在的区(一个部署有多个区、部门同名时必填)")
     invite.add_argument("--days", type=int, default=7)
     invite.set_defaults(func=cmd_invite)
 

@@ -19,7 +19,7 @@ __all__ = ["register_org"]
 
 
 def cmd_org_import(args: argparse.Namespace) -> int:
-    from intake.org import apply_org_rows
+    from intake.org import OrgRowsRefused, apply_org_rows
     from intake.org.importer import OrgSheetError, read_org_sheet
     from intake.org.texts import NO_CHANGE
     from intake.store.db import create_engine
@@ -46,7 +46,13 @@ def cmd_org_import(args: argparse.Namespace) -> int:
         finally:
             await engine.dispose()
 
-    changes = asyncio.run(run())
+    try:
+        changes = asyncio.run(run())
+    except OrgRowsRefused as exc:
+        print(exc, file=sys.stderr)
+        for line in exc.problems:
+            print(f"  {line}", file=sys.stderr)
+        return 1
     for line in changes.lines:
         print(line)
     if changes.version is None:

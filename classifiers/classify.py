@@ -152,6 +152,7 @@ def _classify(text: str, *, now: datetime, sender_department: str | None, rules:
         evidence["similar"] = second.evidence
     return Classification(
         department=department.department,
+        issuer_city=department.city,
         kind=kind.kind,
         nature=kind.nature,
         listing=listing.listing,

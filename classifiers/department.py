@@ -24,6 +24,13 @@ class DepartmentResult:
     department: str | None
     from_text: bool
     evidence: Evidence
+    city: bool = False  # named as the city's (市民政局): the city-level department, not the district's
+
+
+def _named(text: str, mention: Token, evidence: Evidence) -> DepartmentResult:
+    """The department a mention names; 市民政局 (or 市 just before it) is the city's, not the district's."""
+    city = mention.text.startswith("市") or text[max(0, mention.start - 1):mention.start] == "市"
+    return DepartmentResult(mention.department, True, evidence, city=city)
 
 
 def _clause_before(text: str, pos: int) -> str:
@@ -59,9 +66,7 @@ def read_department(text: str, tokens: Sequence[Token], *, sender_department: st
         if token.text in rules.forward_markers or any(token.text.endswith(m) for m in rules.forward_markers):
             for mention in mentions:
                 if token.end <= mention.start <= token.end + 6:
-                    return DepartmentResult(
-                        mention.department, True, Evidence("部门:转发", (token.text, mention.text), f"转发“{mention.text}”的通知,发文部门是{mention.department}")
-                    )
+                    return _named(text, mention, Evidence("部门:转发", (token.text, mention.text), f"转发“{mention.text}”的通知,发文部门是{mention.department}"))
     # 2. 【…】 prefix
     stripped = text.lstrip()
     offset = len(text) - len(stripped)
@@ -70,7 +75,7 @@ def read_department(text: str, tokens: Sequence[Token], *, sender_department: st
         if close != -1:
             for mention in mentions:
                 if offset < mention.start < offset + close:
-                    return DepartmentResult(mention.department, True, Evidence("部门:【】前缀", (mention.text,), f"消息以【{stripped[1:close]}】开头"))
+                    return _named(text, mention, Evidence("部门:【】前缀", (mention.text,), f"消息以【{stripped[1:close]}】开头"))
     # 3. the heading (before the first colon / 请 / 各社区)
     stops = [i for i in (text.find(s) for s in _HEAD_STOPS) if i != -1]
     head_end = min([*stops, _HEAD_MAX])
@@ -79,14 +84,14 @@ def read_department(text: str, tokens: Sequence[Token], *, sender_department: st
             break
         if _is_upper(text, mention, rules) or _is_background(text, mention, rules):
             continue
-        return DepartmentResult(mention.department, True, Evidence("部门:开头署名", (mention.text,), f"消息开头写明“{mention.text}”"))
+        return _named(text, mention, Evidence("部门:开头署名", (mention.text,), f"消息开头写明“{mention.text}”"))
     # 4. a signature line at the end
     lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
     if len(lines) > 1:
         last = lines[-1]
         for mention in reversed(mentions):
             if mention.text in last and len(last) <= len(mention.text) + 12:
-                return DepartmentResult(mention.department, True, Evidence("部门:落款", (mention.text,), f"落款为“{last}”"))
+                return _named(text, mention, Evidence("部门:落款", (mention.text,), f"落款为“{last}”"))
     # 5. the account's own department
     if known_sender:
         others = tuple(m.text for m in mentions)
@@ -98,5 +103,5 @@ def read_department(text: str, tokens: Sequence[Token], *, sender_department: st
     for mention in mentions:
         if _is_upper(text, mention, rules) or _is_background(text, mention, rules):
             continue
-        return DepartmentResult(mention.department, True, Evidence("部门:正文提及", (mention.text,), f"正文提到“{mention.text}”"))
+        return _named(text, mention, Evidence("部门:正文提及", (mention.text,), f"正文提到“{mention.text}”"))
     return DepartmentResult(None, False, Evidence("部门:未知", (), "正文未写明部门,发送账号也未绑定部门"))

@@ -113,6 +113,7 @@ class Classification:
     issuer_deadline_time: time | None = None
     escalation: tuple[str, ...] = ()
     search_terms: tuple[str, ...] = ()  # what the intake log's search finds it by (classifiers.search)
+    issuer_city: bool = False  # the issuer was named as the city's (市民政局), not the district's (区民政局)
 
     def __post_init__(self) -> None:
         if not isinstance(self.evidence, MappingProxyType):

@@ -13,7 +13,15 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from intake.audit import add_audit
 from intake.errors import Forbidden, InvalidRequest, NotFound
-from intake.store.models import ACCOUNTS, COMMUNITIES, DEPARTMENTS, INVITES, Role
+from intake.org.names import (
+    CITY_PREFIX,
+    check_unambiguous_department,
+    get_community_by_name,
+    get_department_by_name,
+    get_invite_district,
+    get_or_add_department,
+)
+from intake.store.models import ACCOUNTS, COMMUNITIES, DEPARTMENTS, DISTRICTS, INVITES, STREETS, Role
 from intake.store.sqlite_fast import Prepared
 
 __all__ = [
@@ -32,6 +40,7 @@ __all__ = [
     "clear_dialogue",
     "get_or_add_department",
     "get_department_by_name",
+    "get_invite_target",
     "get_community_by_name",
     "seed_directory",
 ]
@@ -66,6 +75,8 @@ class AccountView:
     dialogue_task_id: int | None
     dialogue_expires_at: dt.datetime | None
     last_seen_at: dt.datetime | None
+    district_id: int | None = None  # the bound department's district, or the community's street's
+    street_id: int | None = None  # the bound street office's street, or the community's
 
     @property
     def is_bound(self) -> bool:
@@ -77,6 +88,7 @@ class BindResult:
     role: str
     target: str  # department or community name
     rebound: bool
+    district: str | None = None  # the district of the department or community (several share a deployment)
 
 
 _account_columns = (
@@ -93,6 +105,8 @@ _account_columns = (
     ACCOUNTS.c.dialogue_task_id,
     ACCOUNTS.c.dialogue_expires_at,
     ACCOUNTS.c.last_seen_at,
+    sa.func.coalesce(DEPARTMENTS.c.district_id, STREETS.c.district_id).label("district_id"),
+    sa.func.coalesce(DEPARTMENTS.c.street_id, COMMUNITIES.c.street_id).label("street_id"),
 )
 
 
@@ -102,10 +116,9 @@ _SELECT_ACCOUNT = Prepared(
     .select_from(ACCOUNTS)
     .outerjoin(DEPARTMENTS, DEPARTMENTS.c.id == ACCOUNTS.c.department_id)
     .outerjoin(COMMUNITIES, COMMUNITIES.c.id == ACCOUNTS.c.community_id)
+    .outerjoin(STREETS, STREETS.c.id == COMMUNITIES.c.street_id)
     .where(ACCOUNTS.c.channel == sa.bindparam("channel"), ACCOUNTS.c.external_id == sa.bindparam("external_id"))
 )
-_SELECT_DEPARTMENT_ID = (sa.select(DEPARTMENTS.c.id).where(DEPARTMENTS.c.name == sa.bindparam("name"))
-                         .order_by(DEPARTMENTS.c.id))
 
 
 async def get_account(conn: AsyncConnection, *, channel: str, external_id: str) -> AccountView | None:
@@ -141,25 +154,6 @@ async def touch_account(
     return int(result.scalar_one())
 
 
-async def get_department_by_name(conn: AsyncConnection, *, name: str) -> int | None:
-    """The department of that name (the first, when several districts or streets have one: 街道办)."""
-    value = (await conn.execute(_SELECT_DEPARTMENT_ID, {"name": name})).scalars().first()
-    return int(value) if value is not None else None
-
-
-async def get_or_add_department(conn: AsyncConnection, *, name: str) -> int:
-    existing = await get_department_by_name(conn, name=name)
-    if existing is not None:
-        return existing
-    result = await conn.execute(sa.insert(DEPARTMENTS).values(name=name).returning(DEPARTMENTS.c.id))
-    return int(result.scalar_one())
-
-
-async def get_community_by_name(conn: AsyncConnection, *, name: str) -> int | None:
-    value = (await conn.execute(sa.select(COMMUNITIES.c.id).where(COMMUNITIES.c.name == name))).scalar_one_or_none()
-    return int(value) if value is not None else None
-
-
 async def seed_directory(
     conn: AsyncConnection, *, departments: list[str], communities: list[tuple[str, int]]
 ) -> None:
@@ -189,6 +183,7 @@ async def add_invite(
     now: dt.datetime,
     valid_days: int = 7,
     created_by: str = "cli",
+    district: str | None = None,
 ) -> str:
     """Create a single-use binding code for a clerk of `department` or a head of `community`.
 
@@ -196,18 +191,24 @@ async def add_invite(
     characters (the hint) are stored, so no page or log can show it again.
     """
     department_id = community_id = None
+    district_id = await get_invite_district(conn, name=district)
     if role is Role.clerk and not department:
         raise InvalidRequest("部门联络员的邀请码需要指定部门(--department 名称)")
     if department and role is not Role.head:  # a clerk's department, or the office an admin works in
-        department_id = await get_department_by_name(conn, name=department)
+        if district is None:
+            await check_unambiguous_department(conn, name=department)
+        department_id = await get_department_by_name(conn, name=department, district_id=district_id,
+                                                     city=district == CITY_PREFIX)
         if department_id is None:
-            raise NotFound(f"没有名为“{department}”的部门:请先在管理后台添加,或检查名称")
+            where = f"{district}的" if district else ""
+            raise NotFound(f"没有名为“{department}”的{where}部门:请先在管理后台添加,或检查名称(及 --district 区名)")
     if role is Role.head:
         if not community:
             raise InvalidRequest("社区书记/主任的邀请码需要指定社区(--community 名称)")
-        community_id = await get_community_by_name(conn, name=community)
+        community_id = await get_community_by_name(conn, name=community, district_id=district_id)
         if community_id is None:
-            raise NotFound(f"没有名为“{community}”的社区:请检查 config.toml 的 [district] communities")
+            where = f"{district}没有" if district else "没有"
+            raise NotFound(f"{where}名为“{community}”的社区:请检查组织架构(config.toml 的 [[district]] 或 jianfu org import)")
     code = _new_code()
     await conn.execute(
         sa.insert(INVITES).values(
@@ -223,7 +224,8 @@ async def add_invite(
     )
     await add_audit(
         conn, actor=created_by, entity="invite", entity_id=None, action="create",
-        after={"hint": code[-2:], "role": role.value, "department": department, "community": community}, now=now,
+        after={"hint": code[-2:], "role": role.value, "department": department, "community": community,
+               "district": district}, now=now,
     )
     return code
 
@@ -303,23 +305,39 @@ async def bind_account(
     await conn.execute(sa.update(ACCOUNTS).where(ACCOUNTS.c.id == account_id)
                        .values(bind_failures=0, bind_retry_at=None))
     await conn.execute(sa.update(INVITES).where(INVITES.c.id == invite.id).values(used_at=now, used_by=account_id))
-    target = await _invite_target(conn, invite)
+    target, district = await _invite_target(conn, invite)
     await add_audit(
         conn, actor=f"account:{account_id}", entity="account", entity_id=account_id, action="bind",
         before={"role": before.role, "department_id": before.department_id, "community_id": before.community_id},
-        after={"role": invite.role, "target": target, "invite": invite.id}, now=now,
+        after={"role": invite.role, "target": target, "district": district, "invite": invite.id}, now=now,
     )
-    return BindResult(role=invite.role, target=target, rebound=before.role is not None)
+    return BindResult(role=invite.role, target=target, rebound=before.role is not None, district=district)
 
 
-async def _invite_target(conn: AsyncConnection, invite: Any) -> str:
+async def get_invite_target(conn: AsyncConnection, *, code: str) -> str:
+    """What a code binds to, as its texts name it: "乙区 宣传部", or the name alone outside any district."""
+    invite = (await conn.execute(sa.select(INVITES.c.department_id, INVITES.c.community_id)
+                                 .where(INVITES.c.code_hash == hash_invite_code(code)))).one()
+    target, district = await _invite_target(conn, invite)
+    return f"{district} {target}" if district else target
+
+
+async def _invite_target(conn: AsyncConnection, invite: Any) -> tuple[str, str | None]:
+    """(the department or community an invite binds to, its district's name when it has one)."""
     if invite.department_id is not None:
-        return str((await conn.execute(
-            sa.select(DEPARTMENTS.c.name).where(DEPARTMENTS.c.id == invite.department_id))).scalar_one())
+        row = (await conn.execute(
+            sa.select(DEPARTMENTS.c.name, DISTRICTS.c.name.label("district"))
+            .outerjoin(DISTRICTS, DISTRICTS.c.id == DEPARTMENTS.c.district_id)
+            .where(DEPARTMENTS.c.id == invite.department_id))).one()
+        return str(row.name), row.district
     if invite.community_id is not None:
-        return str((await conn.execute(
-            sa.select(COMMUNITIES.c.name).where(COMMUNITIES.c.id == invite.community_id))).scalar_one())
-    return "区减负办"
+        row = (await conn.execute(
+            sa.select(COMMUNITIES.c.name, DISTRICTS.c.name.label("district"))
+            .outerjoin(STREETS, STREETS.c.id == COMMUNITIES.c.street_id)
+            .outerjoin(DISTRICTS, DISTRICTS.c.id == STREETS.c.district_id)
+            .where(COMMUNITIES.c.id == invite.community_id))).one()
+        return str(row.name), row.district
+    return "区减负办", None
 
 
 async def deactivate_account(conn: AsyncConnection, *, channel: str, external_id: str, now: dt.datetime, actor: str) -> bool:

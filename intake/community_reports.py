@@ -80,7 +80,8 @@ async def file_report(
     c = classification
     department_id = None
     if c.department:
-        department_id = memory.departments.get(c.department) or await get_or_add_department(conn, name=c.department)
+        department_id = await get_or_add_department(conn, name=c.department, district_id=account.district_id,
+                                                    city=c.issuer_city)
     match = memory.find_duplicate(department_id=department_id, text=report.raw_text, now=report.received_at)
     if match is not None:
         await link_community_target(conn, account=account, task_id=match[0], now=report.received_at)

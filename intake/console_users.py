@@ -31,7 +31,7 @@ from intake.console_sessions import (
 )
 from intake.errors import Forbidden, InvalidRequest
 from intake.store.models import ADMIN_USERS
-from intake.store.values import ConsoleRole
+from intake.store.values import ConsoleRole, OrgLevel
 
 __all__ = [
     "ConsoleRole",
@@ -51,9 +51,11 @@ __all__ = [
     "record_login",
     "verify_login",
     "ensure_first_admin",
+    "count_whole_admins",
 ]
 
 MIN_PASSWORD = 8
+WHOLE_LEVELS: tuple[str | None, ...] = (None, OrgLevel.city.value)  # scopes that see the whole deployment
 FIRST_ADMIN = "admin"
 _hasher = PasswordHasher()
 # checked against when the username does not exist, so both paths cost the same time
@@ -185,12 +187,10 @@ async def set_admin_active(
     if not active:
         if user_id == actor_id:
             raise InvalidRequest("不能停用自己正在使用的账号。请让另一位管理员操作。")
-        if user.role == ConsoleRole.admin.value and user.active and user.scope_level is None:
-            admins = (await conn.execute(sa.select(sa.func.count()).select_from(ADMIN_USERS).where(
-                ADMIN_USERS.c.role == ConsoleRole.admin.value, ADMIN_USERS.c.active.is_(True),
-                ADMIN_USERS.c.scope_level.is_(None)))).scalar_one()
-            if int(admins) <= 1:
-                raise InvalidRequest("这是最后一位启用的管理员,停用后将无人能管理后台。请先创建或启用另一位管理员。")
+        is_whole = user.role == ConsoleRole.admin.value and user.active and user.scope_level in WHOLE_LEVELS
+        if is_whole and await count_whole_admins(conn) <= 1:  # district and street admins do not count
+            raise InvalidRequest("这是最后一位管理全部范围的管理员(区、街道管理员不能管理后台用户和组织架构),"
+                                 "停用后将无人能管理后台。请先创建或启用另一位全部范围的管理员。")
     await conn.execute(sa.update(ADMIN_USERS).where(ADMIN_USERS.c.id == user_id).values(active=active))
     if not active:
         await end_user_sessions(conn, user_id=user_id, reason=SessionEnd.deactivated, now=now)
@@ -262,11 +262,23 @@ async def verify_login(
     return user
 
 
+async def count_whole_admins(conn: AsyncConnection) -> int:
+    """Active admins of the whole deployment: scoped admins (a district's, a street's) do not count, since
+    only a whole-deployment admin manages users, the tree and the city's lists."""
+    whole = [level for level in WHOLE_LEVELS if level is not None]
+    stmt = sa.select(sa.func.count()).select_from(ADMIN_USERS).where(
+        ADMIN_USERS.c.role == ConsoleRole.admin.value, ADMIN_USERS.c.active.is_(True),
+        sa.or_(ADMIN_USERS.c.scope_level.is_(None), ADMIN_USERS.c.scope_level.in_(whole)))
+    return int((await conn.execute(stmt)).scalar_one())
+
+
 async def ensure_first_admin(conn: AsyncConnection) -> tuple[str, str] | None:
-    """On a fresh install, create user "admin" with a random password and return (username, password)."""
-    count = (await conn.execute(sa.select(sa.func.count()).select_from(ADMIN_USERS))).scalar_one()
-    if count:
+    """When no active admin of the whole deployment exists (a fresh install, or only district and street
+    admins were created), create one — "admin", or "admin2"… when taken — and return (username, password)."""
+    if await count_whole_admins(conn):
         return None
+    taken = set((await conn.execute(sa.select(ADMIN_USERS.c.username))).scalars())
+    username = next(name for n in range(1, 1000) if (name := FIRST_ADMIN if n == 1 else f"{FIRST_ADMIN}{n}") not in taken)
     password = secrets.token_urlsafe(12)
-    await add_admin_user(conn, username=FIRST_ADMIN, password=password, role=ConsoleRole.admin.value)
-    return FIRST_ADMIN, password
+    await add_admin_user(conn, username=username, password=password, role=ConsoleRole.admin.value)
+    return username, password

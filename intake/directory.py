@@ -12,9 +12,16 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from intake.accounts import get_community_by_name, get_department_by_name, set_binding
+from intake.accounts import set_binding
 from intake.audit import add_audit
 from intake.errors import InvalidRequest, NotFound
+from intake.org.names import (
+    CITY_PREFIX,
+    check_unambiguous_department,
+    get_community_by_name,
+    get_department_by_name,
+    get_invite_district,
+)
 from intake.store.models import ACCOUNTS, COMMUNITIES, DEPARTMENTS, Role
 from intake.texts_notify import (
     ACCOUNT_NOT_FOUND,
@@ -100,15 +107,20 @@ async def _account(conn: AsyncConnection, account_id: int) -> Any:
 
 
 async def bind_account_to(conn: AsyncConnection, *, account_id: int, role: str, department: str | None,
-                          community: str | None, actor: str, now: dt.datetime) -> None:
+                          community: str | None, actor: str, now: dt.datetime, district: str | None = None) -> None:
+    """Bind an account; `district` (a name, 市 for the city) says whose department or community is meant."""
     before = await _account(conn, account_id)
     department_id = community_id = None
+    district_id = await get_invite_district(conn, name=district)
     if role in (Role.clerk, Role.admin):
-        department_id = await get_department_by_name(conn, name=department or "")
+        if district is None and department:
+            await check_unambiguous_department(conn, name=department)
+        department_id = await get_department_by_name(conn, name=department or "", district_id=district_id,
+                                                     city=district == CITY_PREFIX)
         if department_id is None:
             raise InvalidRequest(BIND_NEEDS_TARGET)
     elif role == Role.head:
-        community_id = await get_community_by_name(conn, name=community or "")
+        community_id = await get_community_by_name(conn, name=community or "", district_id=district_id)
         if community_id is None:
             raise InvalidRequest(BIND_NEEDS_TARGET)
     else:

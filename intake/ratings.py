@@ -12,7 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from intake.accounts import AccountView
 from intake.audit import add_audit
 from intake.errors import Forbidden, InvalidRequest, NotFound
-from intake.store.models import DEPARTMENTS, RATINGS
+from intake.org.names import get_department_by_name
+from intake.store.models import RATINGS
 from intake.texts_notify import NO_COMMUNITY_TO_RATE, SCORE_OUT_OF_RANGE
 
 __all__ = ["rate_department"]
@@ -27,7 +28,9 @@ async def rate_department(
         raise Forbidden(NO_COMMUNITY_TO_RATE)
     if not 1 <= score <= 5:
         raise InvalidRequest(SCORE_OUT_OF_RANGE.format(score=score))
-    department_id = (await conn.execute(sa.select(DEPARTMENTS.c.id).where(DEPARTMENTS.c.name == department))).scalar_one_or_none()
+    # the head's own district's department of that name (区民政局 of another district is another one)
+    department_id = await get_department_by_name(conn, name=department, district_id=account.district_id,
+                                                 street_id=account.street_id)
     if department_id is None:
         raise NotFound(department)
     month = now.astimezone(tz).strftime("%Y-%m")

@@ -1,33 +1,52 @@
-"""The classifier rules in force: shipped files, config overrides, then the latest console edit.
+"""The classifier rules in force: shipped files, config overrides, the city's console edit, then a district's.
 
-Rules are rebuilt only when the override document changes (its version differs),
-so the tokenizer is built once per process per rule version.
+Admission is set per level (issue 17): the city default (``rule_versions`` rows with no district) is
+what every district reads, and a district's own edit (rows with its ``district_id``) is merged over it,
+table by table, for the notices of that district's communities and departments. Streets set no lists.
+Rules are rebuilt only when a level's newest version changes, so the tokenizer is built once per
+process per rule version.
 """
 
 from __future__ import annotations
 
+import asyncio
+import copy
 import datetime as dt
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from classifiers import Rules, load_rules
+from classifiers.rules.reader import merge
 from intake.audit import add_audit
 from intake.settings import IntakeSettings
 from intake.store.models import RULE_VERSIONS
 
-__all__ = ["RulesProvider", "add_rule_version", "get_latest_overrides", "save_overrides"]
+__all__ = ["RulesProvider", "add_rule_version", "get_latest_overrides", "merge_overrides", "save_overrides"]
 
 log = logging.getLogger(__name__)
 
 
+def merge_overrides(city: Mapping[str, Any] | None, district: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The override document a district reads: its own edit merged over the city's (values replace)."""
+    combined: dict[str, Any] = copy.deepcopy(dict(city or {}))
+    if district:
+        merge(combined, district, {}, "district")
+    return combined
+
+
 class RulesProvider:
+    """The rules of the city default (``current``) and of each district with lists of its own."""
+
     def __init__(self, settings: IntakeSettings) -> None:
         self._settings = settings
-        self._version_id: int | None = None
-        self._overrides: dict[str, Any] | None = None
+        self._seen: dict[int | None, int] = {}  # level (None: the city) -> newest version id built
+        self._docs: dict[int | None, dict[str, Any]] = {}
+        self._districts: dict[int, Rules] = {}
+        self._lock = asyncio.Lock()  # one refresh at a time (the poller and a console save may overlap)
         self.current: Rules = self.build(None)
 
     def build(self, overrides: dict[str, Any] | None) -> Rules:
@@ -38,50 +57,90 @@ class RulesProvider:
             communities=self._settings.community_names,
         )
 
+    def build_for(self, district_id: int | None, overrides: dict[str, Any] | None) -> Rules:
+        """The rules of `district_id` (None: the city default) were its own edit `overrides` (a preview)."""
+        if district_id is None:
+            return self.build(overrides)
+        return self.build(merge_overrides(self._docs.get(None), overrides))
+
     @property
     def overrides(self) -> dict[str, Any]:
-        return dict(self._overrides or {})
+        return dict(self._docs.get(None) or {})
+
+    def overrides_of(self, district_id: int | None) -> dict[str, Any]:
+        """The newest edit of that level alone (the district's, not merged with the city's)."""
+        return copy.deepcopy(self._docs.get(district_id) or {})
+
+    def for_district(self, district_id: int | None) -> Rules:
+        """The rules a notice of `district_id` is read with: its own lists, else the city default."""
+        if district_id is None:
+            return self.current
+        return self._districts.get(district_id, self.current)
 
     async def refresh(self, conn: AsyncConnection) -> bool:
-        """Load the newest console edit if there is one we have not built yet; True when rules changed."""
-        row = (
-            await conn.execute(
-                sa.select(RULE_VERSIONS.c.id, RULE_VERSIONS.c.content)
-                .order_by(RULE_VERSIONS.c.id.desc())
-                .limit(1)
-            )
-        ).first()
-        if row is None or row.id == self._version_id:
+        """Load each level's newest edit that we have not built yet; True when any rules changed."""
+        async with self._lock:
+            return await self._refresh(conn)
+
+    async def _refresh(self, conn: AsyncConnection) -> bool:
+        newest = sa.select(RULE_VERSIONS.c.district_id, sa.func.max(RULE_VERSIONS.c.id).label("id")).group_by(
+            RULE_VERSIONS.c.district_id).subquery()
+        rows = (await conn.execute(sa.select(RULE_VERSIONS.c.id, RULE_VERSIONS.c.district_id, RULE_VERSIONS.c.content)
+                                   .join(newest, newest.c.id == RULE_VERSIONS.c.id))).all()
+        latest = {row.district_id: row for row in rows}
+        if {k: int(r.id) for k, r in latest.items()} == self._seen:
             return False
-        self.current = self.build(row.content)
-        self._version_id = row.id
-        self._overrides = row.content
-        log.info("rules reloaded: version %s (edit #%s)", self.current.version, row.id)
+        city_changed = self._seen.get(None) != (latest[None].id if None in latest else None)
+        if city_changed:  # a build takes seconds (jieba): off the event loop, which keeps answering
+            self._docs[None] = dict(latest[None].content or {}) if None in latest else {}
+            self.current = await asyncio.to_thread(self.build, self._docs[None] or None)
+            log.info("rules reloaded: version %s (city edit #%s)", self.current.version, self._seen_id(latest, None))
+        for district_id, row in latest.items():
+            if district_id is None or (not city_changed and self._seen.get(district_id) == row.id):
+                continue
+            self._docs[district_id] = dict(row.content or {})
+            self._districts[int(district_id)] = await asyncio.to_thread(
+                self.build_for, int(district_id), self._docs[district_id])
+            log.info("rules reloaded for district %s: version %s (edit #%s)", district_id,
+                     self._districts[int(district_id)].version, row.id)
+        self._seen = {k: int(r.id) for k, r in latest.items()}
         return True
 
+    @staticmethod
+    def _seen_id(latest: Mapping[int | None, Any], level: int | None) -> int | None:
+        row = latest.get(level)
+        return int(row.id) if row is not None else None
 
-async def get_latest_overrides(conn: AsyncConnection) -> dict[str, Any]:
+
+async def get_latest_overrides(conn: AsyncConnection, *, district_id: int | None = None) -> dict[str, Any]:
+    """The newest override document of one level (None: the city default), not merged."""
     row = (
         await conn.execute(
-            sa.select(RULE_VERSIONS.c.content).order_by(RULE_VERSIONS.c.id.desc()).limit(1)
+            sa.select(RULE_VERSIONS.c.content)
+            .where(RULE_VERSIONS.c.district_id.is_(None) if district_id is None
+                   else RULE_VERSIONS.c.district_id == district_id)
+            .order_by(RULE_VERSIONS.c.id.desc())
+            .limit(1)
         )
     ).first()
     return dict(row.content) if row is not None and row.content else {}
 
 
-async def add_rule_version(conn: AsyncConnection, *, content: dict[str, Any], author: str, note: str | None) -> int:
+async def add_rule_version(conn: AsyncConnection, *, content: dict[str, Any], author: str, note: str | None,
+                           district_id: int | None = None) -> int:
     result = await conn.execute(
-        sa.insert(RULE_VERSIONS).values(content=content, author=author, note=note).returning(RULE_VERSIONS.c.id)
+        sa.insert(RULE_VERSIONS).values(content=content, author=author, note=note, district_id=district_id)
+        .returning(RULE_VERSIONS.c.id)
     )
     return int(result.scalar_one())
 
 
 async def save_overrides(conn: AsyncConnection, *, content: dict[str, Any], actor: str, note: str,
-                         now: dt.datetime) -> int:
-    """A new version of the override document (a console rule edit), audited with the sections it changed."""
-    before = await get_latest_overrides(conn)
-    version = await add_rule_version(conn, content=content, author=actor, note=note)
+                         now: dt.datetime, district_id: int | None = None) -> int:
+    """A new version of one level's override document (a console rule edit), audited with what it changed."""
+    before = await get_latest_overrides(conn, district_id=district_id)
+    version = await add_rule_version(conn, content=content, author=actor, note=note, district_id=district_id)
     changed = sorted(k for k in set(before) | set(content) if before.get(k) != content.get(k))
     await add_audit(conn, actor=actor, entity="rules", entity_id=version, action="edit",
-                    before={"sections": changed}, after={"note": note}, now=now)
+                    before={"sections": changed, "district_id": district_id}, after={"note": note}, now=now)
     return version

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import functools
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
@@ -30,6 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from intake.jobs import SweepReport, run_sweep
 from intake.prune import PruneReport, run_prune
+from intake.reports.digest_times import DEFAULT_SLOT_JOB, DigestSlot, list_district_times, plan_digest_slots
 from intake.senders import Sender
 from intake.settings import IntakeSettings
 
@@ -56,7 +58,7 @@ log = logging.getLogger(__name__)
 Job = Callable[[], Awaitable[Any]]
 ADVISORY_LOCK_KEY = 0x4A49414E4655  # "JIANFU"
 SWEEP_JOB_ID = "jianfu.sweep"
-DIGEST_JOB_ID = "jianfu.monthly_digest"
+DIGEST_JOB_ID = DEFAULT_SLOT_JOB  # [schedule]'s time; a district with its own gets its own job
 PRUNE_JOB_ID = "jianfu.prune"
 PRUNE_FIRST_IN_S = 60.0  # the first prune a minute after start-up, then every [retention] prune_minutes
 
@@ -290,32 +292,38 @@ class _Leadership:
             if await self.still_leader():
                 self.handle.last_prune = await run_prune(self.services, now=_utcnow())
 
-    async def digest(self) -> None:
+    async def digest(self, slot: DigestSlot | None = None) -> None:
         from intake.reports.monthly import send_monthly_digests
 
         async with self.handle._sweep_lock:
             if await self.still_leader():
-                await send_monthly_digests(self.services, now=_utcnow(), only_if_due=True)
+                await send_monthly_digests(self.services, now=_utcnow(), only_if_due=True, slot=slot)
 
-    def start(self) -> None:
+    async def start(self) -> None:
+        async with self.services.engine.connect() as conn:  # each district's digest time (issue 17)
+            district_times = await list_district_times(conn)
+        self.start_jobs(district_times)
+
+    def start_jobs(self, district_times: dict[int, tuple[int | None, int | None]]) -> None:
         schedule = self.settings.schedule
         jobs = JobQueue(self.settings.tz)
         jobs.run_repeating(SWEEP_JOB_ID, self.sweep, seconds=schedule.sweep_seconds, first_in=0.5)
-        jobs.run_monthly(DIGEST_JOB_ID, self.digest, day=schedule.digest_day, hour=schedule.digest_hour)
+        slots = plan_digest_slots(day=schedule.digest_day, hour=schedule.digest_hour, district_times=district_times)
+        for slot in slots:
+            jobs.run_monthly(slot.job_id, functools.partial(self.digest, slot), day=slot.day, hour=slot.hour)
         jobs.run_repeating(PRUNE_JOB_ID, self.prune, seconds=self.settings.retention.prune_minutes * 60,
                            first_in=PRUNE_FIRST_IN_S)
         jobs.start()
         self.handle.jobs, self.handle.is_leader = jobs, True
-        log.info("scheduler started: sweep every %ss, digests on day %d at %02d:07, prune every %d min",
-                 schedule.sweep_seconds, schedule.digest_day, schedule.digest_hour,
-                 self.settings.retention.prune_minutes)
+        log.info("scheduler started: sweep every %ss, digests on %s, prune every %d min", schedule.sweep_seconds,
+                 ", ".join(f"day {s.day} at {s.hour:02d}:07" for s in slots), self.settings.retention.prune_minutes)
 
     async def keep_trying(self) -> None:
         while True:
             await asyncio.sleep(self.settings.schedule.lock_retry_seconds)
             try:
                 if await self.lock.acquire():
-                    self.start()
+                    await self.start()
                     return
             except (sa.exc.SQLAlchemyError, OSError) as exc:
                 log.warning("scheduler lock attempt failed: %s", exc)
@@ -347,7 +355,7 @@ async def run_background(services: Services) -> AsyncIterator[BackgroundHandle]:
     leadership = _Leadership(services, make_scheduler_lock(services.settings, services.engine), handle)
     handle.sweep, handle.prune = leadership.sweep, leadership.prune
     if await leadership.lock.acquire():
-        leadership.start()
+        await leadership.start()
     else:
         log.info("another process holds the scheduler lock; this one only serves requests")
         leadership.retry_later()

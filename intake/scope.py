@@ -37,6 +37,7 @@ from intake.store.models import (
     OUTBOX,
     RATINGS,
     REMINDERS,
+    RULE_VERSIONS,
     STREETS,
     TASK_REPORTS,
     TASK_TARGETS,
@@ -221,6 +222,9 @@ _CRITERIA: dict[str, tuple[sa.Table, Callable[[Scope], Any]]] = {
     "platform_mentions": (PLATFORM_MENTIONS, lambda s: PLATFORM_MENTIONS.c.task_id.in_(_visible_tasks(s))),
     "admin_users": (ADMIN_USERS, lambda s: sa.and_(ADMIN_USERS.c.scope_level == (s.level.value if s.level else None),
                                                    ADMIN_USERS.c.scope_id == s.id)),
+    # the city default's rule versions, and the scope's own district's
+    "rule_versions": (RULE_VERSIONS, lambda s: sa.or_(RULE_VERSIONS.c.district_id.is_(None),
+                                                      _in(RULE_VERSIONS.c.district_id, s.district_ids))),
     # the whole tree's versions: only for the whole deployment
     "org_imports": (ORG_IMPORTS, lambda s: sa.false()),
     # a closed month's figures per scope: only the communities' own (the district's are computed live, scoped)

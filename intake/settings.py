@@ -124,6 +124,9 @@ class DistrictSettings(FrozenModel):
     communities: tuple[CommunitySettings, ...] = ()
     streets: tuple[StreetSettings, ...] = ()
     departments: tuple[str, ...] = ()
+    # the district's own monthly digest time; unset: [schedule] digest_day / digest_hour
+    digest_day: int | None = Field(None, ge=1, le=28)
+    digest_hour: int | None = Field(None, ge=0, le=23)
 
     @model_validator(mode="after")
     def _one_form(self) -> DistrictSettings:

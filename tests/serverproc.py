@@ -99,7 +99,7 @@ class ServerProcess:
         except (urllib.error.URLError, OSError):
             return False
 
-    def start(self, *, timeout: float = 30.0) -> ServerProcess:
+    def start(self, *, timeout: float = 120.0) -> ServerProcess:
         command = [*self.entry, "serve", "--config", str(self.config), "--host", "127.0.0.1",
                    "--port", str(self.port), *self.extra_args]
         if self.cpu is not None:

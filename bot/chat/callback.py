@@ -161,7 +161,8 @@ async def _ahead(request: web.Request, ctx: DialogueContext, channel: Channel, m
     hint = await get_sender_hint(request, channel.name, message.from_user)
     if not hint.reads_notices or is_command(message.content):
         return None
-    classification = classify(message.content, now=received_at, sender_department=hint.department, rules=ctx.rules)
+    rules = ctx.for_district(hint.district_id).rules
+    classification = classify(message.content, now=received_at, sender_department=hint.department, rules=rules)
     return Ahead(classification=classification, department=hint.department)
 
 
@@ -175,7 +176,8 @@ async def process_message(request: web.Request, channel: Channel, message: Messa
     carried another message (a replay)."""
     services = request.app[SERVICES]
     settings = request.app[SETTINGS]
-    ctx = DialogueContext(settings=settings, rules=services.rules.current, memory=services.memory)
+    ctx = DialogueContext(settings=settings, rules=services.rules.current, memory=services.memory,
+                          district_rules=services.rules.for_district)
     key = f"{channel.name}:{message.dedupe_key}"
     received_at = _received_at(message, services, now=request.app[CLOCK](),
                                window_s=settings.server.timestamp_window_s)

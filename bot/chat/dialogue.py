@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -76,8 +76,14 @@ class Incoming:
 @dataclass(frozen=True)
 class DialogueContext:
     settings: Settings
-    rules: Rules
+    rules: Rules  # the city default; a message is read with its sender's district's (for_district)
     memory: IntakeMemory
+    district_rules: Callable[[int | None], Rules] | None = None  # RulesProvider.for_district
+
+    def for_district(self, district_id: int | None) -> DialogueContext:
+        """This context with the rules of `district_id` (its own lists over the city default's)."""
+        rules = self.district_rules(district_id) if self.district_rules is not None else self.rules
+        return self if rules is self.rules else replace(self, rules=rules)
 
 
 Handler = Callable[[DialogueContext, AsyncConnection, AccountView, Incoming, "re.Match[str]"], Awaitable[str]]
@@ -354,7 +360,9 @@ async def handle_text(ctx: DialogueContext, conn: AsyncConnection, msg: Incoming
         if account is None:
             account = await get_account(conn, channel=msg.channel, external_id=msg.external_id)
             assert account is not None
-    classification = ahead.classification if ahead is not None and ahead.department == account.department else None
+    ctx = ctx.for_district(account.district_id)  # admission per level: the district's own lists
+    classification = (ahead.classification if ahead is not None and ahead.department == account.department
+                      and ahead.classification.rules_version == ctx.rules.version else None)
     try:
         return await _dispatch(ctx, conn, account, msg, classification), account
     except (NotFound, Forbidden, InvalidRequest) as exc:

@@ -20,6 +20,7 @@ class SenderHint:
     role: str | None
     department: str | None
     bound: bool
+    district_id: int | None = None
 
     @property
     def reads_notices(self) -> bool:
@@ -47,6 +48,7 @@ class SenderHints:
             role=account.role if account else None,
             department=account.department if account else None,
             bound=bool(account and account.is_bound),
+            district_id=account.district_id if account else None,
         )
         self._entries[key] = (time.monotonic() + self.ttl_s, hint)
         return hint

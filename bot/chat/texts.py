@@ -97,7 +97,8 @@ def format_listing(task: TaskView, item_text: str | None) -> str:
 
 def build_bound(result: BindResult, url: str) -> str:
     role = ROLE_ZH.get(result.role, result.role)
-    first = f"绑定成功:{result.target} {role}。" if not result.rebound else f"已改为绑定:{result.target} {role}。"
+    where = f"{result.district} {result.target}" if result.district else result.target
+    first = f"绑定成功:{where} {role}。" if not result.rebound else f"已改为绑定:{where} {role}。"
     return first + "\n" + build_help_role(result.role, result.target, url)
 
 

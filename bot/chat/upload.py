@@ -163,7 +163,8 @@ def _checked_text(fields: dict[str, str]) -> tuple[str, str | None]:
 def _log_unit(request: web.Request, ticket: Ticket, text: str, staged: Staged, now: dt.datetime) -> Any:
     """The writer unit: spend the ticket, log the text as the owner's message, queue the receipt."""
     services = request.app[SERVICES]
-    ctx = DialogueContext(settings=request.app[SETTINGS], rules=services.rules.current, memory=services.memory)
+    ctx = DialogueContext(settings=request.app[SETTINGS], rules=services.rules.current, memory=services.memory,
+                          district_rules=services.rules.for_district)
     msg_id = f"upload:{ticket.nonce}"
     source = NoticeSource(SourceType(staged.source_type), sha256=staged.sha256, name=staged.filename, ocr=staged.ocr,
                           fields=staged.fields, chat=ticket.chat)

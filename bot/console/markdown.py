@@ -10,7 +10,7 @@ import re
 
 from markupsafe import Markup, escape
 
-__all__ = ["markdown_to_html"]
+__all__ = ["markdown_to_html", "link_task_codes"]
 
 _HEADING = re.compile(r"^(#{1,6})\s+(.*)$")
 _BULLET = re.compile(r"^[-*]\s+(.*)$")
@@ -92,3 +92,12 @@ def markdown_to_html(text: str, *, shift: int = 1) -> Markup:
                 i += 1
             out.append("<p>" + "<br>".join(_inline(p) for p in para) + "</p>")
     return Markup("\n".join(out))  # every text piece went through escape() in _inline
+
+
+_TASK_CODE = re.compile(r"\b(R-\d{8}-\d{4,})\b")
+
+
+def link_task_codes(html: Markup, href: str) -> Markup:
+    """Task codes in converted HTML linked to their task page (`href` with ``{code}``): the quoted notices."""
+    return Markup(_TASK_CODE.sub(lambda m: f'<a href="{escape(href.format(code=m.group(1)))}">{m.group(1)}</a>',
+                                 str(html)))

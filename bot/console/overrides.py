@@ -146,9 +146,10 @@ def apply_section_text(
         entry = dict(items.get(code, {}))
         entry.update(listing=section, text=parts[1], words=weights)
         items[code] = entry
-    for code, entry in rules.get("items", {}).items():  # entries removed from the text: all words off
+    for code, entry in rules.get("items", {}).items():  # entries removed from the text: words and patterns off
         if entry.get("listing") == section and code not in seen:
-            items[code] = {**items.get(code, {}), "words": {w: 0 for w in _words_of(entry)}}
+            items[code] = {**items.get(code, {}), "words": {w: 0 for w in _words_of(entry)},
+                           **({"patterns": []} if entry.get("patterns") else {})}
     result["items"] = items
     return result
 

@@ -25,10 +25,12 @@ from intake.store.models import (
     COMMUNITIES,
     DEPARTMENTS,
     DIGESTS,
+    DISTRICTS,
     INVITES,
     OUTBOX,
     REMINDERS,
     RULE_VERSIONS,
+    STREETS,
     TASKS,
     Role,
     TargetStatus,
@@ -36,6 +38,7 @@ from intake.store.models import (
 )
 from intake.store.models import AUDIT_LOG as AUDIT
 from intake.store.models import TASK_TARGETS as TARGETS
+from intake.store.search import FTS
 
 __all__ = [
     "PAGE_SIZE",
@@ -81,11 +84,12 @@ async def list_task_page(
 ) -> TaskPage:
     """One page of the intake log with each task's targets' progress: by time after or before a cursor
     (`keyset`), or, sorted by deadline, the `page`-th page."""
-    # SQLite counts a search's matches from its FTS5 table; when they are few, it reads the page from there
-    # too (and sorts them) instead of walking the log by time until a page of matches turns up
+    # SQLite counts a search's matches from its FTS5 table and reads the page from there too, newest logged
+    # first in the index's own order: one page of matches is read however many there are
     fts = conn.dialect.name == "sqlite"
     total, more_than = await count_capped(conn, task_select(filters, tz, TASKS.c.id, index_first=fts))
-    stmt = task_select(filters, tz, *_LOG_COLUMNS, index_first=fts and not more_than)
+    by_index = fts and bool(filters.terms)
+    stmt = task_select(filters, tz, *_LOG_COLUMNS, index_first=by_index)
     page = max(1, page)
     if filters.sort == "deadline":
         stmt = stmt.order_by(TASKS.c.deadline.is_(None), TASKS.c.deadline, TASKS.c.deadline_time, TASKS.c.id)
@@ -95,7 +99,8 @@ async def list_task_page(
         rows = rows[:page_size]
     else:
         keyset = keyset or Keyset(descending=filters.sort != "old")
-        rows = list((await conn.execute(keyset_select(stmt, keyset, limit=page_size))).all())
+        rows = list((await conn.execute(keyset_select(stmt, keyset, limit=page_size,
+                                                      by_id=FTS.c.rowid if by_index else None))).all())
         beyond = len(rows) > page_size  # more rows in the direction read
         rows = rows[:page_size] if keyset.forward else rows[:page_size][::-1]
         came_from = keyset.cursor is not None
@@ -202,16 +207,13 @@ async def get_task_detail(conn: AsyncConnection, *, code: str, tz: ZoneInfo) -> 
 
 
 async def list_departments(conn: AsyncConnection) -> list[dict[str, Any]]:
-    counts = (
-        sa.select(TASKS.c.department_id, sa.func.count(TASKS.c.id).label("tasks")).group_by(TASKS.c.department_id).subquery()
-    )
+    """The departments with their active clerks (their tasks: ``rollups.get_department_tasks``)."""
     clerks = (
         sa.select(ACCOUNTS.c.department_id, sa.func.count(ACCOUNTS.c.id).label("clerks"))
         .where(ACCOUNTS.c.role == Role.clerk, ACCOUNTS.c.active.is_(True)).group_by(ACCOUNTS.c.department_id).subquery()
     )
     rows = await conn.execute(
-        sa.select(DEPARTMENTS.c.id, DEPARTMENTS.c.name, DEPARTMENTS.c.active, counts.c.tasks, clerks.c.clerks)
-        .outerjoin(counts, counts.c.department_id == DEPARTMENTS.c.id)
+        sa.select(DEPARTMENTS.c.id, DEPARTMENTS.c.name, DEPARTMENTS.c.active, clerks.c.clerks)
         .outerjoin(clerks, clerks.c.department_id == DEPARTMENTS.c.id)
         .order_by(DEPARTMENTS.c.active.desc(), DEPARTMENTS.c.name)
     )
@@ -241,9 +243,12 @@ async def list_accounts(conn: AsyncConnection, *, limit: int = 500) -> list[dict
     rows = await conn.execute(
         sa.select(ACCOUNTS.c.id, ACCOUNTS.c.channel, ACCOUNTS.c.external_id, ACCOUNTS.c.display_name, ACCOUNTS.c.role,
                   ACCOUNTS.c.active, ACCOUNTS.c.bound_at, ACCOUNTS.c.last_seen_at,
-                  DEPARTMENTS.c.name.label("department"), COMMUNITIES.c.name.label("community"))
+                  DEPARTMENTS.c.name.label("department"), COMMUNITIES.c.name.label("community"),
+                  DISTRICTS.c.name.label("district"))
         .outerjoin(DEPARTMENTS, DEPARTMENTS.c.id == ACCOUNTS.c.department_id)
         .outerjoin(COMMUNITIES, COMMUNITIES.c.id == ACCOUNTS.c.community_id)
+        .outerjoin(STREETS, STREETS.c.id == COMMUNITIES.c.street_id)
+        .outerjoin(DISTRICTS, DISTRICTS.c.id == sa.func.coalesce(DEPARTMENTS.c.district_id, STREETS.c.district_id))
         .order_by(ACCOUNTS.c.id.desc()).limit(limit)
     )
     return [dict(r._mapping) for r in rows]
@@ -255,21 +260,46 @@ async def list_invites(conn: AsyncConnection, *, limit: int = 100) -> list[dict[
         sa.select(INVITES.c.id, INVITES.c.hint, INVITES.c.role, INVITES.c.expires_at, INVITES.c.used_at,
                   INVITES.c.revoked_at, INVITES.c.revoked_by, INVITES.c.created_by,
                   INVITES.c.created_at, DEPARTMENTS.c.name.label("department"), COMMUNITIES.c.name.label("community"),
-                  used_by.c.external_id.label("used_by"))
+                  used_by.c.external_id.label("used_by"), DISTRICTS.c.name.label("district"))
         .outerjoin(DEPARTMENTS, DEPARTMENTS.c.id == INVITES.c.department_id)
         .outerjoin(COMMUNITIES, COMMUNITIES.c.id == INVITES.c.community_id)
+        .outerjoin(STREETS, STREETS.c.id == COMMUNITIES.c.street_id)
+        .outerjoin(DISTRICTS, DISTRICTS.c.id == sa.func.coalesce(DEPARTMENTS.c.district_id, STREETS.c.district_id))
         .outerjoin(used_by, used_by.c.id == INVITES.c.used_by)
         .order_by(INVITES.c.id.desc()).limit(limit)
     )
     return [dict(r._mapping) for r in rows]
 
 
-async def list_rule_versions(conn: AsyncConnection, *, limit: int = 50) -> list[dict[str, Any]]:
+_RULE_VERSION_COLUMNS = (RULE_VERSIONS.c.id, RULE_VERSIONS.c.author, RULE_VERSIONS.c.note, RULE_VERSIONS.c.created_at,
+                         RULE_VERSIONS.c.content, RULE_VERSIONS.c.district_id, DISTRICTS.c.name.label("district"))
+
+
+async def list_rule_versions(conn: AsyncConnection, *, limit: int = 50, district_id: int | None = None
+                             ) -> list[dict[str, Any]]:
+    """The city default's versions, and `district_id`'s own when given (``district``: its name, or None)."""
+    level: sa.ColumnElement[bool] = RULE_VERSIONS.c.district_id.is_(None)
+    if district_id is not None:
+        level = sa.or_(level, RULE_VERSIONS.c.district_id == district_id)
     rows = await conn.execute(
-        sa.select(RULE_VERSIONS.c.id, RULE_VERSIONS.c.author, RULE_VERSIONS.c.note, RULE_VERSIONS.c.created_at, RULE_VERSIONS.c.content)
-        .order_by(RULE_VERSIONS.c.id.desc()).limit(limit)
+        sa.select(*_RULE_VERSION_COLUMNS).outerjoin(DISTRICTS, DISTRICTS.c.id == RULE_VERSIONS.c.district_id)
+        .where(level).order_by(RULE_VERSIONS.c.id.desc()).limit(limit)
     )
     return [dict(r._mapping) for r in rows]
+
+
+async def get_rule_version(conn: AsyncConnection, *, version_id: int) -> dict[str, Any] | None:
+    """One rule version (the city's or a district's; a scoped reader sees the city's and its own)."""
+    row = (await conn.execute(
+        sa.select(*_RULE_VERSION_COLUMNS).outerjoin(DISTRICTS, DISTRICTS.c.id == RULE_VERSIONS.c.district_id)
+        .where(RULE_VERSIONS.c.id == version_id))).first()
+    return dict(row._mapping) if row is not None else None
+
+
+async def list_district_names(conn: AsyncConnection) -> dict[int, str]:
+    """The districts the reader may see, by id (a district's lists are chosen from these)."""
+    rows = await conn.execute(sa.select(DISTRICTS.c.id, DISTRICTS.c.name).order_by(DISTRICTS.c.name))
+    return {int(r.id): str(r.name) for r in rows}
 
 
 async def list_digests(conn: AsyncConnection) -> list[dict[str, Any]]:

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.console import texts
 from bot.console.core import USER, fail, services_of
+from intake.org.names import split_qualified
 from intake.reports.runner import ReportJob, run_report
 from intake.scope import EVERYTHING, SCOPE_OPTION, Scope, resolve_scope
 from intake.store.models import (
@@ -27,6 +28,7 @@ from intake.store.models import (
     COUNTER_ENTRIES,
     DEPARTMENTS,
     DIGESTS,
+    DISTRICTS,
     INVITES,
     OUTBOX,
     TASKS,
@@ -54,9 +56,10 @@ ROUTE_OBJECTS: dict[str, tuple[tuple[str, sa.Column[object]], ...]] = {
     "form_decision": (("id", FORMS.c.id),),
     "platform_update": (("id", PLATFORMS.c.id),),
 }
-# what a scoped user may not do at all: lists and rules are the city's and districts', users the deployment's
+# what a scoped user may not do at all: users and the tree are the deployment's (a district admin edits its own
+# district's lists; a street's users are refused there: bot.console.shared.writable_list_district)
 WHOLE_DEPLOYMENT_ROUTES = frozenset({
-    "list_save", "rule_suggest_preview", "rule_suggest_accept", "users", "user_password", "user_active",
+    "users", "user_password", "user_active",
     "user_sessions_end", "department_add", "community_add", "org", "org_import", "org_move",
 })
 # pages a scoped user may read but not post to: the catalogue's forms are the district's; the simulator
@@ -113,8 +116,12 @@ async def is_own_department(request: web.Request, name: str) -> bool:
     scope = scope_of(request)
     if scope.is_everything:
         return True
+    district, plain = split_qualified(name)  # "乙区/宣传部": that district's (intake.org.names)
+    stmt = sa.select(DEPARTMENTS.c.id).where(DEPARTMENTS.c.name == plain)
+    if district is not None:
+        stmt = stmt.join(DISTRICTS, DISTRICTS.c.id == DEPARTMENTS.c.district_id).where(DISTRICTS.c.name == district)
     async with read_conn(request) as conn:
-        found = (await conn.execute(sa.select(DEPARTMENTS.c.id).where(DEPARTMENTS.c.name == name))).scalars()
+        found = (await conn.execute(stmt)).scalars()
         return any(i in scope.own_department_ids for i in found)
 
 

@@ -68,6 +68,12 @@ AREA_DISTRICT = "全区"
 AREA_STREET = "本街道"
 SCOPE_WHOLE_ONLY = ("您的账号只管理本街道/本区的任务和社区;清单、规则、后台用户和组织架构由全市(全部范围)的管理员维护。"
                     "如需修改,请联系他们。")
+LISTS_NOT_FOR_STREETS = ("街道不能修改清单,也不能准入清单外事项:职责清单、协助清单、负面清单和证明事项由区(或市)统一确定,"
+                         "街道一级不另设清单,更不能放宽。若认为某事项应当调整,请联系本区管理员在“清单管理”中修改;"
+                         "清单外的任务可以退回。")
+LISTS_NO_DISTRICT = "没有编号为 {id} 的区,请从“清单管理”页面选择要编辑的区。"
+LISTS_LEVEL_CITY = "全市默认清单"
+LISTS_LEVEL_DISTRICT = "{name}清单(在全市默认清单基础上调整)"
 SCOPE_NOT_FOUND = "没有找到,或不在您的管理范围内。请从列表页面进入。"
 SCOPE_COMMUNITY = "社区“{name}”不在您的管理范围内,请选择本范围内的社区。"
 SCOPE_DEPARTMENT = "部门“{name}”不是您所在范围的部门,请联系上级管理员。"
@@ -101,7 +107,7 @@ FORM_REPEAT = "重复采集:{total} 项字段中有 {shared} 项已由{departmen
 FORM_DECIDED = "《{name}》的目录决定:{decision}。"
 PLATFORM_SAVED = "平台已保存。"
 REPORT_BAD_YEAR = "年份“{year}”不对,请写四位年份,如 2026。"
-REPORT_BAD_SCOPE = "没有找到范围“{scope}”。范围应为 district:区名 或 community:社区名,请从下拉框选择。"
+REPORT_BAD_SCOPE = "没有找到范围“{scope}”,或它不在您的管辖范围内。范围应为 district:区名、street:街道名 或 community:社区名,请从下拉框选择。"
 REPORT_BAD_FORMAT = "没有“{fmt}”格式的报告,可下载 md、docx 或 pdf。"
 
 ORIGINAL_MISSING = "任务 {code} 没有保存原件(文字、语音或链接消息),或原件已被清理。"

@@ -17,4 +17,7 @@ ROW_MISSING = "第 {row} 行:缺少{column},请补全后重新导入。"
 ROW_STAFF = "第 {row} 行:工作人员数“{value}”不是正整数,请填写人数(如 8)。"
 ROW_DUPLICATE = "第 {row} 行:社区“{community}”在第 {first} 行已出现,归属不同;一个社区只能在一个街道下。"
 ROW_TOO_LONG = "第 {row} 行:{column}“{value}”超过 64 个字,请缩短。"
+OTHER_DISTRICT = ("社区“{community}”已属于{other},不能再归入{district}:同一部署中社区名称不能重复。"
+                  "若{district}也有同名社区,请在名称中注明区别(如“{community}({district})”)后重新导入。")
+ROWS_REFUSED_CONFLICT = "{count} 个社区与其他区的社区重名,本次未导入任何内容:"
 ROWS_REFUSED = "{count} 行无法读取,本次未导入任何内容:"

@@ -15,6 +15,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from intake.errors import InvalidRequest
 from intake.org import texts
 from intake.settings import DistrictSettings
 from intake.store.models import COMMUNITIES, DEPARTMENTS, DISTRICTS, ORG_IMPORTS, STREETS
@@ -26,6 +27,7 @@ __all__ = [
     "STREET_OFFICE",
     "CommunityRow",
     "OrgChanges",
+    "OrgRowsRefused",
     "apply_org_rows",
     "get_district_id",
     "get_street_id",
@@ -49,6 +51,15 @@ class CommunityRow:
     community: str
     staff: int | None = None  # None: keep what is stored (8 for a new community)
     city: str | None = None
+
+
+class OrgRowsRefused(InvalidRequest):
+    """Rows that would move a community out of its district (names are unique in a deployment); nothing
+    is written. `problems` lists them, one line each."""
+
+    def __init__(self, message: str, problems: Sequence[str]) -> None:
+        super().__init__(message)
+        self.problems = list(problems)
 
 
 @dataclass
@@ -155,6 +166,8 @@ async def apply_org_rows(
     `departments` are added to every district named in the rows (the rule files' departments).
     """
     changes = OrgChanges()
+    if move:
+        await _refuse_other_districts(conn, rows)
     if rows:
         await _adopt(conn, district=rows[0].district, street=rows[0].street, changes=changes)
     districts: dict[str, int] = {}
@@ -176,6 +189,20 @@ async def apply_org_rows(
     return changes
 
 
+async def _refuse_other_districts(conn: AsyncConnection, rows: Sequence[CommunityRow]) -> None:
+    """A community name is one community in the whole deployment: a row placing a community of another
+    district (two districts' 幸福社区) is refused, before anything is written, rather than moving it."""
+    placed = {str(r.name): str(r.district) for r in (await conn.execute(
+        sa.select(COMMUNITIES.c.name, DISTRICTS.c.name.label("district"))
+        .join(STREETS, STREETS.c.id == COMMUNITIES.c.street_id)
+        .join(DISTRICTS, DISTRICTS.c.id == STREETS.c.district_id)
+        .where(COMMUNITIES.c.name.in_(sorted({row.community for row in rows}))))).all()}
+    problems = [texts.OTHER_DISTRICT.format(community=row.community, district=row.district, other=placed[row.community])
+                for row in rows if placed.get(row.community, row.district) not in (row.district, ADOPT_DISTRICT)]
+    if problems:
+        raise OrgRowsRefused(texts.ROWS_REFUSED_CONFLICT.format(count=len(problems)), problems)
+
+
 async def sync_org_from_config(
     conn: AsyncConnection, *, districts: Sequence[DistrictSettings], departments: Iterable[str], now: dt.datetime,
 ) -> OrgChanges:
@@ -189,6 +216,9 @@ async def sync_org_from_config(
         district_id = await get_district_id(conn, name=d.name)
         if district_id is None:
             district_id = await _ensure_district(conn, name=d.name, city=d.city, now=now, changes=changes)
+        if d.digest_day is not None or d.digest_hour is not None:  # config.toml's time is the district's
+            await conn.execute(sa.update(DISTRICTS).where(DISTRICTS.c.id == district_id).values(
+                digest_day=d.digest_day, digest_hour=d.digest_hour))
         for name in d.departments:
             await _ensure_department(conn, name=name, level=OrgLevel.district, district_id=district_id,
                                      street_id=None, now=now)

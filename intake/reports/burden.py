@@ -20,6 +20,7 @@ refused ones included, as in the monthly digest):
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from dataclasses import dataclass
 from typing import Any
@@ -27,6 +28,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from intake import scope as org_scope
 from intake.catalogue.platforms import platform_roots
 from intake.catalogue.queries import CatalogueRow, catalogue_statement, list_catalogue
 from intake.errors import InvalidRequest, NotFound
@@ -37,24 +39,34 @@ from intake.reports.burden_queries import (
     c1_counter,
     c2_counter_certificates,
     describe,
+    q8_forwarding,
     statements_for,
     task_filters,
 )
 from intake.reports.burden_rollup import BURDEN_SCOPE, collect, combine, run_rows
 from intake.reports.figures import DISTRICT_SCOPE, assignments_statement
 from intake.reports.rollups import get_kept_contents, is_closed, list_months
+from intake.scope import SCOPE_OPTION
 from intake.settings import IntakeSettings
-from intake.store.models import COMMUNITIES
+from intake.store.models import COMMUNITIES, DISTRICTS
+from intake.store.values import OrgLevel
 
 __all__ = ["build_burden_report", "parse_scope", "year_bounds", "Scope"]
 
 
 @dataclass(frozen=True)
 class Scope:
-    kind: str  # district | community
+    """The report's area: ``kind`` district | street | community, its plain ``name`` (as ``--scope`` names it)
+    and its ``title`` (a street's with its district's name). A district or street other than the whole
+    deployment is read through ``area``, the one scope filter of :mod:`intake.scope`; a community through
+    its id (its kept monthly figures are its own)."""
+
+    kind: str
     name: str
-    community_ids: tuple[int, ...] | None  # None: every community
+    community_ids: tuple[int, ...] | None  # a community's; None: every community the connection sees
     communities: int
+    area: org_scope.Scope | None = None  # the filter the build runs under (None: none beyond the connection's)
+    title: str = ""
 
 
 def year_bounds(year: int, tz: Any) -> tuple[dt.datetime, dt.datetime]:
@@ -63,19 +75,56 @@ def year_bounds(year: int, tz: Any) -> tuple[dt.datetime, dt.datetime]:
     return dt.datetime(year, 1, 1, tzinfo=tz), dt.datetime(year + 1, 1, 1, tzinfo=tz)
 
 
+def _filter_of(conn: AsyncConnection) -> org_scope.Scope | None:
+    """The scope filter the connection already carries (a console user's), if any."""
+    sync = conn.sync_connection
+    found = sync.get_execution_options().get(SCOPE_OPTION) if sync is not None else None
+    return found if isinstance(found, org_scope.Scope) else None
+
+
+_DEPTH = {None: 0, OrgLevel.city: 0, OrgLevel.district: 1, OrgLevel.street: 2, OrgLevel.community: 3}
+
+
+async def _active_communities(conn: AsyncConnection) -> int:
+    count = (await conn.execute(sa.select(sa.func.count()).select_from(COMMUNITIES)
+                                .where(COMMUNITIES.c.active.is_(True)))).scalar_one()
+    return max(int(count), 1)
+
+
+async def _is_whole(conn: AsyncConnection, area: org_scope.Scope) -> bool:
+    """A district that holds every community of the deployment (the usual one-district set-up)."""
+    every = set((await conn.execute(sa.select(COMMUNITIES.c.id))).scalars())
+    return area.level is OrgLevel.district and set(area.community_ids) == every
+
+
+async def _district_title(conn: AsyncConnection, area: org_scope.Scope) -> str:
+    names = (await conn.execute(sa.select(DISTRICTS.c.name).where(DISTRICTS.c.id.in_(sorted(area.district_ids)))
+                                .order_by(DISTRICTS.c.id))).scalars().all()
+    return f"{names[0]}{area.name}" if len(names) == 1 else area.name
+
+
 async def parse_scope(conn: AsyncConnection, *, scope: str | None, settings: IntakeSettings) -> Scope:
-    """``district:NAME`` (or nothing: the configured district) or ``community:NAME``."""
-    kind, _, name = (scope or f"district:{settings.district.name}").partition(":")
-    if kind == "district":
-        count = (await conn.execute(sa.select(sa.func.count()).select_from(COMMUNITIES)
-                                    .where(COMMUNITIES.c.active.is_(True)))).scalar_one()
-        return Scope("district", name or settings.district.name, None, max(int(count), 1))
-    if kind == "community":
-        cid = (await conn.execute(sa.select(COMMUNITIES.c.id).where(COMMUNITIES.c.name == name))).scalar_one_or_none()
-        if cid is None:
-            raise NotFound(name)
-        return Scope("community", name, (int(cid),), 1)
-    raise InvalidRequest(f"范围 {scope!r} 不对:请写 district:区名 或 community:社区名。")
+    """``district:NAME``, ``street:NAME`` (``street:区名/街道名``), ``community:NAME`` on the organisation tree
+    (:func:`intake.scope.parse_scope`), or nothing: what the connection sees (the whole deployment, or a
+    console user's own scope). An area above or beside the connection's own is not found."""
+    seen = _filter_of(conn) or org_scope.EVERYTHING
+    if scope is None:
+        if seen.is_everything:
+            return Scope("district", settings.district.name, None, await _active_communities(conn),
+                         title=settings.district.name)
+        area = seen
+    else:
+        level, ident = await org_scope.parse_scope(conn, text=scope)
+        if _DEPTH[level] < _DEPTH[seen.level]:
+            raise NotFound(scope)
+        area = await org_scope.resolve_scope(conn, level=level.value, scope_id=ident)
+    name = scope.partition(":")[2].strip() if scope else area.name
+    if area.level is OrgLevel.community:
+        return Scope("community", area.name, tuple(sorted(area.community_ids)), 1, title=area.name)
+    if seen.is_everything and await _is_whole(conn, area):
+        return Scope("district", name, None, await _active_communities(conn), title=area.name)
+    title = await _district_title(conn, area) if area.level is OrgLevel.street else area.name
+    return Scope(str(area.level), name, None, 0, area=area, title=title)
 
 
 async def _community_names(conn: AsyncConnection) -> dict[int, str]:
@@ -97,17 +146,37 @@ async def build_burden_report(
     now: dt.datetime,
 ) -> BurdenReport:
     """The report of one year and scope: kept months from ``month_rollups`` (the sweep of
-    ``intake.reports.rollups`` keeps them), the others computed from the log."""
-    start, end = year_bounds(year, settings.tz)
+    ``intake.reports.rollups`` keeps them), the others computed from the log. A district or street other
+    than the whole deployment is built on the connection confined to it (``intake.scope``), as a street's
+    digest is: every query below then reads only that area's rows."""
+    year_bounds(year, settings.tz)
     the_scope = await parse_scope(conn, scope=scope, settings=settings)
+    if the_scope.area is None:
+        return await _build(conn, year=year, the_scope=the_scope, settings=settings, item_texts=item_texts, now=now)
+    previous = _filter_of(conn)
+    await conn.execution_options(**{SCOPE_OPTION: the_scope.area})
+    try:
+        confined = dataclasses.replace(the_scope, communities=await _active_communities(conn))
+        return await _build(conn, year=year, the_scope=confined, settings=settings, item_texts=item_texts, now=now)
+    finally:
+        await conn.execution_options(**{SCOPE_OPTION: previous})
+
+
+async def _build(
+    conn: AsyncConnection, *, year: int, the_scope: Scope, settings: IntakeSettings, item_texts: dict[str, str],
+    now: dt.datetime,
+) -> BurdenReport:
+    start, end = year_bounds(year, settings.tz)
     months = list_months(f"{year:04d}-12", 12)
     closed = [m for m in months if is_closed(m, settings=settings, now=now)]
     kept = await get_kept_contents(conn, months=closed, scopes=[DISTRICT_SCOPE.key, BURDEN_SCOPE]) \
         if closed and the_scope.community_ids is None else {}
-    figures = await get_year_figures(conn, months=months, community=None if the_scope.kind == "district"
+    figures = await get_year_figures(conn, months=months, community=None if the_scope.kind != "community"
                                      else the_scope.name, kept=kept, settings=settings, now=now)
     results = await _own_rows(conn, scope=the_scope, months=months, kept=kept, settings=settings, start=start, end=end)
     first, last = start.date(), (end - dt.timedelta(days=1)).date()
+    where = task_filters(start, end, the_scope.community_ids)
+    forwarding_stmt = q8_forwarding(where)  # live: only the year's forwarded tasks (ix_tasks_forwarded_received)
     counter_stmt = c1_counter(first, last, the_scope.community_ids)
     certificates_stmt = c2_counter_certificates(first, last, the_scope.community_ids)
     forms: list[CatalogueRow] = await list_catalogue(conn, start=start, end=end,
@@ -115,13 +184,14 @@ async def build_burden_report(
     shown = {"F": assignments_statement(start, end, the_scope.community_ids, settings.schedule),
              **statements_for(the_scope.community_ids)(start, end),
              "Q6": catalogue_statement(start=start, end=end, community_ids=the_scope.community_ids),
-             "C1": counter_stmt, "C2": certificates_stmt}
+             "Q8": forwarding_stmt, "C1": counter_stmt, "C2": certificates_stmt}
     inputs = Inputs(
-        year=year, scope=the_scope, where=tuple(task_filters(start, end, the_scope.community_ids)), figures=figures,
-        results={**results, "C2": (await conn.execute(certificates_stmt)).all()},
+        year=year, scope=the_scope, where=tuple(where), figures=figures,
+        results={**results, "Q8": (await conn.execute(forwarding_stmt)).all(),
+                 "C2": (await conn.execute(certificates_stmt)).all()},
         counter=tuple((await conn.execute(counter_stmt)).all()), forms=tuple(forms),
         community_names=await _community_names(conn), platform_roots=await platform_roots(conn),
-        sources=tuple(describe(conn, qid, shown[qid]) for qid in ("F", "Q1", "Q3", "Q4", "Q5", "Q6", "Q7", "C1", "C2")),
+        sources=tuple(describe(conn, qid, shown[qid]) for qid in ("F", "Q1", "Q3", "Q4", "Q5", "Q6", "Q7", "Q8", "C1", "C2")),
         item_texts=item_texts,
     )
     return await assemble(conn, inputs)

@@ -76,6 +76,15 @@ def _platforms(report: BurdenReport) -> list[Recommendation]:
                     platforms="、".join(platforms))]
 
 
+def _forwarding(report: BurdenReport) -> list[Recommendation]:
+    if not report.forwarding:
+        return []
+    offices = names(tuple((f.office, f.escalated) for f in report.forwarding))
+    days = max(f.most_days for f in report.forwarding)
+    return [_advice("forwarding", "Q8", offices=offices, n=report.forwarding_total,
+                    most=f",最多提前{days}天" if days else "")]
+
+
 def _timing(report: BurdenReport) -> list[Recommendation]:
     if not report.short_by_department:
         return []
@@ -98,5 +107,5 @@ def recommend(report: BurdenReport) -> tuple[Recommendation, ...]:
     """Every recommendation the figures support, in the field reports' order."""
     return tuple(
         _admission(report) + _funding(report) + _certificates(report) + _forms(report) + _platforms(report)
-        + _gatherings(report) + _timing(report)
+        + _gatherings(report) + _forwarding(report) + _timing(report)
     )

@@ -20,6 +20,7 @@ from intake.catalogue.queries import CatalogueRow
 from intake.labels import KIND_ZH
 from intake.reports import burden_advice
 from intake.reports.burden_figures import YearFigures
+from intake.reports.burden_forwarding import forwarding_offices, forwarding_quotes
 from intake.reports.burden_model import (
     SEVEN,
     BurdenReport,
@@ -240,7 +241,7 @@ async def assemble(conn: AsyncConnection, inputs: Inputs) -> BurdenReport:
     kinds = sorted(inputs.figures.by_kind.items(), key=lambda kv: (-kv[1].tasks, kv[0]))
     escalations = inputs.results["Q4"]
     report = BurdenReport(
-        year=inputs.year, scope=f"{inputs.scope.kind}:{inputs.scope.name}", scope_name=inputs.scope.name,
+        year=inputs.year, scope=f"{inputs.scope.kind}:{inputs.scope.name}", scope_name=inputs.scope.title or inputs.scope.name,
         communities=inputs.scope.communities, tasks=total.tasks, assignments=total.assignments,
         hours=round(total.hours, 1), seconded_people=_seconded(inputs),
         items=items, administrative_items=admin_items, departments=departments,
@@ -256,6 +257,7 @@ async def assemble(conn: AsyncConnection, inputs: Inputs) -> BurdenReport:
         short_quotes=inputs.quotes.pick("short", note="留给社区不足3个工作日"),
         duplicates=total.duplicates, escalations=len(escalations),
         escalation_quotes=tuple(burden_advice.escalation_quote(r) for r in escalations[:3]),
+        forwarding=forwarding_offices(inputs.results["Q8"]), forwarding_quotes=forwarding_quotes(inputs.results["Q8"]),
         repeat_collection=total.repeat_collection,
         form_repeats=tuple(FormRepeat(form=f.name, department=f.department, earlier=f.repeat_of or "",
                                       earlier_department=f.repeat_of_department or "", shared=f.repeat_shared,

@@ -115,6 +115,7 @@ def _problems(r: BurdenReport) -> list[Block]:
     blocks += _quotes(r.short_quotes)
     blocks.append(Paragraph(NOTE["duplicates"].format(n=r.duplicates, escalations=r.escalations) + "(F、Q4)"))
     blocks += _quotes(r.escalation_quotes)
+    blocks += _forwarding(r)
     blocks.append(Paragraph(NOTE["repeat"].format(n=r.repeat_collection, forms=len(r.form_repeats)) + "(F、Q6)"))
     blocks += [Paragraph(NOTE["form_repeat"].format(
         form=f.form, department=f.department or "—", total=f.total, shared=f.shared, earlier=f.earlier,
@@ -125,6 +126,17 @@ def _problems(r: BurdenReport) -> list[Block]:
                             tuple((c.name, CERT_DECISION_ZH.get(c.decision, c.decision), str(c.requests),
                                    "、".join(c.departments)) for c in r.certificates[:TOP_ROWS])))
     return blocks
+
+
+def _forwarding(r: BurdenReport) -> list[Block]:
+    """层层加码 along the forwarding chain, per forwarding office, with the worst cases quoted (Q8)."""
+    if not r.forwarding:
+        return [Paragraph(NOTE["forwarding_none"] + "(Q8)")]
+    offices = ";".join(NOTE["forwarding_office"].format(
+        office=f.office, n=f.escalated, earlier=f.earlier, work=f.added_work,
+        most=NOTE["forwarding_most"].format(days=f.most_days) if f.most_days else "") for f in r.forwarding[:TOP_ROWS])
+    return [Paragraph(NOTE["forwarding"].format(n=r.forwarding_total, offices=offices) + "(Q8)"),
+            *_quotes(r.forwarding_quotes)]
 
 
 def _advice(r: BurdenReport) -> list[Block]:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from intake.catalogue.queries import CatalogueRow
 
 __all__ = ["Source", "Quote", "DepartmentItems", "SevenCount", "PlatformLoad", "CertificateRow", "UnfundedItem",
-           "Recommendation", "FormRepeat", "BurdenReport", "SEVEN"]
+           "Recommendation", "FormRepeat", "ForwardingOffice", "BurdenReport", "SEVEN"]
 
 # the field reports' "seven too many", in their order: (key, label, unit)
 SEVEN = (
@@ -101,6 +101,17 @@ class FormRepeat:
 
 
 @dataclass(frozen=True)
+class ForwardingOffice:
+    """层层加码 by one forwarding office (Q8): its forwards that set an earlier deadline or added work."""
+
+    office: str  # the office with its street (乙街道街道办)
+    escalated: int  # forwards flagged 层层加码
+    earlier: int  # of them, with an earlier deadline than the issuer's
+    added_work: int  # of them, asking for work the issuer did not
+    most_days: int  # the largest advance of a deadline, in days
+
+
+@dataclass(frozen=True)
 class Recommendation:
     topic: str
     text: str
@@ -137,6 +148,8 @@ class BurdenReport:
     duplicates: int
     escalations: int
     escalation_quotes: tuple[Quote, ...]
+    forwarding: tuple[ForwardingOffice, ...]  # 层层加码 along the forwarding chain, most first (Q8)
+    forwarding_quotes: tuple[Quote, ...]  # the worst cases: the largest advance, then added work
     repeat_collection: int
     form_repeats: tuple[FormRepeat, ...]
     forms: tuple[CatalogueRow, ...]
@@ -153,6 +166,10 @@ class BurdenReport:
     @property
     def title(self) -> str:
         return f"{self.scope_name}{self.year}年度社区减负报告"
+
+    @property
+    def forwarding_total(self) -> int:
+        return sum(f.escalated for f in self.forwarding)
 
     def count(self, key: str) -> SevenCount:
         return next(c for c in self.seven if c.key == key)

@@ -6,10 +6,12 @@ come from :mod:`intake.reports.figures` (F). These queries read the rest:
 * **Q1** notices grouped by department, kind, nature, list item and form: the 事项 and the assist
   items that never came with funding;
 * **Q3** certificates by name, list decision and department;
-* **Q4** 层层加码: resends that ask for more or sooner than the original;
+* **Q4** resends that ask for more or sooner than the original (再次下发时加码);
 * **Q5** the platforms named in notices, by community;
 * **Q6** the form catalogue (``intake.catalogue.queries``);
 * **Q7** the notices quoted (``burden_quotes``);
+* **Q8** 层层加码 along the forwarding chain: forwards flagged with an earlier deadline or added work, per
+  forwarding office (read live over the year: only forwarded tasks, through their index);
 * **C1**, **C2** counter work logged by communities, and its certificates (``counter_entries``; never kept:
   a head may undo a line).
 
@@ -29,11 +31,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from intake.reports.burden_model import Source
 from intake.reports.burden_quotes import q7_quote_candidates
-from intake.reports.measures import NOT_WORKED, department_name
-from intake.store.models import COUNTER_ENTRIES, TASK_TARGETS, TASKS
+from intake.reports.measures import ESCALATED, NOT_WORKED, department_name
+from intake.store.models import COUNTER_ENTRIES, DEPARTMENTS, STREETS, TASK_TARGETS, TASKS
 from intake.store.models_catalogue import FORM_SENDS, PLATFORM_MENTIONS
 
-__all__ = ["TITLES", "Statements", "task_filters", "q1_items", "q3_certificates", "q4_escalations", "q5_platforms",
+__all__ = ["TITLES", "Statements", "task_filters", "q1_items", "q3_certificates", "q4_escalations", "q5_platforms", "q8_forwarding",
            "c1_counter", "c2_counter_certificates", "statements_for", "describe"]
 
 Statements = Callable[[dt.datetime, dt.datetime], Mapping[str, Any]]
@@ -43,10 +45,11 @@ TITLES = {
          "拒收、未列入清单、费未随事转、临时急件、重复派发、重复采集,按部门、类型、社区",
     "Q1": "通知按部门、类型、性质、清单事项、表格、经费分组计数(事项;按月汇总)",
     "Q3": "证明类通知按证明名称、出具结论、部门计数(按月汇总)",
-    "Q4": "层层加码:再次下发时截止提前或数量加大的通知",
+    "Q4": "再次下发时加码:截止提前或数量加大的重复通知",
     "Q5": "社区被要求录入的平台(通知×平台×社区,按月汇总)",
     "Q6": "报表目录:每张表的下发次数、填报社区数、填报份数",
     "Q7": "引用的通知:每类情形数量最大、时限最紧的通知(按月汇总)",
+    "Q8": "层层加码:转发单位转发时提前截止时间或增加工作的通知(转发链,按转发单位及其街道)",
     "C1": "社区登记的窗口工作(证明、迎检、会议、借调、多平台录入),按社区、类型",
     "C2": "社区登记的证明,按证明事项、索取方、证明清单结论",
 }
@@ -93,6 +96,21 @@ def q4_escalations(where: Sequence[Any]) -> Any:
                       original.c.quantity_value.label("original_quantity"))
             .select_from(TASKS.join(original, original.c.id == TASKS.c.duplicate_of)).where(*where, more)
             .order_by(TASKS.c.received_at))
+
+
+def q8_forwarding(where: Sequence[Any]) -> Any:
+    """层层加码 along the forwarding chain: forwards that set an earlier deadline than the issuer's or added work
+    (``tasks.escalation``), each with its forwarding office and that office's street, oldest first. Reads the
+    forwarded tasks only (``ix_tasks_forwarded_received``); a resend (duplicate) is counted once, as the digest does."""
+    office = DEPARTMENTS.alias("office")
+    return (sa.select(TASKS.c.code, sa.func.coalesce(office.c.name, TASKS.c.forwarded_by).label("office"),
+                      STREETS.c.name.label("street"), department_name().label("department"),
+                      sa.func.substr(TASKS.c.raw_text, 1, 160).label("raw_text"), TASKS.c.deadline,
+                      TASKS.c.issuer_deadline, TASKS.c.escalation)
+            .select_from(TASKS.outerjoin(office, office.c.id == TASKS.c.forwarded_by_id)
+                         .outerjoin(STREETS, STREETS.c.id == office.c.street_id))
+            .where(*where, TASKS.c.forwarded_by_id.is_not(None), ESCALATED, TASKS.c.duplicate_of.is_(None))
+            .order_by(TASKS.c.received_at, TASKS.c.id))
 
 
 def q5_platforms(start: dt.datetime, end: dt.datetime, community_ids: Sequence[int] | None) -> Any:

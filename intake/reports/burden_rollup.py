@@ -79,8 +79,10 @@ def merge_rows(parts: Sequence[Sequence[Mapping[str, Any]]]) -> list[Any]:
     totals: dict[tuple[Any, ...], int] = {}
     for rows in parts:
         for row in rows:
-            key = tuple(kv for kv in row.items() if kv[0] != "n")
-            totals[key] = totals.get(key, 0) + int(row["n"])
+            values = dict(row)
+            n = int(values.pop("n"))
+            key = tuple(values.items())  # the columns with their values (Q5's projections differ in columns)
+            totals[key] = totals.get(key, 0) + n
     return [SimpleNamespace(**dict(key), n=n) for key, n in totals.items()]
 
 

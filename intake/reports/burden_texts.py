@@ -36,9 +36,17 @@ NOTE = {
     "unlisted": "未列入清单、转准入审核{n}件,主要来自{departments}。",
     "unfunded": "协助事项未随事转费{n}件。",
     "short": "留给社区不足3个工作日的通知{n}件。",
-    "duplicates": "重复派发{n}件,其中层层加码(再次下发时截止提前或数量加大){escalations}件。",
+    "duplicates": "重复派发{n}件,其中再次下发时加码(截止提前或数量加大){escalations}件。",
     "repeat": "重复采集:{n}件通知与其他部门近期采集的数据相同;{forms}张表格的字段大部分已由别的表格采集。",
     "form_repeat": "《{form}》({department}){total}项字段中有{shared}项已在{earlier_department}的《{earlier}》中采集(目录决定:{decision})。",
+    "forwarding": "层层加码(转发时提前截止时间或增加工作){n}件:{offices}。",
+    "forwarding_office": "{office} {n} 件(提前截止{earlier}件、增加工作{work}件{most})",
+    "forwarding_most": ",最多提前{days}天",
+    "forwarding_none": "层层加码(转发时提前截止时间或增加工作):全年没有。",
+    "forward_earlier": "原通知截止{issuer},转发要求{own}截止,提前{days}天",
+    "forward_work": "转发时另加工作",
+    "forward_by": "{office}转发{department}",
+    "unknown_office": "转发单位",
     "escalation": "{code} 截止{deadline}(原{original_code} 截止{original_deadline}),数量{quantity}(原{original_quantity})",
 }
 
@@ -60,6 +68,9 @@ ADVICE = {
     "platform": ("一个平台",
                  "{n}个社区把同一类数据录入了不止一个平台(如{community}:{data}录入{platforms}):"
                  "建议归并为一个平台,一次录入、多方共享。"),
+    "forwarding": ("层层加码",
+                   "{offices}转发通知时共{n}件提前了截止时间或另加了工作{most}:街道转发应保留原通知的时限和要求,"
+                   "需要汇总的时间应与派发部门商定并写入原通知,不得层层加码。"),
     "short": ("留足时限",
               "{department}全年有{n}件通知留给社区不足3个工作日:应提前统筹,给社区留出至少3个工作日。"),
     "inspection": ("检查统筹",

@@ -26,6 +26,7 @@ from intake.calendar import month_bounds, previous_month
 from intake.labels import KIND_ZH
 from intake.reports import community as community_side
 from intake.reports.figures import NOT_WORKED, Figures, Scope, ScopeKind, get_figures, get_month_figures
+from intake.reports.measures import ESCALATED
 from intake.reports.model import (
     DISTRICT,
     DepartmentRow,
@@ -38,7 +39,7 @@ from intake.reports.model import (
     share,
 )
 from intake.settings import IntakeSettings
-from intake.store.models import COMMUNITIES, DEPARTMENTS, RATINGS, TASKS
+from intake.store.models import COMMUNITIES, DEPARTMENTS, DISTRICTS, RATINGS, STREETS, TASKS
 from intake.store.models import TASK_TARGETS as TARGETS
 
 __all__ = ["DISTRICT", "Digest", "assemble_digest", "build_digest", "build_monthly_digests"]
@@ -211,10 +212,6 @@ async def _communities(conn: AsyncConnection, names: Sequence[str] | None) -> tu
     return rows, [by_name[name] for name in names]
 
 
-# a task flagged 层层加码 (tasks.escalation holds a list; JSON null and SQL NULL both mean none)
-ESCALATED = sa.func.coalesce(sa.cast(TASKS.c.escalation, sa.Text), "null") != "null"
-
-
 async def _escalations(conn: AsyncConnection, *, month: str, settings: IntakeSettings) -> tuple[tuple[str, int], ...]:
     """层层加码 of the month per forwarding office: forwards that set an earlier deadline or added work."""
     start, end = month_bounds(month, settings.tz)
@@ -227,6 +224,14 @@ async def _escalations(conn: AsyncConnection, *, month: str, settings: IntakeSet
     return tuple((str(r.office), int(r.n)) for r in rows)
 
 
+async def _district_names(conn: AsyncConnection) -> dict[int, str]:
+    """Each placed community's district name, by community id."""
+    rows = await conn.execute(sa.select(COMMUNITIES.c.id, DISTRICTS.c.name)
+                              .join(STREETS, STREETS.c.id == COMMUNITIES.c.street_id)
+                              .join(DISTRICTS, DISTRICTS.c.id == STREETS.c.district_id))
+    return {int(r.id): str(r.name) for r in rows}
+
+
 async def _build(
     conn: AsyncConnection, *, month: str, settings: IntakeSettings, now: dt.datetime,
     communities: Sequence[str] | None, district: bool,
@@ -236,12 +241,14 @@ async def _build(
     ratings = await _ratings(conn, month=month)
     codes = await _unfunded_codes(conn, month=month, settings=settings, community_ids=[c.id for c in wanted])
     name = settings.district.name
+    district_of = await _district_names(conn)  # a community's digest names its own district (issue 17)
     if not district:  # one community's assignments only
         alone = [
             assemble_digest(
                 await get_figures(conn, month=month, scope=scope, settings=settings, now=now),
                 previous=await get_figures(conn, month=previous_month(month), scope=scope, settings=settings, now=now),
-                district=name, ratings=_rating_rows(ratings.get(c.id, {})), unfunded_codes=codes.get(c.id, ()))
+                district=district_of.get(c.id, name), ratings=_rating_rows(ratings.get(c.id, {})),
+                unfunded_codes=codes.get(c.id, ()))
             for c in wanted
             for scope in [Scope(ScopeKind.community, c.name)]
         ]
@@ -259,7 +266,7 @@ async def _build(
         escalations=await _escalations(conn, month=month, settings=settings))]
     for c in wanted:
         digests.append(assemble_digest(
-            per_community[c.id], previous=prev_per_community[c.id], district=name,
+            per_community[c.id], previous=prev_per_community[c.id], district=district_of.get(c.id, name),
             ratings=_rating_rows(ratings.get(c.id, {})), unfunded_codes=codes.get(c.id, ())))
     return await community_side.add_community_side(conn, digests, month=month, settings=settings)
 

@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from classifiers import Rules
 from classifiers.search import plain_terms, query_terms
 from intake.reports.safety import safe_cell
-from intake.store.models import ACCOUNTS, COMMUNITIES, DEPARTMENTS, TASKS
+from intake.store.models import ACCOUNTS, COMMUNITIES, DEPARTMENTS, DISTRICTS, STREETS, TASKS
 from intake.store.models import TASK_TARGETS as TARGETS
 from intake.store.search import HasTerms, from_index
 from intake.store.values import TargetStatus
@@ -124,8 +124,9 @@ class TaskFilters:
 
 def _apply_filters(stmt: sa.Select[Any], filters: TaskFilters, tz: ZoneInfo, *, joined: bool = False) -> sa.Select[Any]:
     if filters.department:  # by id too: (department_id, received_at) is the index that fits
-        department_id = sa.select(DEPARTMENTS.c.id).where(DEPARTMENTS.c.name == filters.department).scalar_subquery()
-        stmt = stmt.where(TASKS.c.department_id == department_id, TASKS.c.department == filters.department)
+        # one name may be several departments (区民政局 of each district, 市民政局): any of them
+        department_ids = sa.select(DEPARTMENTS.c.id).where(DEPARTMENTS.c.name == filters.department)
+        stmt = stmt.where(TASKS.c.department_id.in_(department_ids), TASKS.c.department == filters.department)
     if filters.kind:
         stmt = stmt.where(TASKS.c.kind == filters.kind)
     if filters.listing:
@@ -196,8 +197,11 @@ async def _targets_for(conn: AsyncConnection, task_ids: Sequence[int], tz: ZoneI
     if not task_ids:
         return found
     rows = await conn.execute(
-        sa.select(TARGETS.c.task_id, COMMUNITIES.c.name, TARGETS.c.status, TARGETS.c.due_date, TARGETS.c.done_at)
+        sa.select(TARGETS.c.task_id, COMMUNITIES.c.name, TARGETS.c.status, TARGETS.c.due_date, TARGETS.c.done_at,
+                  DISTRICTS.c.name.label("district"))
         .join(COMMUNITIES, COMMUNITIES.c.id == TARGETS.c.community_id)
+        .outerjoin(STREETS, STREETS.c.id == COMMUNITIES.c.street_id)
+        .outerjoin(DISTRICTS, DISTRICTS.c.id == STREETS.c.district_id)
         .where(TARGETS.c.task_id.in_(task_ids))
         .order_by(TARGETS.c.task_id, TARGETS.c.id)
     )
@@ -205,7 +209,7 @@ async def _targets_for(conn: AsyncConnection, task_ids: Sequence[int], tz: ZoneI
         found[int(row.task_id)].append({
             "community": row.name, "status": row.status,
             "due_date": row.due_date.isoformat() if row.due_date else None,
-            "done_at": _local(row.done_at, tz),
+            "done_at": _local(row.done_at, tz), "district": row.district,
         })
     return found
 
@@ -246,6 +250,8 @@ def _record(row: Any, targets: list[dict[str, Any]], tz: ZoneInfo) -> dict[str, 
         "text": row.raw_text,
         "targets": targets,
         "evidence": row.evidence or {},
+        # the issuing department's district, else its communities' (issue 17: exports carry the district)
+        "district": row.issuer_district or "、".join(dict.fromkeys(t["district"] for t in targets if t["district"])),
     }
 
 
@@ -258,8 +264,10 @@ async def iter_task_records(
     while True:
         stmt = (
             task_select(filters, tz, *TASKS.columns, ACCOUNTS.c.external_id.label("sender"),
-                        dup.c.code.label("duplicate_code"))
+                        dup.c.code.label("duplicate_code"), DISTRICTS.c.name.label("issuer_district"))
             .outerjoin(ACCOUNTS, ACCOUNTS.c.id == TASKS.c.sender_id)
+            .outerjoin(DEPARTMENTS, DEPARTMENTS.c.id == TASKS.c.department_id)
+            .outerjoin(DISTRICTS, DISTRICTS.c.id == DEPARTMENTS.c.district_id)
             .outerjoin(dup, dup.c.id == TASKS.c.duplicate_of)
             .where(TASKS.c.id > last_id)
             .order_by(TASKS.c.id)
@@ -301,6 +309,7 @@ TASK_COLUMNS: tuple[tuple[str, str], ...] = (
     ("source_type", "来源"),
     ("msg_id", "消息ID"),
     ("text", "原文"),
+    ("district", "区"),  # added at the end (issue 17): the columns before it keep their places
 )
 
 

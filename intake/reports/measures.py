@@ -14,12 +14,14 @@ import sqlalchemy as sa
 from intake.settings import ScheduleSettings
 from intake.store.models import TASKS, TaskStatus
 
-__all__ = ["NO_DEPARTMENT", "NOT_WORKED", "LISTINGS", "DEFAULT_HOURS", "conditions", "estimate_hours",
+__all__ = ["NO_DEPARTMENT", "NOT_WORKED", "ESCALATED", "LISTINGS", "DEFAULT_HOURS", "conditions", "estimate_hours",
            "hours_expression", "department_name"]
 
 NO_DEPARTMENT = "未注明部门"
 DEFAULT_HOURS = 2.0
 NOT_WORKED = (TaskStatus.refused.value, TaskStatus.withdrawn.value)
+# a task flagged 层层加码 (tasks.escalation holds a list; JSON null and SQL NULL both mean none)
+ESCALATED = sa.func.coalesce(sa.cast(TASKS.c.escalation, sa.Text), "null") != "null"
 LISTINGS = ("duty", "assist", "negative", "unlisted")
 
 

@@ -15,6 +15,7 @@ from intake.calendar import digest_month_due
 from intake.links import build_digest_link
 from intake.reports.chart import chart_pool, render_charts
 from intake.reports.digest import build_monthly_digests
+from intake.reports.digest_times import DigestSlot, list_digest_places
 from intake.reports.model import DISTRICT, Digest
 from intake.reports.render import render_chat_text, to_json
 from intake.reports.runner import run_report
@@ -94,40 +95,52 @@ async def _queue_digest(conn: AsyncConnection, *, services: Services, digest: Di
 
 
 async def send_monthly_digests(services: Services, *, now: dt.datetime, only_if_due: bool = True,
-                               month: str | None = None) -> int:
+                               month: str | None = None, slot: DigestSlot | None = None) -> int:
     """Build, archive and queue the digests of the previous month (or `month`); returns how many were built.
 
+    `slot` (the scheduler's: one per district digest time) keeps to its districts' digests, due at its
+    own day and hour; None sends every digest at [schedule]'s time.
     The digests are built on the report runner's thread (off this loop) and the charts in a worker thread.
-    Idempotent: the district digest is archived last and marks the month done; a rerun after
-    a crash rebuilds the communities, and the outbox's idempotency keys keep messages single.
+    Idempotent: the default slot's district digest is archived last and marks the month done (another
+    slot sends only its digests not archived yet); the outbox's idempotency keys keep messages single.
     """
     settings = services.settings
     schedule = settings.schedule
     if month is None:
-        month = digest_month_due(now=now, day=schedule.digest_day, hour=schedule.digest_hour, tz=settings.tz)
+        day, hour = (slot.day, slot.hour) if slot is not None else (schedule.digest_day, schedule.digest_hour)
+        month = digest_month_due(now=now, day=day, hour=hour, tz=settings.tz)
         if month is None:
             return 0
-    if only_if_due:
-        async with services.engine.connect() as conn:
-            done = (await conn.execute(
-                sa.select(DIGESTS.c.id).where(DIGESTS.c.month == month, DIGESTS.c.scope == DISTRICT))).first()
-        if done is not None:
-            return 0
+    default = slot is None or slot.default
+    if only_if_due and default and DISTRICT in await _archived(services, month=month):
+        return 0
 
-    async def build(conn: AsyncConnection) -> list[Digest]:
-        return [*await build_monthly_digests(conn, month=month, settings=settings, now=now),
-                *await build_street_digests(conn, month=month, settings=settings, now=now)]
+    async def build(conn: AsyncConnection) -> tuple[list[Digest], dict[str, int | None]]:
+        built = [*await build_monthly_digests(conn, month=month, settings=settings, now=now),
+                 *await build_street_digests(conn, month=month, settings=settings, now=now)]
+        return built, await list_digest_places(conn)
 
-    district, *digests = await run_report(services.reports, services.engine, build)
+    built, places = await run_report(services.reports, services.engine, build)
+    chosen = [d for d in built if slot is None or slot.sends(None if d.scope == DISTRICT else places.get(d.scope))]
+    if only_if_due and not default:  # another district's time: done once its digests are archived
+        done = await _archived(services, month=month)
+        chosen = [d for d in chosen if d.scope not in done]
+    # the deployment's own digest (when this slot sends it) is queued last: its archive marks the month done
+    chosen.sort(key=lambda d: d.scope == DISTRICT)
     out_dir = settings.base_dir / schedule.digest_dir
-    charts = await _draw_charts([(d, out_dir / f"{month}-{slug(d.scope)}.png") for d in [*digests, district] if d.tasks])
-    for digest in [*digests, district]:
+    charts = await _draw_charts([(d, out_dir / f"{month}-{slug(d.scope)}.png") for d in chosen if d.tasks])
+    for digest in chosen:
         link = _chat_link(services, digest, now=now)
         text = render_chat_text(digest, limit_bytes=schedule.digest_chat_bytes, link=link)
         await services.writer.submit(functools.partial(
             _queue_digest, services=services, digest=digest, chart=charts.get(digest.scope), link=link, text=text,
             now=now))
-    return len(digests) + 1
+    return len(chosen)
+
+
+async def _archived(services: Services, *, month: str) -> set[str]:
+    async with services.engine.connect() as conn:
+        return set((await conn.execute(sa.select(DIGESTS.c.scope).where(DIGESTS.c.month == month))).scalars())
 
 
 async def _draw_charts(jobs: list[tuple[Digest, Path]]) -> dict[str, Path]:

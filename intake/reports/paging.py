@@ -57,11 +57,17 @@ class Keyset:
     descending: bool = True  # newest first
 
 
-def keyset_select(stmt: sa.Select[Any], keyset: Keyset, *, limit: int) -> sa.Select[Any]:
-    """`stmt` limited to one page plus one row (which says whether there is more that way)."""
+def keyset_select(stmt: sa.Select[Any], keyset: Keyset, *, limit: int, by_id: Any = None) -> sa.Select[Any]:
+    """`stmt` limited to one page plus one row (which says whether there is more that way). `by_id`: a
+    column equal to the task's id to order by alone, in the order it was logged (a search on SQLite
+    passes its FTS5 table's rowid: the index then yields the page's matches in order, never sorting all)."""
     at, ident = TASKS.c.received_at, TASKS.c.id
     down = keyset.descending == keyset.forward  # walking toward older rows
     cursor = keyset.cursor
+    if by_id is not None:
+        if cursor is not None:
+            stmt = stmt.where(by_id < cursor.id if down else by_id > cursor.id)
+        return stmt.order_by(by_id.desc() if down else by_id.asc()).limit(limit + 1)
     if cursor is not None:
         if down:
             stmt = stmt.where(at <= cursor.received_at, sa.or_(at < cursor.received_at, ident < cursor.id))

@@ -23,17 +23,18 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from intake.calendar import month_bounds, previous_month
 from intake.reports.burden_rollup import BURDEN_SCOPE, get_burden_rows
-from intake.reports.figures import Figures, Scope, get_figures, get_month_figures
+from intake.reports.figures import DISTRICT_SCOPE, Figures, Scope, get_figures, get_month_figures
+from intake.reports.measures import department_name
 from intake.reports.runner import run_report
 from intake.settings import IntakeSettings
-from intake.store.models import COMMUNITIES, MONTH_ROLLUPS, ROLLUP_MONTHS
+from intake.store.models import COMMUNITIES, MONTH_ROLLUPS, ROLLUP_MONTHS, TASKS
 from intake.store.writer import Unit
 
 if TYPE_CHECKING:
     from intake.context import Services
 
 __all__ = ["CLOSED_AFTER", "KEEP_MONTHS", "is_closed", "get_trend", "list_months", "refresh_rollups",
-           "get_kept_contents", "roll_up_month", "keep_closed_months"]
+           "get_kept_contents", "roll_up_month", "keep_closed_months", "get_department_tasks"]
 
 CLOSED_AFTER = dt.timedelta(days=1)  # a notice's CreateTime can trail its arrival by minutes, never a day
 KEEP_MONTHS = 24
@@ -83,6 +84,29 @@ async def get_trend(
     closed = [m for m in wanted if is_closed(m, settings=settings, now=now)]
     kept = await _rolled_up(conn, months=closed, scope=scope) if closed else {}
     return [kept.get(m) or await get_figures(conn, month=m, scope=scope, settings=settings, now=now) for m in wanted]
+
+
+async def get_department_tasks(
+    conn: AsyncConnection, *, month: str, settings: IntakeSettings, now: dt.datetime, months: int = 13
+) -> dict[str, int]:
+    """Tasks per department (as the figures name it) over the `months` months ending with `month`, the
+    dashboard's 13-month table summed: kept months read from their rollups, the others (the open month, a
+    month corrected since) counted live over the log's time index. What the directory shows."""
+    wanted = list_months(month, months)
+    closed = [m for m in wanted if is_closed(m, settings=settings, now=now)]
+    kept = await _rolled_up(conn, months=closed, scope=DISTRICT_SCOPE) if closed else {}
+    totals: dict[str, int] = {}
+    for figures in kept.values():
+        for name, counts in figures.by_department:
+            totals[name] = totals.get(name, 0) + counts.tasks
+    department = department_name()
+    for live in (m for m in wanted if m not in kept):
+        start, end = month_bounds(live, settings.tz)
+        rows = await conn.execute(sa.select(department.label("name"), sa.func.count().label("n"))
+                                  .where(TASKS.c.received_at >= start, TASKS.c.received_at < end).group_by(department))
+        for row in rows:
+            totals[str(row.name)] = totals.get(str(row.name), 0) + int(row.n)
+    return totals
 
 
 async def _missing_months(services: Services, *, now: dt.datetime) -> list[str]:

@@ -50,7 +50,7 @@ def _header(ws: Any, titles: Sequence[str], widths: Sequence[int]) -> None:
     ws.freeze_panes = "A2"
 
 
-_TASK_WIDTHS = (18, 17, 12, 10, 10, 20, 8, 10, 12, 8, 8, 10, 7, 10, 10, 30, 8, 20, 16, 10, 20, 60)
+_TASK_WIDTHS = (18, 17, 12, 10, 10, 20, 8, 10, 12, 8, 8, 10, 7, 10, 10, 30, 8, 20, 16, 10, 20, 60, 10)
 
 
 def build_tasks_workbook(records: Iterable[dict[str, Any]], *, title: str = "受理台账") -> bytes:

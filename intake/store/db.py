@@ -30,6 +30,9 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA busy_timeout=3000")  # below the 4 s reply budget: a locked database answers 503 in time
     cursor.execute("PRAGMA cache_size=-8192")  # 8 MiB of page cache per connection (the hot indexes fit)
     cursor.execute("PRAGMA temp_store=MEMORY")
+    # read pages through a memory map, not one read() system call per 4 KiB page: a year's report or a
+    # console page that visits 100,000 pages spent more CPU in those calls than in SQLite itself
+    cursor.execute("PRAGMA mmap_size=1073741824")
     cursor.execute("PRAGMA wal_autocheckpoint=4000")  # 16 MiB of WAL between checkpoints: fewer, in bigger steps
     cursor.close()
 

@@ -44,6 +44,9 @@ class District(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     name: str = Field(max_length=64, unique=True)
     city: str | None = Field(default=None, max_length=64)
+    # the district's own monthly digest time (config.toml [[district]] digest_day/digest_hour); None: [schedule]'s
+    digest_day: int | None = None
+    digest_hour: int | None = None
     created_at: dt.datetime = _ts()
 
 
@@ -146,7 +149,8 @@ class Invite(SQLModel, table=True):
 class Task(SQLModel, table=True):
     __tablename__ = "tasks"
     __table_args__ = (sa.Index("ix_tasks_department_received", "department_id", "received_at"),  # dept by time
-                      sa.Index("ix_tasks_status_received", "status", "received_at"))  # the review queue
+                      sa.Index("ix_tasks_status_received", "status", "received_at"),  # the review queue
+                      sa.Index("ix_tasks_forwarded_received", "forwarded_by_id", "received_at"))  # 层层加码 (Q8)
     id: int | None = Field(default=None, primary_key=True)
     code: str = Field(max_length=24, unique=True, index=True)  # R-YYYYMMDD-NNNN
     msg_id: str = Field(max_length=128, unique=True)
@@ -309,10 +313,14 @@ class AdminUser(SQLModel, table=True):
 
 
 class RuleVersion(SQLModel, table=True):
-    """The city's rule overrides, versioned: each edit stores the whole override document."""
+    """Rule overrides, versioned: each edit stores the whole override document of its level.
+
+    ``district_id`` None: the city default (every district reads it); else that district's own lists,
+    merged over the city default (intake.rules_store)."""
 
     __tablename__ = "rule_versions"
     id: int | None = Field(default=None, primary_key=True)
+    district_id: int | None = Field(default=None, foreign_key="districts.id", index=True)
     content: dict[str, Any] = _json(dict)
     author: str = Field(max_length=64)
     note: str | None = Field(default=None, max_length=500)

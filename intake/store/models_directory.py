@@ -1,4 +1,4 @@
-"""The directory's version: one number that every change to ``communities`` or ``departments`` raises.
+"""The directory's version: one number that every change to ``communities``, ``streets`` or ``departments`` raises.
 
 Each web process keeps the directory in memory for its writer (:mod:`intake.store.recent`). At the
 start of every write batch it reads this one row and reads the directory again only when the number
@@ -16,7 +16,7 @@ from intake.store.columns import _table
 
 __all__ = ["DirectoryVersion", "DIRECTORY_VERSION", "create_statements", "drop_statements"]
 
-_TABLES = ("communities", "departments")
+_TABLES = ("communities", "departments", "streets")  # a street moved to another district moves its communities
 _EVENTS = ("INSERT", "UPDATE", "DELETE")
 _BUMP = "UPDATE directory_version SET version = version + 1 WHERE id = 1"
 

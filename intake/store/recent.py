@@ -33,7 +33,7 @@ from rapidfuzz.distance import Indel
 from rapidfuzz.process import extractOne
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from intake.store.models import COMMUNITIES, DEPARTMENTS, DIRECTORY_VERSION, TASKS
+from intake.store.models import COMMUNITIES, DEPARTMENTS, DIRECTORY_VERSION, STREETS, TASKS
 from intake.store.sqlite_fast import Prepared
 
 __all__ = ["IntakeMemory", "RecentTask", "WINDOW", "PER_DEPARTMENT", "DATA_NOTICES", "DATA_KINDS",
@@ -57,8 +57,9 @@ _MAX_ID = sa.select(sa.func.max(TASKS.c.id))
 _NEWEST = (sa.select(*_COLUMNS)
            .where(TASKS.c.received_at >= sa.bindparam("since"), TASKS.c.id <= sa.bindparam("high"))
            .order_by(TASKS.c.id.desc()).limit(FIRST_LOAD))
-_COMMUNITIES = (sa.select(COMMUNITIES.c.id, COMMUNITIES.c.name).where(COMMUNITIES.c.active.is_(True))
-                .order_by(COMMUNITIES.c.id))
+_COMMUNITIES = (sa.select(COMMUNITIES.c.id, COMMUNITIES.c.name, COMMUNITIES.c.street_id, STREETS.c.district_id)
+                .outerjoin(STREETS, STREETS.c.id == COMMUNITIES.c.street_id)
+                .where(COMMUNITIES.c.active.is_(True)).order_by(COMMUNITIES.c.id))
 _DEPARTMENTS = sa.select(DEPARTMENTS.c.id, DEPARTMENTS.c.name)
 _DIRECTORY_VERSION = Prepared(sa.select(DIRECTORY_VERSION.c.version).where(DIRECTORY_VERSION.c.id == 1))
 
@@ -86,6 +87,7 @@ class IntakeMemory:
     def __init__(self) -> None:
         self.communities: list[tuple[int, str]] = []
         self._community_ids: dict[str, int] = {}
+        self._places: dict[int, tuple[int | None, int | None]] = {}  # community id -> (district, street)
         self.departments: dict[str, int] = {}
         self._directory_version: int | None = None  # as of the last directory read; None: read every batch
         self.directory_reads = 0  # how often the directory was read (a province must not pay it per batch)
@@ -135,14 +137,16 @@ class IntakeMemory:
                 self._remember(_recent(row))
 
     async def _refresh_directory(self, conn: AsyncConnection) -> None:
-        """Read the communities and departments again only when the directory's version moved
+        """Read the communities (with their streets) and departments again only when the directory's version moved
         (:mod:`intake.store.models_directory`); without a version row, every time."""
         rows = await _DIRECTORY_VERSION.rows(conn)
         version = int(rows[0][0]) if rows else None
         if version is not None and version == self._directory_version:
             return
-        self.communities = [(int(r.id), str(r.name)) for r in (await conn.execute(_COMMUNITIES)).all()]
+        directory = (await conn.execute(_COMMUNITIES)).all()
+        self.communities = [(int(r.id), str(r.name)) for r in directory]
         self._community_ids = {name: cid for cid, name in self.communities}
+        self._places = {int(r.id): (r.district_id, r.street_id) for r in directory}
         self.departments = {str(r.name): int(r.id) for r in (await conn.execute(_DEPARTMENTS)).all()}
         self._directory_version = version
         self.directory_reads += 1
@@ -163,9 +167,15 @@ class IntakeMemory:
 
     # ------------------------------------------------------------- what storing a notice reads
 
-    def target_communities(self, names: tuple[str, ...]) -> list[tuple[int, str]]:
-        """The active communities a notice names (all of them for ``*`` or none named), in id order."""
+    def target_communities(self, names: tuple[str, ...], *, district_id: int | None = None,
+                           street_id: int | None = None) -> list[tuple[int, str]]:
+        """The active communities a notice names, in id order; for ``*`` or none named, all of the sender's
+        street (a street office's notice) or district (a district department's), else of the deployment."""
         if "*" in names or not names:
+            if street_id is not None:
+                return [(cid, n) for cid, n in self.communities if self._places.get(cid, (None, None))[1] == street_id]
+            if district_id is not None:
+                return [(cid, n) for cid, n in self.communities if self._places.get(cid, (None, None))[0] == district_id]
             return list(self.communities)
         wanted = {(self._community_ids[n], n) for n in names if n in self._community_ids}
         return sorted(wanted)  # the named ones only: a province has 10,000 communities

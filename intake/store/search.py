@@ -78,7 +78,9 @@ def fill_search_terms(connection: sa.Connection, rules: Rules, *, batch: int = 2
         if not rows:
             return filled
         values = [{"id": int(r[0]), "terms": join_terms(document_terms(str(r[1]), rules))} for r in rows]
-        connection.execute(update, [v for v in values if v["terms"]])
+        termed = [v for v in values if v["terms"]]
+        if termed:  # an empty list would run the UPDATE once with no parameters
+            connection.execute(update, termed)
         filled += len(values)
         last = int(rows[-1][0])
 

@@ -21,7 +21,15 @@ from intake.catalogue.notice import CatalogueRecord, check_notice, get_form_rule
 from intake.reminders import add_reminders, is_short_notice
 from intake.settings import IntakeSettings
 from intake.sources import NoticeSource, source_values
-from intake.store.models import TASK_CODE_COUNTERS, TASK_TARGETS, TASKS, TargetStatus, TaskSource, TaskStatus
+from intake.store.models import (
+    TASK_CODE_COUNTERS,
+    TASK_TARGETS,
+    TASKS,
+    Role,
+    TargetStatus,
+    TaskSource,
+    TaskStatus,
+)
 from intake.store.recent import IntakeMemory, RecentTask
 from intake.store.side import side_rows
 from intake.store.sqlite_fast import Prepared
@@ -108,14 +116,25 @@ class _Facts:
     short_notice: bool
 
 
+async def _issuer_id(conn: AsyncConnection, c: Classification, *, department: str | None, account: AccountView,
+                     memory: IntakeMemory) -> int | None:
+    """The issuing department's row, read with context (issue 17): the sender's own when it is the sender's
+    department; else that name in the sender's district (区民政局 of X), the city's when named 市…."""
+    if not department:
+        return None
+    if department == account.department and account.department_id is not None and not c.issuer_city:
+        return account.department_id
+    if account.district_id is None and not c.issuer_city:
+        found = memory.departments.get(department)  # a flat set-up: names are unique
+        if found is not None:
+            return found
+    return await get_or_add_department(conn, name=department, district_id=account.district_id, city=c.issuer_city)
+
+
 async def _decide(conn: AsyncConnection, c: Classification, *, account: AccountView, text: str,
                   received_at: dt.datetime, settings: IntakeSettings, memory: IntakeMemory) -> _Facts:
     department = c.department or account.department
-    department_id = None
-    if department:
-        department_id = memory.departments.get(department)
-        if department_id is None:
-            department_id = await get_or_add_department(conn, name=department)
+    department_id = await _issuer_id(conn, c, department=department, account=account, memory=memory)
     code = await next_task_code(conn, day=received_at.astimezone(settings.tz).date())
     short = c.deadline is not None and is_short_notice(
         received_at=received_at, due=c.deadline, tz=settings.tz,
@@ -158,6 +177,15 @@ def _task_row(c: Classification, f: _Facts, *, account: AccountView, msg_id: str
         "received_at": received_at, "created_at": received_at, "updated_at": received_at,
         "search_terms": join_terms(c.search_terms),
     }
+
+
+def _target_list(c: Classification, *, account: AccountView, memory: IntakeMemory,
+                 community_ids: Sequence[tuple[int, str]] | None) -> list[tuple[int, str]]:
+    """The communities a notice goes to; 各社区 (or none named) is the sender's street's or district's."""
+    if community_ids is not None:
+        return list(community_ids)
+    street = account.street_id if account.role != Role.head else None
+    return memory.target_communities(c.communities, district_id=account.district_id, street_id=street)
 
 
 async def _add_targets(conn: AsyncConnection, *, task_id: int, community_ids: list[int], status: TargetStatus,
@@ -247,7 +275,7 @@ async def create_task(
                                     rules=get_form_rules(settings.rule_paths), actor=f"account:{account.id}")
     if f.same_data:
         await _MARK_REPEAT.many(conn, [{"task_id": t} for t, _ in f.same_data])
-    communities = list(community_ids) if community_ids is not None else memory.target_communities(c.communities)
+    communities = _target_list(c, account=account, memory=memory, community_ids=community_ids)
     targets = await _store_targets(conn, c, f, task_id=task_id, communities=communities, received_at=received_at,
                                    announced=source == TaskSource.community, settings=settings)
     memory.add(RecentTask(

@@ -22,7 +22,7 @@ from intake.labels import FIELD_ZH, KIND_ZH, STATUS_ZH
 from intake.outbox import add_outbox_message, channel_for_account, list_community_recipients
 from intake.rules_store import add_rule_version
 from intake.settings import IntakeSettings
-from intake.store.models import ACCOUNTS, COMMUNITIES, TASK_TARGETS, TASKS, TargetStatus, TaskStatus
+from intake.store.models import ACCOUNTS, COMMUNITIES, STREETS, TASK_TARGETS, TASKS, TargetStatus, TaskStatus
 from intake.tasks.changes import set_targets_for
 from intake.tasks.create import status_for_listing
 from intake.tasks.reminding import cancel_unsent_reminders, replan_reminders
@@ -76,6 +76,16 @@ async def _task_row(conn: AsyncConnection, code: str) -> Any:
     return row
 
 
+async def _task_district(conn: AsyncConnection, task_id: int) -> int | None:
+    """The district of a task's communities (the context its issuer's name is read in), when it has one."""
+    found = (await conn.execute(
+        sa.select(STREETS.c.district_id).select_from(TASK_TARGETS)
+        .join(COMMUNITIES, COMMUNITIES.c.id == TASK_TARGETS.c.community_id)
+        .join(STREETS, STREETS.c.id == COMMUNITIES.c.street_id)
+        .where(TASK_TARGETS.c.task_id == task_id).distinct())).scalars().all()
+    return int(found[0]) if len(found) == 1 else None
+
+
 async def _notify_clerk(conn: AsyncConnection, *, task: Any, key: str, body: str, settings: IntakeSettings,
                         now: dt.datetime) -> None:
     if task.sender_id is None:
@@ -126,7 +136,9 @@ async def _apply_correction(conn: AsyncConnection, task: Any, changed: dict[str,
     """Write the corrected fields, move the targets and reminders with them; returns the new status."""
     values: dict[str, Any] = {k: after for k, (_, after) in changed.items()}
     if "department" in values:
-        values["department_id"] = await get_or_add_department(conn, name=values["department"]) if values["department"] else None
+        values["department_id"] = await get_or_add_department(
+            conn, name=values["department"], district_id=await _task_district(conn, task.id),
+        ) if values["department"] else None
     status = task.status
     if "listing" in values and task.status in _LIVE:
         status = values["status"] = status_for_listing(values["listing"]).value
@@ -157,7 +169,7 @@ async def _apply_correction(conn: AsyncConnection, task: Any, changed: dict[str,
 
 async def correct_task(
     conn: AsyncConnection, *, code: str, changes: dict[str, Any], actor: str, now: dt.datetime, settings: IntakeSettings,
-    overrides: dict[str, Any] | None = None, rule_note: str | None = None,
+    overrides: dict[str, Any] | None = None, rule_note: str | None = None, rule_district_id: int | None = None,
 ) -> Correction:
     """Correct classified fields; listing changes move the status. `overrides` (if given) is stored as a new
     rule version in the same transaction (the keyword rule the admin asked for)."""
@@ -175,7 +187,8 @@ async def correct_task(
                                 settings=settings, now=now)
     rule_version = None
     if overrides is not None:
-        rule_version = await add_rule_version(conn, content=overrides, author=actor, note=rule_note)
+        rule_version = await add_rule_version(conn, content=overrides, author=actor, note=rule_note,
+                                              district_id=rule_district_id)
         await add_audit(conn, actor=actor, entity="rules", entity_id=rule_version, action="add_keyword",
                         after={"note": rule_note, "task": task.code}, now=now)
     return Correction(code=task.code, changed=changed, status_before=task.status, status_after=status,
@@ -192,13 +205,14 @@ async def _pending_task(conn: AsyncConnection, code: str) -> Any:
 async def admit_task(
     conn: AsyncConnection, *, code: str, item: str, name: str, basis: str, funding: str, duration: str,
     amount_yuan: float | None, overrides: dict[str, Any], actor: str, now: dt.datetime, settings: IntakeSettings,
+    district_id: int | None = None,
 ) -> Admission:
     """Admit an unlisted task as assist item `item` (already placed in `overrides` by the caller).
 
     The task is funded when it was, or when the admission's funding line promises money (:func:`is_funded`).
     """
     task = await _pending_task(conn, code)
-    version = await add_rule_version(conn, content=overrides, author=actor,
+    version = await add_rule_version(conn, content=overrides, author=actor, district_id=district_id,
                                      note=f"准入 {task.code} 为协助事项 {item} {name}")
     await conn.execute(
         sa.update(TASKS).where(TASKS.c.id == task.id).values(

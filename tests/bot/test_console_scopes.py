@@ -153,6 +153,29 @@ async def test_the_street_admin_sees_their_own_street(street_admin: Any) -> None
     assert "本街道自己的任务" in export and ids["code"] not in export
 
 
+async def test_the_street_admins_burden_report_counts_their_street_and_refuses_any_other_area(
+        street_admin: Any) -> None:
+    client, ids = street_admin
+    resp = await client.get("/admin/report?year=2026")
+    page = await resp.text()
+    assert resp.status == 200 and not _leaks(page, ids)
+    assert "示范街道2026年度社区减负报告" in page and "(3个社区)" in page  # the street's three communities
+    assert "通知1件" in page  # the street office's own task; 乙街道's is not counted
+    assert 'value="street:示范街道"' in page and 'value="district:' not in page  # areas it may choose
+    for area in ("street:乙街道", "district:示范街道", f"community:{OTHER[0]}"):  # beside or above the street
+        resp = await client.get(f"/admin/report?year=2026&scope={area}")
+        assert resp.status == 404, area
+        assert not _leaks(await resp.text(), ids, asked=area)
+    own = await client.get("/admin/report?year=2026&scope=community:幸福社区")
+    assert own.status == 200 and "幸福社区2026年度社区减负报告" in await own.text()
+    docx = await client.get("/admin/report.docx?year=2026")
+    if docx.status == 200:  # without the CJK font the file is refused (409), and says so
+        text = _text_of(await docx.read(), docx.headers["Content-Type"])
+        assert "示范街道2026年度社区减负报告" in text and not _leaks(text, ids)
+    else:
+        assert docx.status == 409
+
+
 async def test_the_filter_confines_a_query_that_forgot_its_scope(engine: Any, client: Any) -> None:
     """A repository function with no scope of its own (text search over every task) is confined all the same."""
     ids = await _other_street(engine)

@@ -169,6 +169,7 @@ async def test_console_entry_and_platform_merge_and_rename(env: Any) -> None:
     assert "不能把平台并入它自己或已并入它的平台" in await resp.text()
     page = await (await client.get("/admin/report?year=2026")).text()
     assert "平台:全年1个" in page  # the merged platform counts once
+    assert re.search(r'<a href="/admin/tasks/(R-\d{8}-\d{4})">\1</a>', page)  # quoted notices link to their task
     for fmt, magic in (("docx", b"PK"), ("pdf", b"%PDF"), ("md", "# 示范街道2026年度社区减负报告".encode())):
         resp = await client.get(f"/admin/report.{fmt}?year=2026")
         assert resp.status == 200 and (await resp.read()).startswith(magic), fmt

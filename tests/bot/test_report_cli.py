@@ -11,6 +11,7 @@ import pytest
 from docx import Document
 
 from bot.cli import main
+from intake.org import CommunityRow, apply_org_rows
 from intake.store.db import create_engine
 from tests.conftest import CONFIG, make_settings
 from tests.console_support import TZ, seed_task
@@ -67,4 +68,39 @@ def test_report_for_an_unknown_community_says_so(config: Path, capsys: Any) -> N
 
 def test_report_with_a_bad_scope_kind_says_what_to_write(config: Path, capsys: Any) -> None:
     assert main(["report", "--config", str(config), "--year", "2025", "--scope", "planet:火星"]) == 1
-    assert "district:区名 或 community:社区名" in capsys.readouterr().err
+    assert "district:区名、street:街道名 或 community:社区名" in capsys.readouterr().err
+
+
+@pytest.fixture
+async def two_streets(config: Path, sqlite_url: str) -> Path:
+    """The two communities in two streets of 示范区; one more notice of 2025, for 和平社区 (乙街道) only."""
+    engine = create_engine(make_settings(sqlite_url))
+    try:
+        async with engine.begin() as conn:
+            await apply_org_rows(conn, rows=[CommunityRow("示范区", "甲街道", "幸福社区"),
+                                             CommunityRow("示范区", "乙街道", "和平社区")],
+                                 source="test", author="test", now=dt.datetime(2025, 1, 1, tzinfo=TZ))
+        await seed_task(engine, received_at=dt.datetime(2025, 6, 2, 9, 0, tzinfo=TZ), communities=("和平社区",),
+                        department="卫健委", kind="inspection", raw_text="【区卫健委】请和平社区迎接卫生检查。")
+    finally:
+        await engine.dispose()
+    return config
+
+
+@pytest.mark.parametrize(("scope", "title", "counted", "absent"), [
+    ("street:乙街道", "示范区乙街道2025年度社区减负报告", "全年共收到3个部门的通知3件,派发到社区3件次", "幸福社区"),
+    ("street:示范区/甲街道", "示范区甲街道2025年度社区减负报告", "全年共收到2个部门的通知2件,派发到社区2件次", "卫健委"),
+    ("district:示范区", "示范区2025年度社区减负报告", "全年共收到3个部门的通知3件,派发到社区5件次", None),
+])
+def test_report_of_a_street_counts_only_its_communities(two_streets: Path, capsys: Any, scope: str, title: str,
+                                                        counted: str, absent: str | None) -> None:
+    assert main(["report", "--config", str(two_streets), "--year", "2025", "--scope", scope]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"# {title}")
+    assert counted in out
+    assert absent is None or absent not in out
+
+
+def test_report_of_an_unknown_street_names_it_and_the_tree(two_streets: Path, capsys: Any) -> None:
+    assert main(["report", "--config", str(two_streets), "--year", "2025", "--scope", "street:丙街道"]) == 1
+    assert "没有找到“丙街道”" in capsys.readouterr().err

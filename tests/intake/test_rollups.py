@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 import pytest
 import sqlalchemy as sa
@@ -94,3 +95,28 @@ async def test_a_change_while_a_month_is_being_rolled_up_discards_that_rollup(se
     await add_task(services.engine, received_at=at("2026-11-29 10:00"), community_ids=[1])
     async with services.engine.connect() as conn:
         assert (await conn.execute(sa.select(ROLLUP_MONTHS.c.month))).first() is None
+
+
+async def test_the_directorys_department_tasks_are_the_dashboards_13_months_kept_or_live(services) -> None:
+    from intake.reports.rollups import get_department_tasks
+
+    await add_task(services.engine, received_at=at("2025-10-30 10:00"), community_ids=[],
+                   due=dt.date(2025, 11, 5))  # fourteen months back: outside the table
+    async with services.engine.connect() as conn:
+        live = await get_department_tasks(conn, month="2026-12", settings=services.settings, now=NOW)
+    trend = await _trend(services)
+    table: dict[str, int] = {}
+    for figures in trend:
+        for name, counts in figures.by_department:
+            table[name] = table.get(name, 0) + counts.tasks
+    assert live == table and sum(live.values()) == 3
+    await refresh_rollups(services, now=NOW, limit=30)  # October and November now read from their rollups
+    async with services.engine.begin() as conn:  # a kept month is read back, not recounted: rename in its rollup
+        content = (await conn.execute(sa.select(MONTH_ROLLUPS.c.content).where(
+            MONTH_ROLLUPS.c.month == "2026-11", MONTH_ROLLUPS.c.scope == DISTRICT_SCOPE.key))).scalar_one()
+        await conn.execute(sa.update(MONTH_ROLLUPS).where(MONTH_ROLLUPS.c.month == "2026-11",
+                                                          MONTH_ROLLUPS.c.scope == DISTRICT_SCOPE.key)
+                           .values(content=json.loads(json.dumps(content, ensure_ascii=False).replace("民政局", "教育局"))))
+    async with services.engine.connect() as conn:
+        kept = await get_department_tasks(conn, month="2026-12", settings=services.settings, now=NOW)
+    assert kept == {"民政局": 2, "教育局": 1}  # October's rollup and December live; November as kept

@@ -7,22 +7,29 @@ from typing import Any
 from aiohttp import web
 
 from bot.console import forms, queries, texts
-from bot.console.core import actor_of, now_utc, redirect, render
+from bot.console.core import actor_of, now_utc, redirect, render, services_of
 from bot.console.scoping import read_conn, require_target_in_scope
-from bot.console.shared import create_invite, directory_names, int_param, submit_or_back
+from bot.console.shared import create_invite, directory_names, int_param, submit_or_back, target_district
 from intake import directory
 from intake.accounts import revoke_invite
+from intake.calendar import month_key
 from intake.errors import IntakeError
+from intake.reports.rollups import get_department_tasks
 from intake.store.models import Role
 
 __all__ = ["handle_directory", "handle_department_add", "handle_department_active", "handle_community_add", "handle_community_update", "handle_accounts", "handle_account_bind", "handle_account_unbind", "handle_account_active", "handle_invites", "handle_invite_add", "handle_invite_revoke"]
 
 
 async def handle_directory(request: web.Request) -> web.StreamResponse:
+    """Departments with their tasks of the last 13 months (the dashboard's table, from the rollups and the open
+    month), clerks and heads, and communities with their open assignments."""
+    settings, now = services_of(request).settings, now_utc()
     async with read_conn(request) as conn:
         departments = await queries.list_departments(conn)
         communities = await queries.list_communities(conn)
-    return render(request, "directory.html", {"departments": departments, "communities": communities})
+        tasks = await get_department_tasks(conn, month=month_key(now, settings.tz), settings=settings, now=now)
+    return render(request, "directory.html", {"departments": departments, "communities": communities,
+                                              "department_tasks": tasks})
 
 
 async def _submit(request: web.Request, unit: Any, *, back: str, ok: str = texts.SAVED) -> web.StreamResponse:
@@ -78,7 +85,7 @@ async def handle_community_update(request: web.Request) -> web.StreamResponse:
 async def handle_accounts(request: web.Request) -> web.StreamResponse:
     async with read_conn(request) as conn:
         accounts = await queries.list_accounts(conn)
-    departments, communities = await directory_names(request)
+    departments, communities = await directory_names(request, qualified=True)
     return render(request, "accounts.html", {"accounts": accounts, "departments": departments,
                                              "communities": communities})
 
@@ -89,11 +96,13 @@ async def handle_account_bind(request: web.Request) -> web.StreamResponse:
     role = forms.text(form, "role", limit=16)
     target = forms.text(form, "target", limit=64)
     await require_target_in_scope(request, role, target)
+    district, name = await target_district(request, target)
     actor, now = actor_of(request), now_utc()
-    department = target if role in (Role.clerk, Role.admin) else None
-    community = target if role == Role.head else None
+    department = name if role in (Role.clerk, Role.admin) else None
+    community = name if role == Role.head else None
     return await _submit(request, lambda c: directory.bind_account_to(
-        c, account_id=account_id, role=role, department=department, community=community, actor=actor, now=now),
+        c, account_id=account_id, role=role, department=department, community=community, district=district,
+        actor=actor, now=now),
         back="accounts", ok=f"账号 {account_id} 已绑定为{texts.ROLE_ZH.get(role, role)}({target})。")
 
 
@@ -116,7 +125,7 @@ async def handle_account_active(request: web.Request) -> web.StreamResponse:
 async def handle_invites(request: web.Request, *, new_code: str = "") -> web.StreamResponse:
     async with read_conn(request) as conn:
         invites = await queries.list_invites(conn)
-    departments, communities = await directory_names(request)
+    departments, communities = await directory_names(request, qualified=True)
     return render(request, "invites.html", {"invites": invites, "departments": departments, "new_code": new_code,
                                             "communities": communities, "now": now_utc()})
 

@@ -15,13 +15,14 @@ import tempfile
 from pathlib import Path
 from urllib.parse import quote
 
+import sqlalchemy as sa
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.console import forms, texts
 from bot.console.core import actor_of, fail, now_utc, redirect, render, services_of
-from bot.console.markdown import markdown_to_html
-from bot.console.scoping import read_conn
+from bot.console.markdown import link_task_codes, markdown_to_html
+from bot.console.scoping import read_conn, scope_of
 from bot.console.shared import directory_names, int_param, submit_or_back
 from intake.catalogue import forms as catalogue
 from intake.catalogue import platforms
@@ -33,7 +34,8 @@ from intake.reports.burden import build_burden_report
 from intake.reports.burden_model import BurdenReport
 from intake.reports.burden_render import FORMATS, render_chart_png, render_markdown, write_report
 from intake.reports.chart import CjkFontMissing
-from intake.store.models import FormDecision, FormSource
+from intake.store.models import DISTRICTS, STREETS, FormDecision, FormSource
+from intake.store.values import OrgLevel
 
 __all__ = ["handle_catalogue", "handle_form_add", "handle_form_decision", "handle_platforms",
            "handle_platform_update", "handle_report", "handle_report_file"]
@@ -132,6 +134,20 @@ def _year_and_scope(request: web.Request) -> tuple[int, str | None]:
     return int(raw), request.query.get("scope", "").strip() or None
 
 
+async def _areas(request: web.Request) -> list[tuple[str, str]]:
+    """The report's areas the user may choose, (``--scope`` value, label): districts and streets of the tree,
+    then communities; a scoped user gets only those of their own scope (read through the scoped connection)."""
+    level = scope_of(request).level
+    async with read_conn(request) as conn:
+        districts = [] if level not in (None, OrgLevel.district) else (await conn.execute(
+            sa.select(DISTRICTS.c.name).order_by(DISTRICTS.c.id))).scalars().all()
+        streets = [] if level is OrgLevel.community else (await conn.execute(
+            sa.select(STREETS.c.name).order_by(STREETS.c.id))).scalars().all()
+    _, communities = await directory_names(request)
+    return ([(f"district:{n}", f"{n}(区)") for n in districts] + [(f"street:{n}", f"{n}(街道)") for n in streets]
+            + [(f"community:{n}", n) for n in communities])
+
+
 async def _build(request: web.Request) -> BurdenReport:
     year, scope = _year_and_scope(request)
     services = services_of(request)
@@ -140,10 +156,14 @@ async def _build(request: web.Request) -> BurdenReport:
         try:
             return await build_burden_report(conn, year=year, scope=scope, settings=services.settings,
                                              item_texts=items, now=now_utc())
-        except NotFound as exc:
-            fail(request, 404, texts.REPORT_BAD_SCOPE.format(scope=f"community:{exc}"))
+        except NotFound:  # not on the tree, or outside the user's own scope (as if it did not exist)
+            fail(request, 404, texts.REPORT_BAD_SCOPE.format(scope=scope or ""))
         except IntakeError as exc:
             fail(request, 400, str(exc))
+
+
+def _task_href(request: web.Request) -> str:
+    return str(request.app.router["task"].url_for(code="CODE")).replace("CODE", "{code}")
 
 
 async def handle_report(request: web.Request) -> web.StreamResponse:
@@ -156,9 +176,8 @@ async def handle_report(request: web.Request) -> web.StreamResponse:
         except CjkFontMissing:
             chart = ""
     markdown = render_markdown(report)
-    _, communities = await directory_names(request)
     return render(request, "report.html", {
-        "report": report, "body": markdown_to_html(markdown), "chart": chart, "communities": communities,
+        "report": report, "body": link_task_codes(markdown_to_html(markdown), _task_href(request)), "chart": chart, "areas": await _areas(request),
         "query": {"year": str(report.year), "scope": report.scope}, "formats": FORMATS,
     })
 

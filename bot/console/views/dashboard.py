@@ -14,6 +14,7 @@ from bot.console.scoping import read_conn, run_scoped, scope_of
 from bot.console.shared import XLSX, directory_names
 from intake.calendar import month_key, shift_month
 from intake.errors import NotFound
+from intake.org.names import get_community_district
 from intake.outbox import count_by_status
 from intake.reports.export import FilterError, TaskFilters
 from intake.reports.workbooks import build_ledger_workbook
@@ -85,8 +86,9 @@ async def handle_ledger_xlsx(request: web.Request) -> web.StreamResponse:
     except FilterError as exc:
         fail(request, 400, str(exc))
     async with read_conn(request) as conn:
+        district = await get_community_district(conn, name=community) or services.settings.district.name
         data = await build_ledger_workbook(conn, community=community, tz=services.settings.tz, month=month,
-                                           district=services.settings.district.name)
+                                           district=district)
 
     filename = f"{community}台账{('-' + month) if month else ''}.xlsx"
     return web.Response(body=data, content_type=XLSX, headers={

@@ -16,8 +16,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.console import forms, overrides, texts
 from bot.console.core import actor_of, fail, now_utc, redirect, render, services_of
-from bot.console.scoping import read_conn
-from bot.console.shared import refresh_rules
+from bot.console.scoping import read_conn, scope_of
+from bot.console.shared import list_district, refresh_rules, writable_list_district
 from classifiers.learning import (
     LabelledCase,
     RuleChangeEffect,
@@ -27,6 +27,8 @@ from classifiers.learning import (
 )
 from intake.corrections import build_eval_lines, list_correction_examples
 from intake.rules_store import get_latest_overrides, save_overrides
+from intake.scope import SCOPE_OPTION, resolve_scope
+from intake.store.values import OrgLevel
 
 __all__ = ["build_rule_change_effect", "handle_accept", "handle_preview", "handle_suggest", "is_undo_confirmed"]
 
@@ -36,22 +38,28 @@ CONFIRM_FIELD = "confirm_undo"
 async def _cases(request: web.Request) -> tuple[list[LabelledCase], dict[str, Any], dict[str, Any]]:
     """(kept corrections as labelled cases, effective rules data, current override document)."""
     services = services_of(request)
-    async with read_conn(request) as conn:
-        await services.rules.refresh(conn)
+    district_id = list_district(request)
+    await refresh_rules(request)  # every level's rules, read unscoped
+    async with read_conn(request) as conn:  # a district admin's corrections are its district's (the scope)
+        if district_id is not None and scope_of(request).is_everything:  # a district's lists: its corrections
+            district = await resolve_scope(conn, level=OrgLevel.district.value, scope_id=district_id)
+            await conn.execution_options(**{SCOPE_OPTION: district})
         examples = await list_correction_examples(conn)
-        current = await get_latest_overrides(conn)
+        current = await get_latest_overrides(conn, district_id=district_id)
     cases = read_cases(build_eval_lines(examples, tz=services.settings.tz))
-    return cases, services.rules.current.data, current
+    return cases, services.rules.for_district(district_id).data, current
 
 
 async def build_rule_change_effect(request: web.Request, new_doc: dict[str, Any]) -> RuleChangeEffect:
-    """What saving `new_doc` would do to every kept correction (the proposed rules are built off the loop)."""
+    """What saving `new_doc` (the request's level's document: see list_district) would do to every kept
+    correction the user can see (the proposed rules are built off the loop)."""
     services = services_of(request)
     cases, _, _ = await _cases(request)
     if not cases:
         return RuleChangeEffect(cases=0, undone=(), fixed=())
-    current = services.rules.current
-    proposed = await asyncio.to_thread(services.rules.build, new_doc)
+    district_id = list_district(request)
+    current = services.rules.for_district(district_id)
+    proposed = await asyncio.to_thread(services.rules.build_for, district_id, new_doc)
     return await asyncio.to_thread(compare_rules, cases, current, proposed)
 
 
@@ -104,6 +112,7 @@ def _render_preview(request: web.Request, *, field: str, value: str, word: str, 
 
 
 async def handle_preview(request: web.Request) -> web.StreamResponse:
+    await writable_list_district(request)
     form = await request.post()
     field, value, word, rules, new_doc = await _proposal(request, form)
     effect = await build_rule_change_effect(request, new_doc)
@@ -111,6 +120,7 @@ async def handle_preview(request: web.Request) -> web.StreamResponse:
 
 
 async def handle_accept(request: web.Request) -> web.StreamResponse:
+    district_id = await writable_list_district(request)
     form = await request.post()
     field, value, word, rules, new_doc = await _proposal(request, form)
     effect = await build_rule_change_effect(request, new_doc)
@@ -122,7 +132,7 @@ async def handle_accept(request: web.Request) -> web.StreamResponse:
     actor, now = actor_of(request), now_utc()
 
     async def unit(conn: AsyncConnection) -> int:
-        return await save_overrides(conn, content=new_doc, actor=actor, note=note, now=now)
+        return await save_overrides(conn, content=new_doc, actor=actor, note=note, now=now, district_id=district_id)
 
     version = await services_of(request).writer.submit(unit)
     await refresh_rules(request)

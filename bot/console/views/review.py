@@ -8,7 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from bot.console import forms, overrides, queries, texts
 from bot.console.core import actor_of, now_utc, redirect, render, services_of
 from bot.console.scoping import read_conn
-from bot.console.shared import refresh_rules, rules_doc, task_text
+from bot.console.shared import refresh_rules, rules_doc, task_text, writable_list_district
 from bot.console.views.tasks import form_error
 from intake import tasks
 from intake.errors import IntakeError
@@ -38,6 +38,7 @@ async def handle_review(request: web.Request) -> web.StreamResponse:
 async def handle_admit(request: web.Request) -> web.StreamResponse:
     services = services_of(request)
     code = request.match_info["code"].upper()
+    district_id = await writable_list_district(request)  # admitting adds to the lists: not a street's to do
     form = await request.post()
     try:
         name = forms.text(form, "name", limit=120)
@@ -63,7 +64,7 @@ async def handle_admit(request: web.Request) -> web.StreamResponse:
     async def unit(conn: AsyncConnection) -> tasks.Admission:
         return await tasks.admit_task(conn, code=code, item=item, name=name, basis=basis, funding=funding,
                                       duration=duration, amount_yuan=amount, overrides=new_doc,
-                                      actor=actor, now=now, settings=services.settings)
+                                      district_id=district_id, actor=actor, now=now, settings=services.settings)
 
     try:
         result = await services.writer.submit(unit)

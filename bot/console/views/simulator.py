@@ -43,7 +43,7 @@ def _codec(request: web.Request, channel: str) -> ChatCodec:
 async def _context(request: web.Request) -> dict[str, Any]:
     async with read_conn(request) as conn:
         accounts = [a for a in await queries.list_accounts(conn, limit=300) if a["channel"] in CHANNELS]
-    departments, communities = await directory_names(request)
+    departments, communities = await directory_names(request, qualified=True)
     return {"accounts": accounts, "departments": departments, "communities": communities, "exchange": None,
             "openid": "", "channel": "wechat", "message": "", "error": "", "recent": [],
             "wecom_ready": True}

@@ -13,7 +13,14 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from bot.console import forms, overrides, queries, texts
 from bot.console.core import actor_of, fail, now_utc, redirect, render, services_of, session_of
 from bot.console.scoping import read_conn
-from bot.console.shared import XLSX, directory_names, refresh_rules, rules_doc, task_text
+from bot.console.shared import (
+    XLSX,
+    directory_names,
+    refresh_rules,
+    rules_doc,
+    task_text,
+    writable_list_district,
+)
 from bot.console.views.learning import build_rule_change_effect, is_undo_confirmed
 from intake import tasks
 from intake.errors import IntakeError
@@ -133,7 +140,9 @@ async def handle_task_correct(request: web.Request) -> web.StreamResponse:
     raw = (await task_text(request, code)).raw_text
     new_overrides = None
     note = None
+    rule_district_id = None
     if keyword:
+        rule_district_id = await writable_list_district(request)  # a keyword rule is a list edit
         if keyword not in raw:
             return await form_error(request, code, texts.KEYWORD_NOT_IN_TEXT.format(keyword=keyword))
         value = changes.get(rule_field) or ""
@@ -155,7 +164,8 @@ async def handle_task_correct(request: web.Request) -> web.StreamResponse:
 
     async def unit(conn: AsyncConnection) -> tasks.Correction:
         return await tasks.correct_task(conn, code=code, changes=changes, actor=actor, now=now,
-                                          settings=services.settings, overrides=new_overrides, rule_note=note)
+                                          settings=services.settings, overrides=new_overrides, rule_note=note,
+                                          rule_district_id=rule_district_id)
 
     try:
         result = await services.writer.submit(unit)
