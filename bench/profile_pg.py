@@ -76,7 +76,7 @@ def profile(connections: int, duration: float, spy_dir: Path | None) -> dict[str
                 wrk(server.url, 8, 2, ["plain", data[i], loads[i].next_base()], core=None)
             asyncio.run(_execute(settings, "CREATE EXTENSION IF NOT EXISTS pg_stat_statements"))
             asyncio.run(query_rows(settings, "SELECT pg_stat_statements_reset() IS NULL AS reset"))
-            xacts = _xacts(settings)
+            xacts, sessions = _xacts(settings), _sessions(settings)
             before = [thread_cpu(s.pid) for s in servers]
             spies = _py_spy(servers[0].pid, spy_dir, int(duration)) if spy_dir else []
             parts = run_side_by_side([(s.url, connections // 2, ["plain", data[i], loads[i].next_base()])
@@ -89,6 +89,7 @@ def profile(connections: int, duration: float, spy_dir: Path | None) -> dict[str
             rows = asyncio.run(query_rows(settings, STATEMENTS))
             return {
                 "wrk": figures, "transactions_per_notice": round((_xacts(settings) - xacts) / notices, 3),
+                "sessions_opened": _sessions(settings) - sessions,
                 "jianfu_cpu_ms_per_notice": round(sum(spent) * 1000 / notices, 3),
                 "statements_per_notice": round(sum(r.calls for r in rows) / notices, 2),
                 "db_ms_per_notice": round(sum(r.ms for r in rows) / notices, 3),
@@ -115,6 +116,12 @@ async def _execute(settings: Any, sql: str) -> None:
 def _xacts(settings: Any) -> int:
     rows = asyncio.run(query_rows(settings, "SELECT xact_commit + xact_rollback AS n FROM pg_stat_database "
                                             "WHERE datname = 'jianfu'"))
+    return int(rows[0].n)
+
+
+def _sessions(settings: Any) -> int:
+    """Connections opened to the database so far (each costs a fork on the server and a handshake)."""
+    rows = asyncio.run(query_rows(settings, "SELECT sessions AS n FROM pg_stat_database WHERE datname = 'jianfu'"))
     return int(rows[0].n)
 
 
