@@ -17,7 +17,9 @@ connection: aiosqlite hands every statement to its own thread and back, and
 with a dozen statements a message those hand-offs, not SQLite, would be the
 cost. Units stay ``async`` and see the same ``execute`` / ``dialect`` surface
 (:class:`ThreadConnection`, whose ``driver`` lets :mod:`intake.store.sqlite_fast` use the
-sqlite3 cursor directly); on PostgreSQL they run on the asyncpg engine.
+sqlite3 cursor directly); on PostgreSQL they run on one connection the writer keeps between batches
+(reopened, and the batch run once more, when the server closed it), where the hot statements go to
+asyncpg directly (:mod:`intake.store.asyncpg_fast`).
 """
 
 from __future__ import annotations
