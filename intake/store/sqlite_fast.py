@@ -48,10 +48,12 @@ class Prepared:
 
     def __init__(self, statement: sa.Executable) -> None:
         self.statement = statement
-        self._forms: dict[tuple[str, ...], _Form] = {}
+        # per dialect and driver (a test run uses SQLite and PostgreSQL in one process) and parameter keys
+        self._forms: dict[tuple[str, str, tuple[str, ...]], _Form] = {}
 
     def _form(self, dialect: sa.Dialect, keys: tuple[str, ...]) -> _Form:
-        form = self._forms.get(keys)
+        cache_key = (dialect.name, dialect.driver, keys)
+        form = self._forms.get(cache_key)
         if form is None:
             compiled = self.statement.compile(dialect=dialect, column_keys=list(keys))  # type: ignore[attr-defined]
             names = tuple(compiled.positiontup or ())
@@ -67,7 +69,7 @@ class Prepared:
             )
             columns = tuple((str(rc[0]), rc[3]._cached_result_processor(dialect, None))
                             for rc in getattr(compiled, "_result_columns", ()))
-            form = self._forms[keys] = _Form(sql=compiled.string, plan=plan, columns=columns)
+            form = self._forms[cache_key] = _Form(sql=compiled.string, plan=plan, columns=columns)
         return form
 
     @staticmethod

@@ -222,7 +222,7 @@ class Writer:
                 return await self._run_units(fresh, jobs, isolated=isolated)
         kept = self._conn is not None and await self._is_open(self._conn)
         if not kept:
-            await self._drop_connection()
+            await self._drop_connection(broken=True)
         conn = self._conn = self._conn or await self._engine.connect()
         try:
             async with conn.begin():
@@ -230,8 +230,8 @@ class Writer:
         except _UnitFailed:
             raise  # rolled back; the connection is fine
         except BaseException as exc:
-            await self._drop_connection()  # whatever broke the batch, the next one starts on a fresh connection
-            if not (kept and isinstance(exc, sa.exc.DBAPIError)):
+            await self._drop_connection(broken=True)  # whatever broke the batch, the next starts on a fresh one
+            if not (kept and isinstance(exc, sa.exc.DBAPIError | OSError)):  # a reset socket may come out bare
                 raise
         # a driver error on the kept connection: it may have gone stale (the server restarted, a proxy closed
         # it; asyncpg may notice only half-way). Once more on a fresh one, as the pool's pre-ping would at a
@@ -247,10 +247,13 @@ class Writer:
         raw = (await conn.get_raw_connection()).driver_connection
         return not getattr(raw, "is_closed", lambda: False)()
 
-    async def _drop_connection(self) -> None:
+    async def _drop_connection(self, *, broken: bool = False) -> None:
+        """Close the kept connection; a ``broken`` one is discarded without a ROLLBACK sent down it."""
         conn, self._conn = self._conn, None
         if conn is not None:
             with contextlib.suppress(sa.exc.SQLAlchemyError, OSError):
+                if broken and not conn.invalidated:
+                    await conn.invalidate()
                 await conn.close()
 
     def _run_batch_in_thread(self, jobs: list[_Job], isolated: bool) -> list[tuple[_Job, bool, Any]]:

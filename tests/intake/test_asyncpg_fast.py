@@ -112,3 +112,19 @@ async def test_the_writer_keeps_its_connection_and_reconnects_once_when_it_was_c
     finally:
         await writer.stop()
         await engine.dispose()
+
+
+async def test_one_statement_used_on_sqlite_and_postgresql_in_one_process_keeps_a_form_for_each(
+    pg_url: str, sqlite_url: str
+) -> None:
+    """A statement compiled for SQLite (``?`` placeholders) must not be sent to PostgreSQL (``$1``), and back."""
+    statement = Prepared(sa.insert(PROCESSED_MESSAGES))
+    for url in (sqlite_url, pg_url, sqlite_url):
+        engine = create_engine(make_settings(url))
+        try:
+            async with engine.begin() as conn:
+                await _COUNT.rows(conn)  # the transaction is open on the server (PostgreSQL: asyncpg directly)
+                await statement.rows(conn, _row(f"k-{url[:6]}-{id(engine)}"))
+                assert (await _COUNT.rows(conn))[0][0] >= 1
+        finally:
+            await engine.dispose()
