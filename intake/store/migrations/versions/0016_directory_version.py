@@ -1,4 +1,4 @@
-"""the directory's version: raised by triggers on communities and departments
+"""the directory's version: raised by triggers on communities, streets and departments
 
 Every writer reads this one row per write batch and reads the directory (10,000 communities and
 1,000 departments in a province) again only when it moved (``intake.store.models_directory``).
