@@ -33,6 +33,7 @@ __all__ = [  # the tables of models_catalogue, models_community and models_conso
     "TASK_REPORTS", "COUNTER_ENTRIES", "RollupMonth", "MonthRollup", "ROLLUP_MONTHS", "MONTH_ROLLUPS",
     "CONSOLE_SESSIONS", "LOGIN_THROTTLE", "ConsoleSession", "LoginThrottle", "FormDecision", "FormSource",
     "CatalogueForm", "FormSend", "Platform", "PlatformMention", "utcnow", "UPLOAD_TICKETS", "UploadTicket",
+    "DIRECTORY_VERSION", "DirectoryVersion",
 ]
 
 
@@ -384,6 +385,7 @@ from intake.store.models_community import COUNTER_ENTRIES, TASK_REPORTS, Counter
 
 # console sessions and login throttling (issue 15), registered on the same metadata
 from intake.store.models_console import CONSOLE_SESSIONS, LOGIN_THROTTLE, ConsoleSession, LoginThrottle  # noqa: E402
+from intake.store.models_directory import DIRECTORY_VERSION, DirectoryVersion  # noqa: E402  (the directory's version)
 
 # monthly rollups of closed months (issue 14), registered on the same metadata
 from intake.store.models_rollups import MONTH_ROLLUPS, ROLLUP_MONTHS, MonthRollup, RollupMonth  # noqa: E402

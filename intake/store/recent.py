@@ -4,7 +4,9 @@ Storing a notice needs the active communities (its targets), the department ids 
 month's notices (is this a resend of an earlier one? is another department collecting the same
 data — 重复采集?). Reading those per message was most of the write path's cost; instead the
 writer calls :meth:`IntakeMemory.begin` at the start of every batch transaction, which reads the
-directory (two small tables) and only the tasks stored since the previous batch, by any process.
+directory's version (one row; the directory itself only when that moved: a province has 10,000
+communities, see :mod:`intake.store.models_directory`) and only the tasks stored since the previous
+batch, by any process.
 
 Tasks stored inside the current batch are added as they are stored, so a notice sent twice in one
 batch is still caught; the writer's ``checkpoint``/``restore`` drop the additions of a unit whose
@@ -31,7 +33,7 @@ from rapidfuzz.distance import Indel
 from rapidfuzz.process import extractOne
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from intake.store.models import COMMUNITIES, DEPARTMENTS, STREETS, TASKS
+from intake.store.models import COMMUNITIES, DEPARTMENTS, DIRECTORY_VERSION, STREETS, TASKS
 from intake.store.sqlite_fast import Prepared
 
 __all__ = ["IntakeMemory", "RecentTask", "WINDOW", "PER_DEPARTMENT", "DATA_NOTICES", "DATA_KINDS",
@@ -59,6 +61,7 @@ _COMMUNITIES = (sa.select(COMMUNITIES.c.id, COMMUNITIES.c.name, COMMUNITIES.c.st
                 .outerjoin(STREETS, STREETS.c.id == COMMUNITIES.c.street_id)
                 .where(COMMUNITIES.c.active.is_(True)).order_by(COMMUNITIES.c.id))
 _DEPARTMENTS = sa.select(DEPARTMENTS.c.id, DEPARTMENTS.c.name)
+_DIRECTORY_VERSION = Prepared(sa.select(DIRECTORY_VERSION.c.version).where(DIRECTORY_VERSION.c.id == 1))
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +89,8 @@ class IntakeMemory:
         self._community_ids: dict[str, int] = {}
         self._places: dict[int, tuple[int | None, int | None]] = {}  # community id -> (district, street)
         self.departments: dict[str, int] = {}
+        self._directory_version: int | None = None  # as of the last directory read; None: read every batch
+        self.directory_reads = 0  # how often the directory was read (a province must not pay it per batch)
         self._by_department: dict[int | None, deque[RecentTask]] = {}
         self._data: deque[RecentTask] = deque(maxlen=DATA_NOTICES)
         self._watermark: int | None = None  # the largest committed task id read; None: nothing read yet
@@ -103,11 +108,7 @@ class IntakeMemory:
         """
         self._forget(self._pending)
         self._pending.clear()
-        directory = (await conn.execute(_COMMUNITIES)).all()
-        self.communities = [(int(r.id), str(r.name)) for r in directory]
-        self._community_ids = {name: cid for cid, name in self.communities}
-        self._places = {int(r.id): (r.district_id, r.street_id) for r in directory}
-        self.departments = {str(r.name): int(r.id) for r in (await conn.execute(_DEPARTMENTS)).all()}
+        await self._refresh_directory(conn)
         if self._watermark is None:
             self._watermark = int((await conn.execute(_MAX_ID)).scalar_one() or 0)
             since = dt.datetime.now(dt.UTC) - WINDOW
@@ -135,6 +136,21 @@ class IntakeMemory:
             for row in (await conn.execute(_BY_IDS, {"ids": fetch})).all():
                 self._remember(_recent(row))
 
+    async def _refresh_directory(self, conn: AsyncConnection) -> None:
+        """Read the communities (with their streets) and departments again only when the directory's version moved
+        (:mod:`intake.store.models_directory`); without a version row, every time."""
+        rows = await _DIRECTORY_VERSION.rows(conn)
+        version = int(rows[0][0]) if rows else None
+        if version is not None and version == self._directory_version:
+            return
+        directory = (await conn.execute(_COMMUNITIES)).all()
+        self.communities = [(int(r.id), str(r.name)) for r in directory]
+        self._community_ids = {name: cid for cid, name in self.communities}
+        self._places = {int(r.id): (r.district_id, r.street_id) for r in directory}
+        self.departments = {str(r.name): int(r.id) for r in (await conn.execute(_DEPARTMENTS)).all()}
+        self._directory_version = version
+        self.directory_reads += 1
+
     def committed(self) -> None:
         """The transaction committed: what it stored stays (and is not read back)."""
         self._mine.update(task.id for task in self._pending)
@@ -161,8 +177,8 @@ class IntakeMemory:
             if district_id is not None:
                 return [(cid, n) for cid, n in self.communities if self._places.get(cid, (None, None))[0] == district_id]
             return list(self.communities)
-        wanted = {self._community_ids[n] for n in names if n in self._community_ids}
-        return [(cid, name) for cid, name in self.communities if cid in wanted]
+        wanted = {(self._community_ids[n], n) for n in names if n in self._community_ids}
+        return sorted(wanted)  # the named ones only: a province has 10,000 communities
 
     def find_duplicate(self, *, department_id: int | None, text: str, now: dt.datetime) -> tuple[int, str] | None:
         """The original most like a near-identical notice the same department sent within the window.

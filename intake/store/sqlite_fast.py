@@ -6,8 +6,10 @@ a small indexed insert. :class:`Prepared` keeps the statement a SQLAlchemy Core 
 definition, both dialects) but, when the writer holds a plain SQLite connection
 (:class:`intake.store.writer.ThreadConnection`), compiles it once for the exact parameter keys used,
 converts the values with SQLAlchemy's own bind processors (so what is stored is byte for byte
-what SQLAlchemy would store) and runs it on the ``sqlite3`` cursor. Everywhere else (PostgreSQL,
-the async SQLite engine) it is an ordinary ``conn.execute``.
+what SQLAlchemy would store) and runs it on the ``sqlite3`` cursor. On PostgreSQL it runs the same
+compiled form on the asyncpg connection under SQLAlchemy's (:mod:`intake.store.asyncpg_fast`: asyncpg's
+own prepared-statement cache, no execution context, no greenlet hop), inside the same transaction.
+Elsewhere (the async SQLite engine) it is an ordinary ``conn.execute``.
 
 ``rows`` gives plain tuples without result processing (for statements that return nothing,
 integers or text); ``mappings`` converts each column as SQLAlchemy would (booleans, timestamps).
@@ -25,6 +27,8 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
+
+from intake.store import asyncpg_fast
 
 __all__ = ["Prepared"]
 
@@ -44,10 +48,12 @@ class Prepared:
 
     def __init__(self, statement: sa.Executable) -> None:
         self.statement = statement
-        self._forms: dict[tuple[str, ...], _Form] = {}
+        # per dialect and driver (a test run uses SQLite and PostgreSQL in one process) and parameter keys
+        self._forms: dict[tuple[str, str, tuple[str, ...]], _Form] = {}
 
     def _form(self, dialect: sa.Dialect, keys: tuple[str, ...]) -> _Form:
-        form = self._forms.get(keys)
+        cache_key = (dialect.name, dialect.driver, keys)
+        form = self._forms.get(cache_key)
         if form is None:
             compiled = self.statement.compile(dialect=dialect, column_keys=list(keys))  # type: ignore[attr-defined]
             names = tuple(compiled.positiontup or ())
@@ -63,7 +69,7 @@ class Prepared:
             )
             columns = tuple((str(rc[0]), rc[3]._cached_result_processor(dialect, None))
                             for rc in getattr(compiled, "_result_columns", ()))
-            form = self._forms[keys] = _Form(sql=compiled.string, plan=plan, columns=columns)
+            form = self._forms[cache_key] = _Form(sql=compiled.string, plan=plan, columns=columns)
         return form
 
     @staticmethod
@@ -80,6 +86,10 @@ class Prepared:
         params = params or {}
         driver = getattr(conn, "driver", None)
         if driver is None:
+            raw = await asyncpg_fast.driver_of(conn)
+            if raw is not None:
+                form = self._form(conn.dialect, tuple(params))
+                return await asyncpg_fast.fetch(conn, raw, form.sql, self._args(form, params))
             result = await conn.execute(self.statement, dict(params))
             return [tuple(row) for row in result.all()] if result.returns_rows else []
         form = self._form(conn.dialect, tuple(params))
@@ -93,14 +103,19 @@ class Prepared:
         """Run once; the rows as dicts by column name, values converted as SQLAlchemy converts them."""
         params = params or {}
         driver = getattr(conn, "driver", None)
-        if driver is None:
+        raw = await asyncpg_fast.driver_of(conn) if driver is None else None
+        if driver is None and raw is None:
             return [dict(row._mapping) for row in await conn.execute(self.statement, dict(params))]
         form = self._form(conn.dialect, tuple(params))
         args = self._args(form, params)
-        try:
-            rows = driver.execute(form.sql, args).fetchall()
-        except sqlite3.Error as exc:
-            raise _wrapped(form.sql, args, exc) from exc
+        if raw is not None:
+            rows: list[tuple[Any, ...]] = await asyncpg_fast.fetch(conn, raw, form.sql, args)
+        else:
+            assert driver is not None
+            try:
+                rows = driver.execute(form.sql, args).fetchall()
+            except sqlite3.Error as exc:
+                raise _wrapped(form.sql, args, exc) from exc
         return [
             {name: value if process is None or value is None else process(value)
              for (name, process), value in zip(form.columns, row, strict=True)}
@@ -113,7 +128,12 @@ class Prepared:
             return
         driver = getattr(conn, "driver", None)
         if driver is None:
-            await conn.execute(self.statement, [dict(r) for r in rows])
+            raw = await asyncpg_fast.driver_of(conn)
+            if raw is None:
+                await conn.execute(self.statement, [dict(r) for r in rows])
+                return
+            form = self._form(conn.dialect, tuple(rows[0]))
+            await asyncpg_fast.execute_many(conn, raw, form.sql, [self._args(form, r) for r in rows])
             return
         form = self._form(conn.dialect, tuple(rows[0]))
         args = [self._args(form, r) for r in rows]

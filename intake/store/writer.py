@@ -17,7 +17,9 @@ connection: aiosqlite hands every statement to its own thread and back, and
 with a dozen statements a message those hand-offs, not SQLite, would be the
 cost. Units stay ``async`` and see the same ``execute`` / ``dialect`` surface
 (:class:`ThreadConnection`, whose ``driver`` lets :mod:`intake.store.sqlite_fast` use the
-sqlite3 cursor directly); on PostgreSQL they run on the asyncpg engine.
+sqlite3 cursor directly); on PostgreSQL they run on one connection the writer keeps between batches
+(reopened, and the batch run once more, when the server closed it), where the hot statements go to
+asyncpg directly (:mod:`intake.store.asyncpg_fast`).
 """
 
 from __future__ import annotations
@@ -106,6 +108,8 @@ class Writer:
         # PostgreSQL: the day's task-code counter is drawn beside the batch (intake.store.side)
         self._side = (SideConnection(engine) if SIDE_COUNTERS and engine.dialect.name == "postgresql"
                       and not thread_engine else None)
+        # PostgreSQL: the writer's own connection, kept between batches (no checkout and pre-ping round trip each)
+        self._conn: AsyncConnection | None = None
         self._batch_max = batch_max
         self._batch_wait = batch_wait_ms / 1000.0
         self._queue: asyncio.Queue[_Job] = asyncio.Queue()
@@ -128,6 +132,7 @@ class Writer:
         self._task = None
         if self._side is not None:
             await self._side.close()
+        await self._drop_connection()
         if self._executor is not None:
             self._executor.submit(self._close_thread_loop).result()
             self._executor.shutdown(wait=True)
@@ -212,8 +217,44 @@ class Writer:
         if self._executor is not None:
             loop = asyncio.get_running_loop()
             return await loop.run_in_executor(self._executor, self._run_batch_in_thread, jobs, isolated)
-        async with self._engine.begin() as conn:
-            return await self._run_units(conn, jobs, isolated=isolated)
+        if self._engine.dialect.name != "postgresql":  # in-memory SQLite (tests): a connection per batch
+            async with self._engine.begin() as fresh:
+                return await self._run_units(fresh, jobs, isolated=isolated)
+        kept = self._conn is not None and await self._is_open(self._conn)
+        if not kept:
+            await self._drop_connection(broken=True)
+        conn = self._conn = self._conn or await self._engine.connect()
+        try:
+            async with conn.begin():
+                return await self._run_units(conn, jobs, isolated=isolated)
+        except _UnitFailed:
+            raise  # rolled back; the connection is fine
+        except BaseException as exc:
+            await self._drop_connection(broken=True)  # whatever broke the batch, the next starts on a fresh one
+            if not (kept and isinstance(exc, sa.exc.DBAPIError | OSError)):  # a reset socket may come out bare
+                raise
+        # a driver error on the kept connection: it may have gone stale (the server restarted, a proxy closed
+        # it; asyncpg may notice only half-way). Once more on a fresh one, as the pool's pre-ping would at a
+        # checkout; a database that really fails, fails again there (units may run again after a rollback)
+        log.warning("the writer's database connection was closed; reconnecting")
+        return await self._run_batch(jobs, isolated=isolated)
+
+    @staticmethod
+    async def _is_open(conn: AsyncConnection) -> bool:
+        """No round trip: SQLAlchemy's and asyncpg's own idea of whether the connection still works."""
+        if conn.closed or conn.invalidated:
+            return False
+        raw = (await conn.get_raw_connection()).driver_connection
+        return not getattr(raw, "is_closed", lambda: False)()
+
+    async def _drop_connection(self, *, broken: bool = False) -> None:
+        """Close the kept connection; a ``broken`` one is discarded without a ROLLBACK sent down it."""
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            with contextlib.suppress(sa.exc.SQLAlchemyError, OSError):
+                if broken and not conn.invalidated:
+                    await conn.invalidate()
+                await conn.close()
 
     def _run_batch_in_thread(self, jobs: list[_Job], isolated: bool) -> list[tuple[_Job, bool, Any]]:
         loop: asyncio.AbstractEventLoop | None = getattr(self._thread_loop, "loop", None)

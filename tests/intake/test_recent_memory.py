@@ -231,3 +231,43 @@ def test_a_resend_exactly_at_the_near_identical_bar_is_found() -> None:
     base, resend = "000000000000000000001", "0000000000工000我0001"
     assert difflib.SequenceMatcher(None, resend, base, autojunk=False).ratio() >= NEAR_IDENTICAL
     assert _memory_with(OTHER, base).find_duplicate(department_id=7, text=resend, now=NOW) is not None
+
+
+async def test_the_directory_is_read_once_not_per_batch_and_again_after_any_change(db: tuple[AsyncEngine, int]) -> None:
+    """A province has 10,000 communities: a write batch reads the directory's version, not the directory,
+    unless a community or department changed since (here by another connection, as another process would)."""
+    engine, dept = db
+    memory = IntakeMemory()
+    for _ in range(3):
+        async with engine.begin() as conn:
+            await memory.begin(conn)
+    assert memory.directory_reads == 1
+    assert [name for _, name in memory.target_communities(("新建社区",))] == []
+
+    async with engine.begin() as conn:  # a community added, as `jianfu org import` or the console adds one
+        await conn.execute(sa.insert(COMMUNITIES).values(name="新建社区", active=True))
+    async with engine.begin() as conn:
+        await memory.begin(conn)
+    assert memory.directory_reads == 2
+    assert [name for _, name in memory.target_communities(("新建社区",))] == ["新建社区"]
+
+    async with engine.begin() as conn:  # renamed, then deactivated: each is seen at the next batch
+        await conn.execute(sa.update(DEPARTMENTS).where(DEPARTMENTS.c.id == dept).values(name="民政局(新)"))
+    async with engine.begin() as conn:
+        await memory.begin(conn)
+    assert memory.departments.get("民政局(新)") == dept and "民政局" not in memory.departments
+    async with engine.begin() as conn:
+        await conn.execute(sa.update(COMMUNITIES).where(COMMUNITIES.c.name == "新建社区").values(active=False))
+    async with engine.begin() as conn:
+        await memory.begin(conn)
+        await memory.begin(conn)
+    assert memory.target_communities(("新建社区",)) == [] and memory.directory_reads == 4
+
+    conn = await engine.connect()  # a change that rolls back is never seen as one
+    trans = await conn.begin()
+    await conn.execute(sa.insert(COMMUNITIES).values(name="幽灵社区", active=True))
+    async with engine.begin() as other:
+        await memory.begin(other)
+    await trans.rollback()
+    await conn.close()
+    assert memory.directory_reads == 4
