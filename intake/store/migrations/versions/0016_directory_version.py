@@ -4,7 +4,7 @@ Every writer reads this one row per write batch and reads the directory (10,000 
 1,000 departments in a province) again only when it moved (``intake.store.models_directory``).
 
 Revision ID: 0016
-Revises: 0023
+Revises: 0022
 Create Date: 2026-12-03 16:10:00
 """
 
@@ -16,7 +16,7 @@ from alembic import op
 from intake.store.models_directory import create_statements, drop_statements
 
 revision: str = "0016"
-down_revision: str | None = "0023"
+down_revision: str | None = "0022"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
