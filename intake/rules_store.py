@@ -9,6 +9,10 @@ process per rule version.
 Every console correction is also a labelled notice for the second opinion (issue 13): a new correction
 only rebuilds the second opinion's index (classifiers/similar.py) of every level, so the deployment's
 reader places the next notice like it the way the admin did (for review, never refusing).
+
+The communities the reader finds named in a notice are config's and every active one the tree holds:
+one added or renamed in the console or by ``jianfu org import`` is read by name from the next refresh
+(the directory's version, raised by triggers, says when to look).
 """
 
 from __future__ import annotations
@@ -29,7 +33,8 @@ from classifiers.similar import Example
 from intake.audit import add_audit
 from intake.corrections import build_similar_examples, list_correction_examples
 from intake.settings import IntakeSettings
-from intake.store.models import CORRECTION_EXAMPLES, RULE_VERSIONS
+from intake.store.models import COMMUNITIES, CORRECTION_EXAMPLES, RULE_VERSIONS
+from intake.store.models_directory import DIRECTORY_VERSION
 
 __all__ = ["RulesProvider", "add_rule_version", "get_latest_overrides", "merge_overrides", "save_overrides"]
 
@@ -56,6 +61,8 @@ class RulesProvider:
         self._correction_id: int | None = None  # the newest correction the second opinion asks
         self._examples: list[Example] = []  # the corrections, as the second opinion's labelled notices
         self.corrections = 0  # how many corrections the second opinion asks
+        self._communities: tuple[str, ...] = settings.community_names  # config's, then the tree's (refresh)
+        self._directory_version: int | None = None  # as of the last read of the tree's names
         self.current: Rules = self.build(None)
 
     def build(self, overrides: dict[str, Any] | None) -> Rules:
@@ -67,7 +74,7 @@ class RulesProvider:
         rules = load_rules(
             override_paths=self._settings.rule_paths,
             overrides=overrides,
-            communities=self._settings.community_names,
+            communities=self._communities,
         )
         return rules.with_examples(self._examples) if self._examples else rules
 
@@ -94,11 +101,27 @@ class RulesProvider:
     async def refresh(self, conn: AsyncConnection) -> bool:
         """Load each level's newest edit, and the newest corrections, not built yet; True when any rules changed."""
         async with self._lock:
+            named = await self._refresh_communities(conn)
             corrected = await self._refresh_corrections(conn)
             edited = await self._refresh(conn)
-            if corrected:  # a new second opinion for every level (their rules are cached by version: cheap)
+            if corrected or named:  # a new second opinion or new names for every level
                 await asyncio.to_thread(self._rebuild_levels)
-            return corrected or edited
+            return corrected or edited or named
+
+    async def _refresh_communities(self, conn: AsyncConnection) -> bool:
+        """Take the tree's active communities as names the reader knows; True when they changed."""
+        version = (await conn.execute(sa.select(DIRECTORY_VERSION.c.version).where(DIRECTORY_VERSION.c.id == 1))
+                   ).scalar()
+        if version is not None and version == self._directory_version:
+            return False
+        rows = await conn.execute(sa.select(COMMUNITIES.c.name).where(COMMUNITIES.c.active).order_by(COMMUNITIES.c.id))
+        names = tuple(dict.fromkeys([*self._settings.community_names, *rows.scalars()]))
+        self._directory_version = version
+        if names == self._communities:
+            return False
+        self._communities = names
+        log.info("rules: %d communities known by name", len(names))
+        return True
 
     async def _refresh_corrections(self, conn: AsyncConnection) -> bool:
         latest = (await conn.execute(sa.select(sa.func.max(CORRECTION_EXAMPLES.c.id)))).scalar()

@@ -12,6 +12,8 @@ import aiohttp
 import sqlalchemy as sa
 from openpyxl import Workbook, load_workbook
 
+from bot.keys import SERVICES
+from classifiers import classify
 from intake.console_users import add_admin_user
 from intake.org import CommunityRow, apply_org_rows
 from intake.store.models import COMMUNITIES, DIGESTS, DISTRICTS, ORG_IMPORTS, STREETS, TASK_TARGETS
@@ -171,3 +173,23 @@ async def test_a_district_admin_moves_communities_within_their_district_only(con
     other_district = await console.post("/admin/org/streets", data={
         "csrf_token": token, "district": "999", "name": "x"}, allow_redirects=False)
     assert other_district.status == 404
+
+
+async def test_a_community_added_in_the_console_is_read_by_name_in_the_next_notice(
+        console: Any, engine: Any) -> None:
+    ids = await _two_streets(engine)
+    rules = console.app[SERVICES].rules
+    notice = "【区民政局】请青松社区于12月25日前报送高龄老人名单。"
+
+    def named() -> tuple[str, ...]:
+        return classify(notice, now=NOW, sender_department="民政局", rules=rules.current).communities
+
+    async with engine.connect() as conn:
+        await rules.refresh(conn)
+    assert "青松社区" not in named()
+    token = await login(console)
+    await console.post(f"/admin/org/streets/{ids['乙街道']}/communities",
+                       data={"csrf_token": token, "name": "青松社区", "staff": "6"})
+    async with engine.connect() as conn:
+        assert await rules.refresh(conn)
+    assert named() == ("青松社区",)
