@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from classifiers.certificate import CertificateResult
 from classifiers.model import CertificateDecision, Evidence, Kind, Listing
@@ -38,15 +39,22 @@ class ListingResult:
     rival: str | None = None  # the admitted item a task held on a weak negative may be (a second opinion may side with it)
 
 
-def _tally(
-    text: str, tokens: Sequence[Token], rules: Rules
-) -> tuple[dict[str, float], dict[str, list[str]], dict[str, set[int]], list[Token]]:
-    """Item scores (a department name's own item words count half), matched words, require groups, emergencies."""
+class _Tally(NamedTuple):
+    scores: dict[str, float]  # item code -> score (a department name's own item words count half)
+    words: dict[str, list[str]]  # item code -> the words and pattern matches that scored
+    groups: dict[str, set[int]]  # item code -> the `require` groups met
+    emergency: list[Token]  # tokens carrying an emergency word
+    demands: set[str]  # negative items whose `demand` pattern matched: what is asked is the item itself
+
+
+def _tally(text: str, tokens: Sequence[Token], rules: Rules) -> _Tally:
+    """Item scores, matched words, require groups, emergency tokens and demands of one notice."""
     scores: dict[str, float] = defaultdict(float)
     words: dict[str, list[str]] = defaultdict(list)
     groups: dict[str, set[int]] = defaultdict(set)
     emergency: list[Token] = []
-    for code, pattern, weight, starts in rules.item_patterns:
+    demands: set[str] = set()
+    for code, pattern, weight, starts, demand in rules.item_patterns:
         if starts and not any(word in text for word in starts):
             continue
         m = pattern.search(text)
@@ -54,6 +62,8 @@ def _tally(
             scores[code] += weight
             words[code].append(m[0])
             groups[code].update(range(len(rules.items[code].require)))
+            if demand:
+                demands.add(code)
     for token in tokens:
         share = DEPARTMENT_NAME_SHARE if token.department is not None else 1.0
         for tag in token.tags:
@@ -64,7 +74,7 @@ def _tally(
                 groups[tag.key].add(int(tag.weight))
             elif tag.category == "emergency":
                 emergency.append(token)
-    return scores, words, groups, emergency
+    return _Tally(scores, words, groups, emergency, demands)
 
 
 def _live_emergency(text: str, tokens: list[Token], rules: Rules) -> tuple[str, str, tuple[str, ...]] | None:
@@ -102,7 +112,7 @@ def read_listing(
     matches as strongly (unless the negative item's own context words matched too), is held for review (unlisted, `needs_review`, both candidates in the evidence).
     An admission on weak evidence is kept but marked `needs_review`.
     """
-    scores, words, groups, emergency = _tally(text, tokens, rules)
+    scores, words, groups, emergency, demands = _tally(text, tokens, rules)
     no_emergency = Evidence("紧急:否", (), "未发现危及生命安全的突发事件")
     live = _live_emergency(text, emergency, rules) if emergency else None
     if live is not None:
@@ -138,9 +148,10 @@ def read_listing(
         negative = None
     if negative is not None:
         rival = eligible[admitted] if admitted is not None else 0.0
-        compound = bool(rules.items[negative].require)  # its context words matched too (创卫 + 迎检)
+        compound = bool(rules.items[negative].require) or negative in demands  # 创卫 + 迎检; or 出人、出钱 itself
         if eligible[negative] >= rules.strong_negative and (compound or rival < eligible[negative]):
-            return _item_result(negative, eligible, words, rules, no_emergency, review=False, rival=admitted)
+            return _item_result(negative, eligible, words, rules, no_emergency, review=False, rival=admitted,
+                                demand=negative in demands)
         return _held(negative, admitted, eligible, words, rules, no_emergency)
     assert admitted is not None
     if eligible[admitted] < rules.admit_floor:  # one passing word (垃圾, 老人) is no evidence of a listed item
@@ -167,12 +178,14 @@ def _matched(code: str, words: dict[str, list[str]]) -> tuple[str, ...]:
 
 def _item_result(
     code: str, eligible: dict[str, float], words: dict[str, list[str]], rules: Rules, no_emergency: Evidence, *, review: bool,
-    rival: str | None, shadow: Sequence[str] = (),
+    rival: str | None, shadow: Sequence[str] = (), demand: bool = False,
 ) -> ListingResult:
     item = rules.items[code]
     matched = _matched(code, words)
     why = f"“{'、'.join(matched[:5])}”对应 {code}「{item.text}」,属{_LISTING_ZH[item.listing]}"
-    if rival is not None:
+    if rival is not None and demand:
+        why += f"(要求的正是这件事本身,{rival} 的用语只是它的去向或名目,予以拒绝)"
+    elif rival is not None:
         why += f"(负面清单证据强于 {rival},予以拒绝)"
     if shadow:
         why += f"(也出现了负面清单 {'、'.join(shadow)} 的用语,需人工复核)"

@@ -146,8 +146,11 @@ class Rules:
                 require=tuple(frozenset(reader.words(f"{path}.require", group)) for group in require),
                 departments=frozenset(reader.words(f"{path}.departments", body.get("departments", []), required=False)),
                 patterns=patterns(reader, path, body),
+                demand=patterns(reader, path, body, key="demand"),
                 kind=item_kind(reader, path, body),
             )
+            if self.items[code].demand and listing is not Listing.NEGATIVE:
+                raise fail(reader.source(path), f"{path}.demand", "demand 只用于负面清单事项(listing = \"negative\"),请改写到 patterns")
         emergency = reader.table("emergency.words", required=False)
         self.emergency_words: dict[str, str] = {}
         for word, code in emergency.items():
@@ -269,10 +272,13 @@ class Rules:
         # ranks used to break ties, looked up on every message
         self.kind_rank: dict[Kind, int] = {k: i for i, k in enumerate(self.kind_order)}
         self.item_rank: dict[str, int] = {code: i for i, code in enumerate(self.items)}
-        # each with the words one of which a match starts with: a text with none of them is not searched
-        self.item_patterns: tuple[tuple[str, re.Pattern[str], float, tuple[str, ...]], ...] = tuple(
-            (code, pattern, weight, leading_literals(pattern.pattern))
-            for code, item in self.items.items() for pattern, weight in item.patterns
+        # each with the words one of which a match starts with (a text with none of them is not searched),
+        # and whether it names a negative item's demand itself (`demand`)
+        self.item_patterns: tuple[tuple[str, re.Pattern[str], float, tuple[str, ...], bool], ...] = tuple(
+            (code, pattern, weight, leading_literals(pattern.pattern), demand)
+            for code, item in self.items.items()
+            for demand, table in ((False, item.patterns), (True, item.demand))
+            for pattern, weight in table
         )
         self._max_term = max((len(t) for t in self.terms), default=1)
 

@@ -31,6 +31,11 @@ class ItemRule:
     # regexes over the raw text for wordings that name no single term (每个社区认购……份); a match
     # adds its weight and stands for the whole `require` context
     patterns: tuple[tuple[re.Pattern[str], float], ...] = ()
+    # negative items only: regexes that name the demand itself (staff lent to another office, money or
+    # purchases per community or per person). Scored as `patterns`; when one matches, the admitted items
+    # found in the same notice are the demand's topic (the vaccination site, the charity), not work asked
+    # of the community, so they do not contest the refusal
+    demand: tuple[tuple[re.Pattern[str], float], ...] = ()
     # the kind of work the item itself is (N7 募捐摊派 is a levy, N9 挂牌 a signboard): a task decided
     # as, or held as possibly, this item is of this kind
     kind: Kind | None = None

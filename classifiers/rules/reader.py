@@ -163,16 +163,18 @@ def non_negative(reader: Reader, path: str, default: float) -> float:
     return float(value)
 
 
-def patterns(reader: Reader, path: str, body: Mapping[str, Any]) -> tuple[tuple[re.Pattern[str], float], ...]:
-    """`patterns = [{ re = "…", weight = 2 }, …]` of one table, compiled; errors name the entry."""
+def patterns(
+    reader: Reader, path: str, body: Mapping[str, Any], key: str = "patterns"
+) -> tuple[tuple[re.Pattern[str], float], ...]:
+    """`patterns = [{ re = "…", weight = 2 }, …]` (or another `key`) of one table, compiled; errors name the entry."""
     patterns: list[tuple[re.Pattern[str], float]] = []
-    for i, entry in enumerate(body.get("patterns", []) or []):
+    for i, entry in enumerate(body.get(key, []) or []):
         if not isinstance(entry, Mapping) or not isinstance(entry.get("re"), str):
-            raise fail(reader.source(path), f"{path}.patterns[{i}]", "应为 {{ re = \"…\", weight = 数字 }}")
+            raise fail(reader.source(path), f"{path}.{key}[{i}]", "应为 {{ re = \"…\", weight = 数字 }}")
         try:
             patterns.append((re.compile(entry["re"]), float(entry.get("weight", 1))))
         except re.error as exc:
-            raise fail(reader.source(path), f"{path}.patterns[{i}]", f"正则表达式有误:{exc}") from exc
+            raise fail(reader.source(path), f"{path}.{key}[{i}]", f"正则表达式有误:{exc}") from exc
     return tuple(patterns)
 
 

@@ -104,7 +104,7 @@ def test_memoised_search_terms_match_the_terms_worked_out_word_by_word(rules: Ru
 def test_an_item_pattern_is_skipped_only_where_it_cannot_match(rules: Rules) -> None:
     texts = _texts()
     skipped = 0
-    for _code, pattern, _weight, starts in rules.item_patterns:
+    for _code, pattern, _weight, starts, _demand in rules.item_patterns:
         for text in texts:
             if starts and not any(word in text for word in starts):
                 skipped += 1

@@ -17,6 +17,7 @@ import pytest
 from classifiers import CertificateDecision, Listing, Rules, classify, cli, load_rules
 from classifiers.evaluate import is_wrongly_admitted, is_wrongly_refused
 from classifiers.messages import describe
+from classifiers.rules import RulesError
 
 SH = timezone(timedelta(hours=8))
 NOW = datetime(2026, 11, 4, 10, 0, tzinfo=SH)  # a Wednesday
@@ -102,6 +103,34 @@ def test_a_negative_contested_by_a_stronger_admitted_item_is_held_with_both_cand
     assert contested.listing is Listing.UNLISTED and contested.needs_review
     ev = contested.evidence["listing"]
     assert "N3" in ev.rule and "A1" in ev.rule and "复核" in ev.explanation
+
+
+@pytest.mark.parametrize(
+    ("demand", "topic", "item", "admitted"),
+    [
+        # a staff loan: the place the staff go (a vaccination site) is A8's work, but what is asked is staff
+        ("区疾控中心：接种点人手紧张，请各社区抽调1名工作人员下周一到区接种点协助登记疫苗接种信息。",
+         "区疾控中心：请各社区协助做好疫苗接种动员，提醒辖区老人到接种点登记接种。", "N12", "A8"),
+        # a donation per head among party members: D9's words are only who is to pay
+        ("街道党工委：开展爱心募集，请各社区党员每人捐出不少于100元，周五前报党员名单和金额。",
+         "街道党工委：请各社区党组织本周召开党员大会，学习传达会议精神，报党员参会名单。", "N7", "D9"),
+    ],
+)
+def test_a_demand_is_refused_whatever_topic_it_names(rules: Rules, demand: str, topic: str, item: str, admitted: str) -> None:
+    refused = classify(demand, now=NOW, sender_department=None, rules=rules)
+    assert refused.listing is Listing.NEGATIVE and refused.item == item and not refused.needs_review
+    assert admitted in refused.evidence["listing"].explanation  # the admin sees what the topic was
+    # the same topic without the demand is that admitted item's work
+    plain = classify(topic, now=NOW, sender_department=None, rules=rules)
+    assert plain.listing is not Listing.NEGATIVE and plain.item == admitted
+
+
+def test_demand_patterns_are_only_for_negative_items(tmp_path: Path) -> None:
+    bad = tmp_path / "demand.toml"
+    bad.write_text('[items.A8]\ndemand = [{ re = "接种", weight = 3 }]\n', encoding="utf-8")
+    with pytest.raises(RulesError) as info:
+        load_rules(override_paths=[bad])
+    assert "items.A8.demand" in str(info.value) and "patterns" in str(info.value)
 
 
 def test_a_weak_admission_is_kept_but_marked_for_review(rules: Rules) -> None:
