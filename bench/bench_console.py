@@ -1,6 +1,7 @@
-"""Console pages and the chat edge at scale: a real `jianfu serve` over a seeded SQLite log.
+"""Console pages and the chat edge at scale: a real `jianfu serve` over a seeded log, SQLite or PostgreSQL.
 
     .venv/bin/python bench/bench_console.py --db /tmp/b1m.db        # seeded by bench_digest.py when missing
+    .venv/bin/python bench/bench_console.py --pg --tasks 10000000   # a throwaway PostgreSQL cluster (long)
 
 1. Each console page is timed (first answer, then the best of ``--repeat``) while logged in: the
    dashboard (this month and any month), the log with filters, search and a deep page, review,
@@ -43,6 +44,7 @@ from tests.serverproc import ServerProcess  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results_console.json"
 TARGET_MS = 300.0  # issue 14: every console page at 1,000,000 tasks on SQLite
+PG_TARGET_MS = 1000.0  # and at 10,000,000 on PostgreSQL
 PAGES = [
     ("dashboard, this month", "/admin/"),
     ("dashboard, 2026-06", "/admin/?month=2026-06"),
@@ -85,18 +87,19 @@ async def _timed(session: aiohttp.ClientSession, path: str) -> tuple[float, int]
         return time.perf_counter() - t, resp.status
 
 
-async def time_pages(session: aiohttp.ClientSession, repeat: int, *, deep: str) -> dict[str, dict[str, Any]]:
-    """Each page's first answer and best of `repeat` more, against TARGET_MS (judged on the best: the
-    machine is shared, and the first answer also warms SQLite's page cache)."""
+async def time_pages(session: aiohttp.ClientSession, repeat: int, *, deep: str,
+                     target_ms: float = TARGET_MS) -> dict[str, dict[str, Any]]:
+    """Each page's first answer and best of `repeat` more, against `target_ms` (judged on the best: the
+    machine is shared, and the first answer also warms the database's page cache)."""
     result: dict[str, dict[str, Any]] = {}
-    print(f"  {'page':<34} {'first':>10} {'best':>10}  target {TARGET_MS:.0f} ms", flush=True)
+    print(f"  {'page':<34} {'first':>10} {'best':>10}  target {target_ms:.0f} ms", flush=True)
     for name, path in PAGES:
         path = path.format(deep=deep)
         first, status = await _timed(session, path)
         best = min([first] + [(await _timed(session, path))[0] for _ in range(repeat)])
-        met = best * 1000 < TARGET_MS and status == 200
+        met = best * 1000 < target_ms and status == 200
         result[name] = {"first_ms": round(first * 1000, 1), "best_ms": round(best * 1000, 1), "status": status,
-                        "target_ms": TARGET_MS, "met": met}
+                        "target_ms": target_ms, "met": met}
         print(f"  {name:<34} {first * 1000:8.1f} ms {best * 1000:8.1f} ms  {'met' if met else 'MISSED'}"
               f"{'' if status == 200 else f' (HTTP {status})'}", flush=True)
     return result
@@ -175,6 +178,36 @@ async def _bound_clerk(services: Any) -> str:
     return clerk
 
 
+async def _fill_search_terms_pg(settings: Any) -> int:
+    """The same on PostgreSQL, where the seed's notices repeat a few thousand texts: each text is cut once, and
+    the tasks are updated with the index dropped and then built again (as a bulk load would)."""
+    from classifiers import load_rules
+    from classifiers.search import document_terms, join_terms
+    from intake.store.db import create_engine
+    from intake.store.search import create_statements, drop_statements
+
+    rules = load_rules()
+    engine = create_engine(settings)
+    try:
+        async with engine.begin() as conn:
+            texts = [str(t) for t in (await conn.execute(sa.text("SELECT DISTINCT raw_text FROM tasks"))).scalars()]
+            await conn.exec_driver_sql("CREATE TEMP TABLE seed_terms (raw_text text PRIMARY KEY, terms text) "
+                                       "ON COMMIT DROP")
+            await conn.execute(sa.text("INSERT INTO seed_terms VALUES (:raw, :terms)"),
+                               [{"raw": t, "terms": join_terms(document_terms(t, rules))} for t in texts])
+            for statement in drop_statements("postgresql"):
+                await conn.exec_driver_sql(statement)
+            filled = (await conn.exec_driver_sql(
+                "UPDATE tasks SET search_terms = s.terms FROM seed_terms s "
+                "WHERE tasks.raw_text = s.raw_text AND tasks.search_terms = ''")).rowcount
+            for statement in create_statements("postgresql"):
+                await conn.exec_driver_sql(statement)
+            await conn.exec_driver_sql("ANALYZE tasks")
+        return int(filled)
+    finally:
+        await engine.dispose()
+
+
 def _fill_search_terms(path: Path) -> int:
     """The seed writes notices with SQL; their search terms are cut as the writer cuts them."""
     from classifiers import load_rules
@@ -203,11 +236,26 @@ async def _monthly_run(services: Any, *, month: str) -> int:
     return len(built)
 
 
+async def _seed_pg(args: argparse.Namespace, settings: Any) -> None:
+    """Seed an empty PostgreSQL database (`--pg`) as bench_digest does, then its search terms."""
+    from bench.bench_province import after_seed
+
+    print(f"seeding {args.tasks:,} tasks into PostgreSQL …", flush=True)
+    seconds = await seed(settings, tasks=args.tasks, communities=100)
+    print(f"seeded in {seconds:.0f} s", flush=True)
+    await after_seed(args.url)
+    t = time.perf_counter()
+    filled = await _fill_search_terms_pg(settings)
+    print(f"search terms of {filled:,} notices stored and indexed in {time.perf_counter() - t:.1f} s", flush=True)
+
+
 async def run(args: argparse.Namespace) -> dict[str, Any]:
-    settings = _settings(f"sqlite:///{args.db}")
+    settings = _settings(args.url)
     from intake.store.db import create_engine, upgrade_database
 
-    if not args.db.exists():
+    if args.pg:
+        await _seed_pg(args, settings)
+    elif not args.db.exists():
         print(f"seeding {args.tasks:,} tasks into {args.db} …", flush=True)
         await seed(settings, tasks=args.tasks, communities=100)
         t = time.perf_counter()
@@ -240,8 +288,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
 
 
 async def _measure(args: argparse.Namespace, settings: Any, services: Any) -> dict[str, Any]:
-    env = {"JIANFU_DATABASE_URL": f"sqlite:///{args.db}", "JIANFU_SERVER_LOG_LEVEL": "WARNING"}
-    server = ServerProcess(env=env, log_path=Path(args.db).with_suffix(".log")).start(timeout=180)
+    env = {"JIANFU_DATABASE_URL": args.url, "JIANFU_SERVER_LOG_LEVEL": "WARNING"}
+    log = Path(args.db).with_suffix(".log") if args.db else Path(f"/tmp/bench_console_pg_{os.getpid()}.log")
+    server = ServerProcess(env=env, log_path=log).start(timeout=180)
     try:
         peer = WeChatPeer(settings)
         async with aiohttp.ClientSession(server.url, cookie_jar=aiohttp.CookieJar(unsafe=True)) as session:
@@ -260,21 +309,23 @@ async def _measure(args: argparse.Namespace, settings: Any, services: Any) -> di
             print(f"the monthly run of 2026-06: {sent} digests built and archived in {time.perf_counter() - t:.1f} s",
                   flush=True)
             print("pages:", flush=True)
-            pages = await time_pages(session, args.repeat, deep=await _deep_cursor(services.engine))
+            pages = await time_pages(session, args.repeat, deep=await _deep_cursor(services.engine),
+                                     target_ms=PG_TARGET_MS if args.pg else TARGET_MS)
             monthly = await probe(server, peer, clerk, lambda: _timed(session, "/admin/digests/2026-03/district"),
                                   seconds=0, every_ms=args.probe_ms)
     finally:
         server.stop()
     async with services.engine.connect() as conn:
         tasks = int((await conn.execute(sa.text("SELECT count(*) FROM tasks"))).scalar_one())
-    return {"db": str(args.db), "tasks": tasks, "load_average": _load(), "rollups_s": round(rollups_s, 1), "pages": pages,
+    return {"db": "postgresql" if args.pg else str(args.db), "tasks": tasks, "load_average": _load(), "rollups_s": round(rollups_s, 1), "pages": pages,
             "chat_edge": {"idle": idle, "during a dashboard build (this month)": dashboard,
                           "during district digest (monthly pass)": monthly}}
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--db", type=Path, required=True)
+    parser.add_argument("--db", type=Path, help="the SQLite log (seeded when missing)")
+    parser.add_argument("--pg", action="store_true", help="seed a throwaway PostgreSQL cluster instead")
     parser.add_argument("--tasks", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--keep-rollups", action="store_true",
@@ -282,9 +333,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--probe-ms", type=float, default=20.0)
     parser.add_argument("--json", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
-    result = asyncio.run(run(args))
+    if args.pg == (args.db is not None):
+        parser.error("give either --db FILE (SQLite) or --pg (a throwaway PostgreSQL cluster)")
+    if args.pg:
+        from bench.bench_province import province_cluster
+
+        with province_cluster() as url:
+            args.url = url
+            result = asyncio.run(run(args))
+    else:
+        args.url = f"sqlite:///{args.db}"
+        result = asyncio.run(run(args))
+    target = PG_TARGET_MS if args.pg else TARGET_MS
     met = [name for name, page in result["pages"].items() if page["met"]]
-    print(f"pages under {TARGET_MS:.0f} ms at {result['tasks']:,} tasks: {len(met)} of {len(result['pages'])}"
+    print(f"pages under {target:.0f} ms at {result['tasks']:,} tasks: {len(met)} of {len(result['pages'])}"
           f" (load average {result['load_average']})")
     for name, figures in result["chat_edge"].items():
         print(f"  {name:<40} healthz {figures['healthz']}  wechat {figures['wechat']}  work {figures['work_s']} s")
