@@ -87,7 +87,10 @@ def profile(connections: int, duration: float, spy_dir: Path | None) -> dict[str
             figures = combine(parts)
             notices = max(1, figures["requests"])
             rows = asyncio.run(query_rows(settings, STATEMENTS))
+            logged = [line for i in range(2) for line in (work / f"pg-{i}.log").read_text(errors="replace").splitlines()
+                      if " ERROR " in line or " CRITICAL " in line]
             return {
+                "server_log_errors": logged[:10], "server_log_error_count": len(logged),
                 "wrk": figures, "transactions_per_notice": round((_xacts(settings) - xacts) / notices, 3),
                 "sessions_opened": _sessions(settings) - sessions,
                 "jianfu_cpu_ms_per_notice": round(sum(spent) * 1000 / notices, 3),

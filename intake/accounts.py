@@ -367,19 +367,20 @@ async def deactivate_account(conn: AsyncConnection, *, channel: str, external_id
     return True
 
 
+# one statement for setting and clearing (None): compiled once, prepared once on asyncpg
+_SET_DIALOGUE = Prepared(
+    sa.update(ACCOUNTS).where(ACCOUNTS.c.id == sa.bindparam("account"))
+    .values(dialogue_state=sa.bindparam("state", type_=ACCOUNTS.c.dialogue_state.type),
+            dialogue_task_id=sa.bindparam("task", type_=ACCOUNTS.c.dialogue_task_id.type),
+            dialogue_expires_at=sa.bindparam("expires", type_=ACCOUNTS.c.dialogue_expires_at.type))
+)
+
+
 async def set_dialogue(
     conn: AsyncConnection, *, account_id: int, state: str, task_id: int | None, expires_at: dt.datetime
 ) -> None:
-    await conn.execute(
-        sa.update(ACCOUNTS)
-        .where(ACCOUNTS.c.id == account_id)
-        .values(dialogue_state=state, dialogue_task_id=task_id, dialogue_expires_at=expires_at)
-    )
+    await _SET_DIALOGUE.rows(conn, {"account": account_id, "state": state, "task": task_id, "expires": expires_at})
 
 
 async def clear_dialogue(conn: AsyncConnection, *, account_id: int) -> None:
-    await conn.execute(
-        sa.update(ACCOUNTS)
-        .where(ACCOUNTS.c.id == account_id)
-        .values(dialogue_state=None, dialogue_task_id=None, dialogue_expires_at=None)
-    )
+    await _SET_DIALOGUE.rows(conn, {"account": account_id, "state": None, "task": None, "expires": None})

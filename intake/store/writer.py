@@ -37,6 +37,8 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from intake.errors import StorageUnavailable
+from intake.store import pending as pending_rows
+from intake.store.pending import PendingRows
 from intake.store.side import SIDE, SideConnection
 
 __all__ = ["Unit", "Writer", "ThreadConnection", "BatchState"]
@@ -223,10 +225,17 @@ class Writer:
         kept = self._conn is not None and await self._is_open(self._conn)
         if not kept:
             await self._drop_connection(broken=True)
-        conn = self._conn = self._conn or await self._engine.connect()
+        if self._conn is None:
+            self._conn = await self._engine.connect()
+            pending_rows.install(self._conn)  # SQLAlchemy's statements send the batch's pending rows first
+        conn = self._conn
         try:
             async with conn.begin():
-                return await self._run_units(conn, jobs, isolated=isolated)
+                pending = conn.info[pending_rows.INFO_KEY] = PendingRows(conn)
+                try:
+                    return await self._run_units(conn, jobs, isolated=isolated, pending=pending)
+                finally:
+                    conn.info.pop(pending_rows.INFO_KEY, None)
         except _UnitFailed:
             raise  # rolled back; the connection is fine
         except BaseException as exc:
@@ -273,8 +282,10 @@ class Writer:
             self._thread_loop.loop = None
 
     async def _run_units(
-        self, conn: AsyncConnection, jobs: list[_Job], *, isolated: bool
+        self, conn: AsyncConnection, jobs: list[_Job], *, isolated: bool, pending: PendingRows | None = None
     ) -> list[tuple[_Job, bool, Any]]:
+        """The units in order. ``pending`` (PostgreSQL): the rows they left to send are sent before COMMIT, on
+        the careful pass at the end of each unit inside its savepoint (:mod:`intake.store.pending`)."""
         results: list[tuple[_Job, bool, Any]] = []
         for state in self._states:
             await state.begin(conn)
@@ -287,18 +298,36 @@ class Writer:
                 except Exception as exc:
                     raise _UnitFailed from exc  # roll back the whole batch, redo it isolated
                 continue
-            marks = [state.checkpoint() for state in self._states]
+            results.append(await self._run_isolated(conn, job, pending))
+        if pending is not None and not isolated:
             try:
-                async with conn.begin_nested():
-                    value = await job.unit(conn)
-                results.append((job, True, value))
+                await pending.flush()
             except (sa.exc.OperationalError, sa.exc.InterfaceError):
                 raise
-            except Exception as exc:  # a unit's own failure: its savepoint rolled back, the rest go on
-                for state, mark in zip(self._states, marks, strict=True):
-                    state.restore(mark)
-                results.append((job, False, exc))
+            except Exception as exc:  # e.g. another process stored the same delivery: find the unit it was
+                raise _UnitFailed from exc
         return results
+
+    async def _run_isolated(self, conn: AsyncConnection, job: _Job,
+                            pending: PendingRows | None) -> tuple[_Job, bool, Any]:
+        marks = [state.checkpoint() for state in self._states]
+        try:
+            async with conn.begin_nested():
+                try:
+                    value = await job.unit(conn)
+                    if pending is not None:
+                        await pending.flush()
+                except BaseException:
+                    if pending is not None:
+                        pending.discard()
+                    raise
+            return job, True, value
+        except (sa.exc.OperationalError, sa.exc.InterfaceError):
+            raise
+        except Exception as exc:  # a unit's own failure: its savepoint rolled back, the rest go on
+            for state, mark in zip(self._states, marks, strict=True):
+                state.restore(mark)
+            return job, False, exc
 
 
 class _UnitFailed(Exception):
