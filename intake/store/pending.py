@@ -96,7 +96,10 @@ class PendingRows:
 
 def pending_of(conn: Any) -> PendingRows | None:
     """The batch's pending rows when ``conn`` is the writer's connection inside a batch, else None."""
-    info = getattr(conn, "info", None)
+    try:
+        info = getattr(conn, "info", None)
+    except sa.exc.SQLAlchemyError:  # closed or invalidated: nothing is pending on it any more
+        return None
     pending = info.get(INFO_KEY) if info is not None else None
     return pending if pending is not None and pending.conn is conn else None
 

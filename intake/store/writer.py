@@ -19,7 +19,8 @@ cost. Units stay ``async`` and see the same ``execute`` / ``dialect`` surface
 (:class:`ThreadConnection`, whose ``driver`` lets :mod:`intake.store.sqlite_fast` use the
 sqlite3 cursor directly); on PostgreSQL they run on one connection the writer keeps between batches
 (reopened, and the batch run once more, when the server closed it), where the hot statements go to
-asyncpg directly (:mod:`intake.store.asyncpg_fast`).
+asyncpg directly (:mod:`intake.store.asyncpg_fast`) and the rows that return nothing are sent once per
+batch, before COMMIT (:mod:`intake.store.pending`).
 """
 
 from __future__ import annotations
@@ -230,12 +231,13 @@ class Writer:
             pending_rows.install(self._conn)  # SQLAlchemy's statements send the batch's pending rows first
         conn = self._conn
         try:
+            info = conn.info  # the dict itself: once the connection is invalidated, reading conn.info raises
             async with conn.begin():
-                pending = conn.info[pending_rows.INFO_KEY] = PendingRows(conn)
+                pending = info[pending_rows.INFO_KEY] = PendingRows(conn)
                 try:
                     return await self._run_units(conn, jobs, isolated=isolated, pending=pending)
                 finally:
-                    conn.info.pop(pending_rows.INFO_KEY, None)
+                    info.pop(pending_rows.INFO_KEY, None)
         except _UnitFailed:
             raise  # rolled back; the connection is fine
         except BaseException as exc:

@@ -147,6 +147,9 @@ async def _issuer_id(conn: AsyncConnection, c: Classification, *, department: st
         found = memory.departments.get(department)  # a flat set-up: names are unique
         if found is not None:
             return found
+    known = memory.department_in_context(department, district_id=account.district_id, city=c.issuer_city)
+    if known is not None:  # the directory as the writer read it at the batch's start (a round trip less)
+        return known
     return await get_or_add_department(conn, name=department, district_id=account.district_id, city=c.issuer_city)
 
 

@@ -16,12 +16,19 @@ import sqlalchemy as sa
 
 from bot.app import create_app
 from bot.keys import CLOCK, SERVICES
-from intake.accounts import add_invite
+from intake.accounts import (
+    _SET_DIALOGUE,
+    add_invite,
+    clear_dialogue,
+    get_account,
+    set_dialogue,
+    touch_account,
+)
 from intake.audit import add_audit
 from intake.dedupe import get_processed, record_processed
 from intake.store import asyncpg_fast
 from intake.store.db import create_engine
-from intake.store.models import AUDIT_LOG, Role
+from intake.store.models import ACCOUNTS, AUDIT_LOG, Role
 from intake.store.pending import pending_of
 from intake.store.sqlite_fast import Prepared
 from intake.store.writer import Writer
@@ -154,6 +161,37 @@ async def test_a_unit_whose_pending_row_fails_rolls_back_alone(pg_url: str) -> N
             keys = (await conn.execute(sa.text("SELECT key FROM processed_messages ORDER BY key"))).scalars().all()
             actions = (await conn.execute(sa.text("SELECT action FROM audit_log ORDER BY id"))).scalars().all()
         assert keys == ["wechat:a", "wechat:b", "wechat:taken"] and actions == ["wechat:a", "wechat:b"]
+    finally:
+        await writer.stop()
+        await engine.dispose()
+
+
+async def test_the_account_read_in_the_batch_shows_the_dialogue_state_not_sent_yet(pg_url: str) -> None:
+    engine = create_engine(make_settings(pg_url))
+    writer = Writer(engine)
+    await writer.start()
+    later = NOW + dt.timedelta(hours=1)
+
+    async def unit(conn: Any) -> list[Any]:
+        account_id = await touch_account(conn, channel="wechat", external_id="o-x", now=NOW)
+        await set_dialogue(conn, account_id=account_id, state="awaiting_deadline", task_id=None, expires_at=later)
+        seen: list[Any] = [(await get_account(conn, channel="wechat", external_id="o-x"))]
+        assert len(pending_of(conn).rows_of(_SET_DIALOGUE)) == 1  # read without sending it
+        await clear_dialogue(conn, account_id=account_id)
+        seen.append(await get_account(conn, channel="wechat", external_id="o-x"))
+        await set_dialogue(conn, account_id=account_id, state="awaiting_funding", task_id=None, expires_at=later)
+        read = sa.select(ACCOUNTS.c.dialogue_state).where(ACCOUNTS.c.id == account_id)  # SQLAlchemy: sent first
+        seen.append((await conn.execute(read)).scalar_one())
+        return seen
+
+    try:
+        first, cleared, stored = await writer.submit(unit)
+        assert (first.dialogue_state, first.dialogue_expires_at) == ("awaiting_deadline", later)
+        assert cleared.dialogue_state is None and cleared.dialogue_expires_at is None
+        assert stored == "awaiting_funding"
+        async with engine.connect() as conn:
+            account = await get_account(conn, channel="wechat", external_id="o-x")
+        assert account is not None and account.dialogue_state == "awaiting_funding"
     finally:
         await writer.stop()
         await engine.dispose()
