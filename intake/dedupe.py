@@ -27,8 +27,11 @@ _T = PROCESSED_MESSAGES.c
 _INSERT = Prepared(sa.insert(PROCESSED_MESSAGES))
 # the lookups also read the write batch's rows not sent yet (intake.store.pending), so they need not be sent first
 _REPLY = Prepared(sa.select(_T.reply).where(_T.key == sa.bindparam("key")), sees_pending=True)
+# two unique-index lookups, not one OR: PostgreSQL keeps the plan of a prepared statement, and the OR's plan made
+# while the table is small (a new deployment, the bench) is a sequential scan, kept as the table grows
 _BY_KEY_OR_NONCE = Prepared(
-    sa.select(_T.key, _T.reply).where(sa.or_(_T.key == sa.bindparam("key"), _T.nonce == sa.bindparam("nonce"))),
+    sa.union_all(sa.select(_T.key, _T.reply).where(_T.key == sa.bindparam("key")),
+                 sa.select(_T.key, _T.reply).where(_T.nonce == sa.bindparam("nonce"))),
     sees_pending=True,
 )
 
