@@ -41,6 +41,7 @@ class Deferrable(Protocol):
     tables: frozenset[str]
     is_insert: bool
     flush_order: str | None
+    rank: int  # statements are sent in this order (their order of definition: the same in every process)
 
     async def many(self, conn: AsyncConnection, rows: Sequence[Mapping[str, Any]]) -> None: ...
 
@@ -79,7 +80,7 @@ class PendingRows:
 
     async def flush(self) -> None:
         """Send every statement's rows in one ``executemany`` each; nothing is pending afterwards."""
-        batches = list(self._rows.items())
+        batches = sorted(self._rows.items(), key=lambda item: item[0].rank)  # tables in one order everywhere
         self.discard()  # taken out first: the statements below find nothing pending (and on failure the
         for statement, rows in batches:  # transaction or savepoint is lost anyway)
             if statement.flush_order is not None:  # one lock order in every process: no deadlock between writers

@@ -20,6 +20,7 @@ Expanding ``IN`` parameters are not supported.
 
 from __future__ import annotations
 
+import itertools
 import sqlite3
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -32,6 +33,8 @@ from intake.store import asyncpg_fast
 from intake.store.pending import pending_of, tables_of
 
 __all__ = ["Prepared"]
+
+_DEFINED = itertools.count()  # the order statements are defined in (module import order)
 
 
 @dataclass(frozen=True)
@@ -57,6 +60,7 @@ class Prepared:
         self.is_insert = isinstance(statement, sa.Insert)
         self.tables = frozenset() if sees_pending else (tables_of(statement) or frozenset())
         self.flush_order = flush_order
+        self.rank = next(_DEFINED)
         # per dialect and driver (a test run uses SQLite and PostgreSQL in one process), parameter keys, and
         # whether it is run per row set (an INSERT then has no implicit RETURNING of its id)
         self._forms: dict[tuple[str, str, tuple[str, ...], bool], _Form] = {}

@@ -49,6 +49,9 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 SIDE_COUNTERS = True  # PostgreSQL: draw task codes beside the batch (tests turn it off for the parity check)
 Unit = Callable[[AsyncConnection], Awaitable[T]]
+# the connection's or the server's failure, not a unit's: never redone unit by unit. InternalError too: asyncpg
+# raises one ("another operation is in progress") on a connection the server has just closed
+_CONNECTION_ERRORS = (sa.exc.OperationalError, sa.exc.InterfaceError, sa.exc.InternalError)
 
 
 @dataclass
@@ -189,7 +192,7 @@ class Writer:
                     results = [(jobs[0], False, failed.__cause__)]
                 else:
                     results = await self._run_batch(jobs, isolated=True)
-        except (sa.exc.OperationalError, sa.exc.InterfaceError, OSError) as exc:
+        except (*_CONNECTION_ERRORS, OSError) as exc:
             log.error("database write failed, %d message(s) not stored: %s", len(jobs), exc)
             error = StorageUnavailable(f"数据库暂时无法写入({type(exc).__name__}): {exc}".splitlines()[0])
             self._fail_all(jobs, error)
@@ -295,7 +298,7 @@ class Writer:
             if not isolated:
                 try:
                     results.append((job, True, await job.unit(conn)))
-                except (sa.exc.OperationalError, sa.exc.InterfaceError):
+                except _CONNECTION_ERRORS:
                     raise
                 except Exception as exc:
                     raise _UnitFailed from exc  # roll back the whole batch, redo it isolated
@@ -304,7 +307,7 @@ class Writer:
         if pending is not None and not isolated:
             try:
                 await pending.flush()
-            except (sa.exc.OperationalError, sa.exc.InterfaceError):
+            except _CONNECTION_ERRORS:
                 raise
             except Exception as exc:  # e.g. another process stored the same delivery: find the unit it was
                 raise _UnitFailed from exc
@@ -324,7 +327,7 @@ class Writer:
                         pending.discard()
                     raise
             return job, True, value
-        except (sa.exc.OperationalError, sa.exc.InterfaceError):
+        except _CONNECTION_ERRORS:
             raise
         except Exception as exc:  # a unit's own failure: its savepoint rolled back, the rest go on
             for state, mark in zip(self._states, marks, strict=True):

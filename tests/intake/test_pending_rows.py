@@ -28,11 +28,13 @@ from intake.audit import add_audit
 from intake.dedupe import get_processed, record_processed
 from intake.store import asyncpg_fast
 from intake.store.db import create_engine
-from intake.store.models import ACCOUNTS, AUDIT_LOG, Role
+from intake.store.models import ACCOUNTS, AUDIT_LOG, DEPARTMENTS, TASKS, Role
 from intake.store.pending import pending_of
 from intake.store.sqlite_fast import Prepared
 from intake.store.writer import Writer
+from intake.tasks.create import _MARK_REPEAT
 from tests.conftest import make_settings
+from tests.intake.test_recent_memory import _task
 from tests.intake.test_side_counter import NOTICES
 from tests.peer import MovingClock, WeChatPeer, text_xml
 from tests.pgcluster import PgCluster
@@ -194,4 +196,44 @@ async def test_the_account_read_in_the_batch_shows_the_dialogue_state_not_sent_y
         assert account is not None and account.dialogue_state == "awaiting_funding"
     finally:
         await writer.stop()
+        await engine.dispose()
+
+
+async def test_two_writers_marking_the_same_tasks_in_opposite_orders_both_commit(pg_url: str) -> None:
+    """Two processes' batches mark earlier tasks X and Y for 重复采集 in opposite orders. Marked at once, each
+    batch would hold one row's lock until its COMMIT and wait for the other's: a deadlock, and PostgreSQL
+    fails one whole batch (503 for every message in it). Sent before COMMIT in id order, neither waits long."""
+    engine = create_engine(make_settings(pg_url))
+    async with engine.begin() as conn:
+        dept = (await conn.execute(sa.insert(DEPARTMENTS).values(name="民政局").returning(DEPARTMENTS.c.id))).scalar_one()
+        x, y = [(await conn.execute(sa.insert(TASKS).values(_task(None, text=t, department_id=dept))
+                                    .returning(TASKS.c.id))).scalar_one() for t in ("甲", "乙")]
+    writers = [Writer(create_engine(make_settings(pg_url)), batch_wait_ms=100) for _ in range(2)]
+    a_marked, b_marked = asyncio.Event(), asyncio.Event()
+
+    def mark(task_id: int, *, after: asyncio.Event | None = None, then: asyncio.Event | None = None) -> Any:
+        async def unit(conn: Any) -> None:
+            await conn.execute(sa.select(sa.literal(1)))  # the transaction is open (the app's writer reads its memory)
+            if after is not None:
+                await asyncio.wait_for(after.wait(), 10)
+            await _MARK_REPEAT.later(conn, {"task_id": task_id})
+            if then is not None:
+                then.set()
+        return unit
+
+    try:
+        for writer in writers:
+            await writer.start()
+        results = await asyncio.gather(
+            writers[0].submit(mark(x, then=a_marked)), writers[0].submit(mark(y, after=b_marked)),
+            writers[1].submit(mark(y, after=a_marked, then=b_marked)), writers[1].submit(mark(x)),
+            return_exceptions=True)
+        assert not [r for r in results if isinstance(r, BaseException)], results
+        async with engine.connect() as conn:
+            marked = (await conn.execute(sa.select(TASKS.c.repeat_collection).where(TASKS.c.id.in_([x, y])))).scalars()
+            assert list(marked) == [True, True]
+    finally:
+        for writer in writers:
+            await writer.stop()
+            await writer._engine.dispose()
         await engine.dispose()
