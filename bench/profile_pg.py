@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -78,19 +79,25 @@ def profile(connections: int, duration: float, spy_dir: Path | None) -> dict[str
             asyncio.run(query_rows(settings, "SELECT pg_stat_statements_reset() IS NULL AS reset"))
             xacts, sessions = _xacts(settings), _sessions(settings)
             before = [thread_cpu(s.pid) for s in servers]
+            pg_before = _cluster_cpu(cluster)
             spies = _py_spy(servers[0].pid, spy_dir, int(duration)) if spy_dir else []
             parts = run_side_by_side([(s.url, connections // 2, ["plain", data[i], loads[i].next_base()])
                                       for i, s in enumerate(servers)], duration)
             for spy in spies:
                 spy.wait()
             spent = [sum(thread_cpu(s.pid)) - sum(b) for s, b in zip(servers, before, strict=True)]
+            pg_spent = _cluster_cpu(cluster) - pg_before
             figures = combine(parts)
             notices = max(1, figures["requests"])
             rows = asyncio.run(query_rows(settings, STATEMENTS))
+            logged = [line for i in range(2) for line in (work / f"pg-{i}.log").read_text(errors="replace").splitlines()
+                      if " ERROR " in line or " CRITICAL " in line]
             return {
+                "server_log_errors": logged[:10], "server_log_error_count": len(logged),
                 "wrk": figures, "transactions_per_notice": round((_xacts(settings) - xacts) / notices, 3),
                 "sessions_opened": _sessions(settings) - sessions,
                 "jianfu_cpu_ms_per_notice": round(sum(spent) * 1000 / notices, 3),
+                "postgres_cpu_ms_per_notice": round(pg_spent * 1000 / notices, 3),
                 "statements_per_notice": round(sum(r.calls for r in rows) / notices, 2),
                 "db_ms_per_notice": round(sum(r.ms for r in rows) / notices, 3),
                 "statements": [{"calls_per_notice": round(r.calls / notices, 3), "ms_per_notice": round(r.ms / notices, 4),
@@ -100,6 +107,24 @@ def profile(connections: int, duration: float, spy_dir: Path | None) -> dict[str
             for server in servers:
                 server.stop()
             shutil.rmtree(work, ignore_errors=True)
+
+
+def _cluster_cpu(cluster: PgCluster) -> float:
+    """CPU seconds so far of the cluster's postmaster and every process it started (backends, writers)."""
+    postmaster = int((cluster.data / "postmaster.pid").read_text().split()[0])
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            stat = (proc / "stat").read_text()
+        except (FileNotFoundError, ProcessLookupError):  # ended meanwhile
+            continue
+        fields = stat[stat.rindex(")") + 2:].split()
+        if int(proc.name) == postmaster or int(fields[1]) == postmaster:
+            total += (int(fields[11]) + int(fields[12])) / tick
+    return total
 
 
 async def _execute(settings: Any, sql: str) -> None:

@@ -23,6 +23,7 @@ from intake.org.names import (
 )
 from intake.scope import describe_scope, resolve_scope
 from intake.store.models import ACCOUNTS, COMMUNITIES, DEPARTMENTS, DISTRICTS, INVITES, STREETS, Role
+from intake.store.pending import pending_of
 from intake.store.sqlite_fast import Prepared
 
 __all__ = [
@@ -116,19 +117,46 @@ _account_columns = (
 
 
 # the hot-path statements are built once: SQLAlchemy then only binds values (compiled-statement cache)
+# one statement for setting and clearing (None). Sent with the write batch's other pending rows (PostgreSQL's
+# writer, intake.store.pending), in account order: per account in the order set, one lock order in every process
+_SET_DIALOGUE = Prepared(
+    sa.update(ACCOUNTS).where(ACCOUNTS.c.id == sa.bindparam("account"))
+    .values(dialogue_state=sa.bindparam("state", type_=ACCOUNTS.c.dialogue_state.type),
+            dialogue_task_id=sa.bindparam("task", type_=ACCOUNTS.c.dialogue_task_id.type),
+            dialogue_expires_at=sa.bindparam("expires", type_=ACCOUNTS.c.dialogue_expires_at.type)),
+    flush_order="account",
+)
 _SELECT_ACCOUNT = Prepared(
     sa.select(*_account_columns)
     .select_from(ACCOUNTS)
     .outerjoin(DEPARTMENTS, DEPARTMENTS.c.id == ACCOUNTS.c.department_id)
     .outerjoin(COMMUNITIES, COMMUNITIES.c.id == ACCOUNTS.c.community_id)
     .outerjoin(STREETS, STREETS.c.id == COMMUNITIES.c.street_id)
-    .where(ACCOUNTS.c.channel == sa.bindparam("channel"), ACCOUNTS.c.external_id == sa.bindparam("external_id"))
+    .where(ACCOUNTS.c.channel == sa.bindparam("channel"), ACCOUNTS.c.external_id == sa.bindparam("external_id")),
+    sees_pending=True,  # get_account lays the batch's dialogue states not sent yet over what it reads
 )
 
 
 async def get_account(conn: AsyncConnection, *, channel: str, external_id: str) -> AccountView | None:
     rows = await _SELECT_ACCOUNT.mappings(conn, {"channel": channel, "external_id": external_id})
-    return AccountView(**rows[0]) if rows else None
+    if not rows:
+        return None
+    row = rows[0]
+    pending = pending_of(conn)
+    for later in pending.rows_of(_SET_DIALOGUE) if pending is not None else ():  # in the order they were set
+        if later["account"] == row["id"]:
+            row.update(dialogue_state=later["state"], dialogue_task_id=later["task"], dialogue_expires_at=later["expires"])
+    return AccountView(**row)
+
+
+async def set_dialogue(
+    conn: AsyncConnection, *, account_id: int, state: str, task_id: int | None, expires_at: dt.datetime
+) -> None:
+    await _SET_DIALOGUE.later(conn, {"account": account_id, "state": state, "task": task_id, "expires": expires_at})
+
+
+async def clear_dialogue(conn: AsyncConnection, *, account_id: int) -> None:
+    await _SET_DIALOGUE.later(conn, {"account": account_id, "state": None, "task": None, "expires": None})
 
 
 async def touch_account(
@@ -367,19 +395,3 @@ async def deactivate_account(conn: AsyncConnection, *, channel: str, external_id
     return True
 
 
-async def set_dialogue(
-    conn: AsyncConnection, *, account_id: int, state: str, task_id: int | None, expires_at: dt.datetime
-) -> None:
-    await conn.execute(
-        sa.update(ACCOUNTS)
-        .where(ACCOUNTS.c.id == account_id)
-        .values(dialogue_state=state, dialogue_task_id=task_id, dialogue_expires_at=expires_at)
-    )
-
-
-async def clear_dialogue(conn: AsyncConnection, *, account_id: int) -> None:
-    await conn.execute(
-        sa.update(ACCOUNTS)
-        .where(ACCOUNTS.c.id == account_id)
-        .values(dialogue_state=None, dialogue_task_id=None, dialogue_expires_at=None)
-    )

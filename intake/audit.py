@@ -37,7 +37,7 @@ async def add_audit(
     before: dict[str, Any] | None = None,
     after: dict[str, Any] | None = None,
 ) -> None:
-    await _INSERT.rows(
+    await _INSERT.later(  # sent with the batch's other audit rows (PostgreSQL's writer), else now
         conn,
         {
             "at": now, "actor": actor, "entity": entity, "entity_id": entity_id, "action": action,

@@ -207,8 +207,8 @@ def planned_reminder_rows(
 
 
 async def insert_reminder_rows(conn: AsyncConnection, rows: Sequence[Mapping[str, object]]) -> None:
-    """Store planned reminder rows in one statement."""
-    await _INSERT_REMINDERS.many(conn, rows)
+    """Store planned reminder rows in one statement (with the write batch's other pending rows on PostgreSQL)."""
+    await _INSERT_REMINDERS.later_many(conn, rows)
 
 
 async def add_reminders(

@@ -6,6 +6,7 @@ Repository functions: keyword-only, the connection given, no commit.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -16,7 +17,7 @@ from intake.store.models import COMMUNITIES, DEPARTMENTS, DISTRICTS, STREETS
 from intake.store.sqlite_fast import Prepared
 from intake.store.values import OrgLevel
 
-__all__ = ["CITY_PREFIX", "check_unambiguous_department", "get_community_by_name", "get_community_district", "get_department_by_name", "get_invite_district",
+__all__ = ["CITY_PREFIX", "check_unambiguous_department", "department_fit", "get_community_by_name", "get_community_district", "get_department_by_name", "get_invite_district",
            "get_or_add_department", "qualified_name", "split_qualified"]
 
 CITY_PREFIX = "市"  # "市/民政局": the city's department where a district has one of the same name
@@ -58,6 +59,12 @@ async def get_department_by_name(conn: AsyncConnection, *, name: str, district_i
     """The department called `name` as read in a context (issue 17): the street's own office, then the
     district's, then the city's; `city` (市民政局) only the city's. Without a context, the first of the name."""
     rows = await _SELECT_DEPARTMENTS.mappings(conn, {"name": name})
+    return department_fit(rows, district_id=district_id, street_id=street_id, city=city)
+
+
+def department_fit(rows: Sequence[dict[str, Any]], *, district_id: int | None, street_id: int | None,
+                   city: bool) -> int | None:
+    """Of the departments of one name (id, level, district_id, street_id), the one the context means."""
     ranked = [(rank, int(r["id"])) for r in rows if (rank := _department_rank(
         r, district_id=district_id, street_id=street_id, city=city)) is not None]
     return min(ranked)[1] if ranked else None

@@ -38,15 +38,19 @@ _ERRORS = (asyncpg.PostgresError, asyncpg.exceptions.InterfaceError, asyncpg.exc
            OSError, TimeoutError)
 
 
-async def driver_of(conn: AsyncConnection) -> Any | None:
+async def driver_of(conn: AsyncConnection, *, autocommit: bool = False) -> Any | None:
     """The asyncpg connection under ``conn`` once its transaction is open on the server; else None (other
     drivers, the fast path off, or no BEGIN sent yet: SQLAlchemy's adapter sends it with its first
-    statement, so the first statement of a transaction goes through SQLAlchemy, and autocommit
-    connections always do)."""
+    statement, so the first statement of a transaction goes through SQLAlchemy). ``autocommit``: the
+    caller's connection is in autocommit mode, where asyncpg runs each statement as its own transaction,
+    as SQLAlchemy does there: the driver whether or not a transaction is open."""
     if not ENABLED or conn.dialect.driver != "asyncpg":
         return None
-    raw = (await conn.get_raw_connection()).driver_connection
-    return raw if raw is not None and raw.is_in_transaction() else None
+    sync = conn.sync_connection
+    if sync is None or sync.closed or sync.invalidated:
+        return None  # SQLAlchemy's own path says what is wrong
+    raw = sync.connection.driver_connection  # no greenlet hop (get_raw_connection spawns one)
+    return raw if raw is not None and (autocommit or raw.is_in_transaction()) else None
 
 
 async def fetch(conn: AsyncConnection, raw: Any, sql: str, args: Sequence[Any]) -> list[tuple[Any, ...]]:

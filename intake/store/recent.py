@@ -33,6 +33,7 @@ from rapidfuzz.distance import Indel
 from rapidfuzz.process import extractOne
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from intake.org.names import department_fit
 from intake.store.models import COMMUNITIES, DEPARTMENTS, DIRECTORY_VERSION, STREETS, TASKS
 from intake.store.sqlite_fast import Prepared
 
@@ -60,7 +61,8 @@ _NEWEST = (sa.select(*_COLUMNS)
 _COMMUNITIES = (sa.select(COMMUNITIES.c.id, COMMUNITIES.c.name, COMMUNITIES.c.street_id, STREETS.c.district_id)
                 .outerjoin(STREETS, STREETS.c.id == COMMUNITIES.c.street_id)
                 .where(COMMUNITIES.c.active.is_(True)).order_by(COMMUNITIES.c.id))
-_DEPARTMENTS = sa.select(DEPARTMENTS.c.id, DEPARTMENTS.c.name)
+_DEPARTMENTS = sa.select(DEPARTMENTS.c.id, DEPARTMENTS.c.name, DEPARTMENTS.c.level, DEPARTMENTS.c.district_id,
+                         DEPARTMENTS.c.street_id).order_by(DEPARTMENTS.c.id)
 _DIRECTORY_VERSION = Prepared(sa.select(DIRECTORY_VERSION.c.version).where(DIRECTORY_VERSION.c.id == 1))
 
 
@@ -89,6 +91,7 @@ class IntakeMemory:
         self._community_ids: dict[str, int] = {}
         self._places: dict[int, tuple[int | None, int | None]] = {}  # community id -> (district, street)
         self.departments: dict[str, int] = {}
+        self._departments_named: dict[str, list[dict[str, Any]]] = {}  # name -> its rows, in id order
         self._directory_version: int | None = None  # as of the last directory read; None: read every batch
         self.directory_reads = 0  # how often the directory was read (a province must not pay it per batch)
         self._by_department: dict[int | None, deque[RecentTask]] = {}
@@ -147,9 +150,19 @@ class IntakeMemory:
         self.communities = [(int(r.id), str(r.name)) for r in directory]
         self._community_ids = {name: cid for cid, name in self.communities}
         self._places = {int(r.id): (r.district_id, r.street_id) for r in directory}
-        self.departments = {str(r.name): int(r.id) for r in (await conn.execute(_DEPARTMENTS)).all()}
+        departments = (await conn.execute(_DEPARTMENTS)).all()
+        self.departments = {str(r.name): int(r.id) for r in departments}
+        self._departments_named = {}
+        for r in departments:
+            self._departments_named.setdefault(str(r.name), []).append(dict(r._mapping))
         self._directory_version = version
         self.directory_reads += 1
+
+    def department_in_context(self, name: str, *, district_id: int | None, city: bool) -> int | None:
+        """:func:`intake.org.names.get_department_by_name` on the directory as read at the batch's start; None
+        when none fits (one added since, in this batch, is then found by that query)."""
+        rows = self._departments_named.get(name)
+        return department_fit(rows, district_id=district_id, street_id=None, city=city) if rows else None
 
     def committed(self) -> None:
         """The transaction committed: what it stored stays (and is not read back)."""

@@ -51,7 +51,7 @@ class SideConnection:
                 raise
             self._conn = conn
         try:
-            return await statement.rows(self._conn, params)
+            return await statement.rows(self._conn, params, autocommit=True)  # on asyncpg directly (PostgreSQL)
         except (sa.exc.OperationalError, sa.exc.InterfaceError):
             await self.close()
             raise

@@ -20,6 +20,7 @@ Expanding ``IN`` parameters are not supported.
 
 from __future__ import annotations
 
+import itertools
 import sqlite3
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -29,8 +30,11 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from intake.store import asyncpg_fast
+from intake.store.pending import pending_of, tables_of
 
 __all__ = ["Prepared"]
+
+_DEFINED = itertools.count()  # the order statements are defined in (module import order)
 
 
 @dataclass(frozen=True)
@@ -44,18 +48,52 @@ class _Form:
 
 
 class Prepared:
-    """One Core statement; ``await p.rows(conn, params)`` / ``await p.many(conn, rows)``."""
+    """One Core statement; ``await p.rows(conn, params)`` / ``await p.many(conn, rows)`` / ``await p.later(conn, row)``.
 
-    def __init__(self, statement: sa.Executable) -> None:
+    ``sees_pending``: the caller reads the batch's pending rows of these tables itself
+    (:mod:`intake.store.pending`), so they need not be sent first. ``flush_order``: the parameter by
+    which deferred rows are sorted when they are sent.
+    """
+
+    def __init__(self, statement: sa.Executable, *, sees_pending: bool = False, flush_order: str | None = None) -> None:
         self.statement = statement
-        # per dialect and driver (a test run uses SQLite and PostgreSQL in one process) and parameter keys
-        self._forms: dict[tuple[str, str, tuple[str, ...]], _Form] = {}
+        self.is_insert = isinstance(statement, sa.Insert)
+        self.tables = frozenset() if sees_pending else (tables_of(statement) or frozenset())
+        self.flush_order = flush_order
+        self.rank = next(_DEFINED)
+        # per dialect and driver (a test run uses SQLite and PostgreSQL in one process), parameter keys, and
+        # whether it is run per row set (an INSERT then has no implicit RETURNING of its id)
+        self._forms: dict[tuple[str, str, tuple[str, ...], bool], _Form] = {}
 
-    def _form(self, dialect: sa.Dialect, keys: tuple[str, ...]) -> _Form:
-        cache_key = (dialect.name, dialect.driver, keys)
+    def __hash__(self) -> int:
+        return id(self)
+
+    async def _settle(self, conn: AsyncConnection) -> None:
+        """Send the batch's pending rows first when this statement may read or change their tables."""
+        pending = pending_of(conn)
+        if pending is not None and pending.conflicts(self.tables, is_insert=self.is_insert):
+            await pending.flush()
+
+    async def later(self, conn: AsyncConnection, row: Mapping[str, Any]) -> None:
+        """Run it for ``row`` with the batch's other pending rows before COMMIT (the writer's batch on
+        PostgreSQL), or now (everywhere else). The statement must return nothing the caller needs."""
+        await self.later_many(conn, [row])
+
+    async def later_many(self, conn: AsyncConnection, rows: Sequence[Mapping[str, Any]]) -> None:
+        """:meth:`later` for several rows."""
+        pending = pending_of(conn)
+        if pending is None or await asyncpg_fast.driver_of(conn) is None:
+            await self.many(conn, rows)
+            return
+        for row in rows:
+            pending.add(self, row)
+
+    def _form(self, dialect: sa.Dialect, keys: tuple[str, ...], many: bool = False) -> _Form:
+        cache_key = (dialect.name, dialect.driver, keys, many)
         form = self._forms.get(cache_key)
         if form is None:
-            compiled = self.statement.compile(dialect=dialect, column_keys=list(keys))  # type: ignore[attr-defined]
+            compiled = self.statement.compile(  # type: ignore[attr-defined]
+                dialect=dialect, column_keys=list(keys), for_executemany=many)
             names = tuple(compiled.positiontup or ())
             # SQLAlchemy fills Python-side column defaults in its execution context, which is skipped here
             missing = [n for n in names if n not in keys and compiled.binds[n].value is None
@@ -81,13 +119,16 @@ class Prepared:
             out.append(value if process is None else process(value))
         return tuple(out)
 
-    async def rows(self, conn: AsyncConnection, params: Mapping[str, Any] | None = None) -> list[tuple[Any, ...]]:
-        """Run once; the rows it returns (RETURNING or SELECT) as tuples."""
+    async def rows(self, conn: AsyncConnection, params: Mapping[str, Any] | None = None, *,
+                   autocommit: bool = False) -> list[tuple[Any, ...]]:
+        """Run once; the rows it returns (RETURNING or SELECT) as tuples. ``autocommit``: ``conn`` is an
+        autocommit connection (:mod:`intake.store.side`), where asyncpg may run it outside a transaction."""
         params = params or {}
         driver = getattr(conn, "driver", None)
         if driver is None:
-            raw = await asyncpg_fast.driver_of(conn)
+            raw = await asyncpg_fast.driver_of(conn, autocommit=autocommit)
             if raw is not None:
+                await self._settle(conn)
                 form = self._form(conn.dialect, tuple(params))
                 return await asyncpg_fast.fetch(conn, raw, form.sql, self._args(form, params))
             result = await conn.execute(self.statement, dict(params))
@@ -109,6 +150,7 @@ class Prepared:
         form = self._form(conn.dialect, tuple(params))
         args = self._args(form, params)
         if raw is not None:
+            await self._settle(conn)
             rows: list[tuple[Any, ...]] = await asyncpg_fast.fetch(conn, raw, form.sql, args)
         else:
             assert driver is not None
@@ -132,10 +174,11 @@ class Prepared:
             if raw is None:
                 await conn.execute(self.statement, [dict(r) for r in rows])
                 return
-            form = self._form(conn.dialect, tuple(rows[0]))
+            await self._settle(conn)
+            form = self._form(conn.dialect, tuple(rows[0]), many=True)
             await asyncpg_fast.execute_many(conn, raw, form.sql, [self._args(form, r) for r in rows])
             return
-        form = self._form(conn.dialect, tuple(rows[0]))
+        form = self._form(conn.dialect, tuple(rows[0]), many=True)
         args = [self._args(form, r) for r in rows]
         try:
             driver.executemany(form.sql, args)

@@ -19,7 +19,8 @@ cost. Units stay ``async`` and see the same ``execute`` / ``dialect`` surface
 (:class:`ThreadConnection`, whose ``driver`` lets :mod:`intake.store.sqlite_fast` use the
 sqlite3 cursor directly); on PostgreSQL they run on one connection the writer keeps between batches
 (reopened, and the batch run once more, when the server closed it), where the hot statements go to
-asyncpg directly (:mod:`intake.store.asyncpg_fast`).
+asyncpg directly (:mod:`intake.store.asyncpg_fast`) and the rows that return nothing are sent once per
+batch, before COMMIT (:mod:`intake.store.pending`).
 """
 
 from __future__ import annotations
@@ -37,6 +38,8 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from intake.errors import StorageUnavailable
+from intake.store import pending as pending_rows
+from intake.store.pending import PendingRows
 from intake.store.side import SIDE, SideConnection
 
 __all__ = ["Unit", "Writer", "ThreadConnection", "BatchState"]
@@ -46,6 +49,9 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 SIDE_COUNTERS = True  # PostgreSQL: draw task codes beside the batch (tests turn it off for the parity check)
 Unit = Callable[[AsyncConnection], Awaitable[T]]
+# the connection's or the server's failure, not a unit's: never redone unit by unit. InternalError too: asyncpg
+# raises one ("another operation is in progress") on a connection the server has just closed
+_CONNECTION_ERRORS = (sa.exc.OperationalError, sa.exc.InterfaceError, sa.exc.InternalError)
 
 
 @dataclass
@@ -186,7 +192,7 @@ class Writer:
                     results = [(jobs[0], False, failed.__cause__)]
                 else:
                     results = await self._run_batch(jobs, isolated=True)
-        except (sa.exc.OperationalError, sa.exc.InterfaceError, OSError) as exc:
+        except (*_CONNECTION_ERRORS, OSError) as exc:
             log.error("database write failed, %d message(s) not stored: %s", len(jobs), exc)
             error = StorageUnavailable(f"数据库暂时无法写入({type(exc).__name__}): {exc}".splitlines()[0])
             self._fail_all(jobs, error)
@@ -223,10 +229,18 @@ class Writer:
         kept = self._conn is not None and await self._is_open(self._conn)
         if not kept:
             await self._drop_connection(broken=True)
-        conn = self._conn = self._conn or await self._engine.connect()
+        if self._conn is None:
+            self._conn = await self._engine.connect()
+            pending_rows.install(self._conn)  # SQLAlchemy's statements send the batch's pending rows first
+        conn = self._conn
         try:
+            info = conn.info  # the dict itself: once the connection is invalidated, reading conn.info raises
             async with conn.begin():
-                return await self._run_units(conn, jobs, isolated=isolated)
+                pending = info[pending_rows.INFO_KEY] = PendingRows(conn)
+                try:
+                    return await self._run_units(conn, jobs, isolated=isolated, pending=pending)
+                finally:
+                    info.pop(pending_rows.INFO_KEY, None)
         except _UnitFailed:
             raise  # rolled back; the connection is fine
         except BaseException as exc:
@@ -273,8 +287,10 @@ class Writer:
             self._thread_loop.loop = None
 
     async def _run_units(
-        self, conn: AsyncConnection, jobs: list[_Job], *, isolated: bool
+        self, conn: AsyncConnection, jobs: list[_Job], *, isolated: bool, pending: PendingRows | None = None
     ) -> list[tuple[_Job, bool, Any]]:
+        """The units in order. ``pending`` (PostgreSQL): the rows they left to send are sent before COMMIT, on
+        the careful pass at the end of each unit inside its savepoint (:mod:`intake.store.pending`)."""
         results: list[tuple[_Job, bool, Any]] = []
         for state in self._states:
             await state.begin(conn)
@@ -282,23 +298,41 @@ class Writer:
             if not isolated:
                 try:
                     results.append((job, True, await job.unit(conn)))
-                except (sa.exc.OperationalError, sa.exc.InterfaceError):
+                except _CONNECTION_ERRORS:
                     raise
                 except Exception as exc:
                     raise _UnitFailed from exc  # roll back the whole batch, redo it isolated
                 continue
-            marks = [state.checkpoint() for state in self._states]
+            results.append(await self._run_isolated(conn, job, pending))
+        if pending is not None and not isolated:
             try:
-                async with conn.begin_nested():
-                    value = await job.unit(conn)
-                results.append((job, True, value))
-            except (sa.exc.OperationalError, sa.exc.InterfaceError):
+                await pending.flush()
+            except _CONNECTION_ERRORS:
                 raise
-            except Exception as exc:  # a unit's own failure: its savepoint rolled back, the rest go on
-                for state, mark in zip(self._states, marks, strict=True):
-                    state.restore(mark)
-                results.append((job, False, exc))
+            except Exception as exc:  # e.g. another process stored the same delivery: find the unit it was
+                raise _UnitFailed from exc
         return results
+
+    async def _run_isolated(self, conn: AsyncConnection, job: _Job,
+                            pending: PendingRows | None) -> tuple[_Job, bool, Any]:
+        marks = [state.checkpoint() for state in self._states]
+        try:
+            async with conn.begin_nested():
+                try:
+                    value = await job.unit(conn)
+                    if pending is not None:
+                        await pending.flush()
+                except BaseException:
+                    if pending is not None:
+                        pending.discard()
+                    raise
+            return job, True, value
+        except _CONNECTION_ERRORS:
+            raise
+        except Exception as exc:  # a unit's own failure: its savepoint rolled back, the rest go on
+            for state, mark in zip(self._states, marks, strict=True):
+                state.restore(mark)
+            return job, False, exc
 
 
 class _UnitFailed(Exception):

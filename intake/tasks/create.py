@@ -21,6 +21,7 @@ from intake.catalogue.notice import CatalogueRecord, check_notice, get_form_rule
 from intake.reminders import add_reminders, is_short_notice
 from intake.settings import IntakeSettings
 from intake.sources import NoticeSource, source_values
+from intake.store import asyncpg_fast
 from intake.store.models import (
     TASK_CODE_COUNTERS,
     TASK_TARGETS,
@@ -43,7 +44,8 @@ _INSERT_TARGETS = Prepared(sa.insert(TASK_TARGETS))
 # only a task not yet marked: no row lock (and no trigger) for one that is, which another process may hold
 _MARK_REPEAT = Prepared(
     sa.update(TASKS).where(TASKS.c.id == sa.bindparam("task_id"), TASKS.c.repeat_collection.is_(sa.false()))
-    .values(repeat_collection=sa.true())
+    .values(repeat_collection=sa.true()),
+    flush_order="task_id",  # sent before COMMIT with the batch's other marks, each row locked in id order
 )
 # one multi-row INSERT … RETURNING in the order of the rows (SQLAlchemy's insertmanyvalues), for a connection
 # with a round trip per statement (PostgreSQL); the sqlite3 cursor path inserts, then reads the ids
@@ -51,6 +53,23 @@ _INSERT_TARGETS_RETURNING = sa.insert(TASK_TARGETS).returning(TASK_TARGETS.c.id,
 _TARGET_IDS = Prepared(
     sa.select(TASK_TARGETS.c.id).where(TASK_TARGETS.c.task_id == sa.bindparam("task_id")).order_by(TASK_TARGETS.c.id)
 )
+
+
+def _targets_from_array() -> sa.Insert:
+    """PostgreSQL, on asyncpg directly: all of a task's targets from one array of community ids, in one
+    statement prepared once (the multi-row INSERT has one form per number of targets)."""
+    t = TASK_TARGETS.c
+    ids = sa.func.unnest(sa.bindparam("communities", type_=postgresql.ARRAY(sa.Integer))).table_valued(
+        "community_id", with_ordinality="n").render_derived("targets")
+    rows = sa.select(sa.bindparam("task", type_=t.task_id.type), ids.c.community_id,
+                     sa.bindparam("status", type_=t.status.type), sa.bindparam("due", type_=t.due_date.type),
+                     sa.bindparam("announced", type_=t.announced_at.type), sa.bindparam("quiet", type_=t.quiet.type)
+                     ).order_by(ids.c.n)
+    columns = ["task_id", "community_id", "status", "due_date", "announced_at", "quiet"]
+    return sa.insert(TASK_TARGETS).from_select(columns, rows).returning(t.id, t.community_id)
+
+
+_INSERT_TARGETS_FROM_ARRAY = Prepared(_targets_from_array())
 
 
 @dataclass(frozen=True)
@@ -128,6 +147,9 @@ async def _issuer_id(conn: AsyncConnection, c: Classification, *, department: st
         found = memory.departments.get(department)  # a flat set-up: names are unique
         if found is not None:
             return found
+    known = memory.department_in_context(department, district_id=account.district_id, city=c.issuer_city)
+    if known is not None:  # the directory as the writer read it at the batch's start (a round trip less)
+        return known
     return await get_or_add_department(conn, name=department, district_id=account.district_id, city=c.issuer_city)
 
 
@@ -192,6 +214,12 @@ async def _add_targets(conn: AsyncConnection, *, task_id: int, community_ids: li
                        due: dt.date | None, announced_at: dt.datetime | None) -> list[int]:
     if not community_ids:
         return []
+    if await asyncpg_fast.driver_of(conn) is not None:
+        returned = await _INSERT_TARGETS_FROM_ARRAY.rows(conn, {
+            "task": task_id, "communities": community_ids, "status": status.value, "due": due,
+            "announced": announced_at, "quiet": False})
+        by_community = {int(community): int(target) for target, community in returned}  # unique per task
+        return [by_community[cid] for cid in community_ids]
     rows = [{"task_id": task_id, "community_id": cid, "status": status.value, "due_date": due,
              "announced_at": announced_at, "quiet": False} for cid in community_ids]
     if getattr(conn, "driver", None) is None:
@@ -274,7 +302,7 @@ async def create_task(
                                     department_id=f.department_id, recurrence=c.recurrence, received_at=received_at,
                                     rules=get_form_rules(settings.rule_paths), actor=f"account:{account.id}")
     if f.same_data:
-        await _MARK_REPEAT.many(conn, [{"task_id": t} for t, _ in f.same_data])
+        await _MARK_REPEAT.later_many(conn, [{"task_id": t} for t, _ in f.same_data])
     communities = _target_list(c, account=account, memory=memory, community_ids=community_ids)
     targets = await _store_targets(conn, c, f, task_id=task_id, communities=communities, received_at=received_at,
                                    announced=source == TaskSource.community, settings=settings)

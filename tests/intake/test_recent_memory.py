@@ -18,8 +18,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from intake.org.names import get_department_by_name
 from intake.store.db import create_engine
-from intake.store.models import COMMUNITIES, DEPARTMENTS, TASKS
+from intake.store.models import COMMUNITIES, DEPARTMENTS, DISTRICTS, TASKS
 from intake.store.recent import NEAR_IDENTICAL, IntakeMemory, RecentTask
 from tests.conftest import make_settings
 
@@ -271,3 +272,28 @@ async def test_the_directory_is_read_once_not_per_batch_and_again_after_any_chan
     await trans.rollback()
     await conn.close()
     assert memory.directory_reads == 4
+
+
+async def test_a_department_read_from_memory_is_the_one_the_query_reads_in_every_context(
+    db: tuple[AsyncEngine, int]
+) -> None:
+    """Storing a notice finds its issuer in the memory's directory instead of a query per notice: the same
+    department as :func:`get_department_by_name` in each context (a district's, another district's, the
+    city's, none), and nothing for a name it does not hold (one added later is then read by the query)."""
+    engine, _ = db
+    async with engine.begin() as conn:
+        districts = [(await conn.execute(sa.insert(DISTRICTS).values(name=n).returning(DISTRICTS.c.id))).scalar_one()
+                     for n in ("甲区", "乙区", "丙区")]
+        for level, district in (("district", districts[0]), ("district", districts[1]), ("city", None)):
+            await conn.execute(sa.insert(DEPARTMENTS).values(name="卫健委", level=level, district_id=district))
+        await conn.execute(sa.insert(DEPARTMENTS).values(name="城管局", level="district", district_id=districts[1]))
+    memory = IntakeMemory()
+    async with engine.begin() as conn:
+        await memory.begin(conn)
+        for name in ("卫健委", "城管局", "民政局", "没有的局"):
+            for district in (*districts, None):
+                for city in (False, True):
+                    expected = await get_department_by_name(conn, name=name, district_id=district, city=city)
+                    assert memory.department_in_context(name, district_id=district, city=city) == expected, \
+                        (name, district, city)
+        assert memory.department_in_context("城管局", district_id=districts[0], city=False) is None
