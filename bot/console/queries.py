@@ -353,7 +353,7 @@ async def build_dashboard(
     scope = Scope(ScopeKind.community, community) if community else DISTRICT_SCOPE
     months = await get_trend(conn, month=month, scope=scope, settings=settings, now=now, months=13)
     pending = int((await conn.execute(
-        sa.select(sa.func.count(TASKS.c.id)).where(TASKS.c.status == TaskStatus.pending_review.value)
+        sa.select(sa.func.count()).select_from(TASKS).where(TASKS.c.status == TaskStatus.pending_review.value)
     )).scalar_one())
     return Dashboard(month=month, current=months[-1], months=months, pending_review=pending)
 
