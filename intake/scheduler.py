@@ -45,6 +45,7 @@ __all__ = [
     "SWEEP_JOB_ID",
     "DIGEST_JOB_ID",
     "PRUNE_JOB_ID",
+    "OPEN_MONTH_JOB_ID",
     "SchedulerLock",
     "FileSchedulerLock",
     "AdvisorySchedulerLock",
@@ -61,6 +62,9 @@ SWEEP_JOB_ID = "jianfu.sweep"
 DIGEST_JOB_ID = DEFAULT_SLOT_JOB  # [schedule]'s time; a district with its own gets its own job
 PRUNE_JOB_ID = "jianfu.prune"
 PRUNE_FIRST_IN_S = 60.0  # the first prune a minute after start-up, then every [retention] prune_minutes
+OPEN_MONTH_JOB_ID = "jianfu.open_month"
+OPEN_MONTH_CHECK_S = 60.0  # whether the open month's count is [schedule] open_month_minutes old, checked this often
+OPEN_MONTH_FIRST_IN_S = 5.0
 
 
 def _guarded(job_id: str, job: Job) -> Callable[[], Awaitable[None]]:
@@ -249,6 +253,7 @@ class BackgroundHandle:
     sweeps: int = 0
     sweep: Callable[[], Awaitable[None]] | None = None  # the sweep job itself (tests call it instead of a tick)
     prune: Callable[[], Awaitable[None]] | None = None  # the prune job itself
+    open_month: Callable[[], Awaitable[None]] | None = None  # the open month's count for the dashboards
     last_prune: PruneReport | None = None
     _sweep_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     _retry: asyncio.Task[None] | None = None
@@ -292,6 +297,15 @@ class _Leadership:
             if await self.still_leader():
                 self.handle.last_prune = await run_prune(self.services, now=_utcnow())
 
+    async def open_month(self) -> None:
+        """Count the open month for the dashboards when its last count is old enough (no sweep lock: it only
+        reads, on the report thread, then replaces its own rows in one write)."""
+        from intake.reports.rollups import count_open_month, open_month_due
+
+        now = _utcnow()
+        if await self.still_leader() and await open_month_due(self.services, now=now):
+            await count_open_month(self.services, now=now)
+
     async def digest(self, slot: DigestSlot | None = None) -> None:
         from intake.reports.monthly import send_monthly_digests
 
@@ -313,6 +327,9 @@ class _Leadership:
             jobs.run_monthly(slot.job_id, functools.partial(self.digest, slot), day=slot.day, hour=slot.hour)
         jobs.run_repeating(PRUNE_JOB_ID, self.prune, seconds=self.settings.retention.prune_minutes * 60,
                            first_in=PRUNE_FIRST_IN_S)
+        if schedule.open_month_minutes:
+            jobs.run_repeating(OPEN_MONTH_JOB_ID, self.open_month, seconds=OPEN_MONTH_CHECK_S,
+                               first_in=OPEN_MONTH_FIRST_IN_S)
         jobs.start()
         self.handle.jobs, self.handle.is_leader = jobs, True
         log.info("scheduler started: sweep every %ss, digests on %s, prune every %d min", schedule.sweep_seconds,
@@ -353,7 +370,7 @@ async def run_background(services: Services) -> AsyncIterator[BackgroundHandle]:
     """Take the scheduler lock (or keep trying), run the sweep and the digest cron while it is held."""
     handle = BackgroundHandle(senders=dict(services.senders))
     leadership = _Leadership(services, make_scheduler_lock(services.settings, services.engine), handle)
-    handle.sweep, handle.prune = leadership.sweep, leadership.prune
+    handle.sweep, handle.prune, handle.open_month = leadership.sweep, leadership.prune, leadership.open_month
     if await leadership.lock.acquire():
         await leadership.start()
     else:

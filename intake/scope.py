@@ -33,6 +33,7 @@ from intake.store.models import (
     DISTRICTS,
     INVITES,
     MONTH_ROLLUPS,
+    OPEN_MONTH_FIGURES,
     ORG_IMPORTS,
     OUTBOX,
     RATINGS,
@@ -242,6 +243,9 @@ _CRITERIA: dict[str, tuple[sa.Table, Callable[[Scope], Any]]] = {
     # a closed month's figures per scope: only the communities' own (the district's are computed live, scoped)
     "month_rollups": (MONTH_ROLLUPS, lambda s: MONTH_ROLLUPS.c.scope.in_(sorted(f"community:{n}" for n in
                                                                                 s.community_names))),
+    # the open month's figures as last counted: likewise
+    "open_month_figures": (OPEN_MONTH_FIGURES, lambda s: OPEN_MONTH_FIGURES.c.scope.in_(
+        sorted(f"community:{n}" for n in s.community_names))),
 }
 
 

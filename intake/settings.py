@@ -65,6 +65,10 @@ class ScheduleSettings(FrozenModel):
     lock_retry_seconds: float = Field(60.0, gt=0)  # a process without the scheduler lock retries this often
     digest_chat_bytes: int = Field(2000, ge=200)  # chat text of a digest is cut to fit (link to the full one)
     digest_dir: str = "data/digests"  # charts and workbooks of sent digests, relative to config.toml
+    # the open month's figures are counted for the dashboards this often by the scheduler's holder (one pass over
+    # the month, off the event loop); a dashboard reads them while they are at most twice this old (0: every
+    # dashboard of the open month aggregates the log itself)
+    open_month_minutes: int = Field(5, ge=0, le=1440)
 
     @model_validator(mode="after")
     def _floor_below_ceiling(self) -> ScheduleSettings:

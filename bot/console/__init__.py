@@ -15,8 +15,8 @@ __all__ = ["create_console_app"]
 HERE = Path(__file__).resolve().parent
 
 
-def create_console_app() -> web.Application:
-    from bot.console.boards import BOARDS, KEEP_S, Boards, close_boards
+def create_console_app(*, dashboard_max_age_s: float = 60.0) -> web.Application:
+    from bot.console.boards import BOARDS, Boards, close_boards
     from bot.console.core import CODECS, session_middleware, setup_templates
     from bot.console.scoping import scope_middleware
     from bot.console.views import setup_routes
@@ -25,7 +25,7 @@ def create_console_app() -> web.Application:
     app = web.Application(middlewares=[session_middleware, scope_middleware])
     app[CODECS] = {}
     app[BUILT] = BuiltDigests()
-    app[BOARDS] = Boards(KEEP_S)
+    app[BOARDS] = Boards(dashboard_max_age_s)
     app.on_cleanup.append(close_boards)
     setup_templates(app, str(HERE / "templates"))
     setup_routes(app, str(HERE / "static"))

@@ -1,7 +1,8 @@
 """Dashboards kept for a short while: a page never waits on a month's live aggregate it has already built.
 
-A closed month reads its rollups (fast); the open month is aggregated over the log, which at a million
-tasks takes seconds. The first view of a (month, community) builds it on the report thread; later views
+A closed month reads its rollups (fast); the open month reads the scheduler's last count of it
+(``[schedule] open_month_minutes``) or, without a recent one, is aggregated over the log, which at a
+million tasks takes seconds. The first view of a (month, community) builds it on the report thread; later views
 within ``[server] dashboard_max_age_s`` show that build; an older one is shown while a fresh build runs in
 the background (one at a time per key), so only the very first view of a key ever waits. ``0`` turns
 the keeping off (every view builds).
@@ -21,12 +22,11 @@ from aiohttp import web
 
 from bot.console.queries import Dashboard
 
-__all__ = ["Boards", "KeptBoard", "BOARDS", "KEEP_S", "close_boards"]
+__all__ = ["Boards", "KeptBoard", "BOARDS", "close_boards"]
 
 log = logging.getLogger(__name__)
 
 Build = Callable[[], Awaitable[Dashboard]]
-KEEP_S = 60.0  # a dashboard this old is rebuilt in the background (the digest pages keep theirs as long)
 
 
 @dataclass

@@ -18,7 +18,7 @@ from intake.audit import list_audit
 from intake.reports.export import TaskFilters, month_bounds, task_select
 from intake.reports.figures import DISTRICT_SCOPE, Figures, Scope, ScopeKind
 from intake.reports.paging import Cursor, Keyset, count_capped, keyset_select
-from intake.reports.rollups import get_trend
+from intake.reports.rollups import get_open_month, get_trend
 from intake.settings import IntakeSettings
 from intake.store.models import (
     ACCOUNTS,
@@ -342,20 +342,25 @@ class Dashboard:
     month: str
     current: Figures
     months: list[Figures]  # oldest first, ending with `month`
-    pending_review: int
+    pending_review: int  # counted up to paging.COUNT_CAP
+    pending_more: bool = False  # and more wait
+    counted_at: dt.datetime | None = None  # the open month's figures are the scheduler's count of this time
 
 
 async def build_dashboard(
     conn: AsyncConnection, *, month: str, settings: IntakeSettings, now: dt.datetime, community: str = ""
 ) -> Dashboard:
     """This month and the twelve before it, from the figures every report reads (closed months from their
-    rollups); raises ``intake.errors.NotFound`` for an unknown community."""
+    rollups, the open month from the scheduler's last count when recent: ``rollups.get_open_month``); raises
+    ``intake.errors.NotFound`` for an unknown community."""
     scope = Scope(ScopeKind.community, community) if community else DISTRICT_SCOPE
-    months = await get_trend(conn, month=month, scope=scope, settings=settings, now=now, months=13)
-    pending = int((await conn.execute(
-        sa.select(sa.func.count()).select_from(TASKS).where(TASKS.c.status == TaskStatus.pending_review.value)
-    )).scalar_one())
-    return Dashboard(month=month, current=months[-1], months=months, pending_review=pending)
+    opened = await get_open_month(conn, month=month, scope=scope, settings=settings, now=now)
+    months = await get_trend(conn, month=month, scope=scope, settings=settings, now=now, months=13,
+                             known={month: opened.figures} if opened else None)
+    pending, more = await count_capped(  # bounded: the queue's own page shows them
+        conn, sa.select(TASKS.c.id).where(TASKS.c.status == TaskStatus.pending_review.value))
+    return Dashboard(month=month, current=months[-1], months=months, pending_review=pending, pending_more=more,
+                     counted_at=opened.as_of if opened else None)
 
 
 def group_months(months: list[Figures]) -> dict[str, dict[str, int]]:

@@ -10,31 +10,40 @@ three steps so a change made meanwhile is never lost: (1) a ``rollup_months`` ro
 ``computed_at`` NULL; (2) the figures are computed from a snapshot taken after it; (3) they are
 stored only if that row still exists (a trigger would have deleted it). Readers use only rows whose
 ``computed_at`` is set, and compute anything else live, with the same functions.
+
+The open month cannot be kept that way (every notice changes it). The scheduler's holder counts it
+every ``[schedule] open_month_minutes`` instead (:func:`count_open_month`: one pass over the month on
+the report thread, then every scope's figures replaced in one write) into ``open_month_figures``; a
+dashboard reads them (:func:`get_open_month`) while they are at most twice that old, with the time
+they were counted at, and aggregates the log itself otherwise. The digests, exports and reports never
+read them: they count the log.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from intake.calendar import month_bounds, previous_month
+from intake.calendar import month_bounds, month_key, previous_month
 from intake.reports.burden_rollup import BURDEN_SCOPE, get_burden_rows
 from intake.reports.figures import DISTRICT_SCOPE, Figures, Scope, get_figures, get_month_figures
 from intake.reports.measures import department_name
 from intake.reports.runner import run_report
 from intake.settings import IntakeSettings
-from intake.store.models import COMMUNITIES, MONTH_ROLLUPS, ROLLUP_MONTHS, TASKS
+from intake.store.models import COMMUNITIES, MONTH_ROLLUPS, OPEN_MONTH_FIGURES, ROLLUP_MONTHS, TASKS
 from intake.store.writer import Unit
 
 if TYPE_CHECKING:
     from intake.context import Services
 
 __all__ = ["CLOSED_AFTER", "KEEP_MONTHS", "is_closed", "get_trend", "list_months", "refresh_rollups",
-           "get_kept_contents", "roll_up_month", "keep_closed_months", "get_department_tasks"]
+           "get_kept_contents", "roll_up_month", "keep_closed_months", "get_department_tasks", "OpenMonth",
+           "count_open_month", "get_open_month", "open_month_due"]
 
 CLOSED_AFTER = dt.timedelta(days=1)  # a notice's CreateTime can trail its arrival by minutes, never a day
 KEEP_MONTHS = 24
@@ -76,13 +85,16 @@ async def _rolled_up(conn: AsyncConnection, *, months: Sequence[str], scope: Sco
 
 
 async def get_trend(
-    conn: AsyncConnection, *, month: str, scope: Scope, settings: IntakeSettings, now: dt.datetime, months: int = 13
+    conn: AsyncConnection, *, month: str, scope: Scope, settings: IntakeSettings, now: dt.datetime, months: int = 13,
+    known: Mapping[str, Figures] | None = None,
 ) -> list[Figures]:
-    """The figures of the `months` months ending with `month`, oldest first: rollups where they are kept,
-    the rest (the open month, or a month corrected since) computed live."""
+    """The figures of the `months` months ending with `month`, oldest first: `known` (month → figures the caller
+    has, e.g. the open month's last count), rollups where they are kept, the rest (the open month, or a month
+    corrected since) computed live."""
     wanted = list_months(month, months)
     closed = [m for m in wanted if is_closed(m, settings=settings, now=now)]
     kept = await _rolled_up(conn, months=closed, scope=scope) if closed else {}
+    kept.update(known or {})
     return [kept.get(m) or await get_figures(conn, month=m, scope=scope, settings=settings, now=now) for m in wanted]
 
 
@@ -90,12 +102,16 @@ async def get_department_tasks(
     conn: AsyncConnection, *, month: str, settings: IntakeSettings, now: dt.datetime, months: int = 13
 ) -> dict[str, int]:
     """Tasks per department (as the figures name it) over the `months` months ending with `month`, the
-    dashboard's 13-month table summed: kept months read from their rollups, the others (the open month, a
-    month corrected since) counted live over the log's time index. What the directory shows."""
+    dashboard's 13-month table summed: kept months read from their rollups, the open month from its last count
+    (:func:`get_open_month`), the others (a month corrected since, the open month not counted lately) counted
+    live over the log's time index. What the directory shows."""
     wanted = list_months(month, months)
     closed = [m for m in wanted if is_closed(m, settings=settings, now=now)]
     kept = await _rolled_up(conn, months=closed, scope=DISTRICT_SCOPE) if closed else {}
     totals: dict[str, int] = {}
+    opened = await get_open_month(conn, month=wanted[-1], scope=DISTRICT_SCOPE, settings=settings, now=now)
+    if opened is not None:
+        kept[wanted[-1]] = opened.figures
     for figures in kept.values():
         for name, counts in figures.by_department:
             totals[name] = totals.get(name, 0) + counts.tasks
@@ -126,6 +142,16 @@ async def _roll_up(services: Services, *, month: str, now: dt.datetime) -> bool:
                                compute_with=lambda job: run_report(services.reports, services.engine, job))
 
 
+async def _every_scope(conn: AsyncConnection, *, month: str, settings: IntakeSettings, now: dt.datetime,
+                       ) -> tuple[Figures, dict[int, Figures]]:
+    """The whole deployment's figures of `month` and every community's, from one pass over the month."""
+    rows = (await conn.execute(sa.select(COMMUNITIES.c.id, COMMUNITIES.c.name, COMMUNITIES.c.staff,
+                                         COMMUNITIES.c.active))).all()
+    staff = sum(int(r.staff) for r in rows if r.active)
+    return await get_month_figures(conn, month=month, settings=settings, now=now, district_staff=staff,
+                                   communities=[(int(r.id), str(r.name), int(r.staff)) for r in rows])
+
+
 async def roll_up_month(
     *, month: str, now: dt.datetime, settings: IntakeSettings, submit: Callable[[Unit[Any]], Awaitable[Any]],
     compute_with: Callable[[Callable[[AsyncConnection], Awaitable[Any]]], Awaitable[Any]],
@@ -144,12 +170,7 @@ async def roll_up_month(
     await submit(begin)
 
     async def compute(conn: AsyncConnection) -> list[tuple[str, Any]]:  # (2) from a snapshot taken after (1)
-        rows = (await conn.execute(sa.select(COMMUNITIES.c.id, COMMUNITIES.c.name, COMMUNITIES.c.staff,
-                                             COMMUNITIES.c.active))).all()
-        staff = sum(int(r.staff) for r in rows if r.active)
-        top, per_community = await get_month_figures(
-            conn, month=month, settings=settings, now=now, communities=[(int(r.id), str(r.name), int(r.staff))
-                                                                         for r in rows], district_staff=staff)
+        top, per_community = await _every_scope(conn, month=month, settings=settings, now=now)
         burden = await get_burden_rows(conn, month=month, settings=settings,  # the yearly report's own rows
                                        per_community=per_community.values())
         return [(f.scope.key, f.to_json()) for f in (top, *per_community.values())] + [(BURDEN_SCOPE, burden)]
@@ -203,3 +224,58 @@ async def keep_closed_months(engine: AsyncEngine, *, months: Sequence[str], sett
             done += await roll_up_month(month=month, now=now, settings=settings, submit=submit,
                                         compute_with=compute_with)
     return done
+
+
+# --- the open month, counted every [schedule] open_month_minutes -------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OpenMonth:
+    figures: Figures
+    as_of: dt.datetime  # when they were counted
+
+
+async def count_open_month(services: Services, *, now: dt.datetime) -> int:
+    """Count the open month for every scope (on the report thread) and replace the kept counts with them in one
+    write; returns how many scopes were stored."""
+    settings = services.settings
+    month = month_key(now, settings.tz)
+
+    async def compute(conn: AsyncConnection) -> list[dict[str, Any]]:
+        top, per_community = await _every_scope(conn, month=month, settings=settings, now=now)
+        return [{"scope": f.scope.key, "month": month, "as_of": now, "content": f.to_json()}
+                for f in (top, *per_community.values())]
+
+    rows = await run_report(services.reports, services.engine, compute)
+
+    async def store(conn: AsyncConnection) -> None:
+        await conn.execute(sa.delete(OPEN_MONTH_FIGURES))
+        await conn.execute(sa.insert(OPEN_MONTH_FIGURES), rows)
+
+    await services.writer.submit(store)
+    return len(rows)
+
+
+async def get_open_month(conn: AsyncConnection, *, month: str, scope: Scope, settings: IntakeSettings,
+                         now: dt.datetime) -> OpenMonth | None:
+    """`scope`'s figures of `month` as last counted, when `month` is the open month and they are at most twice
+    ``open_month_minutes`` old (a scheduler that stopped counting leaves the dashboards to count the log)."""
+    every = settings.schedule.open_month_minutes
+    if not every or month != month_key(now, settings.tz):
+        return None
+    row = (await conn.execute(sa.select(OPEN_MONTH_FIGURES.c.content, OPEN_MONTH_FIGURES.c.as_of).where(
+        OPEN_MONTH_FIGURES.c.scope == scope.key, OPEN_MONTH_FIGURES.c.month == month,
+        OPEN_MONTH_FIGURES.c.as_of >= now - dt.timedelta(minutes=2 * every),
+        OPEN_MONTH_FIGURES.c.as_of <= now))).first()
+    return None if row is None else OpenMonth(Figures.from_json(row.content), row.as_of)
+
+
+async def open_month_due(services: Services, *, now: dt.datetime) -> bool:
+    """Whether the open month should be counted again (its last count is `open_month_minutes` old, or none)."""
+    every = services.settings.schedule.open_month_minutes
+    if not every:
+        return False
+    async with services.engine.connect() as conn:
+        last = (await conn.execute(sa.select(sa.func.max(OPEN_MONTH_FIGURES.c.as_of)).where(
+            OPEN_MONTH_FIGURES.c.month == month_key(now, services.settings.tz)))).scalar_one_or_none()
+    return last is None or not (now - dt.timedelta(minutes=every) < last <= now)

@@ -31,6 +31,7 @@ __all__ = [  # the tables of models_catalogue, models_community and models_conso
     "TaskTarget", "Reminder", "TaskReport", "CounterEntry", "Rating", "AuditEntry", "ProcessedMessage",
     "TaskCodeCounter", "OutboxMessage", "AdminUser", "RuleVersion", "CorrectionExample", "DigestArchive",
     "TASK_REPORTS", "COUNTER_ENTRIES", "RollupMonth", "MonthRollup", "ROLLUP_MONTHS", "MONTH_ROLLUPS",
+    "OpenMonthFigures", "OPEN_MONTH_FIGURES",
     "CONSOLE_SESSIONS", "LOGIN_THROTTLE", "ConsoleSession", "LoginThrottle", "FormDecision", "FormSource",
     "CatalogueForm", "FormSend", "Platform", "PlatformMention", "utcnow", "UPLOAD_TICKETS", "UploadTicket",
     "DIRECTORY_VERSION", "DirectoryVersion",
@@ -388,5 +389,12 @@ from intake.store.models_console import CONSOLE_SESSIONS, LOGIN_THROTTLE, Consol
 from intake.store.models_directory import DIRECTORY_VERSION, DirectoryVersion  # noqa: E402  (the directory's version)
 
 # monthly rollups of closed months (issue 14), registered on the same metadata
-from intake.store.models_rollups import MONTH_ROLLUPS, ROLLUP_MONTHS, MonthRollup, RollupMonth  # noqa: E402
+from intake.store.models_rollups import (  # noqa: E402
+    MONTH_ROLLUPS,
+    OPEN_MONTH_FIGURES,
+    ROLLUP_MONTHS,
+    MonthRollup,
+    OpenMonthFigures,
+    RollupMonth,
+)
 from intake.store.models_upload import UPLOAD_TICKETS, UploadTicket  # noqa: E402  (upload tickets, issue 16)

@@ -1,7 +1,9 @@
-"""Monthly rollups of closed months (issue 14): a month's marker and each scope's figures.
+"""Monthly rollups of closed months (issue 14): a month's marker and each scope's figures; and the open
+month's figures as of the scheduler's last pass (``open_month_figures``).
 
-See ``intake.reports.rollups`` for how they are computed and ``intake.store.triggers`` for how they
-are kept correct.
+See ``intake.reports.rollups`` for how they are computed and ``intake.store.triggers`` for how the
+closed months' are kept correct (the open month's are replaced whole every ``[schedule]
+open_month_minutes`` and carry the time they were counted at).
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from sqlmodel import Field, SQLModel
 
 from intake.store.columns import _json, _table, _ts
 
-__all__ = ["RollupMonth", "MonthRollup", "ROLLUP_MONTHS", "MONTH_ROLLUPS"]
+__all__ = ["RollupMonth", "MonthRollup", "OpenMonthFigures", "ROLLUP_MONTHS", "MONTH_ROLLUPS", "OPEN_MONTH_FIGURES"]
 
 
 class RollupMonth(SQLModel, table=True):
@@ -39,5 +41,17 @@ class MonthRollup(SQLModel, table=True):
     content: dict[str, Any] = _json(dict)
 
 
+class OpenMonthFigures(SQLModel, table=True):
+    """One scope's figures of the open month as counted at ``as_of`` (``Figures.to_json``); every row is
+    replaced at each count, so a dashboard reads rows instead of aggregating the month's log."""
+
+    __tablename__ = "open_month_figures"
+    scope: str = Field(max_length=96, primary_key=True)  # district / community:NAME
+    month: str = Field(max_length=7)  # YYYY-MM, local time: the month open at as_of
+    as_of: dt.datetime = _ts()
+    content: dict[str, Any] = _json(dict)
+
+
 ROLLUP_MONTHS = _table(RollupMonth)
 MONTH_ROLLUPS = _table(MonthRollup)
+OPEN_MONTH_FIGURES = _table(OpenMonthFigures)

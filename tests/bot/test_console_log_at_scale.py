@@ -86,6 +86,17 @@ async def test_review_queue_is_a_page_oldest_first_with_the_number_waiting(conso
     assert codes_in(rest) == waiting[50:] and "next" not in links(rest)
 
 
+async def test_the_number_waiting_is_counted_up_to_the_cap_on_review_and_dashboard(console, engine, monkeypatch):
+    await seed_log(engine, 12, status="pending_review")
+    monkeypatch.setattr(paging, "COUNT_CAP", 10)
+    await login(console)
+    assert "10+ 条待审核" in await (await console.get("/admin/review")).text()
+    assert "<b>10+</b><span>待准入审核</span>" in await (await console.get("/admin/?month=2025-01")).text()
+    monkeypatch.setattr(paging, "COUNT_CAP", 12)
+    assert "12 条待审核" in await (await console.get("/admin/review")).text()
+    assert "<b>12</b><span>待准入审核</span>" in await (await console.get("/admin/?month=2025-02")).text()
+
+
 # --- search --------------------------------------------------------------------------------------
 
 NOTICES = {

@@ -364,3 +364,32 @@ async def test_directory_department_tasks_are_the_dashboards_13_months_with_or_w
     assert before == {"民政局": "2", "卫健委": "1"}
     assert (await console.get("/admin/")).status == 200  # this month's dashboard, kept a minute
     assert dict(row.findall(await (await console.get("/admin/directory")).text())) == before
+
+
+async def test_the_open_months_dashboard_reads_the_schedulers_recent_count_and_the_log_otherwise(console, engine,
+                                                                                               settings):
+    from intake.calendar import month_key
+    from intake.reports.figures import DISTRICT_SCOPE, Scope, ScopeKind, get_figures
+    from intake.store.models import OPEN_MONTH_FIGURES
+
+    now = dt.datetime.now(dt.UTC)
+    month = month_key(now, settings.tz)
+    await seed_task(engine, received_at=now - dt.timedelta(minutes=5), communities=("幸福社区",))
+    rows = []
+    for scope, minutes_ago in ((DISTRICT_SCOPE, 1), (Scope(ScopeKind.community, "幸福社区"), 11)):
+        async with engine.connect() as conn:
+            figures = await get_figures(conn, month=month, scope=scope, settings=settings, now=now)
+        content = figures.to_json()
+        content["total"]["tasks"] = 77  # what the count says, unlike the log (1 task)
+        rows.append({"scope": scope.key, "month": month, "as_of": now - dt.timedelta(minutes=minutes_ago),
+                     "content": content})
+    async with engine.begin() as conn:
+        await conn.execute(sa.insert(OPEN_MONTH_FIGURES), rows)
+    await login(console)
+    district = await (await console.get("/admin/")).text()
+    assert '<b data-figure="tasks">77</b>' in district and "本月数字每5分钟汇总一次" in district
+    counted = (now - dt.timedelta(minutes=1)).astimezone(settings.tz).strftime("%H:%M:%S")
+    assert f"数据截至 {counted}" in district
+    # the community's count is 11 minutes old (over twice 5): its dashboard counts the log itself
+    alone = await (await console.get("/admin/", params={"community": "幸福社区"})).text()
+    assert '<b data-figure="tasks">1</b>' in alone and "汇总一次" not in alone

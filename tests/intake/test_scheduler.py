@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from intake.calendar import digest_month_due, month_bounds, previous_month
 from intake.scheduler import (
     DIGEST_JOB_ID,
+    OPEN_MONTH_JOB_ID,
     PRUNE_JOB_ID,
     SWEEP_JOB_ID,
     AdvisorySchedulerLock,
@@ -19,7 +20,7 @@ from intake.scheduler import (
     run_background,
 )
 from intake.store.db import create_engine
-from tests.fake_wechat_api import at, notify_settings, running_services
+from tests.fake_wechat_api import at, insert, notify_settings, running_services
 
 TZ = ZoneInfo("Asia/Shanghai")
 
@@ -79,7 +80,7 @@ async def test_run_background_takes_the_lock_and_a_second_process_does_not(tmp_p
     async with running_services(settings) as services:
         async with run_background(services) as leader:
             assert leader.is_leader and leader.jobs is not None
-            assert leader.jobs.job_ids() == sorted([SWEEP_JOB_ID, DIGEST_JOB_ID, PRUNE_JOB_ID])
+            assert leader.jobs.job_ids() == sorted([SWEEP_JOB_ID, DIGEST_JOB_ID, PRUNE_JOB_ID, OPEN_MONTH_JOB_ID])
             async with run_background(services) as follower:
                 assert not follower.is_leader and follower.jobs is None
         assert not leader.is_leader
@@ -141,3 +142,27 @@ async def test_a_leader_that_lost_its_lock_connection_stops_and_another_takes_ov
         assert leader.sweeps == swept  # no longer sweeps at all
         async with run_background(second) as successor:
             assert successor.is_leader
+
+
+async def test_the_holder_counts_the_open_month_for_the_dashboards_when_its_count_is_old(tmp_path, db_url) -> None:
+    from intake.store.models import OPEN_MONTH_FIGURES
+
+    settings = notify_settings(db_url, tmp_path)
+    async with running_services(settings) as services:
+        await insert(services.engine, "communities", name="幸福社区", staff=9)
+
+        async def counted() -> list[tuple[str, dt.datetime]]:
+            async with services.engine.connect() as conn:
+                return [tuple(r) for r in await conn.execute(
+                    sa.select(OPEN_MONTH_FIGURES.c.scope, OPEN_MONTH_FIGURES.c.as_of).order_by(OPEN_MONTH_FIGURES.c.scope))]
+
+        async with run_background(services) as leader:
+            assert leader.open_month is not None
+            await leader.open_month()
+            first = await counted()
+            assert [scope for scope, _ in first] == ["community:幸福社区", "district"]
+            await leader.open_month()  # counted a moment ago: not again
+            assert await counted() == first
+    off = settings.model_copy(update={"schedule": settings.schedule.model_copy(update={"open_month_minutes": 0})})
+    async with running_services(off) as services, run_background(services) as leader:
+        assert OPEN_MONTH_JOB_ID not in (leader.jobs.job_ids() if leader.jobs else [])

@@ -54,7 +54,8 @@ async def handle_dashboard(request: web.Request) -> web.StreamResponse:
     cur = board.current
     return render(request, "dashboard.html", {
         "board": board, "cur": cur, "total": cur.total, "month": month,
-        "as_of": kept.built_at.astimezone(services.settings.tz),
+        "as_of": (board.counted_at or kept.built_at).astimezone(services.settings.tz),
+        "counted_every": services.settings.schedule.open_month_minutes if board.counted_at else 0,
         "community": community, "communities": communities,
         "prev_month": shift_month(month, -1), "next_month": shift_month(month, 1),
         "chart_departments": charts.bar_chart([(d, c.tasks) for d, c in cur.by_department[:15]],
