@@ -35,7 +35,7 @@ import aiohttp  # noqa: E402
 import sqlalchemy as sa  # noqa: E402
 
 from bench.bench_digest import _settings, seed  # noqa: E402
-from intake.reports.rollups import KEEP_MONTHS, refresh_rollups  # noqa: E402
+from intake.reports.rollups import KEEP_MONTHS, count_open_month, refresh_rollups  # noqa: E402
 from intake.scheduler import make_scheduler_lock  # noqa: E402
 from tests.console_support import PASSWORD, add_user, csrf_of  # noqa: E402
 from tests.fake_wechat_api import running_services  # noqa: E402
@@ -87,6 +87,14 @@ async def _timed(session: aiohttp.ClientSession, path: str) -> tuple[float, int]
         return time.perf_counter() - t, resp.status
 
 
+async def _until_ready(session: aiohttp.ClientSession, path: str, *, every_s: float = 0.2) -> float:
+    """Seconds until `path` answers 200 (a digest built in the background answers 202 meanwhile)."""
+    t = time.perf_counter()
+    while (await _timed(session, path))[1] == 202:
+        await asyncio.sleep(every_s)
+    return time.perf_counter() - t
+
+
 async def time_pages(session: aiohttp.ClientSession, repeat: int, *, deep: str,
                      target_ms: float = TARGET_MS) -> dict[str, dict[str, Any]]:
     """Each page's first answer and best of `repeat` more, against `target_ms` (judged on the best: the
@@ -96,12 +104,14 @@ async def time_pages(session: aiohttp.ClientSession, repeat: int, *, deep: str,
     for name, path in PAGES:
         path = path.format(deep=deep)
         first, status = await _timed(session, path)
+        ready = first + await _until_ready(session, path) if status == 202 else None  # built in the background
         best = min([first] + [(await _timed(session, path))[0] for _ in range(repeat)])
-        met = best * 1000 < target_ms and status == 200
+        met = best * 1000 < target_ms and status in (200, 202)
         result[name] = {"first_ms": round(first * 1000, 1), "best_ms": round(best * 1000, 1), "status": status,
-                        "target_ms": target_ms, "met": met}
+                        "target_ms": target_ms, "met": met,
+                        **({"ready_ms": round(ready * 1000, 1)} if ready is not None else {})}
         print(f"  {name:<34} {first * 1000:8.1f} ms {best * 1000:8.1f} ms  {'met' if met else 'MISSED'}"
-              f"{'' if status == 200 else f' (HTTP {status})'}", flush=True)
+              f"{'' if status == 200 else f' (HTTP {status}, the digest there after {ready:.1f} s)'}", flush=True)
     return result
 
 
@@ -305,7 +315,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
 
 
 async def _measure(args: argparse.Namespace, settings: Any, services: Any) -> dict[str, Any]:
-    env = {"JIANFU_DATABASE_URL": args.url, "JIANFU_SERVER_LOG_LEVEL": "WARNING"}
+    # every view builds its dashboard (none kept a minute): the pages' times are what a view costs
+    env = {"JIANFU_DATABASE_URL": args.url, "JIANFU_SERVER_LOG_LEVEL": "WARNING", "JIANFU_SERVER_DASHBOARD_MAX_AGE_S": "0"}
     log = Path(args.db).with_suffix(".log") if args.db else Path(f"/tmp/bench_console_pg_{os.getpid()}.log")
     server = ServerProcess(env=env, log_path=log).start(timeout=180)
     try:
@@ -318,9 +329,15 @@ async def _measure(args: argparse.Namespace, settings: Any, services: Any) -> di
             rolled = await refresh_rollups(services, now=dt.datetime.now(dt.UTC), limit=KEEP_MONTHS)
             rollups_s = time.perf_counter() - t
             print(f"{rolled} closed months rolled up in {rollups_s:.1f} s", flush=True)
-            # this month's dashboard: twelve rollup rows and the open month aggregated on the report thread
+            # this month's dashboard before the open month is counted: twelve rollup rows and the open month
+            # aggregated over the log on the report thread (what the scheduler's count then spares the pages)
             dashboard = await probe(server, peer, clerk, lambda: _timed(session, "/admin/"),
                                     seconds=0, every_ms=args.probe_ms)
+            t = time.perf_counter()
+            counted = await count_open_month(services, now=dt.datetime.now(dt.UTC))
+            open_month_s = time.perf_counter() - t
+            print(f"the open month counted for {counted} scopes in {open_month_s:.1f} s (the scheduler's job, every "
+                  f"[schedule] open_month_minutes)", flush=True)
             t = time.perf_counter()
             sent = await _monthly_run(services, month="2026-06")
             print(f"the monthly run of 2026-06: {sent} digests built and archived in {time.perf_counter() - t:.1f} s",
@@ -328,13 +345,14 @@ async def _measure(args: argparse.Namespace, settings: Any, services: Any) -> di
             print("pages:", flush=True)
             pages = await time_pages(session, args.repeat, deep=await _deep_cursor(services.engine),
                                      target_ms=PG_TARGET_MS if args.pg else TARGET_MS)
-            monthly = await probe(server, peer, clerk, lambda: _timed(session, "/admin/digests/2026-03/district"),
+            monthly = await probe(server, peer, clerk, lambda: _until_ready(session, "/admin/digests/2026-03/district"),
                                   seconds=0, every_ms=args.probe_ms)
     finally:
         server.stop()
     async with services.engine.connect() as conn:
         tasks = int((await conn.execute(sa.text("SELECT count(*) FROM tasks"))).scalar_one())
-    return {"db": "postgresql" if args.pg else str(args.db), "tasks": tasks, "load_average": _load(), "rollups_s": round(rollups_s, 1), "pages": pages,
+    return {"db": "postgresql" if args.pg else str(args.db), "tasks": tasks, "load_average": _load(), "rollups_s": round(rollups_s, 1),
+            "open_month_s": round(open_month_s, 1), "pages": pages,
             "chat_edge": {"idle": idle, "during a dashboard build (this month)": dashboard,
                           "during district digest (monthly pass)": monthly}}
 

@@ -20,13 +20,14 @@ def create_console_app(*, dashboard_max_age_s: float = 60.0) -> web.Application:
     from bot.console.core import CODECS, session_middleware, setup_templates
     from bot.console.scoping import scope_middleware
     from bot.console.views import setup_routes
-    from bot.console.views.digests import BUILT, BuiltDigests
+    from bot.console.views.digests import BUILT, BuiltDigests, close_built
 
     app = web.Application(middlewares=[session_middleware, scope_middleware])
     app[CODECS] = {}
     app[BUILT] = BuiltDigests()
     app[BOARDS] = Boards(dashboard_max_age_s)
     app.on_cleanup.append(close_boards)
+    app.on_cleanup.append(close_built)
     setup_templates(app, str(HERE / "templates"))
     setup_routes(app, str(HERE / "static"))
     return app

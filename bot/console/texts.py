@@ -90,6 +90,7 @@ OUTBOX_RETRIED = "消息 {id} 已重新排队,将在下一轮投递(约 30 秒�
 OUTBOX_NOT_DEAD = "消息 {id} 不在“投递失败”状态,可能已被其他管理员重新排队。"
 INBOX_READ = "消息 {id} 已标为已读。"
 DASHBOARD_BAD_COMMUNITY = "没有名为“{community}”的社区,请在“社区”下拉框中选择一个社区,或选“全部社区”。"
+DIGEST_BUILDING = "月报正在按当前台账生成,数据量大时需要数十秒。请稍后再次打开本链接。"
 DIGEST_BAD_SCOPE = "没有名为“{scope}”的社区。月报范围应为 district(全区)或一个社区名称,请从月报存档进入。"
 CHART_NO_FONT = "服务器没有安装中文字体,无法生成月报图表(会显示成方框)。请安装 fonts-noto-cjk 后重试。"
 SIM_BAD_REPLY = "企业微信回复无法解密:{error}"

@@ -393,3 +393,40 @@ async def test_the_open_months_dashboard_reads_the_schedulers_recent_count_and_t
     # the community's count is 11 minutes old (over twice 5): its dashboard counts the log itself
     alone = await (await console.get("/admin/", params={"community": "幸福社区"})).text()
     assert '<b data-figure="tasks">1</b>' in alone and "汇总一次" not in alone
+
+
+async def test_a_long_build_answers_at_once_and_the_page_reloads_until_the_digest_is_there(console, engine,
+                                                                                          monkeypatch):
+    """No request hangs on a long build: 202 with a self-refreshing page (the files: 202 and Retry-After);
+    one build for everyone who asks; then the digest."""
+    import asyncio
+    import threading
+
+    from bot.console.views import digests as digest_views
+    from intake.reports import digest as digest_module
+
+    await _seed_month(engine)
+    gate, calls, real = threading.Event(), [], digest_module.build_digest
+
+    async def slow_build(*args, **kwargs):
+        calls.append(1)
+        await asyncio.to_thread(gate.wait, 30)
+        return await real(*args, **kwargs)
+
+    monkeypatch.setattr(digest_module, "build_digest", slow_build)
+    monkeypatch.setattr(digest_views, "WAIT_S", 0.2)
+    await login(console)
+    resp = await console.get("/admin/digests/2025-11/district")
+    page = await resp.text()
+    assert resp.status == 202 and 'http-equiv="refresh"' in page and 'id="building"' in page
+    resp = await console.get("/admin/digests/2025-11/district/digest.json")
+    assert resp.status == 202 and resp.headers["Retry-After"] == str(digest_views.REFRESH_S) and "正在按当前台账生成" in await resp.text()
+    gate.set()
+    for _ in range(100):
+        resp = await console.get("/admin/digests/2025-11/district")
+        if resp.status == 200:
+            break
+        await asyncio.sleep(0.1)
+    assert resp.status == 200 and "<strong>3</strong>" in await resp.text()
+    assert (await (await console.get("/admin/digests/2025-11/district/digest.json")).json())["tasks"] == 3
+    assert len(calls) == 1
