@@ -226,5 +226,7 @@ def create_app(settings: Settings, *, background: bool = True, clock: Callable[[
     setup_bot_routes(app)
     setup_upload_routes(app)
     setup_public_digest_routes(app)
-    app.add_subapp("/admin", create_console_app(dashboard_max_age_s=app[SETTINGS].server.dashboard_max_age_s))
+    server = app[SETTINGS].server
+    app.add_subapp("/admin", create_console_app(dashboard_max_age_s=server.dashboard_max_age_s,
+                                                digest_wait_s=server.digest_wait_s))
     return app

@@ -63,6 +63,7 @@ class ServerSettings(FrozenModel):
     session_absolute_hours: int = Field(12, ge=1)  # ... and any console session ends this long after login
     hsts_max_age_s: int = Field(31536000, ge=0)  # Strict-Transport-Security on HTTPS answers (0: none)
     dashboard_max_age_s: float = Field(60.0, ge=0)  # a dashboard is kept this long per scope in a process (0: none)
+    digest_wait_s: float = Field(0.25, ge=0)  # a digest page waits this long for its build, then says "being built"
 
     @field_validator("trusted_proxies", "metrics_allow", mode="before")
     @classmethod

@@ -25,7 +25,10 @@ IN_CI = os.environ.get("CI", "").lower() == "true"
 
 def make_settings(db_url: str, **overrides: str) -> Settings:
     """The shipped config.toml with a test database and any JIANFU_* overrides."""
-    environ = {"JIANFU_DATABASE_URL": db_url, "JIANFU_SERVER_ENVIRONMENT": "test", "JIANFU_MEDIA_WARM_START": "false"}
+    environ = {"JIANFU_DATABASE_URL": db_url, "JIANFU_SERVER_ENVIRONMENT": "test", "JIANFU_MEDIA_WARM_START": "false",
+               # a digest page waits for its build (on a loaded machine a build can take seconds; the test of a
+               # long build sets its own wait)
+               "JIANFU_SERVER_DIGEST_WAIT_S": "60"}
     if db_url.startswith("sqlite:///") and ":memory:" not in db_url:
         # originals of media tests next to the test's database, never under the repository's data/
         environ["JIANFU_MEDIA_DIR"] = str(Path(db_url.removeprefix("sqlite:///")).parent / "media")

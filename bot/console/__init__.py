@@ -15,7 +15,7 @@ __all__ = ["create_console_app"]
 HERE = Path(__file__).resolve().parent
 
 
-def create_console_app(*, dashboard_max_age_s: float = 60.0) -> web.Application:
+def create_console_app(*, dashboard_max_age_s: float = 60.0, digest_wait_s: float = 0.25) -> web.Application:
     from bot.console.boards import BOARDS, Boards, close_boards
     from bot.console.core import CODECS, session_middleware, setup_templates
     from bot.console.scoping import scope_middleware
@@ -24,7 +24,7 @@ def create_console_app(*, dashboard_max_age_s: float = 60.0) -> web.Application:
 
     app = web.Application(middlewares=[session_middleware, scope_middleware])
     app[CODECS] = {}
-    app[BUILT] = BuiltDigests()
+    app[BUILT] = BuiltDigests(wait_s=digest_wait_s)
     app[BOARDS] = Boards(dashboard_max_age_s)
     app.on_cleanup.append(close_boards)
     app.on_cleanup.append(close_built)

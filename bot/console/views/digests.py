@@ -10,7 +10,7 @@ renderers, so it always agrees with ``jianfu digest``.
 A month over a million-task log takes seconds to build (37 s at 10,000,000 tasks on PostgreSQL), and
 opening one page asks for the page, its chart and maybe the workbook: each process builds a digest once
 in the background (one build per month and scope, whoever asks) and keeps it for :data:`KEEP_S`
-seconds. A request waits for the build at most :data:`WAIT_S` seconds; a longer build answers 202 with
+seconds. A request waits for the build at most ``[server] digest_wait_s`` (0.25 s); a longer build answers 202 with
 a page that refreshes itself until the digest is there (the chart, workbook and JSON answer 202 with
 a line saying to try again), so no request hangs on a long build.
 """
@@ -49,14 +49,14 @@ __all__ = ["digest_url", "BuiltDigests", "BUILT", "DigestBuilding", "close_built
 
 KEEP_S = 60.0  # how long a built digest is served again (the page, its chart, its workbook)
 KEEP_MAX = 32
-WAIT_S = 0.25  # how long a request waits for a build before it answers "being built"
 REFRESH_S = 2  # how often the "being built" page reloads itself
 
 
 class BuiltDigests:
     """Digests built in the last KEEP_S seconds, and the builds under way, by (month, scope)."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, wait_s: float = 0.25) -> None:
+        self.wait_s = wait_s  # how long a request waits for a build before it answers "being built"
         self._kept: dict[tuple[str, str], tuple[float, digests.Digest]] = {}
         self._building: dict[tuple[str, str], asyncio.Task[digests.Digest]] = {}
 
@@ -189,7 +189,7 @@ async def _build_from_log(request: web.Request, month: str, scope: str) -> diges
 
         task = kept.building(key, lambda: run_scoped(request, build))
         try:
-            built = await asyncio.wait_for(asyncio.shield(task), timeout=WAIT_S)
+            built = await asyncio.wait_for(asyncio.shield(task), timeout=kept.wait_s)
         except TimeoutError:
             raise DigestBuilding() from None
         except NotFound:
@@ -198,7 +198,7 @@ async def _build_from_log(request: web.Request, month: str, scope: str) -> diges
 
 
 class DigestBuilding(Exception):
-    """The digest asked for is being built in the background and took longer than WAIT_S."""
+    """The digest asked for is being built in the background and took longer than the wait."""
 
 
 def _building_answer(request: web.Request, *, page: bool) -> web.StreamResponse:
