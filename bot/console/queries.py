@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -231,23 +232,28 @@ async def list_departments(conn: AsyncConnection) -> list[dict[str, Any]]:
     return [dict(r._mapping) for r in rows]
 
 
-async def list_communities(conn: AsyncConnection) -> list[dict[str, Any]]:
-    open_targets = (
-        sa.select(TARGETS.c.community_id, sa.func.count().label("open"))  # count(*): the index entries alone
-        .where(TARGETS.c.status == TargetStatus.open).group_by(TARGETS.c.community_id).subquery()
-    )
+async def list_communities(conn: AsyncConnection, *, counted_open: Mapping[str, int] | None = None,
+                           ) -> list[dict[str, Any]]:
+    """The communities with their heads and open assignments: `counted_open` (by name, the scheduler's recent
+    count: ``rollups.get_counted_open``) or, without it, counted now."""
     heads = (
         sa.select(ACCOUNTS.c.community_id, sa.func.count(ACCOUNTS.c.id).label("heads"))
         .where(ACCOUNTS.c.role == Role.head, ACCOUNTS.c.active.is_(True)).group_by(ACCOUNTS.c.community_id).subquery()
     )
-    rows = await conn.execute(
+    stmt = (
         sa.select(COMMUNITIES.c.id, COMMUNITIES.c.name, COMMUNITIES.c.staff, COMMUNITIES.c.active, COMMUNITIES.c.robot_webhook,
-                  open_targets.c.open, heads.c.heads)
-        .outerjoin(open_targets, open_targets.c.community_id == COMMUNITIES.c.id)
+                  heads.c.heads)
         .outerjoin(heads, heads.c.community_id == COMMUNITIES.c.id)
         .order_by(COMMUNITIES.c.active.desc(), COMMUNITIES.c.id)
     )
-    return [dict(r._mapping) for r in rows]
+    if counted_open is not None:
+        return [{**r._mapping, "open": counted_open.get(str(r.name), 0)} for r in await conn.execute(stmt)]
+    open_targets = (
+        sa.select(TARGETS.c.community_id, sa.func.count().label("open"))  # count(*): the index entries alone
+        .where(TARGETS.c.status == TargetStatus.open).group_by(TARGETS.c.community_id).subquery()
+    )
+    stmt = stmt.add_columns(open_targets.c.open).outerjoin(open_targets, open_targets.c.community_id == COMMUNITIES.c.id)
+    return [dict(r._mapping) for r in await conn.execute(stmt)]
 
 
 def _with_scope_name(stmt: Any, table: sa.Table) -> Any:

@@ -31,11 +31,19 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from intake.calendar import month_bounds, month_key, previous_month
 from intake.reports.burden_rollup import BURDEN_SCOPE, get_burden_rows
-from intake.reports.figures import DISTRICT_SCOPE, Figures, Scope, get_figures, get_month_figures
+from intake.reports.figures import DISTRICT_SCOPE, Figures, Scope, ScopeKind, get_figures, get_month_figures
 from intake.reports.measures import department_name
 from intake.reports.runner import run_report
 from intake.settings import IntakeSettings
-from intake.store.models import COMMUNITIES, MONTH_ROLLUPS, OPEN_MONTH_FIGURES, ROLLUP_MONTHS, TASKS
+from intake.store.models import (
+    COMMUNITIES,
+    MONTH_ROLLUPS,
+    OPEN_MONTH_FIGURES,
+    ROLLUP_MONTHS,
+    TASKS,
+    TargetStatus,
+)
+from intake.store.models import TASK_TARGETS as TARGETS
 from intake.store.writer import Unit
 
 if TYPE_CHECKING:
@@ -43,7 +51,7 @@ if TYPE_CHECKING:
 
 __all__ = ["CLOSED_AFTER", "KEEP_MONTHS", "is_closed", "get_trend", "list_months", "refresh_rollups",
            "get_kept_contents", "roll_up_month", "keep_closed_months", "get_department_tasks", "OpenMonth",
-           "count_open_month", "get_open_month", "open_month_due"]
+           "count_open_month", "get_open_month", "open_month_due", "get_counted_open"]
 
 CLOSED_AFTER = dt.timedelta(days=1)  # a notice's CreateTime can trail its arrival by minutes, never a day
 KEEP_MONTHS = 24
@@ -243,8 +251,13 @@ async def count_open_month(services: Services, *, now: dt.datetime) -> int:
 
     async def compute(conn: AsyncConnection) -> list[dict[str, Any]]:
         top, per_community = await _every_scope(conn, month=month, settings=settings, now=now)
-        return [{"scope": f.scope.key, "month": month, "as_of": now, "content": f.to_json()}
-                for f in (top, *per_community.values())]
+        still_open = {int(r[0]): int(r[1]) for r in await conn.execute(
+            sa.select(TARGETS.c.community_id, sa.func.count())  # count(*): the (status, community_id) index alone
+            .where(TARGETS.c.status == TargetStatus.open).group_by(TARGETS.c.community_id))}
+        return [{"scope": top.scope.key, "month": month, "as_of": now, "content": top.to_json(),
+                 "open_assignments": sum(still_open.values())}] + [
+                {"scope": f.scope.key, "month": month, "as_of": now, "content": f.to_json(),
+                 "open_assignments": still_open.get(cid, 0)} for cid, f in per_community.items()]
 
     rows = await run_report(services.reports, services.engine, compute)
 
@@ -268,6 +281,23 @@ async def get_open_month(conn: AsyncConnection, *, month: str, scope: Scope, set
         OPEN_MONTH_FIGURES.c.as_of >= now - dt.timedelta(minutes=2 * every),
         OPEN_MONTH_FIGURES.c.as_of <= now))).first()
     return None if row is None else OpenMonth(Figures.from_json(row.content), row.as_of)
+
+
+async def get_counted_open(conn: AsyncConnection, *, settings: IntakeSettings, now: dt.datetime,
+                           ) -> tuple[dict[str, int], dt.datetime] | None:
+    """Each community's open assignments (by name) and when they were counted, from the open month's recent
+    count (as :func:`get_open_month` reads it); None without one."""
+    every = settings.schedule.open_month_minutes
+    if not every:
+        return None
+    rows = (await conn.execute(sa.select(OPEN_MONTH_FIGURES.c.scope, OPEN_MONTH_FIGURES.c.open_assignments,
+                                         OPEN_MONTH_FIGURES.c.as_of).where(
+        OPEN_MONTH_FIGURES.c.month == month_key(now, settings.tz),
+        OPEN_MONTH_FIGURES.c.as_of >= now - dt.timedelta(minutes=2 * every), OPEN_MONTH_FIGURES.c.as_of <= now))).all()
+    prefix = f"{ScopeKind.community.value}:"
+    counted = {str(r.scope).removeprefix(prefix): int(r.open_assignments) for r in rows
+               if str(r.scope).startswith(prefix)}
+    return (counted, min(r.as_of for r in rows)) if rows else None
 
 
 async def open_month_due(services: Services, *, now: dt.datetime) -> bool:

@@ -42,14 +42,16 @@ class MonthRollup(SQLModel, table=True):
 
 
 class OpenMonthFigures(SQLModel, table=True):
-    """One scope's figures of the open month as counted at ``as_of`` (``Figures.to_json``); every row is
-    replaced at each count, so a dashboard reads rows instead of aggregating the month's log."""
+    """One scope's figures of the open month as counted at ``as_of`` (``Figures.to_json``), and its open
+    assignments then; every row is replaced at each count, so a dashboard or the directory reads rows instead
+    of aggregating the log."""
 
     __tablename__ = "open_month_figures"
     scope: str = Field(max_length=96, primary_key=True)  # district / community:NAME
     month: str = Field(max_length=7)  # YYYY-MM, local time: the month open at as_of
     as_of: dt.datetime = _ts()
     content: dict[str, Any] = _json(dict)
+    open_assignments: int = 0  # the scope's assignments still open at as_of, whatever their month (the directory's)
 
 
 ROLLUP_MONTHS = _table(RollupMonth)

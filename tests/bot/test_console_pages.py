@@ -432,3 +432,33 @@ async def test_a_long_build_answers_at_once_and_the_page_reloads_until_the_diges
     assert resp.status == 200 and "<strong>3</strong>" in await resp.text()
     assert (await (await console.get("/admin/digests/2025-11/district/digest.json")).json())["tasks"] == 3
     assert len(calls) == 1
+
+
+async def test_the_directory_shows_the_schedulers_recent_count_of_open_assignments_or_counts_them(console, engine,
+                                                                                                 settings):
+    from intake.calendar import month_key
+    from intake.reports.figures import Scope, get_figures
+    from intake.store.models import OPEN_MONTH_FIGURES
+
+    now = dt.datetime.now(dt.UTC)
+    await seed_task(engine, received_at=now - dt.timedelta(days=40), communities=("幸福社区", "和平社区"))
+    await seed_task(engine, received_at=now - dt.timedelta(minutes=5), communities=("幸福社区",))
+    row = re.compile(r">(幸福社区|和平社区)</a></td><td>(\d+)</td>")
+    await login(console)
+    assert dict(row.findall(await (await console.get("/admin/directory")).text())) == {"幸福社区": "2", "和平社区": "1"}
+    counted_at, month = now - dt.timedelta(minutes=3), month_key(now, settings.tz)
+    rows = []
+    for key, n in (("district", 12), ("community:幸福社区", 7), ("community:和平社区", 5)):
+        async with engine.connect() as conn:
+            figures = await get_figures(conn, month=month, scope=Scope.from_key(key), settings=settings, now=now)
+        rows.append({"scope": key, "month": month, "as_of": counted_at, "content": figures.to_json(),
+                     "open_assignments": n})
+    async with engine.begin() as conn:  # the count says otherwise: the page shows the count, and its time
+        await conn.execute(sa.insert(OPEN_MONTH_FIGURES), rows)
+    page = await (await console.get("/admin/directory")).text()
+    assert dict(row.findall(page)) == {"幸福社区": "7", "和平社区": "5"}
+    assert f"截至 {counted_at.astimezone(settings.tz).strftime('%H:%M')}" in page
+    async with engine.begin() as conn:  # eleven minutes old: over twice [schedule] open_month_minutes
+        await conn.execute(sa.update(OPEN_MONTH_FIGURES).values(as_of=now - dt.timedelta(minutes=11)))
+    page = await (await console.get("/admin/directory")).text()
+    assert dict(row.findall(page)) == {"幸福社区": "2", "和平社区": "1"} and 'id="open-as-of"' not in page

@@ -93,3 +93,21 @@ async def test_the_directory_reads_the_open_month_from_its_count(services) -> No
         live = await get_department_tasks(conn, month="2026-12", settings=_with_minutes(services.settings, 0),
                                           now=NOW)
     assert counted == {"教育局": 2, "民政局": 1} and live == {"民政局": 3}  # November is counted live in both
+
+
+async def test_the_count_keeps_each_communitys_open_assignments_for_the_directory(services) -> None:
+    from intake.reports.rollups import get_counted_open
+    from intake.store.models import TASK_TARGETS
+
+    async with services.engine.connect() as conn:
+        live = {int(r[0]): int(r[1]) for r in await conn.execute(
+            sa.select(TASK_TARGETS.c.community_id, sa.func.count()).where(TASK_TARGETS.c.status == "open")
+            .group_by(TASK_TARGETS.c.community_id))}
+    assert live == {1: 2, 2: 3}  # November's and December's, whatever their month
+    await count_open_month(services, now=NOW)
+    async with services.engine.connect() as conn:
+        counted = await get_counted_open(conn, settings=services.settings, now=NOW)
+        stale = await get_counted_open(conn, settings=services.settings, now=NOW + dt.timedelta(minutes=11))
+        off = await get_counted_open(conn, settings=_with_minutes(services.settings, 0), now=NOW)
+    assert counted == ({"幸福社区": 2, "和平社区": 3}, NOW)
+    assert stale is None and off is None

@@ -22,7 +22,7 @@ from intake import directory
 from intake.accounts import revoke_invite
 from intake.calendar import month_key
 from intake.errors import IntakeError
-from intake.reports.rollups import get_department_tasks
+from intake.reports.rollups import get_counted_open, get_department_tasks
 from intake.store.models import Role
 
 __all__ = ["handle_directory", "handle_department_add", "handle_department_active", "handle_community_add", "handle_community_update", "handle_accounts", "handle_account_bind", "handle_account_unbind", "handle_account_active", "handle_invites", "handle_invite_add", "handle_invite_revoke"]
@@ -31,18 +31,20 @@ __all__ = ["handle_directory", "handle_department_add", "handle_department_activ
 async def handle_directory(request: web.Request) -> web.StreamResponse:
     """Departments with their tasks of the last 13 months (the dashboard's table: summed from this month's kept
     dashboard when there is one, else from the rollups and the open month), clerks; communities with their
-    open assignments and heads."""
+    open assignments (the scheduler's count when recent, else counted now) and heads."""
     settings, now = services_of(request).settings, now_utc()
     month = month_key(now, settings.tz)
     kept = request.app[BOARDS].peek((scope_of(request).key, month, ""))
     async with read_conn(request) as conn:
         departments = await queries.list_departments(conn)
-        communities = await queries.list_communities(conn)
+        counted = await get_counted_open(conn, settings=settings, now=now)  # the scheduler's recent count
+        communities = await queries.list_communities(conn, counted_open=counted[0] if counted else None)
         tasks = ({name: sum(row.values()) for name, row in queries.group_months(kept.board.months).items()}
                  if kept is not None else
                  await get_department_tasks(conn, month=month, settings=settings, now=now))
     return render(request, "directory.html", {"departments": departments, "communities": communities,
-                                              "department_tasks": tasks})
+                                              "department_tasks": tasks,
+                                              "open_as_of": counted[1].astimezone(settings.tz) if counted else None})
 
 
 async def _submit(request: web.Request, unit: Any, *, back: str, ok: str = texts.SAVED) -> web.StreamResponse:

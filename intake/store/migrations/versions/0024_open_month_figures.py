@@ -25,6 +25,7 @@ def upgrade() -> None:
         sa.Column("month", sa.String(length=7), nullable=False),
         sa.Column("as_of", AwareDateTime(), nullable=False),
         sa.Column("content", sa.JSON(), nullable=True),
+        sa.Column("open_assignments", sa.Integer(), nullable=False, server_default="0"),
         sa.PrimaryKeyConstraint("scope"),
     )
 
